@@ -1,0 +1,62 @@
+// Lint also guards the layers of ARCHITECTURE.md: imports run downward only.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+import globals from 'globals';
+
+const nodeBuiltins = ['node:*', 'fs', 'path', 'os', 'http', 'https', 'net', 'tls', 'crypto', 'child_process'];
+const layer = (files, forbidden, message) => ({
+  files,
+  rules: {
+    'no-restricted-imports': [
+      'error',
+      { patterns: forbidden.map((group) => ({ group: [group], message })) },
+    ],
+  },
+});
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'release/**', 'test-results/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { globals: { ...globals.node } },
+    rules: {
+      '@typescript-eslint/no-explicit-any': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+    },
+  },
+  {
+    files: ['**/*.js', '**/*.cjs'],
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  layer(
+    ['src/shared/**'],
+    [...nodeBuiltins, 'electron', '**/core/**', '**/main/**', '**/cli/**', '**/web/**', '**/renderer/**', '**/control-plane/**'],
+    'src/shared is pure: no Node built-ins, no electron, no upper layer.',
+  ),
+  layer(
+    ['src/core/**'],
+    ['electron', '**/main/**', '**/cli/**', '**/web/**', '**/renderer/**', '**/control-plane/**'],
+    'src/core runs the same inside Electron and headless: it never imports electron or a face above it.',
+  ),
+  layer(
+    ['src/cli/**', 'src/web/**'],
+    ['electron', '**/main/**', '**/renderer/**', '**/control-plane/**'],
+    'cli and web sit on core and shared only.',
+  ),
+  layer(
+    ['src/main/**'],
+    ['**/cli/**', '**/web/**', '**/renderer/**', '**/control-plane/**'],
+    'main sits on core and shared only.',
+  ),
+  layer(
+    ['src/renderer/**'],
+    [...nodeBuiltins, 'electron', '**/core/**', '**/main/**', '**/cli/**', '**/web/**', '**/control-plane/**'],
+    'The renderer talks to the host only through the contract in src/shared.',
+  ),
+  layer(
+    ['src/control-plane/**'],
+    ['electron', '**/core/**', '**/main/**', '**/cli/**', '**/web/**', '**/renderer/**'],
+    'The control plane shares only the contract (src/shared) with the node.',
+  ),
+);

@@ -1,0 +1,121 @@
+import { z } from 'zod';
+import { IrNodeInfoSchema, NodeNameSchema } from './controlPlaneApi';
+import { ErrorBodySchema } from './errors';
+import { NodeStatusSchema } from './status';
+
+/**
+ * The host's API: the single source of truth for every operation and event.
+ * Electron IPC, HTTP + WebSocket and the CLI are bindings generated from
+ * `OPERATIONS` and `EVENTS`; adding an operation means adding a row here and
+ * its implementation in the core (`HostApi`), nothing else.
+ */
+
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export const LogLevelSchema = z.enum(LOG_LEVELS);
+export type LogLevel = z.infer<typeof LogLevelSchema>;
+
+export const VaultBackendSchema = z.object({
+  id: z.enum(['secret-service', 'keychain', 'dpapi', 'electron-safe-storage', 'encrypted-file']),
+  label: z.string(),
+  strength: z.enum(['strong', 'weak']),
+  description: z.string(),
+});
+export type VaultBackend = z.infer<typeof VaultBackendSchema>;
+
+export const StatusReportSchema = z.object({
+  status: NodeStatusSchema,
+  registered: z.boolean(),
+  serviceRunning: z.boolean(),
+  version: z.string(),
+  ir: z.object({ id: z.string(), name: z.string() }).nullable(),
+  node: z.object({ id: z.string(), name: z.string(), fqdn: z.string() }).nullable(),
+  controlPlane: z.object({ endpoint: z.string() }).nullable(),
+  connectedSince: z.string().nullable(),
+  lastError: ErrorBodySchema.nullable(),
+  jobs: z.object({ running: z.number().int().nonnegative(), limit: z.number().int().positive() }),
+  system: z.object({
+    cpuPercent: z.number(),
+    memoryUsedBytes: z.number(),
+    memoryTotalBytes: z.number(),
+  }),
+  vault: VaultBackendSchema,
+  irNodes: z.array(IrNodeInfoSchema),
+  host: z.object({ pid: z.number().int(), dataDir: z.string(), startedAt: z.string() }),
+});
+export type StatusReport = z.infer<typeof StatusReportSchema>;
+
+export const LogEntrySchema = z.object({
+  time: z.string(),
+  level: LogLevelSchema,
+  source: z.string(),
+  message: z.string(),
+  fields: z.record(z.string(), z.unknown()).optional(),
+});
+export type LogEntry = z.infer<typeof LogEntrySchema>;
+
+const Empty = z.object({}).strict();
+
+export const OPERATIONS = {
+  getStatus: {
+    summary: 'Status of this node: state, IR, control plane, jobs, secret store.',
+    input: Empty,
+    output: StatusReportSchema,
+  },
+  register: {
+    summary: 'Register this node with an integration runtime using its authentication key.',
+    input: z.object({ authKey: z.string().max(1024), nodeName: NodeNameSchema.optional() }).strict(),
+    output: StatusReportSchema,
+  },
+  startService: {
+    summary: 'Start the runtime host service.',
+    input: Empty,
+    output: StatusReportSchema,
+  },
+  stopService: {
+    summary: 'Stop the runtime host service (the node goes Stopped).',
+    input: Empty,
+    output: StatusReportSchema,
+  },
+  restartService: {
+    summary: 'Restart the runtime host service.',
+    input: Empty,
+    output: StatusReportSchema,
+  },
+  getLogs: {
+    summary: 'Recent log entries, newest last.',
+    input: z
+      .object({ limit: z.number().int().min(1).max(5000).optional(), minLevel: LogLevelSchema.optional() })
+      .strict(),
+    output: z.object({ entries: z.array(LogEntrySchema), level: LogLevelSchema }),
+  },
+  setLogLevel: {
+    summary: 'Set the minimum level written to the log.',
+    input: z.object({ level: LogLevelSchema }).strict(),
+    output: z.object({ level: LogLevelSchema }),
+  },
+} as const satisfies Record<string, { summary: string; input: z.ZodType; output: z.ZodType }>;
+
+export type OperationName = keyof typeof OPERATIONS;
+export type OperationInput<N extends OperationName> = z.input<(typeof OPERATIONS)[N]['input']>;
+export type OperationOutput<N extends OperationName> = z.infer<(typeof OPERATIONS)[N]['output']>;
+export const OPERATION_NAMES = Object.keys(OPERATIONS) as OperationName[];
+
+/** The host's implementation of the contract: one async method per operation. */
+export type HostApi = { [N in OperationName]: (input: z.infer<(typeof OPERATIONS)[N]['input']>) => Promise<OperationOutput<N>> };
+
+export const EVENTS = {
+  statusChanged: { summary: 'The status report changed.', payload: StatusReportSchema },
+  log: { summary: 'A log entry was written.', payload: LogEntrySchema },
+} as const satisfies Record<string, { summary: string; payload: z.ZodType }>;
+
+export type EventName = keyof typeof EVENTS;
+export type EventPayload<E extends EventName> = z.infer<(typeof EVENTS)[E]['payload']>;
+export const EVENT_NAMES = Object.keys(EVENTS) as EventName[];
+
+/** HTTP binding: every operation is `POST <prefix>/<name>` with the input as JSON body. */
+export const HTTP_API_PREFIX = '/api/v1/ops';
+export const httpPathFor = (name: OperationName): string => `${HTTP_API_PREFIX}/${name}`;
+
+export function isOperationName(name: string): name is OperationName {
+  return Object.prototype.hasOwnProperty.call(OPERATIONS, name);
+}

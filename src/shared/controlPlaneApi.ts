@@ -1,0 +1,108 @@
+import { z } from 'zod';
+import { IrStatusSchema, NodeStatusSchema } from './status';
+
+/**
+ * The wire between a node and the control plane: the registration request
+ * and the messages of the control channel (a WebSocket over TLS).
+ */
+export const CONTROL_PLANE_PATHS = {
+  register: '/api/v1/nodes/register',
+  channel: '/api/v1/channel',
+  health: '/api/v1/health',
+} as const;
+
+export const NodeNameSchema = z
+  .string()
+  .trim()
+  .min(1, 'The node name is empty.')
+  .max(63, 'The node name is longer than 63 characters.')
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'The node name may contain letters, digits, ".", "_" and "-" only.');
+
+export const RegisterRequestSchema = z.object({
+  irId: z.string().min(1),
+  secret: z.string().min(1),
+  nodeName: NodeNameSchema,
+  fqdn: z.string().min(1).max(253),
+  version: z.string().min(1).max(40),
+  platform: z.string().max(40),
+});
+export type RegisterRequest = z.infer<typeof RegisterRequestSchema>;
+
+export const RegisterResponseSchema = z.object({
+  irId: z.string(),
+  irName: z.string(),
+  nodeId: z.string(),
+  nodeName: z.string(),
+  nodeCredential: z.string().min(32),
+  heartbeatIntervalMs: z.number().int().positive(),
+  heartbeatTimeoutMs: z.number().int().positive(),
+});
+export type RegisterResponse = z.infer<typeof RegisterResponseSchema>;
+
+export const IrNodeInfoSchema = z.object({
+  nodeId: z.string(),
+  name: z.string(),
+  fqdn: z.string(),
+  version: z.string(),
+  status: NodeStatusSchema,
+  registeredAt: z.string(),
+  lastSeenAt: z.string().nullable(),
+  runningJobs: z.number().int().nonnegative(),
+  jobLimit: z.number().int().nonnegative(),
+});
+export type IrNodeInfo = z.infer<typeof IrNodeInfoSchema>;
+
+export const IrSummarySchema = z.object({
+  irId: z.string(),
+  name: z.string(),
+  status: IrStatusSchema,
+  nodes: z.array(IrNodeInfoSchema),
+});
+export type IrSummary = z.infer<typeof IrSummarySchema>;
+
+/** Node → control plane. */
+export const NodeMessageSchema = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('heartbeat'),
+    runningJobs: z.number().int().nonnegative(),
+    jobLimit: z.number().int().nonnegative(),
+    cpuPercent: z.number().min(0).max(100),
+    memoryUsedBytes: z.number().nonnegative(),
+    memoryTotalBytes: z.number().nonnegative(),
+    peersReachable: z.boolean(),
+  }),
+]);
+export type NodeMessage = z.infer<typeof NodeMessageSchema>;
+
+/** Control plane → node. */
+export const ControlPlaneMessageSchema = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('welcome'),
+    nodeId: z.string(),
+    heartbeatIntervalMs: z.number().int().positive(),
+    heartbeatTimeoutMs: z.number().int().positive(),
+    ir: IrSummarySchema,
+  }),
+  z.object({ type: z.literal('heartbeatAck'), ir: IrSummarySchema }),
+  z.object({ type: z.literal('irChanged'), ir: IrSummarySchema }),
+]);
+export type ControlPlaneMessage = z.infer<typeof ControlPlaneMessageSchema>;
+
+/** WebSocket close codes the control plane uses so a node knows whether to retry. */
+export const CHANNEL_CLOSE = {
+  /** The node was removed or its credential is no longer valid: do not retry blindly. */
+  credentialRejected: 4401,
+  /** Another connection for the same node replaced this one. */
+  replaced: 4409,
+  /** Heartbeats stopped arriving. */
+  heartbeatTimeout: 4408,
+} as const;
+
+export function channelAuthorization(nodeId: string, credential: string): string {
+  return `OpenIR-Node ${nodeId}:${credential}`;
+}
+
+export function parseChannelAuthorization(header: string | undefined): { nodeId: string; credential: string } | null {
+  const match = /^OpenIR-Node ([A-Za-z0-9-]+):([A-Za-z0-9_-]+)$/.exec(header ?? '');
+  return match ? { nodeId: match[1] as string, credential: match[2] as string } : null;
+}

@@ -1,0 +1,118 @@
+import { z } from 'zod';
+
+/**
+ * Stable error codes. Scripts match on these, so a code, once shipped, keeps
+ * its meaning; messages may be reworded.
+ */
+export const ERROR_CODES = [
+  'INVALID_INPUT',
+  'AUTH_KEY_EMPTY',
+  'AUTH_KEY_MALFORMED',
+  'AUTH_KEY_WRONG_PREFIX',
+  'AUTH_KEY_BAD_ENDPOINT',
+  'AUTH_KEY_BAD_PIN',
+  'AUTH_KEY_INVALID',
+  'AUTH_KEY_REVOKED',
+  'IR_NOT_FOUND',
+  'IR_EXISTS',
+  'NODE_LIMIT_REACHED',
+  'NODE_NAME_TAKEN',
+  'NODE_CREDENTIAL_REJECTED',
+  'ALREADY_REGISTERED',
+  'NOT_REGISTERED',
+  'REGISTRATION_IN_PROGRESS',
+  'CONTROL_PLANE_UNREACHABLE',
+  'CONTROL_PLANE_TLS_PIN_MISMATCH',
+  'CONTROL_PLANE_TLS_FAILED',
+  'CONTROL_PLANE_ERROR',
+  'CONTROL_PLANE_NOT_INITIALIZED',
+  'VAULT_UNAVAILABLE',
+  'VAULT_DOWNGRADE_REFUSED',
+  'STORAGE_WRITE_FAILED',
+  'HOST_NOT_RUNNING',
+  'HOST_ALREADY_RUNNING',
+  'TIMEOUT',
+  'INTERNAL',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export const ErrorBodySchema = z.object({
+  code: z.enum(ERROR_CODES),
+  message: z.string(),
+  fix: z.string().optional(),
+});
+export type ErrorBody = z.infer<typeof ErrorBodySchema>;
+
+/** An error every face can show: a stable code, a user-facing message, how to fix it, and the cause. */
+export class OpenIrError extends Error {
+  readonly code: ErrorCode;
+  readonly fix: string | undefined;
+
+  constructor(code: ErrorCode, message: string, options: { fix?: string; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'OpenIrError';
+    this.code = code;
+    this.fix = options.fix;
+  }
+
+  toBody(): ErrorBody {
+    return this.fix ? { code: this.code, message: this.message, fix: this.fix } : { code: this.code, message: this.message };
+  }
+
+  static fromBody(body: ErrorBody): OpenIrError {
+    return new OpenIrError(body.code, body.message, body.fix ? { fix: body.fix } : {});
+  }
+}
+
+export function isOpenIrError(value: unknown): value is OpenIrError {
+  return value instanceof OpenIrError;
+}
+
+/** Turns anything thrown into the wire form without leaking stack traces or internals. */
+export function toErrorBody(error: unknown): ErrorBody {
+  if (isOpenIrError(error)) return error.toBody();
+  return { code: 'INTERNAL', message: 'Internal error in the OpenIR host; see the log for details.' };
+}
+
+/** HTTP status used by the HTTP bindings (host API and control plane) for each code. */
+export function httpStatusFor(code: ErrorCode): number {
+  switch (code) {
+    case 'INVALID_INPUT':
+    case 'AUTH_KEY_EMPTY':
+    case 'AUTH_KEY_MALFORMED':
+    case 'AUTH_KEY_WRONG_PREFIX':
+    case 'AUTH_KEY_BAD_ENDPOINT':
+    case 'AUTH_KEY_BAD_PIN':
+      return 400;
+    case 'AUTH_KEY_INVALID':
+    case 'AUTH_KEY_REVOKED':
+    case 'NODE_CREDENTIAL_REJECTED':
+      return 401;
+    case 'IR_NOT_FOUND':
+    case 'NOT_REGISTERED':
+      return 404;
+    case 'IR_EXISTS':
+    case 'NODE_LIMIT_REACHED':
+    case 'NODE_NAME_TAKEN':
+    case 'ALREADY_REGISTERED':
+    case 'REGISTRATION_IN_PROGRESS':
+    case 'HOST_ALREADY_RUNNING':
+      return 409;
+    case 'CONTROL_PLANE_UNREACHABLE':
+    case 'CONTROL_PLANE_TLS_PIN_MISMATCH':
+    case 'CONTROL_PLANE_TLS_FAILED':
+    case 'CONTROL_PLANE_ERROR':
+      return 502;
+    case 'TIMEOUT':
+      return 504;
+    case 'VAULT_UNAVAILABLE':
+    case 'VAULT_DOWNGRADE_REFUSED':
+    case 'STORAGE_WRITE_FAILED':
+    case 'HOST_NOT_RUNNING':
+    case 'CONTROL_PLANE_NOT_INITIALIZED':
+      return 503;
+    case 'INTERNAL':
+      return 500;
+  }
+}

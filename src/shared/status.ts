@@ -1,0 +1,66 @@
+import { z } from 'zod';
+
+export const NODE_STATUSES = [
+  'NeedRegistration',
+  'Registering',
+  'Connecting',
+  'Online',
+  'Limited',
+  'Offline',
+  'Stopped',
+] as const;
+export const NodeStatusSchema = z.enum(NODE_STATUSES);
+export type NodeStatus = z.infer<typeof NodeStatusSchema>;
+
+export const IR_STATUSES = ['NeedRegistration', 'Online', 'Limited', 'Offline'] as const;
+export const IrStatusSchema = z.enum(IR_STATUSES);
+export type IrStatus = z.infer<typeof IrStatusSchema>;
+
+/** What the node knows about itself; the status shown everywhere is derived from it. */
+export interface NodeFacts {
+  serviceRunning: boolean;
+  registered: boolean;
+  registering: boolean;
+  /** State of the outbound control channel to the control plane. */
+  channel: 'idle' | 'connecting' | 'open' | 'unreachable';
+  /** False when intranet communication with peer nodes is failing. */
+  peersReachable: boolean;
+}
+
+export function deriveNodeStatus(facts: NodeFacts): NodeStatus {
+  if (facts.registering) return 'Registering';
+  if (!facts.serviceRunning) return 'Stopped';
+  if (!facts.registered) return 'NeedRegistration';
+  switch (facts.channel) {
+    case 'open':
+      return facts.peersReachable ? 'Online' : 'Limited';
+    case 'unreachable':
+      return 'Offline';
+    case 'idle':
+    case 'connecting':
+      return 'Connecting';
+  }
+}
+
+/** What the control plane knows of one node; its status there is derived from it. */
+export interface NodeSighting {
+  connected: boolean;
+  /** Milliseconds since epoch of the last heartbeat, or null if never seen. */
+  lastSeenMs: number | null;
+  peersReachable: boolean;
+}
+
+export function deriveNodeStatusOnControlPlane(sighting: NodeSighting, nowMs: number, heartbeatTimeoutMs: number): NodeStatus {
+  if (!sighting.connected || sighting.lastSeenMs === null) return 'Offline';
+  if (nowMs - sighting.lastSeenMs > heartbeatTimeoutMs) return 'Offline';
+  return sighting.peersReachable ? 'Online' : 'Limited';
+}
+
+/** PRODUCT.md: no node → NeedRegistration; all Online → Online; all Offline → Offline; otherwise Limited. */
+export function deriveIrStatus(nodeStatuses: readonly NodeStatus[]): IrStatus {
+  if (nodeStatuses.length === 0) return 'NeedRegistration';
+  const up = nodeStatuses.filter((s) => s === 'Online' || s === 'Limited');
+  if (up.length === 0) return 'Offline';
+  if (up.length === nodeStatuses.length && up.every((s) => s === 'Online')) return 'Online';
+  return 'Limited';
+}
