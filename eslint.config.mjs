@@ -7,10 +7,7 @@ const nodeBuiltins = ['node:*', 'fs', 'path', 'os', 'http', 'https', 'net', 'tls
 const layer = (files, forbidden, message) => ({
   files,
   rules: {
-    'no-restricted-imports': [
-      'error',
-      { patterns: forbidden.map((group) => ({ group: [group], message })) },
-    ],
+    'no-restricted-imports': ['error', { patterns: forbidden.map((group) => ({ group: [group], message })) }],
   },
 });
 
@@ -31,7 +28,16 @@ export default tseslint.config(
   },
   layer(
     ['src/shared/**'],
-    [...nodeBuiltins, 'electron', '**/core/**', '**/main/**', '**/cli/**', '**/web/**', '**/renderer/**', '**/control-plane/**'],
+    [
+      ...nodeBuiltins,
+      'electron',
+      '**/core/**',
+      '**/main/**',
+      '**/cli/**',
+      '**/web/**',
+      '**/renderer/**',
+      '**/control-plane/**',
+    ],
     'src/shared is pure: no Node built-ins, no electron, no upper layer.',
   ),
   layer(
@@ -51,7 +57,15 @@ export default tseslint.config(
   ),
   layer(
     ['src/renderer/**'],
-    [...nodeBuiltins, 'electron', '**/core/**', '**/main/**', '**/cli/**', '**/web/**', '**/control-plane/**'],
+    [
+      ...nodeBuiltins,
+      'electron',
+      '**/core/**',
+      '**/main/**',
+      '**/cli/**',
+      '**/web/**',
+      '**/control-plane/**',
+    ],
     'The renderer talks to the host only through the contract in src/shared.',
   ),
   layer(

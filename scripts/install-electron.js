@@ -10,7 +10,9 @@ const { spawnSync } = require('node:child_process');
 const installer = path.join(__dirname, '..', 'node_modules', 'electron', 'install.js');
 if (!fs.existsSync(installer)) process.exit(0);
 if (process.env.ELECTRON_SKIP_BINARY_DOWNLOAD === '1') {
-  console.log('Electron binary download skipped (ELECTRON_SKIP_BINARY_DOWNLOAD=1): `npm start` will run the headless UI');
+  console.log(
+    'Electron binary download skipped (ELECTRON_SKIP_BINARY_DOWNLOAD=1): `npm start` will run the headless UI',
+  );
   process.exit(0);
 }
 const run = spawnSync(process.execPath, [installer], { stdio: 'pipe', timeout: 120_000 });

@@ -43,7 +43,14 @@ export function parseAuthKey(raw: string): AuthKey {
     });
   }
   if (parts.length !== 6) throw malformed(`expected 6 parts separated by "@", found ${parts.length}`);
-  const [, irId, irName, endpointPart, pinPart, secret] = parts as [string, string, string, string, string, string];
+  const [, irId, irName, endpointPart, pinPart, secret] = parts as [
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
   if (!ID_RE.test(irId)) throw malformed('the IR id is not valid');
   if (!NAME_RE.test(irName)) throw malformed('the IR name is not valid');
 
@@ -53,16 +60,30 @@ export function parseAuthKey(raw: string): AuthKey {
   try {
     url = new URL(endpointText);
   } catch {
-    throw new OpenIrError('AUTH_KEY_BAD_ENDPOINT', `The service endpoint "${endpointText}" in the key is not a URL.`, {
-      fix: 'Copy the key again; the endpoint must look like https://host:port.',
-    });
+    throw new OpenIrError(
+      'AUTH_KEY_BAD_ENDPOINT',
+      `The service endpoint "${endpointText}" in the key is not a URL.`,
+      {
+        fix: 'Copy the key again; the endpoint must look like https://host:port.',
+      },
+    );
   }
   if (url.protocol !== 'https:') {
-    throw new OpenIrError('AUTH_KEY_BAD_ENDPOINT', `The service endpoint must use https, not ${url.protocol.replace(':', '')}.`, {
-      fix: 'Control planes are only reached over TLS; ask the control plane administrator for a current key.',
-    });
+    throw new OpenIrError(
+      'AUTH_KEY_BAD_ENDPOINT',
+      `The service endpoint must use https, not ${url.protocol.replace(':', '')}.`,
+      {
+        fix: 'Control planes are only reached over TLS; ask the control plane administrator for a current key.',
+      },
+    );
   }
-  if (url.username || url.password || (url.pathname !== '/' && url.pathname !== '') || url.search || url.hash) {
+  if (
+    url.username ||
+    url.password ||
+    (url.pathname !== '/' && url.pathname !== '') ||
+    url.search ||
+    url.hash
+  ) {
     throw new OpenIrError('AUTH_KEY_BAD_ENDPOINT', 'The service endpoint must be only https://host:port.', {
       fix: 'Copy the key again from the control plane.',
     });

@@ -101,7 +101,9 @@ export type OperationOutput<N extends OperationName> = z.infer<(typeof OPERATION
 export const OPERATION_NAMES = Object.keys(OPERATIONS) as OperationName[];
 
 /** The host's implementation of the contract: one async method per operation. */
-export type HostApi = { [N in OperationName]: (input: z.infer<(typeof OPERATIONS)[N]['input']>) => Promise<OperationOutput<N>> };
+export type HostApi = {
+  [N in OperationName]: (input: z.infer<(typeof OPERATIONS)[N]['input']>) => Promise<OperationOutput<N>>;
+};
 
 export const EVENTS = {
   statusChanged: { summary: 'The status report changed.', payload: StatusReportSchema },

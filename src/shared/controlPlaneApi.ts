@@ -102,7 +102,9 @@ export function channelAuthorization(nodeId: string, credential: string): string
   return `OpenIR-Node ${nodeId}:${credential}`;
 }
 
-export function parseChannelAuthorization(header: string | undefined): { nodeId: string; credential: string } | null {
+export function parseChannelAuthorization(
+  header: string | undefined,
+): { nodeId: string; credential: string } | null {
   const match = /^OpenIR-Node ([A-Za-z0-9-]+):([A-Za-z0-9_-]+)$/.exec(header ?? '');
   return match ? { nodeId: match[1] as string, credential: match[2] as string } : null;
 }

@@ -21,6 +21,7 @@ export const ERROR_CODES = [
   'ALREADY_REGISTERED',
   'NOT_REGISTERED',
   'REGISTRATION_IN_PROGRESS',
+  'SERVICE_STOPPED',
   'CONTROL_PLANE_UNREACHABLE',
   'CONTROL_PLANE_TLS_PIN_MISMATCH',
   'CONTROL_PLANE_TLS_FAILED',
@@ -57,7 +58,9 @@ export class OpenIrError extends Error {
   }
 
   toBody(): ErrorBody {
-    return this.fix ? { code: this.code, message: this.message, fix: this.fix } : { code: this.code, message: this.message };
+    return this.fix
+      ? { code: this.code, message: this.message, fix: this.fix }
+      : { code: this.code, message: this.message };
   }
 
   static fromBody(body: ErrorBody): OpenIrError {
@@ -110,6 +113,7 @@ export function httpStatusFor(code: ErrorCode): number {
     case 'VAULT_DOWNGRADE_REFUSED':
     case 'STORAGE_WRITE_FAILED':
     case 'HOST_NOT_RUNNING':
+    case 'SERVICE_STOPPED':
     case 'CONTROL_PLANE_NOT_INITIALIZED':
       return 503;
     case 'INTERNAL':

@@ -50,7 +50,11 @@ export interface NodeSighting {
   peersReachable: boolean;
 }
 
-export function deriveNodeStatusOnControlPlane(sighting: NodeSighting, nowMs: number, heartbeatTimeoutMs: number): NodeStatus {
+export function deriveNodeStatusOnControlPlane(
+  sighting: NodeSighting,
+  nowMs: number,
+  heartbeatTimeoutMs: number,
+): NodeStatus {
   if (!sighting.connected || sighting.lastSeenMs === null) return 'Offline';
   if (nowMs - sighting.lastSeenMs > heartbeatTimeoutMs) return 'Offline';
   return sighting.peersReachable ? 'Online' : 'Limited';

@@ -1,0 +1,220 @@
+import fs from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { parseAuthKey } from '../shared/authKey';
+import type { StatusReport } from '../shared/contract';
+import { NodeConfigSchema } from '../core/config';
+import { dataPaths, defaultHome, type DataPaths } from '../core/paths';
+import { runHost } from '../core/runHost';
+import { OPENIR_VERSION } from '../core/version';
+import { HostClient } from './client';
+import { ensureHostRunning, stopHostProcess } from './hostProcess';
+import { formatStatus, printError, printResult, type Output } from './output';
+
+interface Io {
+  env: NodeJS.ProcessEnv;
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  readStdin: () => Promise<string>;
+}
+
+const defaultIo: Io = {
+  env: process.env,
+  stdout: (text) => process.stdout.write(`${text}\n`),
+  stderr: (text) => process.stderr.write(`${text}\n`),
+  readStdin: async () => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks).toString('utf8');
+  },
+};
+
+/** `openir`: a thin client of the host contract. Returns the exit code. */
+export async function main(argv: string[], io: Io = defaultIo): Promise<number> {
+  const paths = dataPaths(defaultHome(io.env));
+  const client = new HostClient(paths.socket);
+  const out = (cmd: Command): Output => ({
+    json: Boolean(cmd.optsWithGlobals().json),
+    out: io.stdout,
+    err: io.stderr,
+  });
+  let exitCode = 0;
+  const run =
+    <A extends unknown[]>(fn: (o: Output, ...args: A) => Promise<void>) =>
+    async (...args: A) => {
+      const cmd = args[args.length - 1] as Command;
+      const o = out(cmd);
+      try {
+        await fn(o, ...args);
+      } catch (error) {
+        printError(o, error);
+        exitCode = 1;
+      }
+    };
+
+  const program = new Command('openir')
+    .description('OpenIR integration runtime node: status, registration and service control.')
+    .version(OPENIR_VERSION)
+    .option('--json', 'machine-readable output')
+    .showHelpAfterError()
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.stdout(s.trimEnd()), writeErr: (s) => io.stderr(s.trimEnd()) });
+
+  program
+    .command('status')
+    .description('show the node status')
+    .action(
+      run(async (o) => {
+        if (!(await client.isRunning())) {
+          const offline = offlineStatus(paths);
+          printResult(
+            o,
+            offline,
+            () =>
+              `Status: Stopped (the OpenIR host is not running; start it with \`openir start\`)${offline.registered ? `\nIntegration runtime: ${offline.ir?.name}\nNode: ${offline.node?.name}` : ''}`,
+          );
+          return;
+        }
+        const status = await client.call('getStatus', {});
+        printResult(o, status, () => formatStatus(status));
+      }),
+    );
+
+  program
+    .command('register')
+    .description(
+      'register this node with an integration runtime (reads the key from standard input unless given)',
+    )
+    .argument(
+      '[authKey]',
+      'the authentication key; prefer --key-stdin, since arguments are visible to other users',
+    )
+    .option('--key-stdin', 'read the authentication key from standard input')
+    .option('--node-name <name>', 'name of this node in the integration runtime (default: host name)')
+    .action(
+      run(async (o, authKeyArg: string | undefined, opts: { keyStdin?: boolean; nodeName?: string }) => {
+        if (authKeyArg && !opts.keyStdin) {
+          o.err(
+            'openir: warning: an authentication key given as an argument is visible in the process list; use --key-stdin.',
+          );
+        }
+        const authKey = authKeyArg && !opts.keyStdin ? authKeyArg : (await io.readStdin()).trim();
+        // Fail on a malformed key before starting anything; the host checks it again.
+        parseAuthKey(authKey);
+        await ensureHostRunning(paths, client, io.env);
+        const status = await client.call('register', {
+          authKey,
+          ...(opts.nodeName ? { nodeName: opts.nodeName } : {}),
+        });
+        printResult(o, status, () => `Registered.\n${formatStatus(status)}`);
+      }),
+    );
+
+  program
+    .command('start')
+    .description('start the runtime host service (starts the background host if needed)')
+    .action(
+      run(async (o) => {
+        await ensureHostRunning(paths, client, io.env);
+        printStatus(o, await client.call('startService', {}));
+      }),
+    );
+
+  program
+    .command('stop')
+    .description('stop the runtime host service (the node goes Stopped)')
+    .option('--exit', 'also end the background host process')
+    .action(
+      run(async (o, opts: { exit?: boolean }) => {
+        if (!(await client.isRunning())) {
+          printResult(o, offlineStatus(paths), () => 'Status: Stopped (the OpenIR host is not running)');
+          return;
+        }
+        const status = await client.call('stopService', {});
+        if (opts.exit) await stopHostProcess(paths);
+        printStatus(o, status);
+      }),
+    );
+
+  program
+    .command('restart')
+    .description('restart the runtime host service')
+    .action(
+      run(async (o) => {
+        await ensureHostRunning(paths, client, io.env);
+        printStatus(o, await client.call('restartService', {}));
+      }),
+    );
+
+  program
+    .command('serve')
+    .description('run the host in the foreground (headless)')
+    .option('--background', 'started by `openir start`: no console chatter')
+    .action(
+      run(async (o, opts: { background?: boolean }) => {
+        const running = await runHost({ home: paths.home, env: io.env, echo: !opts.background });
+        const status = await running.host.getStatus();
+        if (!opts.background) {
+          printResult(
+            o,
+            { status: status.status, dataDir: paths.home, socket: paths.socket, pid: process.pid },
+            () =>
+              [
+                `OpenIR host ${OPENIR_VERSION} running (pid ${process.pid}), status ${status.status}.`,
+                `Data directory: ${paths.home}`,
+                `Local API: ${paths.socket}`,
+                'The web UI is not in this version yet (it arrives with the Configuration Manager UI); manage this node with the `openir` CLI.',
+                'Press Ctrl+C to stop.',
+              ].join('\n'),
+          );
+        }
+        await new Promise<void>((resolve) => {
+          const stop = () => resolve();
+          process.once('SIGINT', stop);
+          process.once('SIGTERM', stop);
+        });
+        await running.close();
+      }),
+    );
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
+    throw error;
+  }
+  return exitCode;
+}
+
+function printStatus(o: Output, status: StatusReport): void {
+  printResult(o, status, () => formatStatus(status));
+}
+
+/** What can be said without a running host: registered or not, and Stopped. */
+function offlineStatus(paths: DataPaths) {
+  let registration = null;
+  try {
+    registration = NodeConfigSchema.parse(JSON.parse(fs.readFileSync(paths.config, 'utf8'))).registration;
+  } catch {
+    registration = null;
+  }
+  return {
+    status: 'Stopped' as const,
+    hostRunning: false,
+    registered: registration !== null,
+    ir: registration ? { id: registration.irId, name: registration.irName } : null,
+    node: registration
+      ? { id: registration.nodeId, name: registration.nodeName, fqdn: registration.fqdn }
+      : null,
+    dataDir: paths.home,
+  };
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      process.stderr.write(`openir: ${(error as Error).message}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,140 @@
+import { existsSync } from 'node:fs';
+import type { IrSummary } from '../shared/controlPlaneApi';
+import { systemClock, type Clock } from './clock';
+import { table } from './format';
+import { dbPath } from './paths';
+import { problems } from './problems';
+import { IrRegistry, parseKeySlot, type KeyContext } from './registry';
+import { ControlPlaneStore } from './store';
+
+/** What an admin command produced: the --json document and the text for people. */
+export interface CommandResult {
+  json: unknown;
+  text: string;
+}
+
+export interface AdminSession {
+  registry: IrRegistry;
+  keyContext: KeyContext;
+  close(): void;
+}
+
+const CLI = 'openir-control-plane';
+
+/**
+ * Admin commands work on the database directly, also while the server runs
+ * (WAL). They need a data dir the server has started in at least once: that
+ * start records the endpoint and TLS pin every auth key carries.
+ */
+export function openAdminSession(dataDir: string, clock: Clock = systemClock): AdminSession {
+  const file = dbPath(dataDir);
+  if (!existsSync(file)) throw problems.notInitialized(dataDir);
+  const store = ControlPlaneStore.open(file, clock);
+  const identity = store.getServiceIdentity();
+  if (!identity) {
+    store.close();
+    throw problems.notInitialized(dataDir);
+  }
+  return {
+    registry: new IrRegistry({ store, clock, heartbeatTimeoutMs: identity.heartbeatTimeoutMs }),
+    keyContext: { endpoint: identity.endpoint, pin: identity.pin },
+    close: () => store.close(),
+  };
+}
+
+export function createIr(session: AdminSession, name: string, maxNodes: number): CommandResult {
+  const created = session.registry.createIr(name, maxNodes, session.keyContext);
+  return {
+    json: { irId: created.irId, name: created.name, key1: created.key1, key2: created.key2 },
+    text: [
+      `Created integration runtime '${created.name}' (${created.irId}) for up to ${created.maxNodes} nodes.`,
+      `key1: ${created.key1}`,
+      `key2: ${created.key2}`,
+      'Keep these keys secret. They are shown only now; the control plane keeps only their hashes.',
+      `Register a node with: openir register <key>`,
+    ].join('\n'),
+  };
+}
+
+export function listIrs(session: AdminSession): CommandResult {
+  const irs = session.registry.listIrs();
+  const text =
+    irs.length === 0
+      ? `No integration runtimes yet. Create one with: ${CLI} ir create <name>`
+      : table(
+          ['NAME', 'STATUS', 'NODES', 'ID', 'CREATED'],
+          irs.map((ir) => [ir.name, ir.status, `${ir.nodeCount}/${ir.maxNodes}`, ir.irId, ir.createdAt]),
+        );
+  return { json: { irs }, text };
+}
+
+export function showKeys(session: AdminSession, name: string, regenerate: string | undefined): CommandResult {
+  if (regenerate !== undefined) {
+    const result = session.registry.regenerateKey(name, parseKeySlot(regenerate), session.keyContext);
+    return {
+      json: { name: result.name, slot: result.slot, key: result.key },
+      text: [
+        `New ${result.slot} of '${result.name}': ${result.key}`,
+        `The previous ${result.slot} can no longer register nodes; nodes already registered stay connected.`,
+      ].join('\n'),
+    };
+  }
+  const listing = session.registry.listKeys(name);
+  const note =
+    'Keys are shown only when created or regenerated; the control plane keeps only their hashes. ' +
+    `To get a usable key, regenerate one: ${CLI} ir keys ${quoteArg(listing.name)} --regenerate key1|key2`;
+  return {
+    json: { ...listing, note },
+    text: [
+      `Authentication keys of '${listing.name}' (${listing.irId}):`,
+      table(
+        ['SLOT', 'CREATED'],
+        listing.keys.map((key) => [key.slot, key.createdAt]),
+      ),
+      note,
+    ].join('\n'),
+  };
+}
+
+export function showNodes(session: AdminSession, name: string): CommandResult {
+  const summary = session.registry.summaryByName(name);
+  return { json: summary, text: describeSummary(summary) };
+}
+
+export function updateIr(session: AdminSession, name: string, maxNodes: number): CommandResult {
+  const updated = session.registry.updateMaxNodes(name, maxNodes);
+  return { json: updated, text: `'${updated.name}' now allows up to ${updated.maxNodes} nodes.` };
+}
+
+export function removeNode(session: AdminSession, irName: string, nodeName: string): CommandResult {
+  const removed = session.registry.removeNode(irName, nodeName);
+  return {
+    json: removed,
+    text: `Removed node '${removed.nodeName}' from '${removed.name}'. If it is connected, its channel closes at its next heartbeat.`,
+  };
+}
+
+function describeSummary(summary: IrSummary): string {
+  const head = `Integration runtime '${summary.name}' (${summary.irId}): ${summary.status}`;
+  if (summary.nodes.length === 0) return `${head}\nNo nodes yet. Register one with: openir register <key>`;
+  return [
+    head,
+    table(
+      ['NAME', 'STATUS', 'JOBS', 'FQDN', 'VERSION', 'LAST SEEN', 'REGISTERED', 'NODE ID'],
+      summary.nodes.map((node) => [
+        node.name,
+        node.status,
+        `${node.runningJobs}/${node.jobLimit}`,
+        node.fqdn,
+        node.version,
+        node.lastSeenAt ?? 'never',
+        node.registeredAt,
+        node.nodeId,
+      ]),
+    ),
+  ].join('\n');
+}
+
+function quoteArg(text: string): string {
+  return /^[A-Za-z0-9._-]+$/.test(text) ? text : `'${text}'`;
+}

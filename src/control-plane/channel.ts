@@ -1,0 +1,255 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import {
+  CHANNEL_CLOSE,
+  CONTROL_PLANE_PATHS,
+  NodeMessageSchema,
+  parseChannelAuthorization,
+  type ControlPlaneMessage,
+  type IrSummary,
+  type NodeMessage,
+} from '../shared/controlPlaneApi';
+import type { ErrorBody } from '../shared/errors';
+import type { Clock } from './clock';
+import type { Logger } from './log';
+import { problems } from './problems';
+import type { ControlPlaneStore, NodeRow } from './store';
+import { statusFingerprint } from './summary';
+
+/** Normal closure while the server stops; nodes retry. */
+const GOING_AWAY = 1001;
+const MAX_MESSAGE_BYTES = 64 * 1024;
+const CLOSE_GRACE_MS = 2_000;
+
+export interface ChannelHubDeps {
+  store: ControlPlaneStore;
+  clock: Clock;
+  log: Logger;
+  heartbeatIntervalMs: number;
+  heartbeatTimeoutMs: number;
+  authenticate(nodeId: string, credential: string): NodeRow | null;
+  summarize(irId: string): IrSummary | null;
+}
+
+interface Connection {
+  nodeId: string;
+  nodeName: string;
+  irId: string;
+  socket: WebSocket;
+  /** Closes the channel when heartbeats stop; re-armed by each heartbeat. */
+  silenceTimer: NodeJS.Timeout | undefined;
+  /** Cleared before each ping: a TCP peer that died without a FIN never answers. */
+  answeredPing: boolean;
+  /** Set once this connection no longer speaks for its node (closed, timed out or replaced). */
+  detached: boolean;
+  closed: Promise<void>;
+}
+
+/**
+ * The control channels of connected nodes. The database holds what the admin
+ * CLI needs to see (connected, last seen); this class holds the sockets, the
+ * timers, and what each IR was last told, so nodes hear of a status change once.
+ */
+export class ChannelHub {
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
+  private readonly connections = new Map<string, Connection>();
+  private readonly toldFingerprint = new Map<string, string>();
+  private readonly pingTimer: NodeJS.Timeout;
+  private closing = false;
+
+  constructor(private readonly deps: ChannelHubDeps) {
+    this.pingTimer = setInterval(() => this.pingAll(), deps.heartbeatIntervalMs);
+    this.pingTimer.unref();
+  }
+
+  get connectedNodeIds(): string[] {
+    return [...this.connections.keys()];
+  }
+
+  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', (error) => this.deps.log.warn(`Control channel handshake failed: ${error.message}`));
+    const pathname = new URL(request.url ?? '/', 'https://control-plane.invalid').pathname;
+    if (pathname !== CONTROL_PLANE_PATHS.channel || this.closing) {
+      rejectUpgrade(socket, 404, { code: 'INVALID_INPUT', message: `No control channel at ${pathname}.` });
+      return;
+    }
+    const presented = parseChannelAuthorization(request.headers.authorization);
+    const node = presented ? this.deps.authenticate(presented.nodeId, presented.credential) : null;
+    if (!node) {
+      this.deps.log.warn(`Refused a control channel from ${request.socket.remoteAddress ?? '?'}: credential rejected`);
+      rejectUpgrade(socket, 401, problems.credentialRejected().toBody());
+      return;
+    }
+    this.wss.handleUpgrade(request, socket, head, (ws) => this.accept(ws, node));
+  }
+
+  /** Tells the IR's connected nodes, except `exceptNodeId` (which got the summary in its own reply), if a status moved. */
+  irChanged(irId: string, exceptNodeId?: string): void {
+    const summary = this.deps.summarize(irId);
+    if (!summary || this.closing) return;
+    const fingerprint = statusFingerprint(summary);
+    if (this.toldFingerprint.get(irId) === fingerprint) return;
+    this.toldFingerprint.set(irId, fingerprint);
+    for (const connection of this.connections.values()) {
+      if (connection.irId === irId && connection.nodeId !== exceptNodeId) {
+        send(connection.socket, { type: 'irChanged', ir: summary });
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    clearInterval(this.pingTimer);
+    const all = [...this.connections.values()];
+    for (const connection of all) connection.socket.close(GOING_AWAY, 'Control plane shutting down');
+    await Promise.race([
+      Promise.all(all.map((c) => c.closed)),
+      new Promise((resolve) => setTimeout(resolve, CLOSE_GRACE_MS).unref()),
+    ]);
+    for (const connection of all) connection.socket.terminate();
+    await Promise.all(all.map((c) => c.closed));
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+  }
+
+  private accept(socket: WebSocket, node: NodeRow): void {
+    let markClosed = () => {};
+    const connection: Connection = {
+      nodeId: node.id,
+      nodeName: node.name,
+      irId: node.irId,
+      socket,
+      silenceTimer: undefined,
+      answeredPing: true,
+      detached: false,
+      closed: new Promise((resolve) => (markClosed = resolve)),
+    };
+    socket.on('close', (code) => {
+      this.detach(connection, true);
+      this.deps.log.info(`Node '${node.name}' (${node.id}) disconnected (close code ${code})`);
+      markClosed();
+    });
+    socket.on('error', (error) => this.deps.log.warn(`Control channel of node '${node.name}': ${error.message}`));
+    socket.on('pong', () => (connection.answeredPing = true));
+    socket.on('message', (data, isBinary) => this.onMessage(connection, data, isBinary));
+
+    const previous = this.connections.get(node.id);
+    if (previous) {
+      this.detach(previous, false);
+      previous.socket.close(CHANNEL_CLOSE.replaced, 'Replaced by a newer connection of the same node');
+      this.deps.log.info(`Node '${node.name}' reconnected; closed its previous control channel`);
+    }
+    this.connections.set(node.id, connection);
+    this.deps.store.markConnected(node.id, this.deps.clock.nowMs());
+    this.armSilenceTimer(connection);
+    this.deps.log.info(`Node '${node.name}' (${node.id}) connected`);
+
+    const ir = this.deps.summarize(node.irId);
+    if (ir) {
+      send(socket, {
+        type: 'welcome',
+        nodeId: node.id,
+        heartbeatIntervalMs: this.deps.heartbeatIntervalMs,
+        heartbeatTimeoutMs: this.deps.heartbeatTimeoutMs,
+        ir,
+      });
+    }
+    this.irChanged(node.irId, node.id);
+  }
+
+  private onMessage(connection: Connection, data: RawData, isBinary: boolean): void {
+    if (connection.detached) return;
+    const message = isBinary ? null : parseNodeMessage(data);
+    if (!message) {
+      this.deps.log.warn(`Ignored an invalid message from node '${connection.nodeName}'`);
+      return;
+    }
+    switch (message.type) {
+      case 'heartbeat':
+        this.onHeartbeat(connection, message);
+        return;
+    }
+  }
+
+  private onHeartbeat(connection: Connection, heartbeat: Extract<NodeMessage, { type: 'heartbeat' }>): void {
+    const known = this.deps.store.recordHeartbeat(connection.nodeId, heartbeat, this.deps.clock.nowMs());
+    if (!known) {
+      this.deps.log.info(`Node '${connection.nodeName}' was removed; closing its control channel`);
+      this.detach(connection, false);
+      connection.socket.close(CHANNEL_CLOSE.credentialRejected, 'This node no longer exists on the control plane');
+      return;
+    }
+    this.armSilenceTimer(connection);
+    const ir = this.deps.summarize(connection.irId);
+    if (ir) send(connection.socket, { type: 'heartbeatAck', ir });
+    this.irChanged(connection.irId, connection.nodeId);
+  }
+
+  private armSilenceTimer(connection: Connection): void {
+    clearTimeout(connection.silenceTimer);
+    connection.silenceTimer = setTimeout(() => {
+      this.deps.log.warn(
+        `Node '${connection.nodeName}' sent no heartbeat for ${this.deps.heartbeatTimeoutMs} ms; closing its control channel`,
+      );
+      this.detach(connection, true);
+      connection.socket.close(CHANNEL_CLOSE.heartbeatTimeout, 'No heartbeat received in time');
+      // A peer that never completes the close handshake must not hold the socket open.
+      setTimeout(() => connection.socket.terminate(), CLOSE_GRACE_MS).unref();
+    }, this.deps.heartbeatTimeoutMs);
+    connection.silenceTimer.unref();
+  }
+
+  /** Stops a connection from speaking for its node; marks the node offline unless a newer connection took over. */
+  private detach(connection: Connection, markOffline: boolean): void {
+    if (connection.detached) return;
+    connection.detached = true;
+    clearTimeout(connection.silenceTimer);
+    if (this.connections.get(connection.nodeId) !== connection) return;
+    this.connections.delete(connection.nodeId);
+    if (!markOffline) return;
+    this.deps.store.markDisconnected(connection.nodeId);
+    this.irChanged(connection.irId);
+  }
+
+  private pingAll(): void {
+    for (const connection of this.connections.values()) {
+      if (!connection.answeredPing) {
+        this.deps.log.warn(`Node '${connection.nodeName}' did not answer a ping; dropping its control channel`);
+        connection.socket.terminate();
+        continue;
+      }
+      connection.answeredPing = false;
+      connection.socket.ping();
+    }
+  }
+}
+
+function parseNodeMessage(data: RawData): NodeMessage | null {
+  try {
+    const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+    const text = bytes.toString('utf8');
+    const parsed = NodeMessageSchema.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
+  }
+}
+
+function send(socket: WebSocket, message: ControlPlaneMessage): void {
+  if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message));
+}
+
+const REASONS: Record<number, string> = { 401: 'Unauthorized', 404: 'Not Found' };
+
+/** The handshake is still plain HTTP here, so a refusal is an ordinary JSON error response. */
+function rejectUpgrade(socket: Duplex, status: number, error: ErrorBody): void {
+  const body = JSON.stringify({ error });
+  socket.once('finish', () => socket.destroy());
+  socket.end(
+    `HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\n` +
+      'Content-Type: application/json\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+      'Connection: close\r\n\r\n' +
+      body,
+  );
+}

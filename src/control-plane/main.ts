@@ -1,0 +1,233 @@
+import { homedir } from 'node:os';
+import { Command, CommanderError } from 'commander';
+import { OpenIrError, isOpenIrError, type ErrorBody } from '../shared/errors';
+import {
+  createIr,
+  listIrs,
+  openAdminSession,
+  removeNode,
+  showKeys,
+  showNodes,
+  updateIr,
+  type AdminSession,
+  type CommandResult,
+} from './admin';
+import { streamLogger } from './log';
+import { resolveDataDir, type DataDirContext } from './paths';
+import { DEFAULT_MAX_NODES, MAX_NODES_CEILING } from './registry';
+import {
+  ControlPlaneServer,
+  DEFAULT_HEARTBEAT_INTERVAL_MS,
+  DEFAULT_HEARTBEAT_TIMEOUT_MS,
+  DEFAULT_HOST,
+  DEFAULT_PORT,
+} from './server';
+
+const CLI = 'openir-control-plane';
+
+/** The process around the program, injected so the CLI runs in-process in tests. */
+export interface Io {
+  stdout(text: string): void;
+  stderr(text: string): void;
+  env: NodeJS.ProcessEnv;
+  /** Resolves when the operator asks `serve` to stop. */
+  stopRequested(): Promise<void>;
+}
+
+export const processIo: Io = {
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+  env: process.env,
+  stopRequested: () =>
+    new Promise((resolve) => {
+      const stop = () => {
+        process.off('SIGTERM', stop);
+        process.off('SIGINT', stop);
+        resolve();
+      };
+      process.on('SIGTERM', stop);
+      process.on('SIGINT', stop);
+    }),
+};
+
+interface CommonOptions {
+  data?: string;
+  json?: boolean;
+}
+
+interface ServeOptions extends CommonOptions {
+  port: string;
+  host: string;
+  cert?: string;
+  key?: string;
+  publicEndpoint?: string;
+  heartbeatIntervalMs: string;
+  heartbeatTimeoutMs: string;
+}
+
+/** Runs the CLI; resolves to the exit code (`serve` resolves once the server has stopped). */
+export async function main(argv: readonly string[], io: Io = processIo): Promise<number> {
+  let exitCode = 0;
+  const wantsJson = argv.includes('--json');
+  const fail = (error: unknown) => {
+    exitCode = 1;
+    reportError(io, error, wantsJson);
+  };
+  const print = (result: CommandResult, json: boolean | undefined) =>
+    io.stdout(json ? `${JSON.stringify(result.json, null, 2)}\n` : `${result.text}\n`);
+  const admin = (options: CommonOptions, work: (session: AdminSession) => CommandResult) => {
+    const session = openAdminSession(resolveDataDir(options.data, contextOf(io)));
+    try {
+      print(work(session), options.json);
+    } finally {
+      session.close();
+    }
+  };
+
+  const program = new Command(CLI)
+    .description('The OpenIR reference control plane: integration runtimes, auth keys, node registration and status.')
+    .exitOverride()
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: () => {} });
+
+  withCommon(program.command('serve'))
+    .description('Run the control plane (HTTPS API and node control channels).')
+    .option('--port <port>', 'TCP port; 0 picks a free one', String(DEFAULT_PORT))
+    .option('--host <host>', 'address to listen on', DEFAULT_HOST)
+    .option('--cert <file>', 'PEM certificate to serve instead of the generated self-signed one')
+    .option('--key <file>', 'PEM private key of --cert')
+    .option('--public-endpoint <url>', 'https://host:port that auth keys send nodes to (default: https://<host>:<port>)')
+    .option('--heartbeat-interval-ms <ms>', 'how often nodes send heartbeats', String(DEFAULT_HEARTBEAT_INTERVAL_MS))
+    .option('--heartbeat-timeout-ms <ms>', 'silence after which a node is Offline', String(DEFAULT_HEARTBEAT_TIMEOUT_MS))
+    .action(async (options: ServeOptions) => {
+      try {
+        await serve(io, options);
+      } catch (error) {
+        fail(error);
+      }
+    });
+
+  const ir = program.command('ir').description('Manage integration runtimes.');
+  withCommon(ir.command('create <name>'))
+    .description('Create an integration runtime and print its two auth keys (shown only once).')
+    .option('--max-nodes <n>', `most nodes the IR accepts (1-${MAX_NODES_CEILING})`, String(DEFAULT_MAX_NODES))
+    .action((name: string, options: CommonOptions & { maxNodes: string }) =>
+      attempt(fail, () => admin(options, (s) => createIr(s, name, parseWhole('--max-nodes', options.maxNodes)))),
+    );
+  withCommon(ir.command('list'))
+    .description('List the integration runtimes and their status.')
+    .action((options: CommonOptions) => attempt(fail, () => admin(options, (s) => listIrs(s))));
+  withCommon(ir.command('keys <name>'))
+    .description('Show when the auth keys were made, or replace one with --regenerate.')
+    .option('--regenerate <slot>', 'key1 or key2: revoke that key and print its replacement')
+    .action((name: string, options: CommonOptions & { regenerate?: string }) =>
+      attempt(fail, () => admin(options, (s) => showKeys(s, name, options.regenerate))),
+    );
+  withCommon(ir.command('nodes <name>'))
+    .description('Show the nodes of an integration runtime and their status.')
+    .action((name: string, options: CommonOptions) => attempt(fail, () => admin(options, (s) => showNodes(s, name))));
+  withCommon(ir.command('update <name>'))
+    .description('Change the most nodes an integration runtime accepts.')
+    .requiredOption('--max-nodes <n>', `most nodes the IR accepts (1-${MAX_NODES_CEILING})`)
+    .action((name: string, options: CommonOptions & { maxNodes: string }) =>
+      attempt(fail, () => admin(options, (s) => updateIr(s, name, parseWhole('--max-nodes', options.maxNodes)))),
+    );
+  withCommon(ir.command('remove-node <name> <node>'))
+    .description('Remove a node from an integration runtime; its credential stops working.')
+    .action((name: string, node: string, options: CommonOptions) =>
+      attempt(fail, () => admin(options, (s) => removeNode(s, name, node))),
+    );
+
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return 0;
+      if (error.code === 'commander.help') return error.exitCode;
+      fail(new OpenIrError('INVALID_INPUT', `${error.message.replace(/^error: /, '')}.`.replace(/\.\.$/, '.'), {
+        fix: `See \`${CLI} --help\`.`,
+      }));
+    } else {
+      fail(error);
+    }
+  }
+  return exitCode;
+}
+
+async function serve(io: Io, options: ServeOptions): Promise<void> {
+  const dataDir = resolveDataDir(options.data, contextOf(io));
+  const server = await ControlPlaneServer.start({
+    dataDir,
+    port: parsePort(options.port),
+    host: options.host,
+    certFile: options.cert,
+    keyFile: options.key,
+    publicEndpoint: options.publicEndpoint,
+    heartbeatIntervalMs: parseWhole('--heartbeat-interval-ms', options.heartbeatIntervalMs),
+    heartbeatTimeoutMs: parseWhole('--heartbeat-timeout-ms', options.heartbeatTimeoutMs),
+    log: streamLogger(io.stderr),
+  });
+  if (options.json) {
+    const ready = { endpoint: server.endpoint, port: server.port, pin: server.pin, dataDir, pid: process.pid };
+    io.stdout(`${JSON.stringify(ready)}\n`);
+  } else {
+    io.stdout(
+      [
+        `OpenIR control plane listening at ${server.endpoint}`,
+        `TLS public key pin: ${server.pin}`,
+        `Data directory: ${dataDir}`,
+        `Create an integration runtime with: ${CLI} ir create <name> --data ${JSON.stringify(dataDir)}`,
+        'Stop with Ctrl+C.',
+        '',
+      ].join('\n'),
+    );
+  }
+  await io.stopRequested();
+  await server.close();
+}
+
+function withCommon(command: Command): Command {
+  return command
+    .option('--data <dir>', 'data directory (default: $OPENIR_CONTROL_PLANE_HOME, else the platform data folder)')
+    .option('--json', 'print exactly one JSON document on stdout');
+}
+
+function attempt(fail: (error: unknown) => void, work: () => void): void {
+  try {
+    work();
+  } catch (error) {
+    fail(error);
+  }
+}
+
+function parseWhole(flag: string, text: string): number {
+  if (!/^\d{1,9}$/.test(text.trim())) {
+    throw new OpenIrError('INVALID_INPUT', `${flag} must be a whole number, not '${text}'.`);
+  }
+  return Number(text);
+}
+
+function parsePort(text: string): number {
+  const port = parseWhole('--port', text);
+  if (port > 65_535) throw new OpenIrError('INVALID_INPUT', `--port must be from 0 to 65535, not ${port}.`);
+  return port;
+}
+
+function contextOf(io: Io): DataDirContext {
+  return { env: io.env, platform: process.platform, home: homedir() };
+}
+
+function reportError(io: Io, error: unknown, json: boolean): void {
+  const body: ErrorBody = isOpenIrError(error)
+    ? error.toBody()
+    : { code: 'INTERNAL', message: `Internal error in the control plane: ${(error as Error)?.message ?? String(error)}` };
+  io.stderr(`${CLI}: ${body.message}${body.fix ? ` ${body.fix}` : ''}\n`);
+  if (json) io.stdout(`${JSON.stringify({ error: body })}\n`);
+}
+
+if (require.main === module) {
+  void main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+    // Everything is closed by now; if a stray handle keeps the loop alive, do not hang the caller.
+    setTimeout(() => process.exit(code), 3_000).unref();
+  });
+}

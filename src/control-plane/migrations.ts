@@ -1,0 +1,100 @@
+import type { Database } from 'better-sqlite3';
+import { OpenIrError } from '../shared/errors';
+
+export interface Migration {
+  /** Strictly increasing; a shipped migration is never edited, only followed by a new one. */
+  version: number;
+  name: string;
+  up(db: Database): void;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'initial schema: settings, IRs, auth keys, nodes',
+    up(db) {
+      db.exec(`
+        CREATE TABLE settings (
+          key TEXT PRIMARY KEY,
+          value TEXT NOT NULL
+        );
+        CREATE TABLE irs (
+          id TEXT PRIMARY KEY,
+          name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+          max_nodes INTEGER NOT NULL DEFAULT 4 CHECK (max_nodes >= 1),
+          created_at INTEGER NOT NULL
+        );
+        CREATE TABLE auth_keys (
+          id INTEGER PRIMARY KEY,
+          ir_id TEXT NOT NULL REFERENCES irs(id) ON DELETE CASCADE,
+          slot TEXT NOT NULL CHECK (slot IN ('key1', 'key2')),
+          secret_hash TEXT NOT NULL,
+          created_at INTEGER NOT NULL,
+          revoked_at INTEGER
+        );
+        CREATE UNIQUE INDEX auth_keys_one_current_per_slot ON auth_keys(ir_id, slot) WHERE revoked_at IS NULL;
+        CREATE TABLE nodes (
+          id TEXT PRIMARY KEY,
+          ir_id TEXT NOT NULL REFERENCES irs(id) ON DELETE CASCADE,
+          name TEXT NOT NULL COLLATE NOCASE,
+          fqdn TEXT NOT NULL,
+          version TEXT NOT NULL,
+          platform TEXT NOT NULL,
+          credential_hash TEXT NOT NULL,
+          registered_at INTEGER NOT NULL,
+          last_seen_at INTEGER,
+          connected INTEGER NOT NULL DEFAULT 0,
+          peers_reachable INTEGER NOT NULL DEFAULT 1,
+          running_jobs INTEGER NOT NULL DEFAULT 0,
+          job_limit INTEGER NOT NULL DEFAULT 0,
+          UNIQUE (ir_id, name)
+        );
+        CREATE INDEX nodes_by_ir ON nodes(ir_id);
+      `);
+    },
+  },
+];
+
+export function currentSchemaVersion(db: Database): number {
+  const row = db.prepare<[], { version: number | null }>('SELECT MAX(version) AS version FROM schema_migrations').get();
+  return row?.version ?? 0;
+}
+
+/**
+ * Applies the migrations not yet recorded, in order, in one IMMEDIATE
+ * transaction: the server and an admin command may open the same database at
+ * once, and the write lock makes the second one see the first one's work
+ * instead of applying it twice.
+ */
+export function migrate(db: Database, migrations: readonly Migration[], nowMs: number): number[] {
+  db.exec(
+    'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
+  );
+  const run = db.transaction((): number[] => {
+    const applied = new Set(
+      db
+        .prepare<[], { version: number }>('SELECT version FROM schema_migrations')
+        .all()
+        .map((row) => row.version),
+    );
+    const known = Math.max(0, ...migrations.map((m) => m.version));
+    const newest = Math.max(0, ...applied);
+    if (newest > known) {
+      throw new OpenIrError(
+        'INTERNAL',
+        `The control plane database has schema version ${newest}, newer than this control plane understands (${known}).`,
+        { fix: 'Run the newer openir-control-plane that created this database, or use another --data folder.' },
+      );
+    }
+    const insert = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
+    const done: number[] = [];
+    for (const migration of [...migrations].sort((a, b) => a.version - b.version)) {
+      if (applied.has(migration.version)) continue;
+      migration.up(db);
+      insert.run(migration.version, migration.name, nowMs);
+      done.push(migration.version);
+    }
+    return done;
+  });
+  return run.immediate();
+}

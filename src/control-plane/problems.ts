@@ -1,0 +1,61 @@
+import { isoTime } from './clock';
+import { OpenIrError } from '../shared/errors';
+
+/** The control plane's refusals, worded once so the HTTP API and the admin CLI say the same thing. */
+export const problems = {
+  irNotFoundByName: (name: string) =>
+    new OpenIrError('IR_NOT_FOUND', `No integration runtime named '${name}' exists on this control plane.`, {
+      fix: 'List the integration runtimes with `openir-control-plane ir list`.',
+    }),
+  irNotFoundInKey: () =>
+    new OpenIrError('IR_NOT_FOUND', 'The integration runtime in this key does not exist on this control plane.', {
+      fix: 'Check that the key comes from this control plane, or get a current key with `openir-control-plane ir keys <name>`.',
+    }),
+  irExists: (name: string) =>
+    new OpenIrError('IR_EXISTS', `An integration runtime named '${name}' already exists.`, {
+      fix: 'Choose another name, or show its keys with `openir-control-plane ir keys <name>`.',
+    }),
+  invalidIrName: (name: string) =>
+    new OpenIrError('INVALID_INPUT', `'${name}' is not a valid integration runtime name.`, {
+      fix: 'Use 1 to 80 letters, digits, spaces, ".", "_" or "-", starting with a letter or digit.',
+    }),
+  invalidMaxNodes: (text: string) =>
+    new OpenIrError('INVALID_INPUT', `--max-nodes must be a whole number from 1 to 100, not '${text}'.`),
+  invalidSlot: (text: string) =>
+    new OpenIrError('INVALID_INPUT', `--regenerate takes key1 or key2, not '${text}'.`),
+  notInitialized: (dataDir: string) =>
+    // No fix: the message is the fix. The first start records the endpoint and TLS pin every auth key carries.
+    new OpenIrError('CONTROL_PLANE_NOT_INITIALIZED', `Start the control plane once first: openir-control-plane serve --data ${dataDir}`),
+  authKeyInvalid: () =>
+    new OpenIrError('AUTH_KEY_INVALID', 'This authentication key is not valid for its integration runtime.', {
+      fix: 'Copy key1 or key2 again with `openir-control-plane ir keys <name>` (a key is shown only when created or regenerated).',
+    }),
+  authKeyRevoked: (irName: string, revokedAtMs: number) =>
+    new OpenIrError(
+      'AUTH_KEY_REVOKED',
+      `This authentication key was regenerated on ${isoTime(revokedAtMs)} and can no longer register nodes.`,
+      {
+        fix: `Get the current key with \`openir-control-plane ir keys ${irName}\` (or regenerate one with --regenerate key1|key2) and register again.`,
+      },
+    ),
+  nodeLimitReached: (irName: string, maxNodes: number) =>
+    new OpenIrError(
+      'NODE_LIMIT_REACHED',
+      `The integration runtime '${irName}' already has ${maxNodes} node${maxNodes === 1 ? '' : 's'}, the most it allows.`,
+      {
+        fix: `Remove a node with \`openir-control-plane ir remove-node ${irName} <node>\`, or raise the limit with \`openir-control-plane ir update ${irName} --max-nodes N\`.`,
+      },
+    ),
+  nodeNameTaken: (irName: string, nodeName: string) =>
+    new OpenIrError('NODE_NAME_TAKEN', `The integration runtime '${irName}' already has a node named '${nodeName}'.`, {
+      fix: 'Register this machine with another node name, or remove the old node first.',
+    }),
+  nodeNotFound: (irName: string, nodeName: string) =>
+    new OpenIrError('INVALID_INPUT', `The integration runtime '${irName}' has no node named '${nodeName}'.`, {
+      fix: `List its nodes with \`openir-control-plane ir nodes ${irName}\`.`,
+    }),
+  credentialRejected: () =>
+    new OpenIrError('NODE_CREDENTIAL_REJECTED', "The control plane does not recognise this node's credential.", {
+      fix: 'The node may have been removed from its integration runtime; register it again with a current authentication key.',
+    }),
+};

@@ -1,0 +1,236 @@
+import { randomUUID } from 'node:crypto';
+import { formatAuthKey, isValidIrName } from '../shared/authKey';
+import type { IrSummary, RegisterRequest } from '../shared/controlPlaneApi';
+import type { IrStatus } from '../shared/status';
+import { isoTime, type Clock } from './clock';
+import { problems } from './problems';
+import { hashSecret, newSecret, secretMatchesHash } from './secrets';
+import { KEY_SLOTS, type ControlPlaneStore, type IrRow, type KeySlot, type NodeRow } from './store';
+import { irSummary } from './summary';
+
+export const DEFAULT_MAX_NODES = 4;
+export const MAX_NODES_CEILING = 100;
+
+/** Where auth keys send nodes and how they recognise the server: recorded by `serve`. */
+export interface KeyContext {
+  endpoint: string;
+  pin: string;
+}
+
+export interface CreatedIr {
+  irId: string;
+  name: string;
+  maxNodes: number;
+  key1: string;
+  key2: string;
+}
+
+export interface IrListEntry {
+  irId: string;
+  name: string;
+  status: IrStatus;
+  nodeCount: number;
+  maxNodes: number;
+  createdAt: string;
+}
+
+export interface KeyListing {
+  irId: string;
+  name: string;
+  keys: { slot: KeySlot; createdAt: string }[];
+}
+
+export interface RegeneratedKey {
+  name: string;
+  slot: KeySlot;
+  key: string;
+}
+
+export interface RegisteredNode {
+  ir: IrRow;
+  nodeId: string;
+  nodeName: string;
+  nodeCredential: string;
+}
+
+export interface RegistryDeps {
+  store: ControlPlaneStore;
+  clock: Clock;
+  /** Past this silence a connected node counts as Offline. */
+  heartbeatTimeoutMs: number;
+  newId?: () => string;
+  newSecret?: () => string;
+}
+
+/** The IR rules shared by the admin CLI and the HTTP API: IRs, their two keys, and node membership. */
+export class IrRegistry {
+  private readonly store: ControlPlaneStore;
+  private readonly clock: Clock;
+  private readonly heartbeatTimeoutMs: number;
+  private readonly newId: () => string;
+  private readonly newSecret: () => string;
+
+  constructor(deps: RegistryDeps) {
+    this.store = deps.store;
+    this.clock = deps.clock;
+    this.heartbeatTimeoutMs = deps.heartbeatTimeoutMs;
+    this.newId = deps.newId ?? randomUUID;
+    this.newSecret = deps.newSecret ?? newSecret;
+  }
+
+  createIr(name: string, maxNodes: number, context: KeyContext): CreatedIr {
+    if (!isValidIrName(name)) throw problems.invalidIrName(name);
+    checkMaxNodes(maxNodes);
+    const ir: IrRow = { id: this.newId(), name, maxNodes, createdAtMs: this.clock.nowMs() };
+    const secrets = { key1: this.newSecret(), key2: this.newSecret() };
+    this.store.exclusive(() => {
+      if (this.store.findIrByName(name)) throw problems.irExists(name);
+      this.store.insertIr(ir);
+      for (const slot of KEY_SLOTS) {
+        this.store.insertKey({ irId: ir.id, slot, secretHash: hashSecret(secrets[slot]), createdAtMs: ir.createdAtMs });
+      }
+    });
+    return {
+      irId: ir.id,
+      name,
+      maxNodes,
+      key1: this.authKey(ir, context, secrets.key1),
+      key2: this.authKey(ir, context, secrets.key2),
+    };
+  }
+
+  listIrs(): IrListEntry[] {
+    return this.store.listIrs().map((ir) => {
+      const summary = this.summarize(ir);
+      return {
+        irId: ir.id,
+        name: ir.name,
+        status: summary.status,
+        nodeCount: summary.nodes.length,
+        maxNodes: ir.maxNodes,
+        createdAt: isoTime(ir.createdAtMs),
+      };
+    });
+  }
+
+  listKeys(name: string): KeyListing {
+    const ir = this.irByName(name);
+    const current = this.store.keysOf(ir.id).filter((key) => key.revokedAtMs === null);
+    return {
+      irId: ir.id,
+      name: ir.name,
+      keys: current.map((key) => ({ slot: key.slot, createdAt: isoTime(key.createdAtMs) })),
+    };
+  }
+
+  /** Only new registrations are affected: registered nodes authenticate with their own credential. */
+  regenerateKey(name: string, slot: KeySlot, context: KeyContext): RegeneratedKey {
+    const ir = this.irByName(name);
+    const secret = this.newSecret();
+    const nowMs = this.clock.nowMs();
+    this.store.exclusive(() => {
+      this.store.revokeKey(ir.id, slot, nowMs);
+      this.store.insertKey({ irId: ir.id, slot, secretHash: hashSecret(secret), createdAtMs: nowMs });
+    });
+    return { name: ir.name, slot, key: this.authKey(ir, context, secret) };
+  }
+
+  updateMaxNodes(name: string, maxNodes: number): { irId: string; name: string; maxNodes: number } {
+    checkMaxNodes(maxNodes);
+    const ir = this.irByName(name);
+    this.store.updateMaxNodes(ir.id, maxNodes);
+    return { irId: ir.id, name: ir.name, maxNodes };
+  }
+
+  removeNode(irName: string, nodeName: string): { irId: string; name: string; nodeId: string; nodeName: string } {
+    const ir = this.irByName(irName);
+    const node = this.store.findNodeByName(ir.id, nodeName);
+    if (!node) throw problems.nodeNotFound(ir.name, nodeName);
+    this.store.deleteNode(node.id);
+    return { irId: ir.id, name: ir.name, nodeId: node.id, nodeName: node.name };
+  }
+
+  summaryByName(name: string): IrSummary {
+    return this.summarize(this.irByName(name));
+  }
+
+  summaryById(irId: string): IrSummary | null {
+    const ir = this.store.findIrById(irId);
+    return ir ? this.summarize(ir) : null;
+  }
+
+  /** Checks in the order a person would fix them: right IR, valid key, room left, free name. */
+  register(request: RegisterRequest): RegisteredNode {
+    const nodeId = this.newId();
+    const nodeCredential = this.newSecret();
+    const nodeName = request.nodeName.trim();
+    const ir = this.store.exclusive(() => {
+      const found = this.store.findIrById(request.irId);
+      if (!found) throw problems.irNotFoundInKey();
+      this.checkSecret(found, request.secret);
+      if (this.store.countNodes(found.id) >= found.maxNodes) throw problems.nodeLimitReached(found.name, found.maxNodes);
+      if (this.store.findNodeByName(found.id, nodeName)) throw problems.nodeNameTaken(found.name, nodeName);
+      this.store.insertNode(
+        {
+          id: nodeId,
+          irId: found.id,
+          name: nodeName,
+          fqdn: request.fqdn,
+          version: request.version,
+          platform: request.platform,
+          credentialHash: hashSecret(nodeCredential),
+        },
+        this.clock.nowMs(),
+      );
+      return found;
+    });
+    return { ir, nodeId, nodeName, nodeCredential };
+  }
+
+  /** The node, if the credential is its own; null for unknown nodes too, so probing ids reveals nothing. */
+  authenticateNode(nodeId: string, credential: string): NodeRow | null {
+    const node = this.store.findNode(nodeId);
+    if (!node) {
+      // Still hash, so unknown ids take as long to refuse as wrong credentials.
+      secretMatchesHash(credential, '0'.repeat(64));
+      return null;
+    }
+    return secretMatchesHash(credential, node.credentialHash) ? node : null;
+  }
+
+  private checkSecret(ir: IrRow, secret: string): void {
+    const keys = this.store.keysOf(ir.id);
+    // Test every key (no early exit) so timing does not tell current from revoked.
+    const matches = keys.filter((key) => secretMatchesHash(secret, key.secretHash));
+    if (matches.some((key) => key.revokedAtMs === null)) return;
+    const revoked = matches.find((key) => key.revokedAtMs !== null);
+    if (revoked?.revokedAtMs) throw problems.authKeyRevoked(ir.name, revoked.revokedAtMs);
+    throw problems.authKeyInvalid();
+  }
+
+  private irByName(name: string): IrRow {
+    const ir = this.store.findIrByName(name);
+    if (!ir) throw problems.irNotFoundByName(name);
+    return ir;
+  }
+
+  private summarize(ir: IrRow): IrSummary {
+    return irSummary(ir, this.store.nodesOf(ir.id), this.clock.nowMs(), this.heartbeatTimeoutMs);
+  }
+
+  private authKey(ir: IrRow, context: KeyContext, secret: string): string {
+    return formatAuthKey({ irId: ir.id, irName: ir.name, endpoint: context.endpoint, pin: context.pin, secret });
+  }
+}
+
+function checkMaxNodes(maxNodes: number): void {
+  if (!Number.isInteger(maxNodes) || maxNodes < 1 || maxNodes > MAX_NODES_CEILING) {
+    throw problems.invalidMaxNodes(String(maxNodes));
+  }
+}
+
+export function parseKeySlot(text: string): KeySlot {
+  const slot = KEY_SLOTS.find((candidate) => candidate === text);
+  if (!slot) throw problems.invalidSlot(text);
+  return slot;
+}

@@ -1,0 +1,216 @@
+import { hostname } from 'node:os';
+import type { AddressInfo } from 'node:net';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import type { Server as HttpsServer } from 'node:https';
+import { CONTROL_PLANE_PATHS, RegisterRequestSchema, type RegisterResponse } from '../shared/controlPlaneApi';
+import { OpenIrError, httpStatusFor, isOpenIrError, toErrorBody, type ErrorBody } from '../shared/errors';
+import { ChannelHub } from './channel';
+import { systemClock, type Clock } from './clock';
+import { defaultPublicEndpoint, normalizePublicEndpoint } from './endpoint';
+import { silentLogger, type Logger } from './log';
+import { dbPath, ensureDataDir } from './paths';
+import { IrRegistry } from './registry';
+import { ControlPlaneStore } from './store';
+import { loadOrCreateTls, type TlsMaterial } from './tls';
+
+export const DEFAULT_PORT = 8443;
+export const DEFAULT_HOST = '127.0.0.1';
+export const DEFAULT_HEARTBEAT_INTERVAL_MS = 5_000;
+export const DEFAULT_HEARTBEAT_TIMEOUT_MS = 15_000;
+const BODY_LIMIT_BYTES = 64 * 1024;
+
+export interface ControlPlaneOptions {
+  dataDir: string;
+  /** 0 binds any free port; read the bound one from `port`. */
+  port?: number;
+  host?: string;
+  certFile?: string;
+  keyFile?: string;
+  /** What auth keys point nodes to; defaults to https://<host>:<bound port>. */
+  publicEndpoint?: string;
+  heartbeatIntervalMs?: number;
+  heartbeatTimeoutMs?: number;
+  clock?: Clock;
+  log?: Logger;
+}
+
+/** The reference control plane: HTTPS registration API and WebSocket control channels over one port. */
+export class ControlPlaneServer {
+  private closed: Promise<void> | undefined;
+
+  private constructor(
+    readonly dataDir: string,
+    readonly port: number,
+    readonly endpoint: string,
+    readonly tls: TlsMaterial,
+    private readonly app: FastifyInstance<HttpsServer>,
+    private readonly hub: ChannelHub,
+    private readonly store: ControlPlaneStore,
+    private readonly log: Logger,
+  ) {}
+
+  get pin(): string {
+    return this.tls.pin;
+  }
+
+  static async start(options: ControlPlaneOptions): Promise<ControlPlaneServer> {
+    const clock = options.clock ?? systemClock;
+    const log = options.log ?? silentLogger;
+    const host = options.host ?? DEFAULT_HOST;
+    const heartbeatIntervalMs = options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS;
+    const heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? DEFAULT_HEARTBEAT_TIMEOUT_MS;
+    checkTimings(heartbeatIntervalMs, heartbeatTimeoutMs);
+    const publicEndpoint = options.publicEndpoint ? normalizePublicEndpoint(options.publicEndpoint) : undefined;
+
+    ensureDataDir(options.dataDir);
+    const tls = loadOrCreateTls({
+      dataDir: options.dataDir,
+      certFile: options.certFile,
+      keyFile: options.keyFile,
+      hostnames: ['localhost', '127.0.0.1', '::1', hostname()],
+      now: new Date(clock.nowMs()),
+    });
+    if (tls.source === 'generated') log.info(`Generated a self-signed TLS certificate in ${options.dataDir}`);
+
+    const store = ControlPlaneStore.open(dbPath(options.dataDir), clock);
+    let hub: ChannelHub | undefined;
+    let app: FastifyInstance<HttpsServer> | undefined;
+    try {
+      store.markAllDisconnected();
+      const registry = new IrRegistry({ store, clock, heartbeatTimeoutMs });
+      hub = new ChannelHub({
+        store,
+        clock,
+        log,
+        heartbeatIntervalMs,
+        heartbeatTimeoutMs,
+        authenticate: (nodeId, credential) => registry.authenticateNode(nodeId, credential),
+        summarize: (irId) => registry.summaryById(irId),
+      });
+      app = buildApp({ tls, log, registry, hub, heartbeatIntervalMs, heartbeatTimeoutMs });
+      const channels = hub;
+      app.server.on('upgrade', (request, socket, head) => channels.handleUpgrade(request, socket, head));
+      await listen(app, options.port ?? DEFAULT_PORT, host);
+      const port = (app.server.address() as AddressInfo).port;
+      const endpoint = publicEndpoint ?? defaultPublicEndpoint(host, port);
+      store.saveServiceIdentity({ endpoint, pin: tls.pin, heartbeatIntervalMs, heartbeatTimeoutMs });
+      log.info(`Listening on ${host}:${port}; nodes reach it at ${endpoint}`);
+      return new ControlPlaneServer(options.dataDir, port, endpoint, tls, app, hub, store, log);
+    } catch (error) {
+      await hub?.close();
+      await app?.close();
+      store.close();
+      throw error;
+    }
+  }
+
+  /** Closes the channels first (nodes see 1001 and retry elsewhere), then HTTP, then the database. Idempotent. */
+  close(): Promise<void> {
+    this.closed ??= (async () => {
+      await this.hub.close();
+      await this.app.close();
+      this.store.close();
+      this.log.info('Control plane stopped');
+    })();
+    return this.closed;
+  }
+}
+
+interface AppDeps {
+  tls: TlsMaterial;
+  log: Logger;
+  registry: IrRegistry;
+  hub: ChannelHub;
+  heartbeatIntervalMs: number;
+  heartbeatTimeoutMs: number;
+}
+
+function buildApp(deps: AppDeps): FastifyInstance<HttpsServer> {
+  const app = Fastify({
+    https: { key: deps.tls.keyPem, cert: deps.tls.certPem },
+    logger: false,
+    bodyLimit: BODY_LIMIT_BYTES,
+    // Idle keep-alive sockets would otherwise hold close() open.
+    forceCloseConnections: true,
+  });
+
+  // One line per request; the path only, never headers or bodies (the register body carries a key secret).
+  app.addHook('onResponse', async (request, reply) => {
+    const path = request.url.split('?')[0];
+    deps.log.info(`${request.ip} ${request.method} ${path} ${reply.statusCode} ${Math.round(reply.elapsedTime)}ms`);
+  });
+
+  app.setErrorHandler(async (error: FastifyError | OpenIrError, request, reply) => {
+    const body = errorBodyFor(error);
+    if (body.code === 'INTERNAL') deps.log.error(`${request.method} ${request.url.split('?')[0]} failed: ${error.message}`);
+    else deps.log.warn(`${request.method} ${request.url.split('?')[0]} refused: ${body.code}: ${body.message}`);
+    return reply.status(httpStatusFor(body.code)).send({ error: body });
+  });
+
+  app.setNotFoundHandler(async (request, reply) =>
+    reply.status(404).send({ error: { code: 'INVALID_INPUT', message: `No endpoint ${request.method} ${request.url.split('?')[0]}.` } }),
+  );
+
+  app.get(CONTROL_PLANE_PATHS.health, async () => ({ status: 'ok' }));
+
+  app.post(CONTROL_PLANE_PATHS.register, async (request): Promise<RegisterResponse> => {
+    const parsed = RegisterRequestSchema.safeParse(request.body);
+    if (!parsed.success) {
+      const details = parsed.error.issues.map((issue) => `${issue.path.join('.') || 'body'}: ${issue.message}`).join('; ');
+      throw new OpenIrError('INVALID_INPUT', `The registration request is not valid (${details}).`, {
+        fix: 'Send irId, secret, nodeName, fqdn, version and platform as JSON.',
+      });
+    }
+    const registered = deps.registry.register(parsed.data);
+    deps.log.info(`Registered node '${registered.nodeName}' (${registered.nodeId}) in '${registered.ir.name}'`);
+    deps.hub.irChanged(registered.ir.id);
+    return {
+      irId: registered.ir.id,
+      irName: registered.ir.name,
+      nodeId: registered.nodeId,
+      nodeName: registered.nodeName,
+      nodeCredential: registered.nodeCredential,
+      heartbeatIntervalMs: deps.heartbeatIntervalMs,
+      heartbeatTimeoutMs: deps.heartbeatTimeoutMs,
+    };
+  });
+
+  return app;
+}
+
+/** Fastify's own 4xx errors (bad JSON, wrong content type, body too large) are the client's input problem. */
+function errorBodyFor(error: FastifyError | OpenIrError): ErrorBody {
+  if (isOpenIrError(error)) return error.toBody();
+  const status = 'statusCode' in error ? error.statusCode : undefined;
+  if (status !== undefined && status >= 400 && status < 500) {
+    return { code: 'INVALID_INPUT', message: `The request was refused: ${error.message}` };
+  }
+  return toErrorBody(error);
+}
+
+function checkTimings(intervalMs: number, timeoutMs: number): void {
+  const valid = Number.isInteger(intervalMs) && Number.isInteger(timeoutMs) && intervalMs > 0 && timeoutMs > intervalMs;
+  if (!valid) {
+    throw new OpenIrError(
+      'INVALID_INPUT',
+      `The heartbeat timeout (${timeoutMs} ms) must be a whole number larger than the heartbeat interval (${intervalMs} ms).`,
+      { fix: 'Keep the timeout about three intervals, e.g. --heartbeat-interval-ms 5000 --heartbeat-timeout-ms 15000.' },
+    );
+  }
+}
+
+async function listen(app: FastifyInstance<HttpsServer>, port: number, host: string): Promise<void> {
+  try {
+    await app.listen({ port, host });
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+      const why = code === 'EADDRINUSE' ? 'is already in use' : code === 'EACCES' ? 'needs more privileges' : 'is not on this machine';
+      throw new OpenIrError('INVALID_INPUT', `Cannot listen on ${host}:${port}: the address ${why}.`, {
+        fix: 'Choose another --port or --host.',
+        cause,
+      });
+    }
+    throw cause;
+  }
+}

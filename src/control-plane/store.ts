@@ -1,0 +1,286 @@
+import Sqlite from 'better-sqlite3';
+import type { Database } from 'better-sqlite3';
+import type { Clock } from './clock';
+import { MIGRATIONS, migrate, type Migration } from './migrations';
+
+export const KEY_SLOTS = ['key1', 'key2'] as const;
+export type KeySlot = (typeof KEY_SLOTS)[number];
+
+export interface IrRow {
+  id: string;
+  name: string;
+  maxNodes: number;
+  createdAtMs: number;
+}
+
+export interface AuthKeyRow {
+  id: number;
+  irId: string;
+  slot: KeySlot;
+  secretHash: string;
+  createdAtMs: number;
+  revokedAtMs: number | null;
+}
+
+export interface NodeRow {
+  id: string;
+  irId: string;
+  name: string;
+  fqdn: string;
+  version: string;
+  platform: string;
+  credentialHash: string;
+  registeredAtMs: number;
+  lastSeenAtMs: number | null;
+  connected: boolean;
+  peersReachable: boolean;
+  runningJobs: number;
+  jobLimit: number;
+}
+
+export interface NewNode {
+  id: string;
+  irId: string;
+  name: string;
+  fqdn: string;
+  version: string;
+  platform: string;
+  credentialHash: string;
+}
+
+export interface Heartbeat {
+  peersReachable: boolean;
+  runningJobs: number;
+  jobLimit: number;
+}
+
+/** What the server recorded on its last start, so admin commands can build auth keys and judge staleness. */
+export interface ServiceIdentity {
+  endpoint: string;
+  pin: string;
+  heartbeatIntervalMs: number;
+  heartbeatTimeoutMs: number;
+}
+
+interface RawIr {
+  id: string;
+  name: string;
+  max_nodes: number;
+  created_at: number;
+}
+interface RawKey {
+  id: number;
+  ir_id: string;
+  slot: KeySlot;
+  secret_hash: string;
+  created_at: number;
+  revoked_at: number | null;
+}
+interface RawNode {
+  id: string;
+  ir_id: string;
+  name: string;
+  fqdn: string;
+  version: string;
+  platform: string;
+  credential_hash: string;
+  registered_at: number;
+  last_seen_at: number | null;
+  connected: number;
+  peers_reachable: number;
+  running_jobs: number;
+  job_limit: number;
+}
+
+const toIr = (r: RawIr): IrRow => ({ id: r.id, name: r.name, maxNodes: r.max_nodes, createdAtMs: r.created_at });
+const toKey = (r: RawKey): AuthKeyRow => ({
+  id: r.id,
+  irId: r.ir_id,
+  slot: r.slot,
+  secretHash: r.secret_hash,
+  createdAtMs: r.created_at,
+  revokedAtMs: r.revoked_at,
+});
+const toNode = (r: RawNode): NodeRow => ({
+  id: r.id,
+  irId: r.ir_id,
+  name: r.name,
+  fqdn: r.fqdn,
+  version: r.version,
+  platform: r.platform,
+  credentialHash: r.credential_hash,
+  registeredAtMs: r.registered_at,
+  lastSeenAtMs: r.last_seen_at,
+  connected: r.connected === 1,
+  peersReachable: r.peers_reachable === 1,
+  runningJobs: r.running_jobs,
+  jobLimit: r.job_limit,
+});
+
+const IDENTITY_KEYS = {
+  endpoint: 'public_endpoint',
+  pin: 'tls_pin',
+  heartbeatIntervalMs: 'heartbeat_interval_ms',
+  heartbeatTimeoutMs: 'heartbeat_timeout_ms',
+} as const;
+
+/**
+ * The control plane's state in one SQLite file. WAL lets admin commands read
+ * and write while the server runs; every multi-statement change runs in an
+ * IMMEDIATE transaction so two processes cannot interleave check and insert.
+ * Rows hold only hashes of secrets, never the secrets.
+ */
+export class ControlPlaneStore {
+  private constructor(private readonly db: Database) {}
+
+  static open(file: string, clock: Clock, migrations: readonly Migration[] = MIGRATIONS): ControlPlaneStore {
+    const db = new Sqlite(file);
+    try {
+      db.pragma('journal_mode = WAL');
+      db.pragma('busy_timeout = 5000');
+      db.pragma('foreign_keys = ON');
+      migrate(db, migrations, clock.nowMs());
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+    return new ControlPlaneStore(db);
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  /** Runs `work` holding the database write lock, so its reads stay true until its writes land. */
+  exclusive<T>(work: () => T): T {
+    return this.db.transaction(work).immediate();
+  }
+
+  getServiceIdentity(): ServiceIdentity | null {
+    const rows = this.db.prepare<[], { key: string; value: string }>('SELECT key, value FROM settings').all();
+    const settings = new Map(rows.map((row) => [row.key, row.value]));
+    const endpoint = settings.get(IDENTITY_KEYS.endpoint);
+    const pin = settings.get(IDENTITY_KEYS.pin);
+    if (!endpoint || !pin) return null;
+    return {
+      endpoint,
+      pin,
+      heartbeatIntervalMs: Number(settings.get(IDENTITY_KEYS.heartbeatIntervalMs) ?? 5000),
+      heartbeatTimeoutMs: Number(settings.get(IDENTITY_KEYS.heartbeatTimeoutMs) ?? 15000),
+    };
+  }
+
+  saveServiceIdentity(identity: ServiceIdentity): void {
+    const upsert = this.db.prepare(
+      'INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
+    );
+    this.exclusive(() => {
+      for (const field of Object.keys(IDENTITY_KEYS) as (keyof ServiceIdentity)[]) {
+        upsert.run(IDENTITY_KEYS[field], String(identity[field]));
+      }
+    });
+  }
+
+  insertIr(ir: IrRow): void {
+    this.db
+      .prepare('INSERT INTO irs (id, name, max_nodes, created_at) VALUES (?, ?, ?, ?)')
+      .run(ir.id, ir.name, ir.maxNodes, ir.createdAtMs);
+  }
+
+  updateMaxNodes(irId: string, maxNodes: number): void {
+    this.db.prepare('UPDATE irs SET max_nodes = ? WHERE id = ?').run(maxNodes, irId);
+  }
+
+  findIrById(id: string): IrRow | null {
+    const row = this.db.prepare<[string], RawIr>('SELECT * FROM irs WHERE id = ?').get(id);
+    return row ? toIr(row) : null;
+  }
+
+  /** Names compare case-insensitively: "Prod" and "prod" would be the same IR to a person. */
+  findIrByName(name: string): IrRow | null {
+    const row = this.db.prepare<[string], RawIr>('SELECT * FROM irs WHERE name = ?').get(name);
+    return row ? toIr(row) : null;
+  }
+
+  listIrs(): IrRow[] {
+    return this.db.prepare<[], RawIr>('SELECT * FROM irs ORDER BY name').all().map(toIr);
+  }
+
+  insertKey(key: Omit<AuthKeyRow, 'id' | 'revokedAtMs'>): void {
+    this.db
+      .prepare('INSERT INTO auth_keys (ir_id, slot, secret_hash, created_at) VALUES (?, ?, ?, ?)')
+      .run(key.irId, key.slot, key.secretHash, key.createdAtMs);
+  }
+
+  revokeKey(irId: string, slot: KeySlot, nowMs: number): void {
+    this.db
+      .prepare('UPDATE auth_keys SET revoked_at = ? WHERE ir_id = ? AND slot = ? AND revoked_at IS NULL')
+      .run(nowMs, irId, slot);
+  }
+
+  /** Current keys and revoked ones: a revoked match lets us say "regenerated" instead of "invalid". */
+  keysOf(irId: string): AuthKeyRow[] {
+    return this.db
+      .prepare<[string], RawKey>('SELECT * FROM auth_keys WHERE ir_id = ? ORDER BY slot, created_at')
+      .all(irId)
+      .map(toKey);
+  }
+
+  insertNode(node: NewNode, registeredAtMs: number): void {
+    this.db
+      .prepare(
+        `INSERT INTO nodes (id, ir_id, name, fqdn, version, platform, credential_hash, registered_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(node.id, node.irId, node.name, node.fqdn, node.version, node.platform, node.credentialHash, registeredAtMs);
+  }
+
+  deleteNode(nodeId: string): void {
+    this.db.prepare('DELETE FROM nodes WHERE id = ?').run(nodeId);
+  }
+
+  findNode(nodeId: string): NodeRow | null {
+    const row = this.db.prepare<[string], RawNode>('SELECT * FROM nodes WHERE id = ?').get(nodeId);
+    return row ? toNode(row) : null;
+  }
+
+  findNodeByName(irId: string, name: string): NodeRow | null {
+    const row = this.db.prepare<[string, string], RawNode>('SELECT * FROM nodes WHERE ir_id = ? AND name = ?').get(irId, name);
+    return row ? toNode(row) : null;
+  }
+
+  nodesOf(irId: string): NodeRow[] {
+    return this.db
+      .prepare<[string], RawNode>('SELECT * FROM nodes WHERE ir_id = ? ORDER BY registered_at, name')
+      .all(irId)
+      .map(toNode);
+  }
+
+  countNodes(irId: string): number {
+    const row = this.db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM nodes WHERE ir_id = ?').get(irId);
+    return row?.n ?? 0;
+  }
+
+  markConnected(nodeId: string, nowMs: number): void {
+    this.db.prepare('UPDATE nodes SET connected = 1, last_seen_at = ? WHERE id = ?').run(nowMs, nodeId);
+  }
+
+  markDisconnected(nodeId: string): void {
+    this.db.prepare('UPDATE nodes SET connected = 0 WHERE id = ?').run(nodeId);
+  }
+
+  /** A killed server cannot clear its rows; the next start does, since no channel survives a restart. */
+  markAllDisconnected(): void {
+    this.db.prepare('UPDATE nodes SET connected = 0 WHERE connected = 1').run();
+  }
+
+  /** False when the node no longer exists (removed by an admin while connected). */
+  recordHeartbeat(nodeId: string, heartbeat: Heartbeat, nowMs: number): boolean {
+    const result = this.db
+      .prepare(
+        'UPDATE nodes SET last_seen_at = ?, peers_reachable = ?, running_jobs = ?, job_limit = ? WHERE id = ?',
+      )
+      .run(nowMs, heartbeat.peersReachable ? 1 : 0, heartbeat.runningJobs, heartbeat.jobLimit, nodeId);
+    return result.changes > 0;
+  }
+}

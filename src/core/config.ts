@@ -1,0 +1,101 @@
+import fs from 'node:fs/promises';
+import { z } from 'zod';
+import { LogLevelSchema } from '../shared/contract';
+import { OpenIrError } from '../shared/errors';
+import { writeFileAtomic } from './atomicFile';
+
+/**
+ * The node's settings on disk. Never holds a secret: those live in the vault,
+ * and this file only names which vault backend holds them, so a later start
+ * can refuse a silent downgrade.
+ */
+export const RegistrationSchema = z.object({
+  irId: z.string(),
+  irName: z.string(),
+  nodeId: z.string(),
+  nodeName: z.string(),
+  fqdn: z.string(),
+  endpoint: z.string(),
+  pin: z.string(),
+  /** Public certificate chain seen (and pin-checked) at registration; used as the trust anchor afterwards. */
+  controlPlaneCaPem: z.string(),
+  registeredAt: z.string(),
+  heartbeatIntervalMs: z.number().int().positive(),
+  heartbeatTimeoutMs: z.number().int().positive(),
+});
+export type Registration = z.infer<typeof RegistrationSchema>;
+
+export const CONFIG_SCHEMA_VERSION = 1;
+
+export const NodeConfigSchema = z.object({
+  schemaVersion: z.literal(CONFIG_SCHEMA_VERSION),
+  vaultBackend: z.string().nullable(),
+  logLevel: LogLevelSchema,
+  registration: RegistrationSchema.nullable(),
+});
+export type NodeConfig = z.infer<typeof NodeConfigSchema>;
+
+export const DEFAULT_CONFIG: NodeConfig = {
+  schemaVersion: CONFIG_SCHEMA_VERSION,
+  vaultBackend: null,
+  logLevel: 'info',
+  registration: null,
+};
+
+/** Reads and writes config.json atomically; updates are serialized so two writers never interleave. */
+export class ConfigStore {
+  private current: NodeConfig | null = null;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly file: string) {}
+
+  async load(): Promise<NodeConfig> {
+    if (this.current) return this.current;
+    let text: string;
+    try {
+      text = await fs.readFile(this.file, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+        this.current = structuredClone(DEFAULT_CONFIG);
+        return this.current;
+      }
+      throw error;
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (error) {
+      throw new OpenIrError('INVALID_INPUT', `The configuration file ${this.file} is not valid JSON.`, {
+        fix: 'Restore it from a backup, or move it away to start unregistered.',
+        cause: error,
+      });
+    }
+    const result = NodeConfigSchema.safeParse(parsed);
+    if (!result.success) {
+      throw new OpenIrError(
+        'INVALID_INPUT',
+        `The configuration file ${this.file} does not match this version of OpenIR.`,
+        {
+          fix: 'Restore it from a backup, or move it away to start unregistered.',
+          cause: result.error,
+        },
+      );
+    }
+    this.current = result.data;
+    return this.current;
+  }
+
+  /** Applies `change` to a copy and saves it; the in-memory config changes only if the save succeeded. */
+  update(change: (draft: NodeConfig) => void): Promise<NodeConfig> {
+    const run = this.queue.then(async () => {
+      const draft = structuredClone(await this.load());
+      change(draft);
+      const valid = NodeConfigSchema.parse(draft);
+      await writeFileAtomic(this.file, `${JSON.stringify(valid, null, 2)}\n`);
+      this.current = valid;
+      return valid;
+    });
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+}

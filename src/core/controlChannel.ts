@@ -1,0 +1,209 @@
+import type tls from 'node:tls';
+import WebSocket from 'ws';
+import {
+  CHANNEL_CLOSE,
+  CONTROL_PLANE_PATHS,
+  ControlPlaneMessageSchema,
+  channelAuthorization,
+  type IrSummary,
+  type NodeMessage,
+} from '../shared/controlPlaneApi';
+import { OpenIrError } from '../shared/errors';
+import { connectionError } from './pinnedTls';
+import type { SourceLogger } from './logger';
+
+export type ChannelState = 'idle' | 'connecting' | 'open' | 'unreachable';
+
+export interface ControlChannelOptions {
+  endpoint: string;
+  tls: tls.ConnectionOptions;
+  nodeId: string;
+  credential: string;
+  heartbeatIntervalMs: number;
+  heartbeatTimeoutMs: number;
+  /** Backoff between reconnect attempts: doubles from min to max, with jitter. */
+  reconnectMinMs: number;
+  reconnectMaxMs: number;
+  heartbeat: () => Omit<Extract<NodeMessage, { type: 'heartbeat' }>, 'type'>;
+  log: SourceLogger;
+  onState: (state: ChannelState, error: OpenIrError | null) => void;
+  onIrSummary: (ir: IrSummary) => void;
+}
+
+/**
+ * The node's persistent outbound connection to its control plane: a WebSocket
+ * over pinned TLS, authenticated with the node credential, kept alive with
+ * heartbeats and re-opened with backoff whenever it drops.
+ */
+export class ControlChannel {
+  private socket: WebSocket | null = null;
+  private stopped = true;
+  private attempt = 0;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private heartbeatTimer: NodeJS.Timeout | null = null;
+  private livenessTimer: NodeJS.Timeout | null = null;
+  private intervalMs: number;
+  private timeoutMs: number;
+
+  constructor(private readonly options: ControlChannelOptions) {
+    this.intervalMs = options.heartbeatIntervalMs;
+    this.timeoutMs = options.heartbeatTimeoutMs;
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.attempt = 0;
+    this.connect();
+  }
+
+  /** Closes the channel and stops reconnecting; resolves when the socket is closed. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.clearTimers();
+    const socket = this.socket;
+    this.socket = null;
+    if (socket && socket.readyState !== WebSocket.CLOSED) {
+      await new Promise<void>((resolve) => {
+        const done = setTimeout(() => {
+          socket.terminate();
+          resolve();
+        }, 1000);
+        socket.once('close', () => {
+          clearTimeout(done);
+          resolve();
+        });
+        socket.close(1000, 'node stopping');
+      });
+    }
+    this.options.onState('idle', null);
+  }
+
+  private connect(): void {
+    const { endpoint, log } = this.options;
+    this.options.onState('connecting', null);
+    const url = new URL(CONTROL_PLANE_PATHS.channel, endpoint);
+    url.protocol = 'wss:';
+    const socket = new WebSocket(url, {
+      ...this.options.tls,
+      headers: { authorization: channelAuthorization(this.options.nodeId, this.options.credential) },
+      handshakeTimeout: 10_000,
+      maxPayload: 4 * 1024 * 1024,
+    });
+    this.socket = socket;
+    let failure: OpenIrError | null = null;
+
+    socket.on('unexpected-response', (_req, res) => {
+      failure =
+        res.statusCode === 401
+          ? new OpenIrError(
+              'NODE_CREDENTIAL_REJECTED',
+              'The control plane no longer accepts this node’s credential.',
+              {
+                fix: 'The node may have been removed from its integration runtime; register it again with a current key.',
+              },
+            )
+          : new OpenIrError(
+              'CONTROL_PLANE_ERROR',
+              `The control plane refused the control channel (HTTP ${res.statusCode}).`,
+              {
+                fix: 'Check the control plane log.',
+              },
+            );
+      res.resume();
+      socket.terminate();
+    });
+    socket.on('error', (error) => {
+      failure ??= connectionError(endpoint, error);
+    });
+    socket.on('message', (data) => this.onMessage(socket, data));
+    socket.on('pong', () => this.touch(socket));
+    socket.on('close', (code) => {
+      if (this.socket !== socket) return;
+      this.socket = null;
+      this.clearTimers();
+      if (this.stopped) return;
+      if (!failure && code === CHANNEL_CLOSE.credentialRejected) {
+        failure = new OpenIrError(
+          'NODE_CREDENTIAL_REJECTED',
+          'The control plane closed the channel: this node’s credential was revoked.',
+          {
+            fix: 'Register the node again with a current key.',
+          },
+        );
+      }
+      failure ??= new OpenIrError(
+        'CONTROL_PLANE_UNREACHABLE',
+        `The control channel to ${endpoint} closed (code ${code}).`,
+        {
+          fix: 'The node reconnects on its own; check the control plane and the network if this persists.',
+        },
+      );
+      log.warn(failure.message, { code: failure.code });
+      this.options.onState('unreachable', failure);
+      this.scheduleReconnect();
+    });
+  }
+
+  private onMessage(socket: WebSocket, data: WebSocket.RawData): void {
+    let json: unknown;
+    try {
+      json = JSON.parse(data.toString());
+    } catch {
+      this.options.log.warn('Ignored a control channel message that is not JSON.');
+      return;
+    }
+    const parsed = ControlPlaneMessageSchema.safeParse(json);
+    if (!parsed.success) {
+      this.options.log.warn('Ignored an unknown control channel message.', {
+        type: (json as { type?: unknown })?.type,
+      });
+      return;
+    }
+    const message = parsed.data;
+    this.touch(socket);
+    if (message.type === 'welcome') {
+      this.attempt = 0;
+      this.intervalMs = message.heartbeatIntervalMs;
+      this.timeoutMs = message.heartbeatTimeoutMs;
+      this.options.log.info('Control channel open.', { endpoint: this.options.endpoint });
+      this.options.onState('open', null);
+      this.sendHeartbeat(socket);
+      this.heartbeatTimer = setInterval(() => this.sendHeartbeat(socket), this.intervalMs);
+    }
+    this.options.onIrSummary(message.ir);
+  }
+
+  private sendHeartbeat(socket: WebSocket): void {
+    if (socket.readyState !== WebSocket.OPEN) return;
+    const message: NodeMessage = { type: 'heartbeat', ...this.options.heartbeat() };
+    socket.send(JSON.stringify(message));
+    socket.ping();
+  }
+
+  /** Any sign of life pushes the deadline; silence past the timeout means a dead peer, not a slow one. */
+  private touch(socket: WebSocket): void {
+    if (this.livenessTimer) clearTimeout(this.livenessTimer);
+    this.livenessTimer = setTimeout(() => {
+      this.options.log.warn('No answer from the control plane within the heartbeat timeout; reconnecting.');
+      socket.terminate();
+    }, this.timeoutMs);
+  }
+
+  private scheduleReconnect(): void {
+    const { reconnectMinMs, reconnectMaxMs } = this.options;
+    const base = Math.min(reconnectMaxMs, reconnectMinMs * 2 ** this.attempt);
+    const delay = Math.round(base / 2 + Math.random() * (base / 2));
+    this.attempt += 1;
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      if (!this.stopped) this.connect();
+    }, delay);
+  }
+
+  private clearTimers(): void {
+    for (const timer of [this.reconnectTimer, this.livenessTimer]) if (timer) clearTimeout(timer);
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.reconnectTimer = this.livenessTimer = this.heartbeatTimer = null;
+  }
+}

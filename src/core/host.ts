@@ -1,0 +1,347 @@
+import os from 'node:os';
+import { parseAuthKey } from '../shared/authKey';
+import type { HostApi, LogLevel, OperationOutput, StatusReport } from '../shared/contract';
+import type { IrNodeInfo } from '../shared/controlPlaneApi';
+import { OpenIrError } from '../shared/errors';
+import { deriveNodeStatus } from '../shared/status';
+import type { ConfigStore, Registration } from './config';
+import { ControlChannel, type ChannelState } from './controlChannel';
+import { registerWithControlPlane } from './controlPlaneClient';
+import { HostEvents } from './events';
+import type { Logger, Redactor, SourceLogger } from './logger';
+import { defaultConcurrentJobsLimit, type SystemMetrics } from './metrics';
+import { pinnedTlsOptions, probeControlPlane } from './pinnedTls';
+import type { SecretVault } from './vault';
+
+export const NODE_CREDENTIAL = 'node-credential';
+
+export interface HostServiceOptions {
+  dataDir: string;
+  fqdn: string;
+  version: string;
+  config: ConfigStore;
+  vault: SecretVault;
+  logger: Logger;
+  redactor: Redactor;
+  metrics: SystemMetrics;
+  reconnectMinMs?: number;
+  reconnectMaxMs?: number;
+  /** How long `register` waits for the first Online before answering with the current state. */
+  registerSettleMs?: number;
+  clock?: () => Date;
+}
+
+/**
+ * The runtime host service: the node itself. Owns registration and the
+ * control channel, and derives the one status every face shows. It knows
+ * nothing of Electron, HTTP or the CLI; those are bindings of `HostApi`.
+ */
+export class HostService implements HostApi {
+  readonly events = new HostEvents();
+  private readonly log: SourceLogger;
+  private readonly startedAt: string;
+  private registration: Registration | null = null;
+  private serviceRunning = false;
+  private registering = false;
+  private channelState: ChannelState = 'idle';
+  private channel: ControlChannel | null = null;
+  private connectedSince: string | null = null;
+  private lastError: OpenIrError | null = null;
+  private irNodes: IrNodeInfo[] = [];
+  private lastEmitted = '';
+  private readonly jobLimit = defaultConcurrentJobsLimit();
+
+  constructor(private readonly options: HostServiceOptions) {
+    this.log = options.logger.child('host');
+    this.startedAt = this.now().toISOString();
+  }
+
+  /** Loads the registration and starts the service, as the OS service would at boot. */
+  async init({ startService = true } = {}): Promise<void> {
+    const config = await this.options.config.load();
+    this.options.logger.setLevel(config.logLevel);
+    this.registration = config.registration;
+    this.options.logger.onEntry((entry) => this.events.emit('log', entry));
+    if (startService) await this.startService();
+  }
+
+  async getStatus(): Promise<StatusReport> {
+    return this.report(true);
+  }
+
+  async register(input: { authKey: string; nodeName?: string | undefined }): Promise<StatusReport> {
+    if (this.registration) {
+      throw new OpenIrError(
+        'ALREADY_REGISTERED',
+        `This node is already registered as "${this.registration.nodeName}" in the integration runtime "${this.registration.irName}" (${this.registration.endpoint}).`,
+        {
+          fix: 'One integration runtime per data directory. To register elsewhere, use another data directory (OPENIR_HOME); moving a node arrives with backup and restore.',
+        },
+      );
+    }
+    if (this.registering) {
+      throw new OpenIrError(
+        'REGISTRATION_IN_PROGRESS',
+        'A registration is already in progress on this node.',
+        {
+          fix: 'Wait for it to finish, then check `openir status`.',
+        },
+      );
+    }
+    if (!this.serviceRunning) {
+      throw new OpenIrError(
+        'SERVICE_STOPPED',
+        'The Integration Runtime Host Service is stopped on this machine.',
+        {
+          fix: 'Start it (`openir start`) and register again.',
+        },
+      );
+    }
+    const key = parseAuthKey(input.authKey);
+    this.options.redactor.add(key.secret);
+    const nodeName = input.nodeName ?? defaultNodeName(this.options.fqdn);
+    this.registering = true;
+    this.lastError = null;
+    this.publish();
+    this.log.info('Registering with the control plane.', {
+      irName: key.irName,
+      endpoint: key.endpoint,
+      nodeName,
+    });
+    try {
+      const { caPem } = await probeControlPlane(key.endpoint, key.pin);
+      const tls = pinnedTlsOptions(caPem, key.pin);
+      const answer = await registerWithControlPlane(key.endpoint, tls, {
+        irId: key.irId,
+        secret: key.secret,
+        nodeName,
+        fqdn: this.options.fqdn,
+        version: this.options.version,
+        platform: `${process.platform}-${process.arch}`,
+      });
+      this.options.redactor.add(answer.nodeCredential);
+      await this.options.vault.set(NODE_CREDENTIAL, answer.nodeCredential);
+      const registration: Registration = {
+        irId: answer.irId,
+        irName: answer.irName,
+        nodeId: answer.nodeId,
+        nodeName: answer.nodeName,
+        fqdn: this.options.fqdn,
+        endpoint: key.endpoint,
+        pin: key.pin,
+        controlPlaneCaPem: caPem,
+        registeredAt: this.now().toISOString(),
+        heartbeatIntervalMs: answer.heartbeatIntervalMs,
+        heartbeatTimeoutMs: answer.heartbeatTimeoutMs,
+      };
+      await this.options.config.update((draft) => {
+        draft.registration = registration;
+      });
+      this.registration = registration;
+      this.log.info('Registered.', {
+        irName: answer.irName,
+        nodeName: answer.nodeName,
+        nodeId: answer.nodeId,
+      });
+    } catch (error) {
+      const failure =
+        error instanceof OpenIrError
+          ? error
+          : new OpenIrError('INTERNAL', 'Registration failed unexpectedly.', { cause: error });
+      this.lastError = failure;
+      this.log.error(`Registration failed: ${failure.message}`, {
+        code: failure.code,
+        cause: String(failure.cause ?? ''),
+      });
+      throw failure;
+    } finally {
+      this.registering = false;
+      this.publish();
+    }
+    await this.openChannel();
+    await this.waitForSettled(this.options.registerSettleMs ?? 5000);
+    return this.report(true);
+  }
+
+  async startService(): Promise<StatusReport> {
+    if (!this.serviceRunning) {
+      this.serviceRunning = true;
+      this.log.info('Runtime host service started.');
+      this.publish();
+      await this.openChannel();
+    }
+    return this.report(true);
+  }
+
+  async stopService(): Promise<StatusReport> {
+    if (this.serviceRunning) {
+      this.serviceRunning = false;
+      await this.closeChannel();
+      this.log.info('Runtime host service stopped.');
+      this.publish();
+    }
+    return this.report(true);
+  }
+
+  async restartService(): Promise<StatusReport> {
+    await this.stopService();
+    return this.startService();
+  }
+
+  async getLogs(input: {
+    limit?: number | undefined;
+    minLevel?: LogLevel | undefined;
+  }): Promise<OperationOutput<'getLogs'>> {
+    return {
+      entries: this.options.logger.tail(input.limit ?? 200, input.minLevel ?? 'debug'),
+      level: this.options.logger.minLevel,
+    };
+  }
+
+  async setLogLevel(input: { level: LogLevel }): Promise<OperationOutput<'setLogLevel'>> {
+    await this.options.config.update((draft) => {
+      draft.logLevel = input.level;
+    });
+    this.options.logger.setLevel(input.level);
+    this.log.info(`Log level set to ${input.level}.`);
+    return { level: input.level };
+  }
+
+  /** Stops everything before the process exits. */
+  async shutdown(): Promise<void> {
+    await this.closeChannel();
+    this.serviceRunning = false;
+  }
+
+  private async openChannel(): Promise<void> {
+    const registration = this.registration;
+    if (!registration || !this.serviceRunning || this.channel) return;
+    let credential: string | null;
+    try {
+      credential = await this.options.vault.get(NODE_CREDENTIAL);
+    } catch (error) {
+      this.lastError =
+        error instanceof OpenIrError
+          ? error
+          : new OpenIrError('VAULT_UNAVAILABLE', 'The node credential could not be read.');
+      this.channelState = 'unreachable';
+      this.publish();
+      return;
+    }
+    if (!credential) {
+      this.lastError = new OpenIrError(
+        'VAULT_UNAVAILABLE',
+        'The node credential is missing from the secret store.',
+        {
+          fix: 'The secret store was reset; restore the node from a backup or register it again in a new data directory.',
+        },
+      );
+      this.channelState = 'unreachable';
+      this.publish();
+      return;
+    }
+    this.options.redactor.add(credential);
+    this.channel = new ControlChannel({
+      endpoint: registration.endpoint,
+      tls: pinnedTlsOptions(registration.controlPlaneCaPem, registration.pin),
+      nodeId: registration.nodeId,
+      credential,
+      heartbeatIntervalMs: registration.heartbeatIntervalMs,
+      heartbeatTimeoutMs: registration.heartbeatTimeoutMs,
+      reconnectMinMs: this.options.reconnectMinMs ?? 500,
+      reconnectMaxMs: this.options.reconnectMaxMs ?? 30_000,
+      log: this.options.logger.child('control-channel'),
+      heartbeat: () => {
+        const system = this.options.metrics.sample();
+        return { runningJobs: 0, jobLimit: this.jobLimit, ...system, peersReachable: true };
+      },
+      onState: (state, error) => {
+        const wasOpen = this.channelState === 'open';
+        this.channelState = state;
+        if (state === 'open') {
+          this.connectedSince = this.now().toISOString();
+          this.lastError = null;
+        } else if (wasOpen || state === 'idle') {
+          this.connectedSince = null;
+        }
+        if (error) this.lastError = error;
+        this.publish();
+      },
+      onIrSummary: (ir) => {
+        this.irNodes = ir.nodes;
+        this.publish();
+      },
+    });
+    this.channel.start();
+  }
+
+  private async closeChannel(): Promise<void> {
+    const channel = this.channel;
+    this.channel = null;
+    if (channel) await channel.stop();
+    this.channelState = 'idle';
+    this.connectedSince = null;
+  }
+
+  private waitForSettled(timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const settled = () => this.channelState === 'open' || this.channelState === 'unreachable';
+      if (settled()) return resolve();
+      const timer = setTimeout(done, timeoutMs);
+      const off = this.events.on('statusChanged', () => settled() && done());
+      function done() {
+        clearTimeout(timer);
+        off();
+        resolve();
+      }
+    });
+  }
+
+  private report(sampleSystem: boolean): StatusReport {
+    const reg = this.registration;
+    const system = sampleSystem
+      ? this.options.metrics.sample()
+      : { cpuPercent: 0, memoryUsedBytes: 0, memoryTotalBytes: os.totalmem() };
+    return {
+      status: deriveNodeStatus({
+        serviceRunning: this.serviceRunning,
+        registered: reg !== null,
+        registering: this.registering,
+        channel: this.channelState,
+        peersReachable: true,
+      }),
+      registered: reg !== null,
+      serviceRunning: this.serviceRunning,
+      version: this.options.version,
+      ir: reg ? { id: reg.irId, name: reg.irName } : null,
+      node: reg ? { id: reg.nodeId, name: reg.nodeName, fqdn: reg.fqdn } : null,
+      controlPlane: reg ? { endpoint: reg.endpoint } : null,
+      connectedSince: this.connectedSince,
+      lastError: this.lastError ? this.lastError.toBody() : null,
+      jobs: { running: 0, limit: this.jobLimit },
+      system,
+      vault: this.options.vault.backend,
+      irNodes: reg ? this.irNodes : [],
+      host: { pid: process.pid, dataDir: this.options.dataDir, startedAt: this.startedAt },
+    };
+  }
+
+  /** Pushes statusChanged when anything but the live CPU/memory sample changed. */
+  private publish(): void {
+    const report = this.report(false);
+    const key = JSON.stringify({ ...report, system: null });
+    if (key === this.lastEmitted) return;
+    this.lastEmitted = key;
+    this.events.emit('statusChanged', report);
+  }
+
+  private now(): Date {
+    return (this.options.clock ?? (() => new Date()))();
+  }
+}
+
+/** The machine's short host name, made into a valid node name. */
+export function defaultNodeName(fqdn: string): string {
+  const label = (fqdn.split('.')[0] ?? '').replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '');
+  return (label || 'node').slice(0, 63);
+}

@@ -1,0 +1,154 @@
+import { createHash, X509Certificate } from 'node:crypto';
+import net from 'node:net';
+import tls from 'node:tls';
+import { OpenIrError } from '../shared/errors';
+
+/** base64 SHA-256 of a certificate's SubjectPublicKeyInfo: the pin carried in auth keys. */
+export function publicKeyPin(certDerOrPem: Buffer | string): string {
+  const spki = new X509Certificate(certDerOrPem).publicKey.export({ type: 'spki', format: 'der' });
+  return createHash('sha256').update(spki).digest('base64');
+}
+
+/**
+ * TLS options for every later connection to a registered control plane: the
+ * chain seen at registration is the trust anchor, and the pin is checked again
+ * on every handshake. Host names are not checked: the key names the endpoint
+ * and the pin proves its identity, which is stronger than a name match.
+ */
+export function pinnedTlsOptions(caPem: string, pin: string): tls.ConnectionOptions {
+  return {
+    ca: caPem,
+    rejectUnauthorized: true,
+    checkServerIdentity: (_host, cert) => {
+      const actual = publicKeyPin(cert.raw);
+      return actual === pin ? undefined : pinMismatch(pin, actual);
+    },
+  };
+}
+
+function pinMismatch(expected: string, actual: string): Error {
+  return new OpenIrError(
+    'CONTROL_PLANE_TLS_PIN_MISMATCH',
+    `The control plane presented a TLS key that does not match the pin in the authentication key (expected ${expected}, got ${actual}).`,
+    {
+      fix: 'Something between this node and the control plane (a TLS-inspecting proxy or an attacker) is intercepting the connection, or the control plane changed its key. Do not continue; ask the control plane administrator for a current key.',
+    },
+  );
+}
+
+export interface EndpointTarget {
+  host: string;
+  port: number;
+  servername: string | undefined;
+}
+
+export function endpointTarget(endpoint: string): EndpointTarget {
+  const url = new URL(endpoint);
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  return { host, port: Number(url.port || 443), servername: net.isIP(host) ? undefined : host };
+}
+
+/** Maps a socket-level failure to the error a user can act on. */
+export function connectionError(endpoint: string, error: unknown): OpenIrError {
+  if (error instanceof OpenIrError) return error;
+  const err = error as NodeJS.ErrnoException;
+  const code = err.code ?? '';
+  if (
+    [
+      'ECONNREFUSED',
+      'ECONNRESET',
+      'EHOSTUNREACH',
+      'ENETUNREACH',
+      'ENOTFOUND',
+      'EAI_AGAIN',
+      'ETIMEDOUT',
+      'EPIPE',
+    ].includes(code)
+  ) {
+    const why =
+      code === 'ECONNREFUSED'
+        ? 'the connection was refused (is it running?)'
+        : code === 'ENOTFOUND' || code === 'EAI_AGAIN'
+          ? 'its host name could not be resolved'
+          : code === 'ETIMEDOUT'
+            ? 'the connection timed out'
+            : `the network said ${code}`;
+    return new OpenIrError(
+      'CONTROL_PLANE_UNREACHABLE',
+      `Cannot reach the control plane at ${endpoint}: ${why}.`,
+      {
+        fix: 'Check that the control plane is running and that this machine can reach it (firewall, proxy settings).',
+        cause: error,
+      },
+    );
+  }
+  if (code.startsWith('ERR_SSL') || code.includes('CERT') || /SSL|TLS|certificate/i.test(err.message ?? '')) {
+    return new OpenIrError(
+      'CONTROL_PLANE_TLS_FAILED',
+      `The TLS handshake with ${endpoint} failed: ${err.message}.`,
+      {
+        fix: 'Check that the endpoint in the key is the control plane itself and not a plain-HTTP or other service.',
+        cause: error,
+      },
+    );
+  }
+  return new OpenIrError(
+    'CONTROL_PLANE_UNREACHABLE',
+    `Cannot reach the control plane at ${endpoint}: ${err.message ?? String(error)}.`,
+    {
+      fix: 'Check that the control plane is running and reachable from this machine.',
+      cause: error,
+    },
+  );
+}
+
+/**
+ * First contact with a control plane named by an auth key: handshake without
+ * CA verification (it is usually self-signed), check its key against the pin,
+ * and send nothing. Returns the chain to trust from then on.
+ */
+export function probeControlPlane(
+  endpoint: string,
+  pin: string,
+  timeoutMs = 10_000,
+): Promise<{ caPem: string }> {
+  const target = endpointTarget(endpoint);
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({
+      host: target.host,
+      port: target.port,
+      servername: target.servername,
+      rejectUnauthorized: false,
+      timeout: timeoutMs,
+    });
+    const fail = (error: unknown) => {
+      socket.destroy();
+      reject(connectionError(endpoint, error));
+    };
+    socket.once('timeout', () => fail(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
+    socket.once('error', fail);
+    socket.once('secureConnect', () => {
+      const leaf = socket.getPeerCertificate(true);
+      socket.end();
+      if (!leaf?.raw) return fail(new Error('The server presented no certificate'));
+      const actual = publicKeyPin(leaf.raw);
+      if (actual !== pin) return fail(pinMismatch(pin, actual));
+      resolve({ caPem: chainPem(leaf) });
+    });
+  });
+}
+
+function chainPem(leaf: tls.DetailedPeerCertificate): string {
+  const pems: string[] = [];
+  const seen = new Set<string>();
+  let cert: tls.DetailedPeerCertificate | undefined = leaf;
+  while (cert?.raw && !seen.has(cert.fingerprint256)) {
+    seen.add(cert.fingerprint256);
+    pems.push(new X509Certificate(cert.raw).toString());
+    cert = cert.issuerCertificate;
+  }
+  // A chain that does not end in a self-signed root needs the public roots to verify.
+  const top = pems.length > 0 ? new X509Certificate(pems[pems.length - 1] as string) : null;
+  if (top && top.issuer !== top.subject) pems.push(...tls.rootCertificates);
+  return pems.join('\n');
+}

@@ -1,0 +1,89 @@
+import fs from 'node:fs/promises';
+import type { FastifyInstance } from 'fastify';
+import { ConfigStore } from './config';
+import { HostService } from './host';
+import { startLocalApi } from './localApi';
+import { Logger, Redactor } from './logger';
+import { SystemMetrics } from './metrics';
+import { dataPaths, machineFqdn, type DataPaths } from './paths';
+import { openVault, type SecretVault } from './vault';
+import { OPENIR_VERSION } from './version';
+
+export interface RunningHost {
+  host: HostService;
+  paths: DataPaths;
+  logger: Logger;
+  close(): Promise<void>;
+}
+
+export interface RunHostOptions {
+  home: string;
+  env?: NodeJS.ProcessEnv;
+  /** Echo log lines to stderr (foreground `openir serve`). */
+  echo?: boolean;
+  /** A stronger vault offered by the face on top (Electron safeStorage). */
+  preferredVault?: SecretVault;
+  /** Serve the local API socket for the CLI (on by default). */
+  localApi?: boolean;
+}
+
+/** Composes the runtime host service from its parts; used by `openir serve` and the desktop main process. */
+export async function runHost(options: RunHostOptions): Promise<RunningHost> {
+  const env = options.env ?? process.env;
+  const paths = dataPaths(options.home);
+  await fs.mkdir(paths.home, { recursive: true, mode: 0o700 });
+  const config = new ConfigStore(paths.config);
+  const loaded = await config.load();
+  const redactor = new Redactor();
+  const logger = new Logger({
+    file: paths.logFile,
+    level: loaded.logLevel,
+    redactor,
+    echo: options.echo ?? false,
+  });
+  const vault = await openVault({
+    home: paths.home,
+    vaultDir: paths.vaultDir,
+    config,
+    log: logger.child('vault'),
+    preference: env.OPENIR_VAULT,
+    preferred: options.preferredVault,
+  });
+  const host = new HostService({
+    dataDir: paths.home,
+    fqdn: machineFqdn(env),
+    version: OPENIR_VERSION,
+    config,
+    vault,
+    logger,
+    redactor,
+    metrics: new SystemMetrics(),
+    reconnectMinMs: numberFrom(env.OPENIR_RECONNECT_MIN_MS, 500),
+    reconnectMaxMs: numberFrom(env.OPENIR_RECONNECT_MAX_MS, 30_000),
+  });
+  let api: FastifyInstance | null = null;
+  if (options.localApi !== false) api = await startLocalApi(paths, host, logger.child('api'));
+  logger
+    .child('host')
+    .info(`OpenIR host ${OPENIR_VERSION} started.`, {
+      dataDir: paths.home,
+      vault: vault.backend.id,
+      pid: process.pid,
+    });
+  await host.init();
+  return {
+    host,
+    paths,
+    logger,
+    close: async () => {
+      await host.shutdown();
+      if (api) await api.close();
+      await fs.rm(paths.pidFile, { force: true });
+    },
+  };
+}
+
+function numberFrom(text: string | undefined, fallback: number): number {
+  const value = Number(text);
+  return Number.isFinite(value) && value > 0 ? value : fallback;
+}

@@ -1,0 +1,178 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+
+/**
+ * Starts the real reference control plane (the built `dist/control-plane/main.js`)
+ * as a child process, the way a node meets it in production. Run
+ * `npx tsc -p tsconfig.build.json` first.
+ */
+
+export const REPO_ROOT = path.resolve(__dirname, '../..');
+export const CONTROL_PLANE_MAIN = path.join(REPO_ROOT, 'dist', 'control-plane', 'main.js');
+
+const READY_TIMEOUT_MS = 15_000;
+const EXIT_TIMEOUT_MS = 10_000;
+const ADMIN_TIMEOUT_MS = 30_000;
+
+export interface StartControlPlaneOptions {
+  /** Reuse a data dir (e.g. to restart); by default a fresh temp dir, removed by stopAll(). */
+  dataDir?: string;
+  /** 0 (the default) picks a free port. */
+  port?: number;
+  heartbeatIntervalMs?: number;
+  heartbeatTimeoutMs?: number;
+  /** More `serve` arguments, e.g. ['--public-endpoint', 'https://cp.test:9443']. */
+  extraArgs?: string[];
+}
+
+export interface CliResult<T = unknown> {
+  code: number;
+  stdout: string;
+  stderr: string;
+  /** stdout parsed as JSON, or undefined when it is not JSON. */
+  json: T;
+}
+
+export interface RunningControlPlane {
+  endpoint: string;
+  port: number;
+  pin: string;
+  dataDir: string;
+  process: ChildProcess;
+  /** Everything the server wrote to stderr so far (its request log). */
+  stderr(): string;
+  /** SIGTERM, then waits for exit (SIGKILL after 10 s); resolves to the exit code. */
+  stop(): Promise<number | null>;
+  /** SIGKILL, as a crash would; waits for exit. */
+  kill(): Promise<void>;
+  /** `openir-control-plane <args> --data <dataDir> --json`. */
+  admin<T = unknown>(args: readonly string[]): Promise<CliResult<T>>;
+}
+
+const running = new Set<ChildProcess>();
+const tempDirs = new Set<string>();
+
+export async function makeTempDir(prefix = 'openir-cp-'): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), prefix));
+  tempDirs.add(dir);
+  return dir;
+}
+
+export async function startControlPlane(options: StartControlPlaneOptions = {}): Promise<RunningControlPlane> {
+  const dataDir = options.dataDir ?? (await makeTempDir());
+  const args = [CONTROL_PLANE_MAIN, 'serve', '--port', String(options.port ?? 0), '--data', dataDir, '--json'];
+  if (options.heartbeatIntervalMs !== undefined) args.push('--heartbeat-interval-ms', String(options.heartbeatIntervalMs));
+  if (options.heartbeatTimeoutMs !== undefined) args.push('--heartbeat-timeout-ms', String(options.heartbeatTimeoutMs));
+  args.push(...(options.extraArgs ?? []));
+
+  const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(child);
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      running.delete(child);
+      resolve(code);
+    }),
+  );
+  let stderr = '';
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+
+  const ready = await new Promise<{ endpoint: string; port: number; pin: string }>((resolve, reject) => {
+    let stdout = '';
+    const onExit = (code: number | null) => fail(`exited with code ${code}`);
+    const fail = (why: string) => {
+      clearTimeout(timer);
+      child.kill('SIGKILL');
+      reject(new Error(`Control plane did not start: ${why}\nstderr:\n${stderr}\nstdout:\n${stdout}`));
+    };
+    const timer = setTimeout(() => fail(`no JSON line within ${READY_TIMEOUT_MS} ms`), READY_TIMEOUT_MS);
+    child.once('exit', onExit);
+    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+      if (stdout.includes('\n')) return;
+      stdout += chunk;
+      const newline = stdout.indexOf('\n');
+      if (newline < 0) return;
+      clearTimeout(timer);
+      child.off('exit', onExit);
+      try {
+        resolve(JSON.parse(stdout.slice(0, newline)) as { endpoint: string; port: number; pin: string });
+      } catch {
+        fail('the first stdout line is not JSON');
+      }
+    });
+  });
+
+  const waitForExit = async (signal: NodeJS.Signals): Promise<number | null> => {
+    if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+    child.kill(signal);
+    const timer = setTimeout(() => child.kill('SIGKILL'), EXIT_TIMEOUT_MS);
+    const code = await exited;
+    clearTimeout(timer);
+    return code;
+  };
+
+  return {
+    ...ready,
+    dataDir,
+    process: child,
+    stderr: () => stderr,
+    stop: () => waitForExit('SIGTERM'),
+    kill: async () => {
+      await waitForExit('SIGKILL');
+    },
+    admin: <T>(adminArgs: readonly string[]) => runControlPlaneCli<T>([...adminArgs, '--data', dataDir, '--json']),
+  };
+}
+
+/** Runs `node dist/control-plane/main.js <args>` to completion (bounded) and parses stdout as JSON when it is JSON. */
+export function runControlPlaneCli<T = unknown>(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<CliResult<T>> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CONTROL_PLANE_MAIN, ...args], {
+      cwd: REPO_ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    running.add(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`openir-control-plane ${args.join(' ')} did not finish within ${ADMIN_TIMEOUT_MS} ms`));
+    }, ADMIN_TIMEOUT_MS);
+    child.once('error', reject);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      running.delete(child);
+      let json: unknown;
+      try {
+        json = JSON.parse(stdout);
+      } catch {
+        json = undefined;
+      }
+      resolve({ code: code ?? -1, stdout, stderr, json: json as T });
+    });
+  });
+}
+
+/** For afterAll: kills every process this helper started and removes the temp dirs it made. */
+export async function stopAll(): Promise<void> {
+  await Promise.all(
+    [...running].map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resolve();
+          child.once('exit', () => resolve());
+          child.kill('SIGKILL');
+        }),
+    ),
+  );
+  running.clear();
+  await Promise.all([...tempDirs].map((dir) => rm(dir, { recursive: true, force: true })));
+  tempDirs.clear();
+}
