@@ -51,7 +51,7 @@ export function createIr(session: AdminSession, name: string, maxNodes: number):
       `key1: ${created.key1}`,
       `key2: ${created.key2}`,
       'Keep these keys secret. They are shown only now; the control plane keeps only their hashes.',
-      `Register a node with: openir register <key>`,
+      `Register a node with: openir register --key-stdin < key1.txt (the key as one line)`,
     ].join('\n'),
   };
 }
@@ -116,7 +116,8 @@ export function removeNode(session: AdminSession, irName: string, nodeName: stri
 
 function describeSummary(summary: IrSummary): string {
   const head = `Integration runtime '${summary.name}' (${summary.irId}): ${summary.status}`;
-  if (summary.nodes.length === 0) return `${head}\nNo nodes yet. Register one with: openir register <key>`;
+  if (summary.nodes.length === 0)
+    return `${head}\nNo nodes yet. Register one with: openir register --key-stdin < key.txt`;
   return [
     head,
     table(

@@ -71,13 +71,15 @@ export class ChannelHub {
     socket.on('error', (error) => this.deps.log.warn(`Control channel handshake failed: ${error.message}`));
     const pathname = new URL(request.url ?? '/', 'https://control-plane.invalid').pathname;
     if (pathname !== CONTROL_PLANE_PATHS.channel || this.closing) {
-      rejectUpgrade(socket, 404, { code: 'INVALID_INPUT', message: `No control channel at ${pathname}.` });
+      rejectUpgrade(socket, 404, { code: 'NOT_FOUND', message: `No control channel at ${pathname}.` });
       return;
     }
     const presented = parseChannelAuthorization(request.headers.authorization);
     const node = presented ? this.deps.authenticate(presented.nodeId, presented.credential) : null;
     if (!node) {
-      this.deps.log.warn(`Refused a control channel from ${request.socket.remoteAddress ?? '?'}: credential rejected`);
+      this.deps.log.warn(
+        `Refused a control channel from ${request.socket.remoteAddress ?? '?'}: credential rejected`,
+      );
       rejectUpgrade(socket, 401, problems.credentialRejected().toBody());
       return;
     }
@@ -129,7 +131,9 @@ export class ChannelHub {
       this.deps.log.info(`Node '${node.name}' (${node.id}) disconnected (close code ${code})`);
       markClosed();
     });
-    socket.on('error', (error) => this.deps.log.warn(`Control channel of node '${node.name}': ${error.message}`));
+    socket.on('error', (error) =>
+      this.deps.log.warn(`Control channel of node '${node.name}': ${error.message}`),
+    );
     socket.on('pong', () => (connection.answeredPing = true));
     socket.on('message', (data, isBinary) => this.onMessage(connection, data, isBinary));
 
@@ -176,7 +180,10 @@ export class ChannelHub {
     if (!known) {
       this.deps.log.info(`Node '${connection.nodeName}' was removed; closing its control channel`);
       this.detach(connection, false);
-      connection.socket.close(CHANNEL_CLOSE.credentialRejected, 'This node no longer exists on the control plane');
+      connection.socket.close(
+        CHANNEL_CLOSE.credentialRejected,
+        'This node no longer exists on the control plane',
+      );
       return;
     }
     this.armSilenceTimer(connection);
@@ -214,7 +221,9 @@ export class ChannelHub {
   private pingAll(): void {
     for (const connection of this.connections.values()) {
       if (!connection.answeredPing) {
-        this.deps.log.warn(`Node '${connection.nodeName}' did not answer a ping; dropping its control channel`);
+        this.deps.log.warn(
+          `Node '${connection.nodeName}' did not answer a ping; dropping its control channel`,
+        );
         connection.socket.terminate();
         continue;
       }
@@ -226,7 +235,11 @@ export class ChannelHub {
 
 function parseNodeMessage(data: RawData): NodeMessage | null {
   try {
-    const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+    const bytes = Array.isArray(data)
+      ? Buffer.concat(data)
+      : Buffer.isBuffer(data)
+        ? data
+        : Buffer.from(data);
     const text = bytes.toString('utf8');
     const parsed = NodeMessageSchema.safeParse(JSON.parse(text));
     return parsed.success ? parsed.data : null;

@@ -20,7 +20,12 @@ export function normalizePublicEndpoint(text: string): string {
   } catch {
     throw invalid(text);
   }
-  const bare = !url.username && !url.password && (url.pathname === '/' || url.pathname === '') && !url.search && !url.hash;
+  const bare =
+    !url.username &&
+    !url.password &&
+    (url.pathname === '/' || url.pathname === '') &&
+    !url.search &&
+    !url.hash;
   if (url.protocol !== 'https:' || !bare) throw invalid(text);
   return url.origin;
 }

@@ -85,7 +85,9 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
   };
 
   const program = new Command(CLI)
-    .description('The OpenIR reference control plane: integration runtimes, auth keys, node registration and status.')
+    .description(
+      'The OpenIR reference control plane: integration runtimes, auth keys, node registration and status.',
+    )
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: () => {} });
 
@@ -95,9 +97,20 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     .option('--host <host>', 'address to listen on', DEFAULT_HOST)
     .option('--cert <file>', 'PEM certificate to serve instead of the generated self-signed one')
     .option('--key <file>', 'PEM private key of --cert')
-    .option('--public-endpoint <url>', 'https://host:port that auth keys send nodes to (default: https://<host>:<port>)')
-    .option('--heartbeat-interval-ms <ms>', 'how often nodes send heartbeats', String(DEFAULT_HEARTBEAT_INTERVAL_MS))
-    .option('--heartbeat-timeout-ms <ms>', 'silence after which a node is Offline', String(DEFAULT_HEARTBEAT_TIMEOUT_MS))
+    .option(
+      '--public-endpoint <url>',
+      'https://host:port that auth keys send nodes to (default: https://<host>:<port>)',
+    )
+    .option(
+      '--heartbeat-interval-ms <ms>',
+      'how often nodes send heartbeats',
+      String(DEFAULT_HEARTBEAT_INTERVAL_MS),
+    )
+    .option(
+      '--heartbeat-timeout-ms <ms>',
+      'silence after which a node is Offline',
+      String(DEFAULT_HEARTBEAT_TIMEOUT_MS),
+    )
     .action(async (options: ServeOptions) => {
       try {
         await serve(io, options);
@@ -109,9 +122,15 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
   const ir = program.command('ir').description('Manage integration runtimes.');
   withCommon(ir.command('create <name>'))
     .description('Create an integration runtime and print its two auth keys (shown only once).')
-    .option('--max-nodes <n>', `most nodes the IR accepts (1-${MAX_NODES_CEILING})`, String(DEFAULT_MAX_NODES))
+    .option(
+      '--max-nodes <n>',
+      `most nodes the IR accepts (1-${MAX_NODES_CEILING})`,
+      String(DEFAULT_MAX_NODES),
+    )
     .action((name: string, options: CommonOptions & { maxNodes: string }) =>
-      attempt(fail, () => admin(options, (s) => createIr(s, name, parseWhole('--max-nodes', options.maxNodes)))),
+      attempt(fail, () =>
+        admin(options, (s) => createIr(s, name, parseWhole('--max-nodes', options.maxNodes))),
+      ),
     );
   withCommon(ir.command('list'))
     .description('List the integration runtimes and their status.')
@@ -124,12 +143,16 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     );
   withCommon(ir.command('nodes <name>'))
     .description('Show the nodes of an integration runtime and their status.')
-    .action((name: string, options: CommonOptions) => attempt(fail, () => admin(options, (s) => showNodes(s, name))));
+    .action((name: string, options: CommonOptions) =>
+      attempt(fail, () => admin(options, (s) => showNodes(s, name))),
+    );
   withCommon(ir.command('update <name>'))
     .description('Change the most nodes an integration runtime accepts.')
     .requiredOption('--max-nodes <n>', `most nodes the IR accepts (1-${MAX_NODES_CEILING})`)
     .action((name: string, options: CommonOptions & { maxNodes: string }) =>
-      attempt(fail, () => admin(options, (s) => updateIr(s, name, parseWhole('--max-nodes', options.maxNodes)))),
+      attempt(fail, () =>
+        admin(options, (s) => updateIr(s, name, parseWhole('--max-nodes', options.maxNodes))),
+      ),
     );
   withCommon(ir.command('remove-node <name> <node>'))
     .description('Remove a node from an integration runtime; its credential stops working.')
@@ -143,9 +166,7 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     if (error instanceof CommanderError) {
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return 0;
       if (error.code === 'commander.help') return error.exitCode;
-      fail(new OpenIrError('INVALID_INPUT', `${error.message.replace(/^error: /, '')}.`.replace(/\.\.$/, '.'), {
-        fix: `See \`${CLI} --help\`.`,
-      }));
+      fail(new OpenIrError('INVALID_INPUT', usageMessage(error.message), { fix: `See \`${CLI} --help\`.` }));
     } else {
       fail(error);
     }
@@ -167,7 +188,13 @@ async function serve(io: Io, options: ServeOptions): Promise<void> {
     log: streamLogger(io.stderr),
   });
   if (options.json) {
-    const ready = { endpoint: server.endpoint, port: server.port, pin: server.pin, dataDir, pid: process.pid };
+    const ready = {
+      endpoint: server.endpoint,
+      port: server.port,
+      pin: server.pin,
+      dataDir,
+      pid: process.pid,
+    };
     io.stdout(`${JSON.stringify(ready)}\n`);
   } else {
     io.stdout(
@@ -175,7 +202,7 @@ async function serve(io: Io, options: ServeOptions): Promise<void> {
         `OpenIR control plane listening at ${server.endpoint}`,
         `TLS public key pin: ${server.pin}`,
         `Data directory: ${dataDir}`,
-        `Create an integration runtime with: ${CLI} ir create <name> --data ${JSON.stringify(dataDir)}`,
+        `Create an integration runtime with: ${CLI} ir create <name> --data ${shellQuote(dataDir)}`,
         'Stop with Ctrl+C.',
         '',
       ].join('\n'),
@@ -185,9 +212,25 @@ async function serve(io: Io, options: ServeOptions): Promise<void> {
   await server.close();
 }
 
+/** Commander's "error: unknown command 'x'\n(Did you mean y?)" as one sentence on one line. */
+function usageMessage(text: string): string {
+  const line = text
+    .replace(/^error: /, '')
+    .replace(/\s*\n\s*/g, ' ')
+    .trim();
+  return /[.?)]$/.test(line) ? line : `${line}.`;
+}
+
+function shellQuote(text: string): string {
+  return /^[\w@%+=:,./\\-]+$/.test(text) ? text : `"${text}"`;
+}
+
 function withCommon(command: Command): Command {
   return command
-    .option('--data <dir>', 'data directory (default: $OPENIR_CONTROL_PLANE_HOME, else the platform data folder)')
+    .option(
+      '--data <dir>',
+      'data directory (default: $OPENIR_CONTROL_PLANE_HOME, else the platform data folder)',
+    )
     .option('--json', 'print exactly one JSON document on stdout');
 }
 
@@ -219,7 +262,10 @@ function contextOf(io: Io): DataDirContext {
 function reportError(io: Io, error: unknown, json: boolean): void {
   const body: ErrorBody = isOpenIrError(error)
     ? error.toBody()
-    : { code: 'INTERNAL', message: `Internal error in the control plane: ${(error as Error)?.message ?? String(error)}` };
+    : {
+        code: 'INTERNAL',
+        message: `Internal error in the control plane: ${(error as Error)?.message ?? String(error)}`,
+      };
   io.stderr(`${CLI}: ${body.message}${body.fix ? ` ${body.fix}` : ''}\n`);
   if (json) io.stdout(`${JSON.stringify({ error: body })}\n`);
 }

@@ -56,7 +56,9 @@ export const MIGRATIONS: readonly Migration[] = [
 ];
 
 export function currentSchemaVersion(db: Database): number {
-  const row = db.prepare<[], { version: number | null }>('SELECT MAX(version) AS version FROM schema_migrations').get();
+  const row = db
+    .prepare<[], { version: number | null }>('SELECT MAX(version) AS version FROM schema_migrations')
+    .get();
   return row?.version ?? 0;
 }
 
@@ -83,7 +85,9 @@ export function migrate(db: Database, migrations: readonly Migration[], nowMs: n
       throw new OpenIrError(
         'INTERNAL',
         `The control plane database has schema version ${newest}, newer than this control plane understands (${known}).`,
-        { fix: 'Run the newer openir-control-plane that created this database, or use another --data folder.' },
+        {
+          fix: 'Run the newer openir-control-plane that created this database, or use another --data folder.',
+        },
       );
     }
     const insert = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');

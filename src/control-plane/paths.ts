@@ -11,7 +11,11 @@ export interface DataDirContext {
   home: string;
 }
 
-const processContext = (): DataDirContext => ({ env: process.env, platform: process.platform, home: homedir() });
+const processContext = (): DataDirContext => ({
+  env: process.env,
+  platform: process.platform,
+  home: homedir(),
+});
 
 /** The platform's per-user data folder, where a control plane keeps its state unless told otherwise. */
 export function platformDataDir(ctx: DataDirContext): string {
@@ -24,7 +28,10 @@ export function platformDataDir(ctx: DataDirContext): string {
     case 'darwin':
       return path.posix.join(ctx.home, 'Library', 'Application Support', 'OpenIR Control Plane');
     default:
-      return path.posix.join(ctx.env.XDG_DATA_HOME || path.posix.join(ctx.home, '.local', 'share'), 'openir-control-plane');
+      return path.posix.join(
+        ctx.env.XDG_DATA_HOME || path.posix.join(ctx.home, '.local', 'share'),
+        'openir-control-plane',
+      );
   }
 }
 

@@ -8,9 +8,13 @@ export const problems = {
       fix: 'List the integration runtimes with `openir-control-plane ir list`.',
     }),
   irNotFoundInKey: () =>
-    new OpenIrError('IR_NOT_FOUND', 'The integration runtime in this key does not exist on this control plane.', {
-      fix: 'Check that the key comes from this control plane, or get a current key with `openir-control-plane ir keys <name>`.',
-    }),
+    new OpenIrError(
+      'IR_NOT_FOUND',
+      'The integration runtime in this key does not exist on this control plane.',
+      {
+        fix: 'Check that the key comes from this control plane, or get a current key with `openir-control-plane ir keys <name>`.',
+      },
+    ),
   irExists: (name: string) =>
     new OpenIrError('IR_EXISTS', `An integration runtime named '${name}' already exists.`, {
       fix: 'Choose another name, or show its keys with `openir-control-plane ir keys <name>`.',
@@ -25,7 +29,10 @@ export const problems = {
     new OpenIrError('INVALID_INPUT', `--regenerate takes key1 or key2, not '${text}'.`),
   notInitialized: (dataDir: string) =>
     // No fix: the message is the fix. The first start records the endpoint and TLS pin every auth key carries.
-    new OpenIrError('CONTROL_PLANE_NOT_INITIALIZED', `Start the control plane once first: openir-control-plane serve --data ${dataDir}`),
+    new OpenIrError(
+      'CONTROL_PLANE_NOT_INITIALIZED',
+      `Start the control plane once first: openir-control-plane serve --data ${dataDir}`,
+    ),
   authKeyInvalid: () =>
     new OpenIrError('AUTH_KEY_INVALID', 'This authentication key is not valid for its integration runtime.', {
       fix: 'Copy key1 or key2 again with `openir-control-plane ir keys <name>` (a key is shown only when created or regenerated).',
@@ -47,15 +54,27 @@ export const problems = {
       },
     ),
   nodeNameTaken: (irName: string, nodeName: string) =>
-    new OpenIrError('NODE_NAME_TAKEN', `The integration runtime '${irName}' already has a node named '${nodeName}'.`, {
-      fix: 'Register this machine with another node name, or remove the old node first.',
-    }),
+    new OpenIrError(
+      'NODE_NAME_TAKEN',
+      `The integration runtime '${irName}' already has a node named '${nodeName}'.`,
+      {
+        fix: 'Register this machine with another node name, or remove the old node first.',
+      },
+    ),
   nodeNotFound: (irName: string, nodeName: string) =>
-    new OpenIrError('INVALID_INPUT', `The integration runtime '${irName}' has no node named '${nodeName}'.`, {
-      fix: `List its nodes with \`openir-control-plane ir nodes ${irName}\`.`,
-    }),
+    new OpenIrError(
+      'NODE_NOT_FOUND',
+      `The integration runtime '${irName}' has no node named '${nodeName}'.`,
+      {
+        fix: `List its nodes with \`openir-control-plane ir nodes ${irName}\`.`,
+      },
+    ),
   credentialRejected: () =>
-    new OpenIrError('NODE_CREDENTIAL_REJECTED', "The control plane does not recognise this node's credential.", {
-      fix: 'The node may have been removed from its integration runtime; register it again with a current authentication key.',
-    }),
+    new OpenIrError(
+      'NODE_CREDENTIAL_REJECTED',
+      "The control plane does not recognise this node's credential.",
+      {
+        fix: 'The node may have been removed from its integration runtime; register it again with a current authentication key.',
+      },
+    ),
 };

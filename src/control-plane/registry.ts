@@ -87,7 +87,12 @@ export class IrRegistry {
       if (this.store.findIrByName(name)) throw problems.irExists(name);
       this.store.insertIr(ir);
       for (const slot of KEY_SLOTS) {
-        this.store.insertKey({ irId: ir.id, slot, secretHash: hashSecret(secrets[slot]), createdAtMs: ir.createdAtMs });
+        this.store.insertKey({
+          irId: ir.id,
+          slot,
+          secretHash: hashSecret(secrets[slot]),
+          createdAtMs: ir.createdAtMs,
+        });
       }
     });
     return {
@@ -142,7 +147,10 @@ export class IrRegistry {
     return { irId: ir.id, name: ir.name, maxNodes };
   }
 
-  removeNode(irName: string, nodeName: string): { irId: string; name: string; nodeId: string; nodeName: string } {
+  removeNode(
+    irName: string,
+    nodeName: string,
+  ): { irId: string; name: string; nodeId: string; nodeName: string } {
     const ir = this.irByName(irName);
     const node = this.store.findNodeByName(ir.id, nodeName);
     if (!node) throw problems.nodeNotFound(ir.name, nodeName);
@@ -168,7 +176,8 @@ export class IrRegistry {
       const found = this.store.findIrById(request.irId);
       if (!found) throw problems.irNotFoundInKey();
       this.checkSecret(found, request.secret);
-      if (this.store.countNodes(found.id) >= found.maxNodes) throw problems.nodeLimitReached(found.name, found.maxNodes);
+      if (this.store.countNodes(found.id) >= found.maxNodes)
+        throw problems.nodeLimitReached(found.name, found.maxNodes);
       if (this.store.findNodeByName(found.id, nodeName)) throw problems.nodeNameTaken(found.name, nodeName);
       this.store.insertNode(
         {
@@ -219,7 +228,13 @@ export class IrRegistry {
   }
 
   private authKey(ir: IrRow, context: KeyContext, secret: string): string {
-    return formatAuthKey({ irId: ir.id, irName: ir.name, endpoint: context.endpoint, pin: context.pin, secret });
+    return formatAuthKey({
+      irId: ir.id,
+      irName: ir.name,
+      endpoint: context.endpoint,
+      pin: context.pin,
+      secret,
+    });
   }
 }
 

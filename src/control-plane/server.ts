@@ -11,6 +11,7 @@ import { silentLogger, type Logger } from './log';
 import { dbPath, ensureDataDir } from './paths';
 import { IrRegistry } from './registry';
 import { ControlPlaneStore } from './store';
+import { acquireServeLock, type ServeLock } from './serveLock';
 import { loadOrCreateTls, type TlsMaterial } from './tls';
 
 export const DEFAULT_PORT = 8443;
@@ -46,6 +47,7 @@ export class ControlPlaneServer {
     private readonly app: FastifyInstance<HttpsServer>,
     private readonly hub: ChannelHub,
     private readonly store: ControlPlaneStore,
+    private readonly lock: ServeLock,
     private readonly log: Logger,
   ) {}
 
@@ -54,25 +56,30 @@ export class ControlPlaneServer {
   }
 
   static async start(options: ControlPlaneOptions): Promise<ControlPlaneServer> {
-    const clock = options.clock ?? systemClock;
-    const log = options.log ?? silentLogger;
-    const host = options.host ?? DEFAULT_HOST;
-    const heartbeatIntervalMs = options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS;
-    const heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? DEFAULT_HEARTBEAT_TIMEOUT_MS;
-    checkTimings(heartbeatIntervalMs, heartbeatTimeoutMs);
-    const publicEndpoint = options.publicEndpoint ? normalizePublicEndpoint(options.publicEndpoint) : undefined;
+    const settings = resolveSettings(options);
+    ensureDataDir(settings.dataDir);
+    const lock = acquireServeLock(settings.dataDir);
+    try {
+      return await ControlPlaneServer.startLocked(settings, lock);
+    } catch (error) {
+      lock.release();
+      throw error;
+    }
+  }
 
-    ensureDataDir(options.dataDir);
+  private static async startLocked(settings: Settings, lock: ServeLock): Promise<ControlPlaneServer> {
+    const { clock, log, host, heartbeatIntervalMs, heartbeatTimeoutMs } = settings;
     const tls = loadOrCreateTls({
-      dataDir: options.dataDir,
-      certFile: options.certFile,
-      keyFile: options.keyFile,
+      dataDir: settings.dataDir,
+      certFile: settings.certFile,
+      keyFile: settings.keyFile,
       hostnames: ['localhost', '127.0.0.1', '::1', hostname()],
       now: new Date(clock.nowMs()),
     });
-    if (tls.source === 'generated') log.info(`Generated a self-signed TLS certificate in ${options.dataDir}`);
+    if (tls.source === 'generated')
+      log.info(`Generated a self-signed TLS certificate in ${settings.dataDir}`);
 
-    const store = ControlPlaneStore.open(dbPath(options.dataDir), clock);
+    const store = ControlPlaneStore.open(dbPath(settings.dataDir), clock);
     let hub: ChannelHub | undefined;
     let app: FastifyInstance<HttpsServer> | undefined;
     try {
@@ -90,12 +97,12 @@ export class ControlPlaneServer {
       app = buildApp({ tls, log, registry, hub, heartbeatIntervalMs, heartbeatTimeoutMs });
       const channels = hub;
       app.server.on('upgrade', (request, socket, head) => channels.handleUpgrade(request, socket, head));
-      await listen(app, options.port ?? DEFAULT_PORT, host);
+      await listen(app, settings.port, host);
       const port = (app.server.address() as AddressInfo).port;
-      const endpoint = publicEndpoint ?? defaultPublicEndpoint(host, port);
+      const endpoint = settings.publicEndpoint ?? defaultPublicEndpoint(host, port);
       store.saveServiceIdentity({ endpoint, pin: tls.pin, heartbeatIntervalMs, heartbeatTimeoutMs });
       log.info(`Listening on ${host}:${port}; nodes reach it at ${endpoint}`);
-      return new ControlPlaneServer(options.dataDir, port, endpoint, tls, app, hub, store, log);
+      return new ControlPlaneServer(settings.dataDir, port, endpoint, tls, app, hub, store, lock, log);
     } catch (error) {
       await hub?.close();
       await app?.close();
@@ -110,10 +117,36 @@ export class ControlPlaneServer {
       await this.hub.close();
       await this.app.close();
       this.store.close();
+      this.lock.release();
       this.log.info('Control plane stopped');
     })();
     return this.closed;
   }
+}
+
+type Settings = Required<Pick<ControlPlaneOptions, 'dataDir' | 'port' | 'host' | 'clock' | 'log'>> &
+  Pick<ControlPlaneOptions, 'certFile' | 'keyFile' | 'publicEndpoint'> & {
+    heartbeatIntervalMs: number;
+    heartbeatTimeoutMs: number;
+  };
+
+/** Defaults filled in and everything checked before anything touches the data dir. */
+function resolveSettings(options: ControlPlaneOptions): Settings {
+  const heartbeatIntervalMs = options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS;
+  const heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? DEFAULT_HEARTBEAT_TIMEOUT_MS;
+  checkTimings(heartbeatIntervalMs, heartbeatTimeoutMs);
+  return {
+    dataDir: options.dataDir,
+    port: options.port ?? DEFAULT_PORT,
+    host: options.host ?? DEFAULT_HOST,
+    clock: options.clock ?? systemClock,
+    log: options.log ?? silentLogger,
+    certFile: options.certFile,
+    keyFile: options.keyFile,
+    publicEndpoint: options.publicEndpoint ? normalizePublicEndpoint(options.publicEndpoint) : undefined,
+    heartbeatIntervalMs,
+    heartbeatTimeoutMs,
+  };
 }
 
 interface AppDeps {
@@ -137,18 +170,27 @@ function buildApp(deps: AppDeps): FastifyInstance<HttpsServer> {
   // One line per request; the path only, never headers or bodies (the register body carries a key secret).
   app.addHook('onResponse', async (request, reply) => {
     const path = request.url.split('?')[0];
-    deps.log.info(`${request.ip} ${request.method} ${path} ${reply.statusCode} ${Math.round(reply.elapsedTime)}ms`);
+    deps.log.info(
+      `${request.ip} ${request.method} ${path} ${reply.statusCode} ${Math.round(reply.elapsedTime)}ms`,
+    );
   });
 
   app.setErrorHandler(async (error: FastifyError | OpenIrError, request, reply) => {
     const body = errorBodyFor(error);
-    if (body.code === 'INTERNAL') deps.log.error(`${request.method} ${request.url.split('?')[0]} failed: ${error.message}`);
-    else deps.log.warn(`${request.method} ${request.url.split('?')[0]} refused: ${body.code}: ${body.message}`);
+    if (body.code === 'INTERNAL')
+      deps.log.error(`${request.method} ${request.url.split('?')[0]} failed: ${error.message}`);
+    else
+      deps.log.warn(`${request.method} ${request.url.split('?')[0]} refused: ${body.code}: ${body.message}`);
     return reply.status(httpStatusFor(body.code)).send({ error: body });
   });
 
   app.setNotFoundHandler(async (request, reply) =>
-    reply.status(404).send({ error: { code: 'INVALID_INPUT', message: `No endpoint ${request.method} ${request.url.split('?')[0]}.` } }),
+    reply.status(404).send({
+      error: {
+        code: 'NOT_FOUND',
+        message: `No endpoint ${request.method} ${request.url.split('?')[0]}.`,
+      },
+    }),
   );
 
   app.get(CONTROL_PLANE_PATHS.health, async () => ({ status: 'ok' }));
@@ -156,13 +198,17 @@ function buildApp(deps: AppDeps): FastifyInstance<HttpsServer> {
   app.post(CONTROL_PLANE_PATHS.register, async (request): Promise<RegisterResponse> => {
     const parsed = RegisterRequestSchema.safeParse(request.body);
     if (!parsed.success) {
-      const details = parsed.error.issues.map((issue) => `${issue.path.join('.') || 'body'}: ${issue.message}`).join('; ');
+      const details = parsed.error.issues
+        .map((issue) => `${issue.path.join('.') || 'body'}: ${issue.message}`)
+        .join('; ');
       throw new OpenIrError('INVALID_INPUT', `The registration request is not valid (${details}).`, {
         fix: 'Send irId, secret, nodeName, fqdn, version and platform as JSON.',
       });
     }
     const registered = deps.registry.register(parsed.data);
-    deps.log.info(`Registered node '${registered.nodeName}' (${registered.nodeId}) in '${registered.ir.name}'`);
+    deps.log.info(
+      `Registered node '${registered.nodeName}' (${registered.nodeId}) in '${registered.ir.name}'`,
+    );
     deps.hub.irChanged(registered.ir.id);
     return {
       irId: registered.ir.id,
@@ -189,12 +235,15 @@ function errorBodyFor(error: FastifyError | OpenIrError): ErrorBody {
 }
 
 function checkTimings(intervalMs: number, timeoutMs: number): void {
-  const valid = Number.isInteger(intervalMs) && Number.isInteger(timeoutMs) && intervalMs > 0 && timeoutMs > intervalMs;
+  const valid =
+    Number.isInteger(intervalMs) && Number.isInteger(timeoutMs) && intervalMs > 0 && timeoutMs > intervalMs;
   if (!valid) {
     throw new OpenIrError(
       'INVALID_INPUT',
       `The heartbeat timeout (${timeoutMs} ms) must be a whole number larger than the heartbeat interval (${intervalMs} ms).`,
-      { fix: 'Keep the timeout about three intervals, e.g. --heartbeat-interval-ms 5000 --heartbeat-timeout-ms 15000.' },
+      {
+        fix: 'Keep the timeout about three intervals, e.g. --heartbeat-interval-ms 5000 --heartbeat-timeout-ms 15000.',
+      },
     );
   }
 }
@@ -205,8 +254,13 @@ async function listen(app: FastifyInstance<HttpsServer>, port: number, host: str
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
-      const why = code === 'EADDRINUSE' ? 'is already in use' : code === 'EACCES' ? 'needs more privileges' : 'is not on this machine';
-      throw new OpenIrError('INVALID_INPUT', `Cannot listen on ${host}:${port}: the address ${why}.`, {
+      const why =
+        code === 'EADDRINUSE'
+          ? 'is already in use'
+          : code === 'EACCES'
+            ? 'needs more privileges'
+            : 'is not on this machine';
+      throw new OpenIrError('CONTROL_PLANE_BUSY', `Cannot listen on ${host}:${port}: the address ${why}.`, {
         fix: 'Choose another --port or --host.',
         cause,
       });

@@ -92,7 +92,12 @@ interface RawNode {
   job_limit: number;
 }
 
-const toIr = (r: RawIr): IrRow => ({ id: r.id, name: r.name, maxNodes: r.max_nodes, createdAtMs: r.created_at });
+const toIr = (r: RawIr): IrRow => ({
+  id: r.id,
+  name: r.name,
+  maxNodes: r.max_nodes,
+  createdAtMs: r.created_at,
+});
 const toKey = (r: RawKey): AuthKeyRow => ({
   id: r.id,
   irId: r.ir_id,
@@ -232,7 +237,16 @@ export class ControlPlaneStore {
         `INSERT INTO nodes (id, ir_id, name, fqdn, version, platform, credential_hash, registered_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(node.id, node.irId, node.name, node.fqdn, node.version, node.platform, node.credentialHash, registeredAtMs);
+      .run(
+        node.id,
+        node.irId,
+        node.name,
+        node.fqdn,
+        node.version,
+        node.platform,
+        node.credentialHash,
+        registeredAtMs,
+      );
   }
 
   deleteNode(nodeId: string): void {
@@ -245,7 +259,9 @@ export class ControlPlaneStore {
   }
 
   findNodeByName(irId: string, name: string): NodeRow | null {
-    const row = this.db.prepare<[string, string], RawNode>('SELECT * FROM nodes WHERE ir_id = ? AND name = ?').get(irId, name);
+    const row = this.db
+      .prepare<[string, string], RawNode>('SELECT * FROM nodes WHERE ir_id = ? AND name = ?')
+      .get(irId, name);
     return row ? toNode(row) : null;
   }
 
@@ -257,7 +273,9 @@ export class ControlPlaneStore {
   }
 
   countNodes(irId: string): number {
-    const row = this.db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM nodes WHERE ir_id = ?').get(irId);
+    const row = this.db
+      .prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM nodes WHERE ir_id = ?')
+      .get(irId);
     return row?.n ?? 0;
   }
 

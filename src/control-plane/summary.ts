@@ -21,7 +21,12 @@ export function nodeInfo(node: NodeRow, nowMs: number, heartbeatTimeoutMs: numbe
   };
 }
 
-export function irSummary(ir: IrRow, nodes: readonly NodeRow[], nowMs: number, heartbeatTimeoutMs: number): IrSummary {
+export function irSummary(
+  ir: IrRow,
+  nodes: readonly NodeRow[],
+  nowMs: number,
+  heartbeatTimeoutMs: number,
+): IrSummary {
   const infos = nodes.map((node) => nodeInfo(node, nowMs, heartbeatTimeoutMs));
   return { irId: ir.id, name: ir.name, status: deriveIrStatus(infos.map((n) => n.status)), nodes: infos };
 }

@@ -27,7 +27,10 @@ export function publicKeyPin(certPem: string): string {
  * (native, milliseconds) instead of forge's pure-JS RSA (seconds); forge only
  * builds and signs the certificate.
  */
-export function createSelfSignedCertificate(hostnames: readonly string[], now: Date): { keyPem: string; certPem: string } {
+export function createSelfSignedCertificate(
+  hostnames: readonly string[],
+  now: Date,
+): { keyPem: string; certPem: string } {
   const { privateKey: keyPem, publicKey: publicPem } = generateKeyPairSync('rsa', {
     modulusLength: 2048,
     publicKeyEncoding: { type: 'spki', format: 'pem' },
@@ -70,9 +73,13 @@ function checkPair(keyPem: string, certPem: string, where: string): void {
     });
   }
   if (!matches) {
-    throw new OpenIrError('INVALID_INPUT', `The TLS private key in ${where} does not belong to the certificate.`, {
-      fix: 'Give the private key that was issued with this certificate.',
-    });
+    throw new OpenIrError(
+      'INVALID_INPUT',
+      `The TLS private key in ${where} does not belong to the certificate.`,
+      {
+        fix: 'Give the private key that was issued with this certificate.',
+      },
+    );
   }
 }
 

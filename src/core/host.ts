@@ -263,6 +263,8 @@ export class HostService implements HostApi {
           this.lastError = null;
         } else if (wasOpen || state === 'idle') {
           this.connectedSince = null;
+          // What the control plane said about the IR is only true while connected to it.
+          this.irNodes = [];
         }
         if (error) this.lastError = error;
         this.publish();
@@ -281,6 +283,7 @@ export class HostService implements HostApi {
     if (channel) await channel.stop();
     this.channelState = 'idle';
     this.connectedSince = null;
+    this.irNodes = [];
   }
 
   private waitForSettled(timeoutMs: number): Promise<void> {

@@ -63,13 +63,11 @@ export async function runHost(options: RunHostOptions): Promise<RunningHost> {
   });
   let api: FastifyInstance | null = null;
   if (options.localApi !== false) api = await startLocalApi(paths, host, logger.child('api'));
-  logger
-    .child('host')
-    .info(`OpenIR host ${OPENIR_VERSION} started.`, {
-      dataDir: paths.home,
-      vault: vault.backend.id,
-      pid: process.pid,
-    });
+  logger.child('host').info(`OpenIR host ${OPENIR_VERSION} started.`, {
+    dataDir: paths.home,
+    vault: vault.backend.id,
+    pid: process.pid,
+  });
   await host.init();
   return {
     host,

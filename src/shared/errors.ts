@@ -27,6 +27,9 @@ export const ERROR_CODES = [
   'CONTROL_PLANE_TLS_FAILED',
   'CONTROL_PLANE_ERROR',
   'CONTROL_PLANE_NOT_INITIALIZED',
+  'CONTROL_PLANE_BUSY',
+  'NODE_NOT_FOUND',
+  'NOT_FOUND',
   'VAULT_UNAVAILABLE',
   'VAULT_DOWNGRADE_REFUSED',
   'STORAGE_WRITE_FAILED',
@@ -93,6 +96,8 @@ export function httpStatusFor(code: ErrorCode): number {
     case 'NODE_CREDENTIAL_REJECTED':
       return 401;
     case 'IR_NOT_FOUND':
+    case 'NODE_NOT_FOUND':
+    case 'NOT_FOUND':
     case 'NOT_REGISTERED':
       return 404;
     case 'IR_EXISTS':
@@ -101,6 +106,7 @@ export function httpStatusFor(code: ErrorCode): number {
     case 'ALREADY_REGISTERED':
     case 'REGISTRATION_IN_PROGRESS':
     case 'HOST_ALREADY_RUNNING':
+    case 'CONTROL_PLANE_BUSY':
       return 409;
     case 'CONTROL_PLANE_UNREACHABLE':
     case 'CONTROL_PLANE_TLS_PIN_MISMATCH':

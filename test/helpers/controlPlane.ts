@@ -60,11 +60,23 @@ export async function makeTempDir(prefix = 'openir-cp-'): Promise<string> {
   return dir;
 }
 
-export async function startControlPlane(options: StartControlPlaneOptions = {}): Promise<RunningControlPlane> {
+export async function startControlPlane(
+  options: StartControlPlaneOptions = {},
+): Promise<RunningControlPlane> {
   const dataDir = options.dataDir ?? (await makeTempDir());
-  const args = [CONTROL_PLANE_MAIN, 'serve', '--port', String(options.port ?? 0), '--data', dataDir, '--json'];
-  if (options.heartbeatIntervalMs !== undefined) args.push('--heartbeat-interval-ms', String(options.heartbeatIntervalMs));
-  if (options.heartbeatTimeoutMs !== undefined) args.push('--heartbeat-timeout-ms', String(options.heartbeatTimeoutMs));
+  const args = [
+    CONTROL_PLANE_MAIN,
+    'serve',
+    '--port',
+    String(options.port ?? 0),
+    '--data',
+    dataDir,
+    '--json',
+  ];
+  if (options.heartbeatIntervalMs !== undefined)
+    args.push('--heartbeat-interval-ms', String(options.heartbeatIntervalMs));
+  if (options.heartbeatTimeoutMs !== undefined)
+    args.push('--heartbeat-timeout-ms', String(options.heartbeatTimeoutMs));
   args.push(...(options.extraArgs ?? []));
 
   const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -121,7 +133,8 @@ export async function startControlPlane(options: StartControlPlaneOptions = {}):
     kill: async () => {
       await waitForExit('SIGKILL');
     },
-    admin: <T>(adminArgs: readonly string[]) => runControlPlaneCli<T>([...adminArgs, '--data', dataDir, '--json']),
+    admin: <T>(adminArgs: readonly string[]) =>
+      runControlPlaneCli<T>([...adminArgs, '--data', dataDir, '--json']),
   };
 }
 
@@ -143,7 +156,9 @@ export function runControlPlaneCli<T = unknown>(
     child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`openir-control-plane ${args.join(' ')} did not finish within ${ADMIN_TIMEOUT_MS} ms`));
+      reject(
+        new Error(`openir-control-plane ${args.join(' ')} did not finish within ${ADMIN_TIMEOUT_MS} ms`),
+      );
     }, ADMIN_TIMEOUT_MS);
     child.once('error', reject);
     child.once('close', (code) => {

@@ -1,0 +1,195 @@
+import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAuthKey } from '../../src/shared/authKey';
+import {
+  CONTROL_PLANE_PATHS,
+  RegisterResponseSchema,
+  type IrSummary,
+} from '../../src/shared/controlPlaneApi';
+import { hashSecret } from '../../src/control-plane/secrets';
+import { startControlPlane, stopAll, type RunningControlPlane } from '../helpers/controlPlane';
+import { errorCodeOf, httpsJson, register, registerOk } from './support';
+
+interface CreatedIr {
+  irId: string;
+  name: string;
+  key1: string;
+  key2: string;
+}
+
+let cp: RunningControlPlane;
+/** Every secret this suite saw, to prove none of them reached the disk or the log. */
+const secretsSeen: string[] = [];
+
+async function createIr(name: string, maxNodes?: number): Promise<CreatedIr> {
+  const args = ['ir', 'create', name, ...(maxNodes === undefined ? [] : ['--max-nodes', String(maxNodes)])];
+  const result = await cp.admin<CreatedIr>(args);
+  if (result.code !== 0) throw new Error(`ir create ${name}: ${result.stderr}`);
+  secretsSeen.push(parseAuthKey(result.json.key1).secret, parseAuthKey(result.json.key2).secret);
+  return result.json;
+}
+
+function withSecret(authKey: string, secret: string): string {
+  return authKey.replace(/@[^@]+$/, `@${secret}`);
+}
+
+beforeAll(async () => {
+  cp = await startControlPlane({ heartbeatIntervalMs: 4_000, heartbeatTimeoutMs: 12_000 });
+});
+afterAll(stopAll);
+
+describe('POST /api/v1/nodes/register over HTTPS', () => {
+  it('answers health', async () => {
+    const health = await httpsJson(cp.endpoint, 'GET', CONTROL_PLANE_PATHS.health);
+    expect(health).toMatchObject({ status: 200, body: { status: 'ok' }, pin: cp.pin });
+  });
+
+  it('registers a node with a valid key and returns its credential and heartbeat timings', async () => {
+    const ir = await createIr('reg-ok');
+    const result = await register(ir.key1, { nodeName: 'node-1' });
+    expect(result.status).toBe(200);
+    const body = RegisterResponseSchema.parse(result.body);
+    secretsSeen.push(body.nodeCredential);
+    expect(body).toMatchObject({ irId: ir.irId, irName: 'reg-ok', nodeName: 'node-1' });
+    expect(body).toMatchObject({ heartbeatIntervalMs: 4_000, heartbeatTimeoutMs: 12_000 });
+    expect(body.nodeCredential).toMatch(/^[A-Za-z0-9_-]{43}$/);
+
+    const nodes = await cp.admin<IrSummary>(['ir', 'nodes', 'reg-ok']);
+    expect(nodes.json).toMatchObject({
+      status: 'Offline',
+      nodes: [
+        {
+          nodeId: body.nodeId,
+          name: 'node-1',
+          fqdn: 'node-1.test.internal',
+          version: '0.1.0',
+          status: 'Offline',
+        },
+      ],
+    });
+    expect(nodes.json.nodes[0]?.lastSeenAt).toBeNull();
+  });
+
+  it('refuses a wrong secret with 401 AUTH_KEY_INVALID', async () => {
+    const ir = await createIr('reg-wrong');
+    const result = await register(withSecret(ir.key1, 'x'.repeat(43)), { nodeName: 'n' });
+    expect(result.status).toBe(401);
+    expect(errorCodeOf(result.body)).toBe('AUTH_KEY_INVALID');
+  });
+
+  it('refuses an unknown IR with 404 IR_NOT_FOUND', async () => {
+    const ir = await createIr('reg-unknown');
+    const otherId = '00000000-0000-4000-8000-000000000000';
+    const result = await register(ir.key1.replace(ir.irId, otherId), { nodeName: 'n' });
+    expect(result.status).toBe(404);
+    expect(result.body).toMatchObject({
+      error: {
+        code: 'IR_NOT_FOUND',
+        message: 'The integration runtime in this key does not exist on this control plane.',
+      },
+    });
+  });
+
+  it('refuses a regenerated key with AUTH_KEY_REVOKED, while the new key and key2 work', async () => {
+    const ir = await createIr('reg-revoke');
+    const regenerated = await cp.admin<{ key: string }>(['ir', 'keys', 'reg-revoke', '--regenerate', 'key1']);
+    expect(regenerated.code).toBe(0);
+    secretsSeen.push(parseAuthKey(regenerated.json.key).secret);
+
+    const old = await register(ir.key1, { nodeName: 'old-key' });
+    expect(old.status).toBe(401);
+    expect(old.body).toMatchObject({
+      error: {
+        code: 'AUTH_KEY_REVOKED',
+        message: expect.stringMatching(
+          /^This authentication key was regenerated on \d{4}-\d\d-\d\dT.* and can no longer register nodes\.$/,
+        ),
+        fix: expect.stringContaining('openir-control-plane ir keys reg-revoke'),
+      },
+    });
+    expect((await register(regenerated.json.key, { nodeName: 'new-key1' })).status).toBe(200);
+    expect((await register(ir.key2, { nodeName: 'key2' })).status).toBe(200);
+  });
+
+  it('refuses a fifth node when the IR allows four (NODE_LIMIT_REACHED)', async () => {
+    const ir = await createIr('reg-limit');
+    for (const name of ['n1', 'n2', 'n3', 'n4'])
+      secretsSeen.push((await registerOk(ir.key1, { nodeName: name })).nodeCredential);
+    const fifth = await register(ir.key2, { nodeName: 'n5' });
+    expect(fifth.status).toBe(409);
+    expect(fifth.body).toMatchObject({
+      error: {
+        code: 'NODE_LIMIT_REACHED',
+        message: "The integration runtime 'reg-limit' already has 4 nodes, the most it allows.",
+      },
+    });
+
+    const raised = await cp.admin(['ir', 'update', 'reg-limit', '--max-nodes', '5']);
+    expect(raised.code).toBe(0);
+    expect((await register(ir.key2, { nodeName: 'n5' })).status).toBe(200);
+  });
+
+  it('honours a smaller --max-nodes', async () => {
+    const ir = await createIr('reg-small', 1);
+    expect((await register(ir.key1, { nodeName: 'only' })).status).toBe(200);
+    expect(errorCodeOf((await register(ir.key1, { nodeName: 'second' })).body)).toBe('NODE_LIMIT_REACHED');
+  });
+
+  it('refuses a node name already in the IR (NODE_NAME_TAKEN), case-insensitively', async () => {
+    const ir = await createIr('reg-dup');
+    expect((await register(ir.key1, { nodeName: 'Worker' })).status).toBe(200);
+    const again = await register(ir.key2, { nodeName: 'worker' });
+    expect(again.status).toBe(409);
+    expect(errorCodeOf(again.body)).toBe('NODE_NAME_TAKEN');
+    const other = await createIr('reg-dup-other');
+    expect((await register(other.key1, { nodeName: 'Worker' })).status).toBe(200);
+  });
+
+  it('refuses a malformed body with 400 INVALID_INPUT, and never echoes the secret', async () => {
+    const ir = await createIr('reg-bad');
+    const key = parseAuthKey(ir.key1);
+    const badName = await httpsJson(cp.endpoint, 'POST', CONTROL_PLANE_PATHS.register, {
+      irId: key.irId,
+      secret: key.secret,
+      nodeName: 'has space',
+      fqdn: 'x',
+      version: '1',
+      platform: 'linux',
+    });
+    expect(badName.status).toBe(400);
+    expect(errorCodeOf(badName.body)).toBe('INVALID_INPUT');
+    expect(JSON.stringify(badName.body)).toContain('nodeName');
+    expect(JSON.stringify(badName.body)).not.toContain(key.secret);
+
+    const notJson = await httpsJson(
+      cp.endpoint,
+      'POST',
+      CONTROL_PLANE_PATHS.register,
+      undefined,
+      '{"irId": ',
+    );
+    expect(notJson.status).toBe(400);
+    expect(errorCodeOf(notJson.body)).toBe('INVALID_INPUT');
+
+    const missing = await httpsJson(cp.endpoint, 'POST', CONTROL_PLANE_PATHS.register, { irId: key.irId });
+    expect(missing.status).toBe(400);
+    expect(errorCodeOf(missing.body)).toBe('INVALID_INPUT');
+  });
+
+  it('keeps auth key secrets and node credentials out of the database files and the log', async () => {
+    expect(secretsSeen.length).toBeGreaterThan(10);
+    const files = ['control-plane.db', 'control-plane.db-wal']
+      .map((name) => path.join(cp.dataDir, name))
+      .filter((file) => existsSync(file));
+    expect(files.length).toBeGreaterThan(0);
+    const bytes = Buffer.concat(files.map((file) => readFileSync(file)));
+    // The hashes are there (so we are reading the right bytes), the secrets are not.
+    expect(bytes.includes(Buffer.from(hashSecret(secretsSeen[0] as string)))).toBe(true);
+    for (const secret of secretsSeen) {
+      expect(bytes.includes(Buffer.from(secret)), 'a secret is stored in plain text').toBe(false);
+      expect(cp.stderr().includes(secret), 'a secret is in the server log').toBe(false);
+    }
+    expect(cp.stderr()).toMatch(/POST \/api\/v1\/nodes\/register 200/);
+  });
+});

@@ -1,0 +1,201 @@
+import Sqlite from 'better-sqlite3';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseAuthKey } from '../../src/shared/authKey';
+import type { Clock } from '../../src/control-plane/clock';
+import {
+  MIGRATIONS,
+  currentSchemaVersion,
+  migrate,
+  type Migration,
+} from '../../src/control-plane/migrations';
+import { IrRegistry } from '../../src/control-plane/registry';
+import { hashSecret, newSecret, secretMatchesHash } from '../../src/control-plane/secrets';
+import { ControlPlaneStore } from '../../src/control-plane/store';
+
+const dirs: string[] = [];
+const tempDb = () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'openir-cp-store-'));
+  dirs.push(dir);
+  return path.join(dir, 'control-plane.db');
+};
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+class FakeClock implements Clock {
+  constructor(public ms: number) {}
+  nowMs(): number {
+    return this.ms;
+  }
+}
+
+const CONTEXT = { endpoint: 'https://cp.test:8443', pin: `${'A'.repeat(43)}=` };
+
+describe('migrations', () => {
+  it('apply once, and a second run applies nothing', () => {
+    const db = new Sqlite(tempDb());
+    expect(migrate(db, MIGRATIONS, 1)).toEqual([1]);
+    expect(migrate(db, MIGRATIONS, 2)).toEqual([]);
+    expect(currentSchemaVersion(db)).toBe(1);
+    const rows = db.prepare('SELECT version, applied_at FROM schema_migrations').all();
+    expect(rows).toEqual([{ version: 1, applied_at: 1 }]);
+    db.close();
+  });
+
+  it('apply only the new migration to an existing database, keeping its data', () => {
+    const file = tempDb();
+    const clock = new FakeClock(1_000);
+    const store = ControlPlaneStore.open(file, clock);
+    new IrRegistry({ store, clock, heartbeatTimeoutMs: 15_000 }).createIr('prod', 4, CONTEXT);
+    store.close();
+
+    const addColumn: Migration = {
+      version: 2,
+      name: 'test: add irs.description',
+      up: (db) => db.exec("ALTER TABLE irs ADD COLUMN description TEXT NOT NULL DEFAULT ''"),
+    };
+    const db = new Sqlite(file);
+    expect(migrate(db, [...MIGRATIONS, addColumn], 2_000)).toEqual([2]);
+    expect(migrate(db, [...MIGRATIONS, addColumn], 3_000)).toEqual([]);
+    expect(db.prepare('SELECT name, description FROM irs').all()).toEqual([
+      { name: 'prod', description: '' },
+    ]);
+    db.close();
+  });
+
+  it('roll back a failing migration entirely', () => {
+    const db = new Sqlite(tempDb());
+    const broken: Migration = {
+      version: 1,
+      name: 'creates then fails',
+      up: (d) => {
+        d.exec('CREATE TABLE half (x)');
+        throw new Error('boom');
+      },
+    };
+    expect(() => migrate(db, [broken], 1)).toThrow('boom');
+    expect(db.prepare("SELECT name FROM sqlite_master WHERE name = 'half'").get()).toBeUndefined();
+    expect(currentSchemaVersion(db)).toBe(0);
+    db.close();
+  });
+
+  it('refuse a database written by a newer control plane', () => {
+    const file = tempDb();
+    const db = new Sqlite(file);
+    migrate(db, [...MIGRATIONS, { version: 99, name: 'future', up: () => {} }], 1);
+    db.close();
+    expect(() => ControlPlaneStore.open(file, new FakeClock(1))).toThrow(/schema version 99/);
+  });
+
+  it('open the database in WAL mode, so admin commands work while the server runs', () => {
+    const file = tempDb();
+    ControlPlaneStore.open(file, new FakeClock(1)).close();
+    const db = new Sqlite(file);
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    db.close();
+  });
+});
+
+describe('secrets', () => {
+  it('are 256-bit base64url values compared by hash', () => {
+    const secret = newSecret();
+    expect(secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(newSecret()).not.toBe(secret);
+    const hash = hashSecret(secret);
+    expect(hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(secretMatchesHash(secret, hash)).toBe(true);
+    expect(secretMatchesHash(`${secret}x`, hash)).toBe(false);
+    expect(secretMatchesHash(secret, 'not-a-hash')).toBe(false);
+  });
+});
+
+describe('IrRegistry', () => {
+  const setup = () => {
+    const clock = new FakeClock(Date.parse('2030-01-01T00:00:00Z'));
+    const store = ControlPlaneStore.open(tempDb(), clock);
+    const registry = new IrRegistry({ store, clock, heartbeatTimeoutMs: 15_000 });
+    return { clock, store, registry };
+  };
+
+  it('creates keys that parse and carry the recorded endpoint and pin', () => {
+    const { registry, store } = setup();
+    const ir = registry.createIr('Sales EU', 4, CONTEXT);
+    for (const raw of [ir.key1, ir.key2]) {
+      const key = parseAuthKey(raw);
+      expect(key).toMatchObject({
+        irId: ir.irId,
+        irName: 'Sales EU',
+        endpoint: CONTEXT.endpoint,
+        pin: CONTEXT.pin,
+      });
+    }
+    expect(parseAuthKey(ir.key1).secret).not.toBe(parseAuthKey(ir.key2).secret);
+    expect(() => registry.createIr('sales eu', 4, CONTEXT)).toThrow(
+      expect.objectContaining({ code: 'IR_EXISTS' }),
+    );
+    store.close();
+  });
+
+  it('derives node status from connection and heartbeat age (injected clock)', () => {
+    const { registry, store, clock } = setup();
+    const ir = registry.createIr('prod', 4, CONTEXT);
+    const secret = parseAuthKey(ir.key1).secret;
+    const node = registry.register({
+      irId: ir.irId,
+      secret,
+      nodeName: 'n1',
+      fqdn: 'n1.test',
+      version: '1',
+      platform: 'linux',
+    });
+    expect(registry.summaryByName('prod')).toMatchObject({
+      status: 'Offline',
+      nodes: [{ name: 'n1', status: 'Offline' }],
+    });
+
+    store.markConnected(node.nodeId, clock.ms);
+    expect(registry.summaryByName('prod').status).toBe('Online');
+
+    store.recordHeartbeat(node.nodeId, { peersReachable: false, runningJobs: 1, jobLimit: 2 }, clock.ms);
+    expect(registry.summaryByName('prod')).toMatchObject({
+      status: 'Limited',
+      nodes: [{ status: 'Limited', runningJobs: 1, jobLimit: 2 }],
+    });
+
+    clock.ms += 15_001;
+    expect(registry.summaryByName('prod')).toMatchObject({
+      status: 'Offline',
+      nodes: [{ status: 'Offline' }],
+    });
+    store.close();
+  });
+
+  it('authenticates a node only with its own credential', () => {
+    const { registry, store } = setup();
+    const ir = registry.createIr('prod', 4, CONTEXT);
+    const secret = parseAuthKey(ir.key2).secret;
+    const a = registry.register({
+      irId: ir.irId,
+      secret,
+      nodeName: 'a',
+      fqdn: 'a',
+      version: '1',
+      platform: 'linux',
+    });
+    const b = registry.register({
+      irId: ir.irId,
+      secret,
+      nodeName: 'b',
+      fqdn: 'b',
+      version: '1',
+      platform: 'linux',
+    });
+    expect(registry.authenticateNode(a.nodeId, a.nodeCredential)?.name).toBe('a');
+    expect(registry.authenticateNode(a.nodeId, b.nodeCredential)).toBeNull();
+    expect(registry.authenticateNode('no-such-node', a.nodeCredential)).toBeNull();
+    store.close();
+  });
+});
