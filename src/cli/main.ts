@@ -4,7 +4,6 @@ import { parseAuthKey } from '../shared/authKey';
 import type { StatusReport } from '../shared/contract';
 import { NodeConfigSchema } from '../core/config';
 import { dataPaths, defaultHome, type DataPaths } from '../core/paths';
-import { runHost } from '../core/runHost';
 import { OPENIR_VERSION } from '../core/version';
 import { HostClient } from './client';
 import { ensureHostRunning, stopHostProcess } from './hostProcess';
@@ -151,6 +150,8 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     .option('--background', 'started by `openir start`: no console chatter')
     .action(
       run(async (o, opts: { background?: boolean }) => {
+        // Loaded only here: the host's modules (HTTP server, keyring) would slow every other command.
+        const { runHost } = await import('../core/runHost.js');
         const running = await runHost({ home: paths.home, env: io.env, echo: !opts.background });
         const status = await running.host.getStatus();
         if (!opts.background) {

@@ -50,6 +50,7 @@ export class HostService implements HostApi {
   private irNodes: IrNodeInfo[] = [];
   private lastEmitted = '';
   private readonly jobLimit = defaultConcurrentJobsLimit();
+  private sampler: NodeJS.Timeout | null = null;
 
   constructor(private readonly options: HostServiceOptions) {
     this.log = options.logger.child('host');
@@ -62,6 +63,9 @@ export class HostService implements HostApi {
     this.options.logger.setLevel(config.logLevel);
     this.registration = config.registration;
     this.options.logger.onEntry((entry) => this.events.emit('log', entry));
+    // Pushed, so the UI shows live CPU and memory without polling.
+    this.sampler = setInterval(() => this.events.emit('systemSampled', this.options.metrics.sample()), 2000);
+    this.sampler.unref();
     if (startService) await this.startService();
   }
 
@@ -209,6 +213,7 @@ export class HostService implements HostApi {
 
   /** Stops everything before the process exits. */
   async shutdown(): Promise<void> {
+    if (this.sampler) clearInterval(this.sampler);
     await this.closeChannel();
     this.serviceRunning = false;
   }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { IrNodeInfoSchema, NodeNameSchema } from './controlPlaneApi';
 import { ErrorBodySchema } from './errors';
+import { EVENT_NAME_LIST, OPERATION_NAME_LIST } from './contractNames';
 import { NodeStatusSchema } from './status';
 
 /**
@@ -105,8 +106,12 @@ export type HostApi = {
   [N in OperationName]: (input: z.infer<(typeof OPERATIONS)[N]['input']>) => Promise<OperationOutput<N>>;
 };
 
+export const SystemSampleSchema = StatusReportSchema.shape.system;
+export type SystemSample = z.infer<typeof SystemSampleSchema>;
+
 export const EVENTS = {
   statusChanged: { summary: 'The status report changed.', payload: StatusReportSchema },
+  systemSampled: { summary: 'CPU and memory of this machine, every few seconds.', payload: SystemSampleSchema },
   log: { summary: 'A log entry was written.', payload: LogEntrySchema },
 } as const satisfies Record<string, { summary: string; payload: z.ZodType }>;
 
@@ -117,6 +122,12 @@ export const EVENT_NAMES = Object.keys(EVENTS) as EventName[];
 /** HTTP binding: every operation is `POST <prefix>/<name>` with the input as JSON body. */
 export const HTTP_API_PREFIX = '/api/v1/ops';
 export const httpPathFor = (name: OperationName): string => `${HTTP_API_PREFIX}/${name}`;
+
+type SameNames<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const operationListMatches: SameNames<OperationName, (typeof OPERATION_NAME_LIST)[number]> = true;
+const eventListMatches: SameNames<EventName, (typeof EVENT_NAME_LIST)[number]> = true;
+void operationListMatches;
+void eventListMatches;
 
 export function isOperationName(name: string): name is OperationName {
   return Object.prototype.hasOwnProperty.call(OPERATIONS, name);

@@ -1,0 +1,16 @@
+/**
+ * The names of every operation and event, without their schemas, for code
+ * that must stay tiny (the sandboxed preload). `contract.ts` checks at compile
+ * time that these lists and its tables have exactly the same names.
+ */
+export const OPERATION_NAME_LIST = [
+  'getStatus',
+  'register',
+  'startService',
+  'stopService',
+  'restartService',
+  'getLogs',
+  'setLogLevel',
+] as const;
+
+export const EVENT_NAME_LIST = ['statusChanged', 'systemSampled', 'log'] as const;
