@@ -50,9 +50,14 @@ export default tseslint.config(
     'src/core runs the same inside Electron and headless: it never imports electron or a face above it.',
   ),
   layer(
-    ['src/cli/**', 'src/web/**'],
+    ['src/cli/**'],
     ['electron', '**/main/**', '**/renderer/**', '**/control-plane/**'],
-    'cli and web sit on core and shared only.',
+    'The CLI sits on core and shared (and starts the web face for `openir serve`).',
+  ),
+  layer(
+    ['src/web/**'],
+    ['electron', '**/main/**', '**/cli/**', '**/renderer/**', '**/control-plane/**'],
+    'The web host sits on core and shared only.',
   ),
   layer(
     ['src/main/**'],

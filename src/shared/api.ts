@@ -26,7 +26,11 @@ export interface ApiError extends Error {
 }
 
 export function apiError(body: ErrorBody): ApiError {
-  return Object.assign(new Error(body.message), { name: 'ApiError', code: body.code, ...(body.fix ? { fix: body.fix } : {}) });
+  return Object.assign(new Error(body.message), {
+    name: 'ApiError',
+    code: body.code,
+    ...(body.fix ? { fix: body.fix } : {}),
+  });
 }
 
 /** IPC channel names, derived from the table so main and preload cannot disagree. */

@@ -111,7 +111,10 @@ export type SystemSample = z.infer<typeof SystemSampleSchema>;
 
 export const EVENTS = {
   statusChanged: { summary: 'The status report changed.', payload: StatusReportSchema },
-  systemSampled: { summary: 'CPU and memory of this machine, every few seconds.', payload: SystemSampleSchema },
+  systemSampled: {
+    summary: 'CPU and memory of this machine, every few seconds.',
+    payload: SystemSampleSchema,
+  },
   log: { summary: 'A log entry was written.', payload: LogEntrySchema },
 } as const satisfies Record<string, { summary: string; payload: z.ZodType }>;
 

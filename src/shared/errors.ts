@@ -6,6 +6,7 @@ import { z } from 'zod';
  */
 export const ERROR_CODES = [
   'INVALID_INPUT',
+  'UNAUTHORIZED',
   'AUTH_KEY_EMPTY',
   'AUTH_KEY_MALFORMED',
   'AUTH_KEY_WRONG_PREFIX',
@@ -91,6 +92,7 @@ export function httpStatusFor(code: ErrorCode): number {
     case 'AUTH_KEY_BAD_ENDPOINT':
     case 'AUTH_KEY_BAD_PIN':
       return 400;
+    case 'UNAUTHORIZED':
     case 'AUTH_KEY_INVALID':
     case 'AUTH_KEY_REVOKED':
     case 'NODE_CREDENTIAL_REJECTED':

@@ -39,9 +39,11 @@ describe('FileVault (the weaker fallback)', () => {
     await vault.set('kept', SECRET);
     const file = path.join(dir, 'secrets.json');
     const data = JSON.parse(fs.readFileSync(file, 'utf8'));
-    const sealed = Buffer.from(data.entries.kept.data, 'base64');
+    const entry = JSON.parse(data.entries.kept);
+    const sealed = Buffer.from(entry.data, 'base64');
     sealed[0] = (sealed[0] ?? 0) ^ 0xff;
-    data.entries.kept.data = sealed.toString('base64');
+    entry.data = sealed.toString('base64');
+    data.entries.kept = JSON.stringify(entry);
     fs.writeFileSync(file, JSON.stringify(data));
     await expect(new FileVault(dir).get('kept')).rejects.toMatchObject({ code: 'VAULT_UNAVAILABLE' });
   });

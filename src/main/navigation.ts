@@ -1,0 +1,33 @@
+import type { Session, WebContents } from 'electron';
+
+/**
+ * The renderer is loaded from one local file; nothing else may be shown in
+ * the window. Links to the outside never open inside the app.
+ */
+export function isAppUrl(url: string, appIndexUrl: string): boolean {
+  try {
+    const target = new URL(url);
+    const app = new URL(appIndexUrl);
+    return target.protocol === app.protocol && target.host === app.host && target.pathname === app.pathname;
+  } catch {
+    return false;
+  }
+}
+
+export function hardenWebContents(contents: WebContents, appIndexUrl: string): void {
+  contents.on('will-navigate', (event, url) => {
+    if (!isAppUrl(url, appIndexUrl)) event.preventDefault();
+  });
+  contents.on('will-redirect', (event, url) => {
+    if (!isAppUrl(url, appIndexUrl)) event.preventDefault();
+  });
+  contents.on('will-attach-webview', (event) => event.preventDefault());
+  contents.setWindowOpenHandler(() => ({ action: 'deny' }));
+}
+
+/** No camera, microphone, notifications, geolocation…: the app needs none. */
+export function denyAllPermissions(session: Session): void {
+  session.setPermissionRequestHandler((_contents, _permission, callback) => callback(false));
+  session.setPermissionCheckHandler(() => false);
+  session.setDevicePermissionHandler(() => false);
+}

@@ -1,0 +1,162 @@
+import { useId, type ButtonHTMLAttributes, type ReactNode } from 'react';
+import type { UiError } from '../errors';
+import { ErrorCircleIcon, InfoIcon, WarningIcon } from './Icons';
+
+/** A titled card; the heading names the section for screen readers. */
+export function Card({
+  title,
+  icon,
+  actions,
+  className,
+  children,
+  headingLevel = 3,
+}: {
+  title: ReactNode;
+  icon?: ReactNode;
+  actions?: ReactNode;
+  className?: string;
+  children: ReactNode;
+  headingLevel?: 2 | 3;
+}) {
+  const id = useId();
+  const Heading = headingLevel === 2 ? 'h2' : 'h3';
+  return (
+    <section className={className ? `card ${className}` : 'card'} aria-labelledby={id}>
+      <header className="card__header">
+        <Heading id={id} className="card__title">
+          {icon}
+          <span>{title}</span>
+        </Heading>
+        {actions ? <div className="card__actions">{actions}</div> : null}
+      </header>
+      <div className="card__body">{children}</div>
+    </section>
+  );
+}
+
+export function Spinner() {
+  return <span className="spinner" aria-hidden="true" />;
+}
+
+type ButtonProps = ButtonHTMLAttributes<HTMLButtonElement> & {
+  variant?: 'primary' | 'secondary' | 'danger' | 'ghost';
+  busy?: boolean;
+  icon?: ReactNode;
+};
+
+/** A button that shows progress in place; stays labelled by its text while busy. */
+export function Button({ variant = 'secondary', busy = false, icon, children, className, disabled, ...rest }: ButtonProps) {
+  return (
+    <button
+      type="button"
+      {...rest}
+      className={`btn btn--${variant}${className ? ` ${className}` : ''}`}
+      disabled={disabled || busy}
+      aria-busy={busy || undefined}
+    >
+      {busy ? <Spinner /> : icon}
+      <span>{children}</span>
+    </button>
+  );
+}
+
+export type CalloutTone = 'info' | 'warn' | 'error';
+
+export function Callout({
+  tone,
+  title,
+  children,
+  role,
+}: {
+  tone: CalloutTone;
+  title?: ReactNode;
+  children?: ReactNode;
+  role?: 'alert' | 'status' | 'note';
+}) {
+  const IconFor = tone === 'error' ? ErrorCircleIcon : tone === 'warn' ? WarningIcon : InfoIcon;
+  return (
+    <div className={`callout callout--${tone}`} role={role}>
+      <IconFor size={20} className="callout__icon" />
+      <div className="callout__content">
+        {title ? <p className="callout__title">{title}</p> : null}
+        {children}
+      </div>
+    </div>
+  );
+}
+
+/** An error as the host reported it: what happened, then how to fix it. */
+export function ErrorDetails({ error }: { error: UiError }) {
+  return (
+    <>
+      <p className="callout__reason">{error.message}</p>
+      {error.fix ? (
+        <p className="callout__fix">
+          <strong>How to fix: </strong>
+          <Code text={error.fix} />
+        </p>
+      ) : null}
+      <p className="callout__code">Error code: {error.code}</p>
+    </>
+  );
+}
+
+/** Renders `backticked` parts of host messages as code, the way the CLI prints them. */
+export function Code({ text }: { text: string }) {
+  const parts = text.split('`');
+  return (
+    <>
+      {parts.map((part, index) =>
+        index % 2 === 1 ? (
+          <code key={index} className="inline-code">
+            {part}
+          </code>
+        ) : (
+          <span key={index}>{part}</span>
+        ),
+      )}
+    </>
+  );
+}
+
+/** A labelled key/value list. */
+export function Facts({ children }: { children: ReactNode }) {
+  return <dl className="facts">{children}</dl>;
+}
+
+export function Fact({ label, children }: { label: string; children: ReactNode }) {
+  return (
+    <div className="facts__row">
+      <dt>{label}</dt>
+      <dd>{children}</dd>
+    </div>
+  );
+}
+
+/** A horizontal gauge with its value in text next to it. */
+export function Gauge({ label, percent, valueText }: { label: string; percent: number; valueText: string }) {
+  const clamped = Math.min(100, Math.max(0, Number.isFinite(percent) ? percent : 0));
+  const tone = clamped >= 90 ? 'bad' : clamped >= 75 ? 'warn' : 'ok';
+  const id = useId();
+  return (
+    <div className="gauge">
+      <div className="gauge__head">
+        <span id={id} className="gauge__label">
+          {label}
+        </span>
+        <span className="gauge__value">{valueText}</span>
+      </div>
+      <div
+        className="gauge__track"
+        role="meter"
+        aria-labelledby={id}
+        aria-valuemin={0}
+        aria-valuemax={100}
+        aria-valuenow={Math.round(clamped)}
+        aria-valuetext={valueText}
+      >
+        <div className={`gauge__fill gauge__fill--${tone}`} style={{ inlineSize: `${clamped}%` }} />
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,160 @@
+import fs from 'node:fs';
+import type { IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import type { Duplex } from 'node:stream';
+import fastifyCookie from '@fastify/cookie';
+import fastifyStatic from '@fastify/static';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { WEB_EVENTS_PATH, type WebEventFrame } from '../shared/api';
+import { EVENT_NAMES, type HostApi } from '../shared/contract';
+import { OpenIrError } from '../shared/errors';
+import type { HostEvents } from '../core/events';
+import { bindContractOverHttp } from '../core/httpBinding';
+import type { SourceLogger } from '../core/logger';
+import { contentSecurityPolicy, SESSION_COOKIE, WebGuard } from './guard';
+
+export interface WebUiOptions {
+  api: HostApi;
+  events: HostEvents;
+  log: SourceLogger;
+  /** 0 picks a free port. */
+  port: number;
+  /** The built renderer; defaults to dist/renderer beside this file. */
+  rendererDir?: string;
+}
+
+export interface RunningWebUi {
+  port: number;
+  /** The URL to print once: it carries the token. */
+  url: string;
+  token: string;
+  close(): Promise<void>;
+}
+
+const DEFAULT_RENDERER_DIR = path.join(__dirname, '..', 'renderer');
+
+/**
+ * The headless face: serves the built renderer and binds the same contract
+ * over HTTP (operations) and WebSocket (events) on 127.0.0.1 only.
+ */
+export async function startWebUi(options: WebUiOptions): Promise<RunningWebUi> {
+  const guard = new WebGuard();
+  const rendererDir = options.rendererDir ?? DEFAULT_RENDERER_DIR;
+  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
+  await app.register(fastifyCookie);
+  let csp = '';
+
+  app.addHook('onRequest', async (request, reply) => {
+    const verdict = guard.checkHostAndOrigin(request.headers.host, request.headers.origin);
+    if (!verdict.ok) return reply.code(verdict.status).type('text/plain').send(verdict.reason);
+    const url = new URL(request.url, 'http://localhost');
+    if (request.method === 'GET' && url.searchParams.has('token')) {
+      if (!guard.isTokenValid(url.searchParams.get('token') ?? undefined)) {
+        return reply
+          .code(401)
+          .type('text/plain')
+          .send(
+            'This link is not valid for the running OpenIR host. Open the URL printed by `openir serve`.',
+          );
+      }
+      reply.setCookie(SESSION_COOKIE, guard.openSession(), { httpOnly: true, sameSite: 'strict', path: '/' });
+      // Drop the token from the address bar and history.
+      return reply.code(303).header('location', '/').send();
+    }
+    if (!guard.isAuthenticated(request.cookies[SESSION_COOKIE], request.headers.authorization)) {
+      const wantsJson = url.pathname.startsWith('/api/');
+      return wantsJson
+        ? reply.code(401).send({
+            error: {
+              code: 'UNAUTHORIZED',
+              message: 'Not signed in to this OpenIR host.',
+              fix: 'Open the URL printed by `openir serve`.',
+            },
+          })
+        : reply
+            .code(401)
+            .type('text/plain')
+            .send('Open the URL printed by `openir serve`: it carries the one-time token for this host.');
+    }
+  });
+
+  app.addHook('onSend', async (_request, reply, payload) => {
+    reply.header('content-security-policy', csp);
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('x-frame-options', 'DENY');
+    reply.header('referrer-policy', 'no-referrer');
+    reply.header('cross-origin-opener-policy', 'same-origin');
+    reply.header('cache-control', 'no-store');
+    return payload;
+  });
+
+  bindContractOverHttp(app, options.api, options.log);
+
+  if (fs.existsSync(path.join(rendererDir, 'index.html'))) {
+    await app.register(fastifyStatic, { root: rendererDir, index: 'index.html', wildcard: false });
+  } else {
+    app.get('/', async (_request, reply) =>
+      reply
+        .code(503)
+        .type('text/plain')
+        .send('The web UI is not built. Run `npm run build` and start `openir serve` again.'),
+    );
+  }
+
+  const sockets = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+  app.server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const refuse = (status: number, text: string) => {
+      socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    };
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    if (url.pathname !== WEB_EVENTS_PATH) return refuse(404, 'Not Found');
+    const verdict = guard.checkHostAndOrigin(request.headers.host, request.headers.origin);
+    if (!verdict.ok) return refuse(403, 'Forbidden');
+    const cookie = fastifyCookie.parse(request.headers.cookie ?? '')[SESSION_COOKIE];
+    if (!guard.isAuthenticated(cookie, request.headers.authorization)) return refuse(401, 'Unauthorized');
+    sockets.handleUpgrade(request, socket, head, (ws) => streamEvents(ws, options.events));
+  });
+
+  try {
+    await app.listen({ host: '127.0.0.1', port: options.port });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      throw new OpenIrError(
+        'HOST_ALREADY_RUNNING',
+        `The web UI port ${options.port} on 127.0.0.1 is already in use.`,
+        {
+          fix: 'Choose another port with `openir serve --web-port <port>` (0 picks a free one).',
+        },
+      );
+    }
+    throw error;
+  }
+  const port = (app.server.address() as AddressInfo).port;
+  guard.bind(port);
+  csp = contentSecurityPolicy(port);
+  return {
+    port,
+    token: guard.token,
+    url: `http://127.0.0.1:${port}/?token=${guard.token}`,
+    close: async () => {
+      for (const client of sockets.clients) client.terminate();
+      sockets.close();
+      await app.close();
+    },
+  };
+}
+
+/** Forwards every contract event to one WebSocket client until it goes away. */
+function streamEvents(ws: WebSocket, events: HostEvents): void {
+  const unsubscribe = EVENT_NAMES.map((event) =>
+    events.on(event, (payload) => {
+      if (ws.readyState !== ws.OPEN) return;
+      const frame: WebEventFrame = { event, payload };
+      ws.send(JSON.stringify(frame));
+    }),
+  );
+  ws.on('close', () => unsubscribe.forEach((off) => off()));
+  ws.on('message', () => undefined);
+}

@@ -1,0 +1,124 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import WebSocket from 'ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rawRequest } from '../helpers/http';
+import { cleanupTempDirs, filesContaining } from '../helpers/tmp';
+import { startWebHost, type WebHost } from '../helpers/webHost';
+
+/** The headless host's web binding: a real `openir serve` process, probed over loopback. */
+describe('openir serve web UI', () => {
+  let web: WebHost;
+  let cookie = '';
+
+  beforeAll(async () => {
+    web = await startWebHost({ OPENIR_VAULT: 'file' });
+  });
+  afterAll(async () => {
+    await web.stop();
+    cleanupTempDirs();
+  });
+
+  it('binds to 127.0.0.1 and prints a URL with a token', () => {
+    expect(web.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/\?token=[A-Za-z0-9_-]{43}$/);
+  });
+
+  it('refuses requests without the token (401)', async () => {
+    expect((await rawRequest(`${web.origin}/`)).status).toBe(401);
+    expect((await rawRequest(`${web.origin}/?token=not-the-token`)).status).toBe(401);
+    const api = await rawRequest(`${web.origin}/api/v1/ops/getStatus`, { method: 'POST', body: '{}' });
+    expect(api.status).toBe(401);
+    expect(JSON.parse(api.body).error.code).toBe('UNAUTHORIZED');
+  });
+
+  it('exchanges the token for an HttpOnly, SameSite=Strict session cookie and drops it from the URL', async () => {
+    const res = await rawRequest(web.url);
+    expect(res.status).toBe(303);
+    expect(res.headers.location).toBe('/');
+    const setCookie = res.headers['set-cookie']?.[0] ?? '';
+    expect(setCookie).toMatch(/^openir_session=[A-Za-z0-9_-]+;/);
+    expect(setCookie).toMatch(/HttpOnly/i);
+    expect(setCookie).toMatch(/SameSite=Strict/i);
+    cookie = setCookie.split(';')[0] as string;
+  });
+
+  it('serves the UI with a strict CSP to the session', async () => {
+    const res = await rawRequest(`${web.origin}/`, { headers: { cookie } });
+    expect(res.status).toBe(200);
+    expect(res.body).toContain('<div id="root">');
+    const csp = String(res.headers['content-security-policy']);
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).toContain("frame-ancestors 'none'");
+    expect(csp).not.toContain('unsafe-inline');
+    expect(res.headers['x-frame-options']).toBe('DENY');
+  });
+
+  it('refuses another Host (DNS rebinding) and another Origin with 403', async () => {
+    const host = await rawRequest(`${web.origin}/`, {
+      headers: { cookie, host: `evil.example:${web.port}` },
+    });
+    expect(host.status).toBe(403);
+    const origin = await rawRequest(`${web.origin}/api/v1/ops/stopService`, {
+      method: 'POST',
+      body: '{}',
+      headers: { cookie, origin: 'http://evil.example' },
+    });
+    expect(origin.status).toBe(403);
+    const status = await rawRequest(`${web.origin}/api/v1/ops/getStatus`, {
+      method: 'POST',
+      body: '{}',
+      headers: { cookie, origin: web.origin },
+    });
+    expect(JSON.parse(status.body).serviceRunning).toBe(true);
+  });
+
+  it('validates operation input with the shared schemas', async () => {
+    const res = await rawRequest(`${web.origin}/api/v1/ops/setLogLevel`, {
+      method: 'POST',
+      body: JSON.stringify({ level: 'loud' }),
+      headers: { cookie, origin: web.origin },
+    });
+    expect(res.status).toBe(400);
+    expect(JSON.parse(res.body).error.code).toBe('INVALID_INPUT');
+  });
+
+  it('pushes events over the WebSocket to the session only', async () => {
+    const wsUrl = `ws://127.0.0.1:${web.port}/api/v1/events`;
+    const refused = (headers: Record<string, string>) =>
+      new Promise<number>((resolve) => {
+        const ws = new WebSocket(wsUrl, { headers });
+        ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+        ws.on('open', () => resolve(101));
+        ws.on('error', () => undefined);
+      });
+    expect(await refused({ origin: web.origin })).toBe(401);
+    expect(await refused({ cookie, origin: 'http://evil.example' })).toBe(403);
+
+    const ws = new WebSocket(wsUrl, { headers: { cookie, origin: web.origin } });
+    const frames: { event: string; payload: { status?: string } }[] = [];
+    ws.on('message', (data) => frames.push(JSON.parse(data.toString())));
+    await new Promise((resolve) => ws.once('open', resolve));
+    await rawRequest(`${web.origin}/api/v1/ops/stopService`, {
+      method: 'POST',
+      body: '{}',
+      headers: { cookie, origin: web.origin },
+    });
+    const deadline = Date.now() + 5000;
+    while (
+      !frames.some((f) => f.event === 'statusChanged' && f.payload.status === 'Stopped') &&
+      Date.now() < deadline
+    ) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    ws.close();
+    expect(frames.some((f) => f.event === 'statusChanged' && f.payload.status === 'Stopped')).toBe(true);
+    expect(frames.some((f) => f.event === 'log')).toBe(true);
+  });
+
+  it('never writes the token to disk or the log', () => {
+    expect(filesContaining(web.home, web.token)).toEqual([]);
+    expect(fs.existsSync(path.join(web.home, 'logs', 'openir.log'))).toBe(true);
+    // It appears exactly once: in the URL printed on stdout.
+    expect(web.output().split(web.token).length - 1).toBe(1);
+  });
+});
