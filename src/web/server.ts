@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import fastifyCookie from '@fastify/cookie';
 import fastifyStatic from '@fastify/static';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify from 'fastify';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { WEB_EVENTS_PATH, type WebEventFrame } from '../shared/api';
 import { EVENT_NAMES, type HostApi } from '../shared/contract';
