@@ -34,10 +34,18 @@ if (!process.env.DBUS_SESSION_BUS_ADDRESS) {
     'note: no D-Bus session and no gnome-keyring here; Secret Service tests will be skipped (install gnome-keyring dbus to run them)',
   );
 }
-const vitest = path.join(root, 'node_modules', 'vitest', 'vitest.mjs');
-const run = spawnSync(process.execPath, [vitest, 'run', ...args], {
+// Vitest runs the unit, integration and process-level suites; Playwright the browser and Electron suites.
+// `npm test -- <vitest args>` narrows the Vitest run and skips Playwright.
+const env = { ...process.env, VITE_CONFIG_NATIVE_IGNORE_WARNING: 'true', PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD: '1' };
+const vitest = spawnSync(process.execPath, [path.join(root, 'node_modules', 'vitest', 'vitest.mjs'), 'run', ...args], {
   stdio: 'inherit',
   cwd: root,
-  env: { ...process.env, VITE_CONFIG_NATIVE_IGNORE_WARNING: 'true' },
+  env,
 });
-process.exit(run.status ?? 1);
+if (args.length > 0) process.exit(vitest.status ?? 1);
+const playwright = spawnSync(process.execPath, [path.join(root, 'node_modules', '@playwright', 'test', 'cli.js'), 'test'], {
+  stdio: 'inherit',
+  cwd: root,
+  env,
+});
+process.exit(vitest.status || playwright.status || 0);

@@ -1,0 +1,219 @@
+import { useEffect, useId, useState } from 'react';
+import { LOG_LEVELS, type LogLevel, type StatusReport } from '../../shared/contract';
+import { PlayIcon, RestartIcon, ShieldIcon, StopIcon } from '../components/Icons';
+import { Button, Callout, Card, ErrorDetails, Fact, Facts, Spinner } from '../components/ui';
+import { formatDateTime } from '../format';
+import { useApp, type ServiceAction } from '../store';
+
+export function SettingsPanel() {
+  const report = useApp((s) => s.report);
+  if (!report) return null;
+  return (
+    <div className="page">
+      <h2 className="visually-hidden">Settings</h2>
+      <div className="grid">
+        <NodeCard report={report} />
+        <ServiceCard report={report} />
+        <SecretStoreCard report={report} />
+        <LoggingCard />
+      </div>
+    </div>
+  );
+}
+
+function NodeCard({ report }: { report: StatusReport }) {
+  return (
+    <Card title="This node">
+      <Facts>
+        <Fact label="Node name">{report.node ? <strong>{report.node.name}</strong> : <NotRegistered />}</Fact>
+        <Fact label="Integration runtime">{report.ir ? report.ir.name : <NotRegistered />}</Fact>
+        <Fact label="Machine name">{report.node ? <span className="mono break">{report.node.fqdn}</span> : '—'}</Fact>
+        <Fact label="Control plane">
+          {report.controlPlane ? <span className="mono break">{report.controlPlane.endpoint}</span> : '—'}
+        </Fact>
+        <Fact label="Data directory">
+          <span className="mono break">{report.host.dataDir}</span>
+        </Fact>
+        <Fact label="Version">{report.version}</Fact>
+        <Fact label="Host process">
+          PID {report.host.pid}, up since {formatDateTime(report.host.startedAt)}
+        </Fact>
+      </Facts>
+    </Card>
+  );
+}
+
+function NotRegistered() {
+  return <span className="muted">Not registered</span>;
+}
+
+const ACTION_PROGRESS: Record<ServiceAction, string> = {
+  startService: 'Starting the service…',
+  stopService: 'Stopping the service…',
+  restartService: 'Restarting the service…',
+};
+
+function ServiceCard({ report }: { report: StatusReport }) {
+  const serviceAction = useApp((s) => s.serviceAction);
+  const serviceError = useApp((s) => s.serviceError);
+  const run = useApp((s) => s.runServiceAction);
+  const running = report.serviceRunning;
+  const pending = serviceAction !== null;
+  return (
+    <Card title="Runtime host service">
+      <p className={`service-state service-state--${running ? 'running' : 'stopped'}`}>
+        {running ? <PlayIcon size={18} /> : <StopIcon size={18} />}
+        <span>
+          The Integration Runtime Host Service is <strong>{running ? 'running' : 'stopped'}</strong>.
+        </span>
+      </p>
+      <p className="muted small">
+        Stopping it takes this node offline: the control plane sends its jobs to the other nodes of the integration
+        runtime.
+      </p>
+      <div className="button-row">
+        <Button
+          variant="primary"
+          icon={<PlayIcon size={18} />}
+          busy={serviceAction === 'startService'}
+          disabled={running || pending}
+          onClick={() => void run('startService')}
+        >
+          Start service
+        </Button>
+        <Button
+          variant="danger"
+          icon={<StopIcon size={18} />}
+          busy={serviceAction === 'stopService'}
+          disabled={!running || pending}
+          onClick={() => void run('stopService')}
+        >
+          Stop service
+        </Button>
+        <Button
+          icon={<RestartIcon size={18} />}
+          busy={serviceAction === 'restartService'}
+          disabled={!running || pending}
+          onClick={() => void run('restartService')}
+        >
+          Restart service
+        </Button>
+      </div>
+      <div role="status" className="small muted status-line">
+        {serviceAction ? ACTION_PROGRESS[serviceAction] : ''}
+      </div>
+      <div role="alert">
+        {serviceError ? (
+          <Callout tone="error" title="The service action failed.">
+            <ErrorDetails error={serviceError} />
+          </Callout>
+        ) : null}
+      </div>
+    </Card>
+  );
+}
+
+function SecretStoreCard({ report }: { report: StatusReport }) {
+  const vault = report.vault;
+  const weak = vault.strength === 'weak';
+  return (
+    <Card
+      title="Secret store"
+      className={weak ? 'card--warn' : undefined}
+      icon={<ShieldIcon size={20} weak={weak} className={weak ? 'tone-warn' : 'tone-ok'} />}
+    >
+      <p className="secret-store__label">
+        <strong>{vault.label}</strong>
+        <span className={`strength strength--${vault.strength}`}>
+          {weak ? 'Weaker protection' : 'Strong protection'}
+        </span>
+      </p>
+      <p>{vault.description}</p>
+      <p className="muted small">
+        It protects this node&apos;s own secrets (its node credential) and the data store credentials kept on this
+        node.
+      </p>
+      {weak ? (
+        <Callout tone="warn" title="Secrets on this node are less well protected.">
+          <p>
+            {vault.id === 'encrypted-file'
+              ? 'The encrypted-file backend keeps its key on this machine\'s disk, so anyone who can read the data directory can decrypt the secrets.'
+              : 'This backend protects secrets less well than the operating system\'s secret store.'}{' '}
+            Where the operating system offers a secret store (Keychain, DPAPI or a Secret Service such as GNOME
+            Keyring), make it available to OpenIR and prefer it.
+          </p>
+        </Callout>
+      ) : null}
+    </Card>
+  );
+}
+
+const LEVEL_HELP: Record<LogLevel, string> = {
+  debug: 'Everything, including detail for troubleshooting. Verbose.',
+  info: 'Normal operation: registration, connections, service changes.',
+  warn: 'Only warnings and errors.',
+  error: 'Only errors.',
+};
+
+function LoggingCard() {
+  const logLevel = useApp((s) => s.logLevel);
+  const saving = useApp((s) => s.logLevelSaving);
+  const error = useApp((s) => s.logLevelError);
+  const setLogLevel = useApp((s) => s.setLogLevel);
+  const selectId = useId();
+  const helpId = useId();
+  const [saved, setSaved] = useState<LogLevel | null>(null);
+
+  useEffect(() => {
+    if (!saved) return;
+    const timer = setTimeout(() => setSaved(null), 4000);
+    return () => clearTimeout(timer);
+  }, [saved]);
+
+  return (
+    <Card title="Logging">
+      <div className="field">
+        <label htmlFor={selectId} className="field__label">
+          Log level
+        </label>
+        <div className="inline-controls">
+          <select
+            id={selectId}
+            className="select"
+            value={logLevel ?? ''}
+            disabled={logLevel === null || saving}
+            aria-describedby={helpId}
+            onChange={(event) => {
+              const level = LOG_LEVELS.find((candidate) => candidate === event.target.value);
+              if (!level) return;
+              setSaved(null);
+              void setLogLevel(level).then(() => setSaved(level));
+            }}
+          >
+            {logLevel === null ? <option value="">Loading…</option> : null}
+            {LOG_LEVELS.map((level) => (
+              <option key={level} value={level}>
+                {level}
+              </option>
+            ))}
+          </select>
+          {saving ? <Spinner /> : null}
+        </div>
+        <p id={helpId} className="field__hint">
+          The minimum level written to the log file and shown in Diagnostics.{' '}
+          {logLevel ? LEVEL_HELP[logLevel] : null}
+        </p>
+        <p role="status" className="small status-line tone-ok">
+          {saved && !error ? `Log level set to ${saved}.` : ''}
+        </p>
+        <div role="alert">
+          {error ? (
+            <Callout tone="error" title="The log level could not be changed.">
+              <ErrorDetails error={error} />
+            </Callout>
+          ) : null}
+        </div>
+      </div>
+    </Card>
+  );
+}
