@@ -1,4 +1,3 @@
-import http from 'node:http';
 import {
   OPERATIONS,
   httpPathFor,
@@ -8,6 +7,7 @@ import {
 } from '../shared/contract';
 import { OpenIrError } from '../shared/errors';
 import { errorFromResponse } from '../core/controlPlaneClient';
+import { requestJson, type JsonResponse } from '../core/jsonRequest';
 import { invalidInput } from '../core/httpBinding';
 
 /** A typed client of the host contract over the local socket. */
@@ -37,50 +37,22 @@ export class HostClient {
     }
   }
 
-  private post(path: string, payload: unknown): Promise<{ status: number; body: unknown }> {
-    const data = Buffer.from(JSON.stringify(payload));
-    return new Promise((resolve, reject) => {
-      const req = http.request(
-        {
-          socketPath: this.socketPath,
-          path,
-          method: 'POST',
-          headers: { 'content-type': 'application/json', 'content-length': data.length },
-          timeout: this.timeoutMs,
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (chunk: Buffer) => chunks.push(chunk));
-          res.on('end', () => {
-            let body: unknown = null;
-            try {
-              body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-            } catch {
-              body = null;
-            }
-            resolve({ status: res.statusCode ?? 0, body });
-          });
-        },
-      );
-      req.on('timeout', () =>
-        req.destroy(
+  private async post(path: string, payload: unknown): Promise<JsonResponse> {
+    try {
+      return await requestJson({ socketPath: this.socketPath, path, timeout: this.timeoutMs }, payload, {
+        onTimeout: () =>
           new OpenIrError('TIMEOUT', 'The OpenIR host did not answer in time.', {
-            fix: 'Check `openir logs`.',
+            fix: 'See `openir logs` or the host log file.',
           }),
-        ),
-      );
-      req.on('error', (error: NodeJS.ErrnoException) => {
-        if (error instanceof OpenIrError) return reject(error);
-        if (error.code === 'ENOENT' || error.code === 'ECONNREFUSED') {
-          return reject(
-            new OpenIrError('HOST_NOT_RUNNING', 'The OpenIR host is not running for this data directory.', {
-              fix: 'Start it with `openir start` (background) or `openir serve` (foreground).',
-            }),
-          );
-        }
-        reject(error);
       });
-      req.end(data);
-    });
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ECONNREFUSED') {
+        throw new OpenIrError('HOST_NOT_RUNNING', 'The OpenIR host is not running for this data directory.', {
+          fix: 'Start it with `openir start` (background) or `openir serve` (foreground).',
+        });
+      }
+      throw error;
+    }
   }
 }

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { parseAuthKey } from '../shared/authKey';
-import type { StatusReport } from '../shared/contract';
+import type { OperationInput, StatusReport } from '../shared/contract';
 import { NodeConfigSchema } from '../core/config';
 import { dataPaths, defaultHome, type DataPaths } from '../core/paths';
 import { OPENIR_VERSION } from '../core/version';
@@ -143,6 +143,25 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
       run(async (o) => {
         await ensureHostRunning(paths, client, io.env);
         printStatus(o, await client.call('restartService', {}));
+      }),
+    );
+
+  program
+    .command('logs')
+    .description('show recent log entries of the running host')
+    .option('--limit <n>', 'how many entries', '200')
+    .option('--level <level>', 'minimum level: debug, info, warn or error', 'debug')
+    .action(
+      run(async (o, opts: { limit: string; level: string }) => {
+        const logs = await client.call('getLogs', {
+          limit: Number(opts.limit),
+          minLevel: opts.level as OperationInput<'getLogs'>['minLevel'],
+        });
+        printResult(o, logs, () =>
+          logs.entries
+            .map((e) => `${e.time} ${e.level.toUpperCase().padEnd(5)} [${e.source}] ${e.message}`)
+            .join('\n'),
+        );
       }),
     );
 

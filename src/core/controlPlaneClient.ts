@@ -1,4 +1,3 @@
-import https from 'node:https';
 import type tls from 'node:tls';
 import {
   CONTROL_PLANE_PATHS,
@@ -7,6 +6,7 @@ import {
   type RegisterResponse,
 } from '../shared/controlPlaneApi';
 import { ErrorBodySchema, OpenIrError } from '../shared/errors';
+import { requestJson, type JsonResponse } from './jsonRequest';
 import { connectionError, endpointTarget } from './pinnedTls';
 
 const MAX_RESPONSE_BYTES = 1024 * 1024;
@@ -47,50 +47,29 @@ export function errorFromResponse(status: number, body: unknown): OpenIrError {
   });
 }
 
-function postJson(
+async function postJson(
   endpoint: string,
   path: string,
   payload: unknown,
   tlsOptions: tls.ConnectionOptions,
   timeoutMs: number,
-): Promise<{ status: number; body: unknown }> {
+): Promise<JsonResponse> {
   const target = endpointTarget(endpoint);
-  const data = Buffer.from(JSON.stringify(payload));
-  return new Promise((resolve, reject) => {
-    const req = https.request(
+  try {
+    return await requestJson(
       {
         ...tlsOptions,
         host: target.host,
         port: target.port,
         servername: target.servername,
         path,
-        method: 'POST',
         agent: false,
-        headers: { 'content-type': 'application/json', 'content-length': data.length },
         timeout: timeoutMs,
       },
-      (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > MAX_RESPONSE_BYTES) req.destroy(new Error('response too large'));
-          else chunks.push(chunk);
-        });
-        res.on('end', () => {
-          let body: unknown = null;
-          try {
-            body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-          } catch {
-            body = null;
-          }
-          resolve({ status: res.statusCode ?? 0, body });
-        });
-        res.on('error', (error) => reject(connectionError(endpoint, error)));
-      },
+      payload,
+      { secure: true, maxBytes: MAX_RESPONSE_BYTES },
     );
-    req.on('timeout', () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
-    req.on('error', (error) => reject(connectionError(endpoint, error)));
-    req.end(data);
-  });
+  } catch (error) {
+    throw connectionError(endpoint, error);
+  }
 }

@@ -41,7 +41,11 @@ export function App() {
   } else if (!report) {
     content = loadError ? (
       <div className="page page--narrow">
-        <Callout tone="error" role="alert" title="The Configuration Manager cannot load the state of this node.">
+        <Callout
+          tone="error"
+          role="alert"
+          title="The Configuration Manager cannot load the state of this node."
+        >
           <ErrorDetails error={loadError} />
           <div className="callout__actions">
             <Button variant="primary" onClick={() => void refreshStatus()}>
@@ -123,7 +127,15 @@ function Panel({ id, needsRegistration }: { id: TabId; needsRegistration: boolea
 }
 
 /** WAI-ARIA tabs: one tab stop, arrows move and select, Home/End jump. */
-function TabList({ tabs, selected, onSelect }: { tabs: TabSpec[]; selected: TabId; onSelect: (id: TabId) => void }) {
+function TabList({
+  tabs,
+  selected,
+  onSelect,
+}: {
+  tabs: TabSpec[];
+  selected: TabId;
+  onSelect: (id: TabId) => void;
+}) {
   const refs = useRef(new Map<TabId, HTMLButtonElement>());
   const [focusRequest, setFocusRequest] = useState<TabId | null>(null);
 
@@ -148,7 +160,12 @@ function TabList({ tabs, selected, onSelect }: { tabs: TabSpec[]; selected: TabI
   };
 
   return (
-    <div role="tablist" aria-label="Configuration Manager sections" className="tabs__list" onKeyDown={onKeyDown}>
+    <div
+      role="tablist"
+      aria-label="Configuration Manager sections"
+      className="tabs__list"
+      onKeyDown={onKeyDown}
+    >
       {tabs.map((spec) => {
         const isSelected = spec.id === selected;
         return (

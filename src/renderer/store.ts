@@ -114,7 +114,9 @@ const createStatusSlice =
       }
       set({ registering: true, registerError: null });
       try {
-        const report = await api.register(name === '' ? { authKey: authKey.trim() } : { authKey: authKey.trim(), nodeName: name });
+        const report = await api.register(
+          name === '' ? { authKey: authKey.trim() } : { authKey: authKey.trim(), nodeName: name },
+        );
         set({ ...applyReport(report), registering: false, tab: 'home' });
         return true;
       } catch (error) {
@@ -152,7 +154,8 @@ const createLogsSlice =
     setPaused(paused) {
       if (paused === get().paused) return;
       if (paused) set({ paused: true });
-      else set(({ entries, held }) => ({ paused: false, held: [], entries: mergeLogs(entries, held, LOG_CAP) }));
+      else
+        set(({ entries, held }) => ({ paused: false, held: [], entries: mergeLogs(entries, held, LOG_CAP) }));
     },
     clearLogView() {
       set({ entries: [], held: [] });

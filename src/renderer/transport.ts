@@ -207,7 +207,10 @@ export function createWebTransport(options: WebTransportOptions = {}): Transport
     open();
   };
 
-  function subscribe<E extends EventName>(event: E, listener: (payload: EventPayload<E>) => void): () => void {
+  function subscribe<E extends EventName>(
+    event: E,
+    listener: (payload: EventPayload<E>) => void,
+  ): () => void {
     start();
     let set = eventListeners.get(event);
     if (!set) eventListeners.set(event, (set = new Set()));

@@ -53,8 +53,8 @@ export function SessionExpired() {
           <Code text={SESSION_EXPIRED_MESSAGE} />
         </p>
         <p className="muted">
-          For safety, the link carries a one-time token and the session ends when the host restarts. Nothing on
-          this node was changed.
+          For safety, the link carries a one-time token and the session ends when the host restarts. Nothing
+          on this node was changed.
         </p>
       </Callout>
     </div>

@@ -1,7 +1,15 @@
 import type { ReactNode } from 'react';
 
 /** Line icons drawn inline (no network, no image files). Always decorative: text says the same. */
-function Icon({ children, size = 20, className }: { children: ReactNode; size?: number; className?: string }) {
+function Icon({
+  children,
+  size = 20,
+  className,
+}: {
+  children: ReactNode;
+  size?: number;
+  className?: string;
+}) {
   return (
     <svg
       className={className ? `icon ${className}` : 'icon'}

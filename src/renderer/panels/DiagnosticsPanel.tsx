@@ -1,4 +1,14 @@
-import { memo, useDeferredValue, useEffect, useId, useLayoutEffect, useMemo, useRef, useState, type ReactNode } from 'react';
+import {
+  memo,
+  useDeferredValue,
+  useEffect,
+  useId,
+  useLayoutEffect,
+  useMemo,
+  useRef,
+  useState,
+  type ReactNode,
+} from 'react';
 import { LOG_LEVELS, type LogEntry, type LogLevel } from '../../shared/contract';
 import { CopyIcon, DownloadIcon, PauseIcon, PlayIcon, TrashIcon } from '../components/Icons';
 import { LevelBadge } from '../components/LevelBadge';
@@ -128,7 +138,12 @@ export function DiagnosticsPanel() {
             >
               Export .jsonl
             </Button>
-            <Button variant="ghost" icon={<TrashIcon size={18} />} onClick={clearLogView} disabled={entries.length === 0}>
+            <Button
+              variant="ghost"
+              icon={<TrashIcon size={18} />}
+              onClick={clearLogView}
+              disabled={entries.length === 0}
+            >
               Clear view
             </Button>
           </div>
@@ -153,7 +168,10 @@ export function DiagnosticsPanel() {
               Live
             </p>
           )}
-          <p role="status" className={`small status-line ${notice?.tone === 'error' ? 'tone-bad' : 'tone-ok'}`}>
+          <p
+            role="status"
+            className={`small status-line ${notice?.tone === 'error' ? 'tone-bad' : 'tone-ok'}`}
+          >
             {notice?.text ?? ''}
           </p>
         </div>

@@ -4,7 +4,14 @@ import { PulseIcon } from '../components/Icons';
 import { LevelBadge } from '../components/LevelBadge';
 import { STATUS_META, StatusBadge } from '../components/StatusBadge';
 import { Button, Callout, Card, ErrorDetails, Fact, Facts, Gauge } from '../components/ui';
-import { formatBytes, formatDateTime, formatDurationSince, formatPercent, formatTime, useNow } from '../format';
+import {
+  formatBytes,
+  formatDateTime,
+  formatDurationSince,
+  formatPercent,
+  formatTime,
+  useNow,
+} from '../format';
 import { useApp } from '../store';
 
 export function HomePanel() {
@@ -38,12 +45,17 @@ function StatusHero({ report }: { report: StatusReport }) {
           <p className="hero__state">{report.status}</p>
           <p className="hero__description">{meta.description}</p>
           {report.connectedSince && (report.status === 'Online' || report.status === 'Limited') ? (
-            <p className="hero__since muted">Connected for {formatDurationSince(report.connectedSince, now)}</p>
+            <p className="hero__since muted">
+              Connected for {formatDurationSince(report.connectedSince, now)}
+            </p>
           ) : null}
         </div>
       </div>
       {report.lastError ? (
-        <Callout tone={report.status === 'Online' ? 'warn' : 'error'} title="Last error reported by this node">
+        <Callout
+          tone={report.status === 'Online' ? 'warn' : 'error'}
+          title="Last error reported by this node"
+        >
           <ErrorDetails error={report.lastError} />
         </Callout>
       ) : null}
@@ -95,7 +107,8 @@ function ConnectionCard({ report }: { report: StatusReport }) {
 
 function ResourcesCard({ report }: { report: StatusReport }) {
   const system = useApp((s) => s.system) ?? report.system;
-  const memoryPercent = system.memoryTotalBytes > 0 ? (system.memoryUsedBytes / system.memoryTotalBytes) * 100 : 0;
+  const memoryPercent =
+    system.memoryTotalBytes > 0 ? (system.memoryUsedBytes / system.memoryTotalBytes) * 100 : 0;
   const jobsPercent = report.jobs.limit > 0 ? (report.jobs.running / report.jobs.limit) * 100 : 0;
   return (
     <Card title="Jobs and resources">
@@ -167,7 +180,13 @@ function NodesCard({ report }: { report: StatusReport }) {
                     <td>
                       {node.runningJobs} / {node.jobLimit}
                     </td>
-                    <td>{node.lastSeenAt ? formatDateTime(node.lastSeenAt) : <span className="muted">Never</span>}</td>
+                    <td>
+                      {node.lastSeenAt ? (
+                        formatDateTime(node.lastSeenAt)
+                      ) : (
+                        <span className="muted">Never</span>
+                      )}
+                    </td>
                   </tr>
                 );
               })

@@ -101,9 +101,9 @@ export function RegisterPanel() {
               Register this node
             </h2>
             <p className="muted">
-              Paste the authentication key of the integration runtime this machine should join. An administrator
-              of the control plane finds it with <code className="inline-code">openir-control-plane ir keys &lt;name&gt;</code>
-              .
+              Paste the authentication key of the integration runtime this machine should join. An
+              administrator of the control plane finds it with{' '}
+              <code className="inline-code">openir-control-plane ir keys &lt;name&gt;</code>.
             </p>
           </div>
         </div>
@@ -144,8 +144,8 @@ export function RegisterPanel() {
                 .join(' ')}
             />
             <p id={ids.keyHint} className="field__hint">
-              It starts with <code className="inline-code">IR@</code> and names the integration runtime, its control
-              plane and a secret.
+              It starts with <code className="inline-code">IR@</code> and names the integration runtime, its
+              control plane and a secret.
             </p>
             {showKeyProblem && keyCheck.state === 'invalid' ? (
               <p id={ids.keyProblem} className="field__problem">
@@ -194,8 +194,8 @@ export function RegisterPanel() {
               aria-describedby={showNameProblem ? `${ids.nameHint} ${ids.nameProblem}` : ids.nameHint}
             />
             <p id={ids.nameHint} className="field__hint">
-              How this machine appears in the integration runtime. Leave it empty to use this machine&apos;s host
-              name.
+              How this machine appears in the integration runtime. Leave it empty to use this machine&apos;s
+              host name.
             </p>
             {showNameProblem ? (
               <p id={ids.nameProblem} className="field__problem">
@@ -212,8 +212,8 @@ export function RegisterPanel() {
             {busy ? (
               <p className="muted" role="status">
                 Contacting the control plane
-                {keyCheck.state === 'valid' ? ` at ${keyCheck.key.endpoint}` : ''}, checking its TLS pin and registering
-                this node. This can take a few seconds.
+                {keyCheck.state === 'valid' ? ` at ${keyCheck.key.endpoint}` : ''}, checking its TLS pin and
+                registering this node. This can take a few seconds.
               </p>
             ) : null}
           </div>

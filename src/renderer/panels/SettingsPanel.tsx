@@ -27,7 +27,9 @@ function NodeCard({ report }: { report: StatusReport }) {
       <Facts>
         <Fact label="Node name">{report.node ? <strong>{report.node.name}</strong> : <NotRegistered />}</Fact>
         <Fact label="Integration runtime">{report.ir ? report.ir.name : <NotRegistered />}</Fact>
-        <Fact label="Machine name">{report.node ? <span className="mono break">{report.node.fqdn}</span> : '—'}</Fact>
+        <Fact label="Machine name">
+          {report.node ? <span className="mono break">{report.node.fqdn}</span> : '—'}
+        </Fact>
         <Fact label="Control plane">
           {report.controlPlane ? <span className="mono break">{report.controlPlane.endpoint}</span> : '—'}
         </Fact>
@@ -68,8 +70,8 @@ function ServiceCard({ report }: { report: StatusReport }) {
         </span>
       </p>
       <p className="muted small">
-        Stopping it takes this node offline: the control plane sends its jobs to the other nodes of the integration
-        runtime.
+        Stopping it takes this node offline: the control plane sends its jobs to the other nodes of the
+        integration runtime.
       </p>
       <div className="button-row">
         <Button
@@ -130,17 +132,17 @@ function SecretStoreCard({ report }: { report: StatusReport }) {
       </p>
       <p>{vault.description}</p>
       <p className="muted small">
-        It protects this node&apos;s own secrets (its node credential) and the data store credentials kept on this
-        node.
+        It protects this node&apos;s own secrets (its node credential) and the data store credentials kept on
+        this node.
       </p>
       {weak ? (
         <Callout tone="warn" title="Secrets on this node are less well protected.">
           <p>
             {vault.id === 'encrypted-file'
-              ? 'The encrypted-file backend keeps its key on this machine\'s disk, so anyone who can read the data directory can decrypt the secrets.'
-              : 'This backend protects secrets less well than the operating system\'s secret store.'}{' '}
-            Where the operating system offers a secret store (Keychain, DPAPI or a Secret Service such as GNOME
-            Keyring), make it available to OpenIR and prefer it.
+              ? "The encrypted-file backend keeps its key on this machine's disk, so anyone who can read the data directory can decrypt the secrets."
+              : "This backend protects secrets less well than the operating system's secret store."}{' '}
+            Where the operating system offers a secret store (Keychain, DPAPI or a Secret Service such as
+            GNOME Keyring), make it available to OpenIR and prefer it.
           </p>
         </Callout>
       ) : null}
