@@ -21,7 +21,10 @@ function bundleSizes() {
 }
 
 function rssBytes(pid: number): number {
-  const line = fs.readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
+  const line = fs
+    .readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('VmRSS:'));
   return Number(/(\d+)/.exec(line ?? '')?.[1] ?? NaN) * 1024;
 }
 
@@ -40,13 +43,29 @@ async function main(): Promise<void> {
   cleanupTempDirs();
   const rss = Math.max(...samples);
   const rows = [
-    { measure: 'renderer bundle, gzipped (JS + CSS)', value: `${(gzipTotal / 1024).toFixed(1)} KB`, goal: '< 250 KB', ok: gzipTotal < 250 * 1024 },
-    { measure: 'headless host idle RSS (max of 5)', value: `${(rss / 1024 / 1024).toFixed(1)} MB`, goal: '< 80 MB', ok: rss < 80 * 1024 * 1024 },
+    {
+      measure: 'renderer bundle, gzipped (JS + CSS)',
+      value: `${(gzipTotal / 1024).toFixed(1)} KB`,
+      goal: '< 250 KB',
+      ok: gzipTotal < 250 * 1024,
+    },
+    {
+      measure: 'headless host idle RSS (max of 5)',
+      value: `${(rss / 1024 / 1024).toFixed(1)} MB`,
+      goal: '< 80 MB',
+      ok: rss < 80 * 1024 * 1024,
+    },
   ];
   if (process.argv.includes('--json')) {
     console.log(JSON.stringify({ bundle: sizes, gzipTotal, rssBytes: rss, rows }, null, 2));
   } else {
-    console.table(sizes.map((s) => ({ file: s.file, raw: `${(s.raw / 1024).toFixed(1)} KB`, gzip: `${(s.gzip / 1024).toFixed(1)} KB` })));
+    console.table(
+      sizes.map((s) => ({
+        file: s.file,
+        raw: `${(s.raw / 1024).toFixed(1)} KB`,
+        gzip: `${(s.gzip / 1024).toFixed(1)} KB`,
+      })),
+    );
     console.table(rows);
   }
 }

@@ -10,6 +10,8 @@ import { tempDir, cleanupTempDirs } from '../test/helpers/tmp';
  */
 function electronBinary(): string | null {
   try {
+    // Outside Electron, the electron package exports the path of its binary.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const bin = require('electron') as unknown;
     return typeof bin === 'string' && fs.existsSync(bin) ? bin : null;
   } catch {

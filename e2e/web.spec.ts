@@ -3,7 +3,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
 import { formatAuthKey, parseAuthKey } from '../src/shared/authKey';
-import { startControlPlane, stopAll as stopControlPlanes, type RunningControlPlane } from '../test/helpers/controlPlane';
+import {
+  startControlPlane,
+  stopAll as stopControlPlanes,
+  type RunningControlPlane,
+} from '../test/helpers/controlPlane';
 import { rawRequest } from '../test/helpers/http';
 import { freePort } from '../test/helpers/node';
 import { cleanupTempDirs } from '../test/helpers/tmp';
@@ -61,19 +65,19 @@ test('the token is required: no token → 401, another Origin → 403', async ()
 test('opening the printed URL shows the Register page', async () => {
   await page.goto(web.url);
   await expect(page).toHaveURL(`${web.origin}/`);
-  await expect(page.getByLabel('Authentication key')).toBeVisible();
+  await expect(page.getByLabel('Authentication key', { exact: true })).toBeVisible();
   await expect(page.getByTestId('node-status')).toHaveText('NeedRegistration');
   await shoot('register');
 });
 
 test('a malformed key is flagged as you type', async () => {
-  await page.getByLabel('Authentication key').fill('IR@not-a-key');
+  await page.getByLabel('Authentication key', { exact: true }).fill('IR@not-a-key');
   await expect(page.getByText(/malformed/i).first()).toBeVisible();
 });
 
 test('a key for a control plane that is down shows the specific error and its fix', async () => {
   const down = formatAuthKey({ ...parseAuthKey(key1), endpoint: `https://127.0.0.1:${await freePort()}` });
-  await page.getByLabel('Authentication key').fill(down);
+  await page.getByLabel('Authentication key', { exact: true }).fill(down);
   await page.getByRole('button', { name: 'Register' }).click();
   const alert = page.getByRole('alert');
   await expect(alert).toContainText('Failed to register this Integration Runtime node!');
@@ -84,7 +88,7 @@ test('a key for a control plane that is down shows the specific error and its fi
 
 test('paste the key, Register, and see Online with the node listed', async () => {
   await page.getByLabel('Show authentication key').check();
-  await page.getByLabel('Authentication key').fill(key1);
+  await page.getByLabel('Authentication key', { exact: true }).fill(key1);
   await page.getByLabel('Node name (optional)').fill('web-node');
   await page.getByRole('button', { name: 'Register' }).click();
   await expect(page.getByTestId('node-status')).toHaveText('Online', { timeout: 15_000 });
@@ -102,9 +106,9 @@ test('the secret never reaches the page after registration', async () => {
 test('Settings: stop the service and see Stopped, start it and see Online', async () => {
   await page.getByRole('tab', { name: 'Settings' }).click();
   await shoot('settings');
-  await page.getByRole('button', { name: 'Stop service' }).click();
+  await page.getByRole('button', { name: 'Stop service', exact: true }).click();
   await expect(page.getByTestId('node-status')).toHaveText('Stopped', { timeout: 10_000 });
-  await page.getByRole('button', { name: 'Start service' }).click();
+  await page.getByRole('button', { name: 'Start service', exact: true }).click();
   await expect(page.getByTestId('node-status')).toHaveText('Online', { timeout: 15_000 });
 });
 
@@ -128,7 +132,9 @@ test('the control plane going away shows Offline, and Online again when it is ba
 
 test('readable at 200 % zoom (a 640 px wide viewport)', async () => {
   await page.setViewportSize({ width: 640, height: 400 });
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  const overflow = await page.evaluate(
+    () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+  );
   expect(overflow).toBeLessThanOrEqual(0);
   await shoot('home-zoom200');
   await page.setViewportSize({ width: 1280, height: 800 });

@@ -36,16 +36,28 @@ if (!process.env.DBUS_SESSION_BUS_ADDRESS) {
 }
 // Vitest runs the unit, integration and process-level suites; Playwright the browser and Electron suites.
 // `npm test -- <vitest args>` narrows the Vitest run and skips Playwright.
-const env = { ...process.env, VITE_CONFIG_NATIVE_IGNORE_WARNING: 'true', PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD: '1' };
-const vitest = spawnSync(process.execPath, [path.join(root, 'node_modules', 'vitest', 'vitest.mjs'), 'run', ...args], {
-  stdio: 'inherit',
-  cwd: root,
-  env,
-});
+const env = {
+  ...process.env,
+  VITE_CONFIG_NATIVE_IGNORE_WARNING: 'true',
+  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD: '1',
+};
+const vitest = spawnSync(
+  process.execPath,
+  [path.join(root, 'node_modules', 'vitest', 'vitest.mjs'), 'run', ...args],
+  {
+    stdio: 'inherit',
+    cwd: root,
+    env,
+  },
+);
 if (args.length > 0) process.exit(vitest.status ?? 1);
-const playwright = spawnSync(process.execPath, [path.join(root, 'node_modules', '@playwright', 'test', 'cli.js'), 'test'], {
-  stdio: 'inherit',
-  cwd: root,
-  env,
-});
+const playwright = spawnSync(
+  process.execPath,
+  [path.join(root, 'node_modules', '@playwright', 'test', 'cli.js'), 'test'],
+  {
+    stdio: 'inherit',
+    cwd: root,
+    env,
+  },
+);
 process.exit(vitest.status || playwright.status || 0);

@@ -139,7 +139,9 @@ export class ControlChannel {
           fix: 'The node reconnects on its own; check the control plane and the network if this persists.',
         },
       );
-      log.warn(failure.message, { code: failure.code });
+      // Say it loudly once per outage; the retries that follow go to debug.
+      if (this.attempt === 0) log.warn(failure.message, { code: failure.code });
+      else log.debug(failure.message, { code: failure.code, attempt: this.attempt });
       this.options.onState('unreachable', failure);
       this.scheduleReconnect();
     });

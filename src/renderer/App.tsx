@@ -104,7 +104,10 @@ export function App() {
               {report.ir.name}
             </p>
           ) : null}
-          <NodeStatusChip status={report?.status ?? null} />
+          <NodeStatusChip
+            status={report?.status ?? null}
+            stale={connection === 'reconnecting' || connection === 'session-expired'}
+          />
         </div>
       </header>
       <ConnectionBanner />

@@ -1,10 +1,13 @@
 import { useEffect, useState } from 'react';
 
 const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
+// Logs read best in a fixed 24-hour form with milliseconds, whatever the locale's clock.
 const timeOnly = new Intl.DateTimeFormat(undefined, {
   hour: '2-digit',
   minute: '2-digit',
   second: '2-digit',
+  fractionalSecondDigits: 3,
+  hourCycle: 'h23',
 });
 
 export function formatDateTime(iso: string): string {
@@ -12,9 +15,23 @@ export function formatDateTime(iso: string): string {
   return Number.isNaN(date.getTime()) ? iso : dateTime.format(date);
 }
 
+const clockOnly = new Intl.DateTimeFormat(undefined, {
+  hour: '2-digit',
+  minute: '2-digit',
+  second: '2-digit',
+  hourCycle: 'h23',
+});
+
+/** Time of a log entry, to the millisecond. */
 export function formatTime(iso: string): string {
   const date = new Date(iso);
   return Number.isNaN(date.getTime()) ? iso : timeOnly.format(date);
+}
+
+/** Time of day to the second, for summaries. */
+export function formatClock(iso: string): string {
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime()) ? iso : clockOnly.format(date);
 }
 
 /** "3 min", "2 h 5 min", "4 d 1 h": how long since `iso`, coarse enough to read at a glance. */

@@ -53,8 +53,8 @@ export function SessionExpired() {
           <Code text={SESSION_EXPIRED_MESSAGE} />
         </p>
         <p className="muted">
-          For safety, the link carries a one-time token and the session ends when the host restarts. Nothing
-          on this node was changed.
+          Sessions end when the OpenIR host restarts; the URL it prints signs you in again. Nothing on this
+          node was changed.
         </p>
       </Callout>
     </div>

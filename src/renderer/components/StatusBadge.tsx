@@ -63,12 +63,21 @@ export function StatusBadge({ status, testId }: { status: NodeStatus; testId?: s
 }
 
 /** The header's live node state: announced politely to screen readers when it changes. */
-export function NodeStatusChip({ status }: { status: NodeStatus | null }) {
+export function NodeStatusChip({ status, stale = false }: { status: NodeStatus | null; stale?: boolean }) {
   return (
-    <div className="status-chip" role="status" aria-live="polite" aria-atomic="true">
+    <div
+      className={stale ? 'status-chip status-chip--stale' : 'status-chip'}
+      role="status"
+      aria-live="polite"
+      aria-atomic="true"
+    >
       <span className="visually-hidden">Node status: </span>
       {status ? (
-        <StatusBadge status={status} testId="node-status" />
+        <>
+          <StatusBadge status={status} testId="node-status" />
+          {/* While the host cannot be reached, the state shown is only the last one it reported. */}
+          {stale ? <span className="status-chip__stale">last known</span> : null}
+        </>
       ) : (
         <span className="badge badge--off">
           <SyncIcon size={16} className="icon--spin" />

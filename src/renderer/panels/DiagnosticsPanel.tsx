@@ -275,11 +275,13 @@ function countText(count: number): string {
 }
 
 async function copyText(text: string): Promise<void> {
-  if (navigator.clipboard && window.isSecureContext) {
+  try {
     await navigator.clipboard.writeText(text);
     return;
+  } catch {
+    // No async clipboard (insecure origin, or a permission handler that refuses it, as the desktop
+    // app's does): the selection-based copy still works inside a user gesture.
   }
-  // Older engines and insecure origins: the selection-based copy still works on a user gesture.
   const area = document.createElement('textarea');
   area.value = text;
   area.setAttribute('readonly', '');

@@ -9,7 +9,7 @@ import {
   formatDateTime,
   formatDurationSince,
   formatPercent,
-  formatTime,
+  formatClock,
   useNow,
 } from '../format';
 import { useApp } from '../store';
@@ -228,7 +228,7 @@ function EventRow({ entry }: { entry: LogEntry }) {
   return (
     <li className="events__item">
       <time className="events__time mono small" dateTime={entry.time} title={formatDateTime(entry.time)}>
-        {formatTime(entry.time)}
+        {formatClock(entry.time)}
       </time>
       <LevelBadge level={entry.level} />
       <span className="events__message">{entry.message}</span>

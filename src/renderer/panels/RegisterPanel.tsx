@@ -44,6 +44,7 @@ export function RegisterPanel() {
   const [keySettled, setKeySettled] = useState(false);
   const [nameSettled, setNameSettled] = useState(false);
   const pasted = useRef(false);
+  const alertRef = useRef<HTMLDivElement>(null);
 
   const keyCheck = useMemo(() => checkKey(authKey), [authKey]);
   const nameProblem = useMemo(() => checkNodeName(nodeName), [nodeName]);
@@ -58,6 +59,11 @@ export function RegisterPanel() {
     const timer = setTimeout(() => setKeySettled(true), SETTLE_MS);
     return () => clearTimeout(timer);
   }, [authKey]);
+
+  // The failure is announced by role="alert"; also bring it into view, it sits below the button.
+  useEffect(() => {
+    if (registerError) alertRef.current?.scrollIntoView({ block: 'nearest' });
+  }, [registerError]);
 
   useEffect(() => {
     setNameSettled(false);
@@ -218,7 +224,7 @@ export function RegisterPanel() {
             ) : null}
           </div>
 
-          <div role="alert" className="alert-slot">
+          <div role="alert" className="alert-slot" ref={alertRef}>
             {registerError && !busy ? (
               <Callout tone="error" title={REGISTRATION_FAILED_MESSAGE}>
                 <ErrorDetails error={registerError} />

@@ -92,14 +92,18 @@ function ServiceCard({ report }: { report: StatusReport }) {
         >
           Stop service
         </Button>
-        <Button
-          icon={<RestartIcon size={18} />}
-          busy={serviceAction === 'restartService'}
-          disabled={!running || pending}
-          onClick={() => void run('restartService')}
-        >
-          Restart service
-        </Button>
+        {running || serviceAction === 'restartService' ? (
+          // Absent, not disabled, while stopped: there is nothing to restart, and "Start service" stays
+          // the only button of that name for keyboard and screen-reader users.
+          <Button
+            icon={<RestartIcon size={18} />}
+            busy={serviceAction === 'restartService'}
+            disabled={pending}
+            onClick={() => void run('restartService')}
+          >
+            Restart service
+          </Button>
+        ) : null}
       </div>
       <div role="status" className="small muted status-line">
         {serviceAction ? ACTION_PROGRESS[serviceAction] : ''}
@@ -130,22 +134,20 @@ function SecretStoreCard({ report }: { report: StatusReport }) {
           {weak ? 'Weaker protection' : 'Strong protection'}
         </span>
       </p>
-      <p>{vault.description}</p>
+      {weak ? (
+        <Callout
+          tone="warn"
+          title="Secrets on this node are less well protected than with an OS secret store."
+        >
+          <p>{vault.description}</p>
+        </Callout>
+      ) : (
+        <p>{vault.description}</p>
+      )}
       <p className="muted small">
         It protects this node&apos;s own secrets (its node credential) and the data store credentials kept on
         this node.
       </p>
-      {weak ? (
-        <Callout tone="warn" title="Secrets on this node are less well protected.">
-          <p>
-            {vault.id === 'encrypted-file'
-              ? "The encrypted-file backend keeps its key on this machine's disk, so anyone who can read the data directory can decrypt the secrets."
-              : "This backend protects secrets less well than the operating system's secret store."}{' '}
-            Where the operating system offers a secret store (Keychain, DPAPI or a Secret Service such as
-            GNOME Keyring), make it available to OpenIR and prefer it.
-          </p>
-        </Callout>
-      ) : null}
     </Card>
   );
 }
