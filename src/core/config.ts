@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import { z } from 'zod';
 import { LogLevelSchema } from '../shared/contract';
 import { OpenIrError } from '../shared/errors';
+import { ProxySettingsSchema } from '../shared/proxy';
 import { writeFileAtomic } from './atomicFile';
 
 /**
@@ -25,13 +26,14 @@ export const RegistrationSchema = z.object({
 });
 export type Registration = z.infer<typeof RegistrationSchema>;
 
-export const CONFIG_SCHEMA_VERSION = 1;
+export const CONFIG_SCHEMA_VERSION = 2;
 
 export const NodeConfigSchema = z.object({
   schemaVersion: z.literal(CONFIG_SCHEMA_VERSION),
   vaultBackend: z.string().nullable(),
   logLevel: LogLevelSchema,
   registration: RegistrationSchema.nullable(),
+  proxy: ProxySettingsSchema,
 });
 export type NodeConfig = z.infer<typeof NodeConfigSchema>;
 
@@ -40,7 +42,34 @@ export const DEFAULT_CONFIG: NodeConfig = {
   vaultBackend: null,
   logLevel: 'info',
   registration: null,
+  proxy: { mode: 'none' },
 };
+
+/**
+ * Each step upgrades a config written by an older version by one schema
+ * version, so settings survive upgrades instead of being reset.
+ */
+const MIGRATIONS: Record<number, (old: Record<string, unknown>) => Record<string, unknown>> = {
+  // 1 → 2: the HTTP proxy setting arrives; existing nodes keep connecting directly.
+  1: (old) => ({ ...old, schemaVersion: 2, proxy: { mode: 'none' } }),
+};
+
+export function migrateConfig(raw: unknown): { config: unknown; migrated: boolean } {
+  let current = raw as Record<string, unknown>;
+  let migrated = false;
+  while (
+    current &&
+    typeof current === 'object' &&
+    typeof current.schemaVersion === 'number' &&
+    current.schemaVersion < CONFIG_SCHEMA_VERSION
+  ) {
+    const step = MIGRATIONS[current.schemaVersion];
+    if (!step) break;
+    current = step(current);
+    migrated = true;
+  }
+  return { config: current, migrated };
+}
 
 /** Reads and writes config.json atomically; updates are serialized so two writers never interleave. */
 export class ConfigStore {
@@ -70,7 +99,8 @@ export class ConfigStore {
         cause: error,
       });
     }
-    const result = NodeConfigSchema.safeParse(parsed);
+    const { config: upgraded, migrated } = migrateConfig(parsed);
+    const result = NodeConfigSchema.safeParse(upgraded);
     if (!result.success) {
       throw new OpenIrError(
         'INVALID_INPUT',
@@ -82,6 +112,10 @@ export class ConfigStore {
       );
     }
     this.current = result.data;
+    if (migrated) {
+      // Best effort: the upgraded config is in memory either way, and the next update writes it.
+      await writeFileAtomic(this.file, `${JSON.stringify(result.data, null, 2)}\n`).catch(() => undefined);
+    }
     return this.current;
   }
 

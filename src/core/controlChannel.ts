@@ -1,4 +1,3 @@
-import type tls from 'node:tls';
 import WebSocket from 'ws';
 import {
   CHANNEL_CLOSE,
@@ -9,6 +8,7 @@ import {
   type NodeMessage,
 } from '../shared/controlPlaneApi';
 import { OpenIrError } from '../shared/errors';
+import type { Connector } from './connector';
 import { connectionError } from './pinnedTls';
 import type { SourceLogger } from './logger';
 
@@ -16,7 +16,8 @@ export type ChannelState = 'idle' | 'connecting' | 'open' | 'unreachable';
 
 export interface ControlChannelOptions {
   endpoint: string;
-  tls: tls.ConnectionOptions;
+  /** Opens the pinned TLS connection (direct or through the proxy) for the WebSocket. */
+  createConnection: ReturnType<Connector['createConnection']>;
   nodeId: string;
   credential: string;
   heartbeatIntervalMs: number;
@@ -85,7 +86,7 @@ export class ControlChannel {
     const url = new URL(CONTROL_PLANE_PATHS.channel, endpoint);
     url.protocol = 'wss:';
     const socket = new WebSocket(url, {
-      ...this.options.tls,
+      createConnection: this.options.createConnection,
       headers: { authorization: channelAuthorization(this.options.nodeId, this.options.credential) },
       handshakeTimeout: 10_000,
       maxPayload: 4 * 1024 * 1024,

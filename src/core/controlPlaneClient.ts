@@ -7,6 +7,7 @@ import {
 } from '../shared/controlPlaneApi';
 import { ErrorBodySchema, OpenIrError } from '../shared/errors';
 import { requestJson, type JsonResponse } from './jsonRequest';
+import type { Connector } from './connector';
 import { connectionError, endpointTarget } from './pinnedTls';
 
 const MAX_RESPONSE_BYTES = 1024 * 1024;
@@ -15,6 +16,7 @@ const MAX_RESPONSE_BYTES = 1024 * 1024;
 export async function registerWithControlPlane(
   endpoint: string,
   tlsOptions: tls.ConnectionOptions,
+  connector: Connector,
   request: RegisterRequest,
   timeoutMs = 15_000,
 ): Promise<RegisterResponse> {
@@ -23,6 +25,7 @@ export async function registerWithControlPlane(
     CONTROL_PLANE_PATHS.register,
     request,
     tlsOptions,
+    connector,
     timeoutMs,
   );
   if (status >= 200 && status < 300) {
@@ -52,22 +55,22 @@ async function postJson(
   path: string,
   payload: unknown,
   tlsOptions: tls.ConnectionOptions,
+  connector: Connector,
   timeoutMs: number,
 ): Promise<JsonResponse> {
   const target = endpointTarget(endpoint);
   try {
     return await requestJson(
       {
-        ...tlsOptions,
         host: target.host,
         port: target.port,
-        servername: target.servername,
         path,
-        agent: false,
         timeout: timeoutMs,
+        // No `agent` here: with `agent: false` Node ignores createConnection and dials directly.
+        createConnection: connector.createConnection(endpoint, tlsOptions),
       },
       payload,
-      { secure: true, maxBytes: MAX_RESPONSE_BYTES },
+      { maxBytes: MAX_RESPONSE_BYTES },
     );
   } catch (error) {
     throw connectionError(endpoint, error);

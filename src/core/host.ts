@@ -1,6 +1,7 @@
 import os from 'node:os';
 import { parseAuthKey } from '../shared/authKey';
-import type { HostApi, LogLevel, OperationOutput, StatusReport } from '../shared/contract';
+import type { HostApi, LogLevel, OperationInput, OperationOutput, StatusReport } from '../shared/contract';
+import type { ProxyInput, ProxyTestReport, ProxyView } from '../shared/proxy';
 import type { IrNodeInfo } from '../shared/controlPlaneApi';
 import { OpenIrError } from '../shared/errors';
 import { deriveNodeStatus } from '../shared/status';
@@ -11,6 +12,8 @@ import { HostEvents } from './events';
 import type { Logger, Redactor, SourceLogger } from './logger';
 import { defaultConcurrentJobsLimit, type SystemMetrics } from './metrics';
 import { pinnedTlsOptions, probeControlPlane } from './pinnedTls';
+import { environmentProxyResolver, type SystemProxyResolver } from './proxyRoute';
+import { ProxyService } from './proxyService';
 import type { SecretVault } from './vault';
 
 export const NODE_CREDENTIAL = 'node-credential';
@@ -24,6 +27,8 @@ export interface HostServiceOptions {
   logger: Logger;
   redactor: Redactor;
   metrics: SystemMetrics;
+  /** "Use system proxy": the environment by default; Electron passes the session's resolver. */
+  systemProxy?: SystemProxyResolver;
   reconnectMinMs?: number;
   reconnectMaxMs?: number;
   /** How long `register` waits for the first Online before answering with the current state. */
@@ -51,10 +56,18 @@ export class HostService implements HostApi {
   private lastEmitted = '';
   private readonly jobLimit = defaultConcurrentJobsLimit();
   private sampler: NodeJS.Timeout | null = null;
+  private readonly proxy: ProxyService;
 
   constructor(private readonly options: HostServiceOptions) {
     this.log = options.logger.child('host');
     this.startedAt = this.now().toISOString();
+    this.proxy = new ProxyService({
+      config: options.config,
+      vault: options.vault,
+      redactor: options.redactor,
+      system: options.systemProxy ?? environmentProxyResolver(),
+      log: options.logger.child('proxy'),
+    });
   }
 
   /** Loads the registration and starts the service, as the OS service would at boot. */
@@ -62,6 +75,7 @@ export class HostService implements HostApi {
     const config = await this.options.config.load();
     this.options.logger.setLevel(config.logLevel);
     this.registration = config.registration;
+    await this.proxy.load();
     this.options.logger.onEntry((entry) => this.events.emit('log', entry));
     // Pushed, so the UI shows live CPU and memory without polling.
     this.sampler = setInterval(() => this.events.emit('systemSampled', this.options.metrics.sample()), 2000);
@@ -113,9 +127,10 @@ export class HostService implements HostApi {
       nodeName,
     });
     try {
-      const { caPem } = await probeControlPlane(key.endpoint, key.pin);
+      const connector = this.proxy.connector();
+      const { caPem } = await probeControlPlane(key.endpoint, key.pin, connector);
       const tls = pinnedTlsOptions(caPem, key.pin);
-      const answer = await registerWithControlPlane(key.endpoint, tls, {
+      const answer = await registerWithControlPlane(key.endpoint, tls, connector, {
         irId: key.irId,
         secret: key.secret,
         nodeName,
@@ -211,6 +226,29 @@ export class HostService implements HostApi {
     return { level: input.level };
   }
 
+  async getProxy(): Promise<ProxyView> {
+    return this.proxy.view(this.registration?.endpoint ?? null);
+  }
+
+  async setProxy(input: ProxyInput): Promise<ProxyView> {
+    await this.proxy.save(input);
+    // As in the reference product, a new proxy takes effect by restarting the host service.
+    if (this.serviceRunning) await this.restartService();
+    return this.getProxy();
+  }
+
+  async testProxy(input: OperationInput<'testProxy'>): Promise<ProxyTestReport> {
+    const target =
+      input.target ??
+      (this.registration ? { endpoint: this.registration.endpoint, pin: this.registration.pin } : null);
+    if (!target) {
+      throw new OpenIrError('INVALID_INPUT', 'There is no control plane to test against yet.', {
+        fix: 'Paste the authentication key first (its endpoint is tested), or register the node.',
+      });
+    }
+    return this.proxy.test(input.proxy, target);
+  }
+
   /** Stops everything before the process exits. */
   async shutdown(): Promise<void> {
     if (this.sampler) clearInterval(this.sampler);
@@ -246,9 +284,10 @@ export class HostService implements HostApi {
       return;
     }
     this.options.redactor.add(credential);
+    const tls = pinnedTlsOptions(registration.controlPlaneCaPem, registration.pin);
     this.channel = new ControlChannel({
       endpoint: registration.endpoint,
-      tls: pinnedTlsOptions(registration.controlPlaneCaPem, registration.pin),
+      createConnection: this.proxy.connector().createConnection(registration.endpoint, tls),
       nodeId: registration.nodeId,
       credential,
       heartbeatIntervalMs: registration.heartbeatIntervalMs,

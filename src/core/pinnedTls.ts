@@ -2,6 +2,7 @@ import { createHash, X509Certificate } from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
 import { OpenIrError } from '../shared/errors';
+import type { Connector } from './connector';
 
 /** base64 SHA-256 of a certificate's SubjectPublicKeyInfo: the pin carried in auth keys. */
 export function publicKeyPin(certDerOrPem: Buffer | string): string {
@@ -107,35 +108,18 @@ export function connectionError(endpoint: string, error: unknown): OpenIrError {
  * CA verification (it is usually self-signed), check its key against the pin,
  * and send nothing. Returns the chain to trust from then on.
  */
-export function probeControlPlane(
+export async function probeControlPlane(
   endpoint: string,
   pin: string,
-  timeoutMs = 10_000,
+  connector: Connector,
 ): Promise<{ caPem: string }> {
-  const target = endpointTarget(endpoint);
-  return new Promise((resolve, reject) => {
-    const socket = tls.connect({
-      host: target.host,
-      port: target.port,
-      servername: target.servername,
-      rejectUnauthorized: false,
-      timeout: timeoutMs,
-    });
-    const fail = (error: unknown) => {
-      socket.destroy();
-      reject(connectionError(endpoint, error));
-    };
-    socket.once('timeout', () => fail(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
-    socket.once('error', fail);
-    socket.once('secureConnect', () => {
-      const leaf = socket.getPeerCertificate(true);
-      socket.end();
-      if (!leaf?.raw) return fail(new Error('The server presented no certificate'));
-      const actual = publicKeyPin(leaf.raw);
-      if (actual !== pin) return fail(pinMismatch(pin, actual));
-      resolve({ caPem: chainPem(leaf) });
-    });
-  });
+  const socket = await connector.connectTls(endpoint, { rejectUnauthorized: false });
+  const leaf = socket.getPeerCertificate(true);
+  socket.end();
+  if (!leaf?.raw) throw connectionError(endpoint, new Error('The server presented no certificate'));
+  const actual = publicKeyPin(leaf.raw);
+  if (actual !== pin) throw pinMismatch(pin, actual);
+  return { caPem: chainPem(leaf) };
 }
 
 function chainPem(leaf: tls.DetailedPeerCertificate): string {

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { IrNodeInfoSchema, NodeNameSchema } from './controlPlaneApi';
 import { ErrorBodySchema } from './errors';
 import { EVENT_NAME_LIST, OPERATION_NAME_LIST } from './contractNames';
+import { ProxyInputSchema, ProxyTestReportSchema, ProxyViewSchema } from './proxy';
 import { NodeStatusSchema } from './status';
 
 /**
@@ -93,6 +94,32 @@ export const OPERATIONS = {
     summary: 'Set the minimum level written to the log.',
     input: z.object({ level: LogLevelSchema }).strict(),
     output: z.object({ level: LogLevelSchema }),
+  },
+  getProxy: {
+    summary: 'The HTTP proxy setting and the route traffic to the control plane takes now.',
+    input: Empty,
+    output: ProxyViewSchema,
+  },
+  setProxy: {
+    summary: 'Save the HTTP proxy setting (password to the vault), then restart the host service.',
+    input: ProxyInputSchema,
+    output: ProxyViewSchema,
+  },
+  testProxy: {
+    summary:
+      'Test reaching the control plane step by step (DNS, proxy, tunnel, TLS with the pin), before or after saving.',
+    input: z
+      .object({
+        /** Settings to try; the saved ones when absent. */
+        proxy: ProxyInputSchema.optional(),
+        /** The control plane to reach; the registered one when absent (e.g. from a pasted key before registration). */
+        target: z
+          .object({ endpoint: z.string().url(), pin: z.string().min(1) })
+          .strict()
+          .optional(),
+      })
+      .strict(),
+    output: ProxyTestReportSchema,
   },
 } as const satisfies Record<string, { summary: string; input: z.ZodType; output: z.ZodType }>;
 

@@ -11,6 +11,9 @@ export const OPERATION_NAME_LIST = [
   'restartService',
   'getLogs',
   'setLogLevel',
+  'getProxy',
+  'setProxy',
+  'testProxy',
 ] as const;
 
 export const EVENT_NAME_LIST = ['statusChanged', 'systemSampled', 'log'] as const;

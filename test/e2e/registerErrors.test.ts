@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Connector } from '../../src/core/connector';
 import { registerWithControlPlane } from '../../src/core/controlPlaneClient';
 import { pinnedTlsOptions, probeControlPlane } from '../../src/core/pinnedTls';
 import { formatAuthKey, parseAuthKey } from '../../src/shared/authKey';
@@ -102,9 +103,17 @@ describe('registration errors', () => {
     const before = ((await cp.admin(['ir', 'nodes', 'errors-ir'])).json as { nodes: unknown[] }).nodes.length;
     // Fill the IR to its limit with the node's own registration client, then try with a real host.
     const key = parseAuthKey(keys.key1);
-    const { caPem } = await probeControlPlane(key.endpoint, key.pin);
+    const direct = new Connector(async () => ({
+      kind: 'direct',
+      proxy: null,
+      reason: 'test',
+      proxyHost: null,
+      proxyPort: null,
+      authorization: null,
+    }));
+    const { caPem } = await probeControlPlane(key.endpoint, key.pin, direct);
     for (let i = before; i < 4; i += 1) {
-      await registerWithControlPlane(key.endpoint, pinnedTlsOptions(caPem, key.pin), {
+      await registerWithControlPlane(key.endpoint, pinnedTlsOptions(caPem, key.pin), direct, {
         irId: key.irId,
         secret: key.secret,
         nodeName: `filler${i}`,

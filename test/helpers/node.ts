@@ -87,7 +87,10 @@ export function makeNode(extraEnv: NodeJS.ProcessEnv = {}, name = `node${nodes.l
     cli: (args, stdin) => runCli(args, { env, ...(stdin === undefined ? {} : { stdin }) }),
     output: () => output,
     async startHost() {
-      const child = spawn(process.execPath, [CLI, 'serve', '--no-web'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [CLI, 'serve', '--no-web'], {
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
       child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
       node.process = child;
