@@ -89,13 +89,12 @@ export function connectThroughProxy(
 
 function refusal(route: ResolvedRoute, authority: string, res: http.IncomingMessage): OpenIrError {
   const status = `HTTP ${res.statusCode}${res.statusMessage ? ` ${res.statusMessage}` : ''}`;
-  if (res.statusCode === 407) {
-    const header = res.headers['proxy-authenticate'];
-    const schemes = (Array.isArray(header) ? header : header ? [header] : []).map(
-      (h) => h.trim().split(/\s+/)[0]?.toLowerCase() ?? '',
-    );
+  // 407 is the standard answer; some proxies (tinyproxy) answer 401 to wrong credentials.
+  if (res.statusCode === 407 || (res.statusCode === 401 && route.authorization !== null)) {
+    const header = res.headers['proxy-authenticate'] ?? res.headers['www-authenticate'];
+    const schemes = authSchemes(header);
     if (schemes.length > 0 && !schemes.includes('basic')) {
-      const named = schemes.map((s) => s.toUpperCase()).join(', ');
+      const named = schemes.map((s) => SCHEME_NAMES[s] ?? s).join(' or ');
       return new OpenIrError(
         'PROXY_AUTH_UNSUPPORTED',
         `The proxy ${route.proxy} asks for ${named} authentication, which OpenIR does not support yet.`,
@@ -119,6 +118,25 @@ function refusal(route: ResolvedRoute, authority: string, res: http.IncomingMess
       fix: `Allow HTTPS (CONNECT) to ${authority} on the proxy, or add the control plane to NO_PROXY / choose "Do not use proxy" if it is reachable directly.`,
     },
   );
+}
+
+const SCHEME_NAMES: Record<string, string> = {
+  ntlm: 'NTLM',
+  negotiate: 'Negotiate (Kerberos)',
+  digest: 'Digest',
+  basic: 'Basic',
+};
+
+/** Scheme names from Proxy-Authenticate, which Node joins with ", " when the proxy sends several. */
+function authSchemes(header: string | string[] | undefined): string[] {
+  const text = Array.isArray(header) ? header.join(', ') : (header ?? '');
+  const schemes = text
+    .split(',')
+    .map((part) => part.trim())
+    // Parameters (realm="…", charset=…) follow a scheme after the same commas; skip them.
+    .filter((part) => part !== '' && !/^[A-Za-z0-9_-]+\s*=/.test(part))
+    .map((part) => (part.split(/\s+/)[0] ?? '').toLowerCase());
+  return [...new Set(schemes)];
 }
 
 export function startTls(

@@ -4,6 +4,7 @@ import type { OpenIrApi } from '../shared/api';
 import { parseAuthKey } from '../shared/authKey';
 import type { LogEntry, LogLevel, StatusReport, SystemSample } from '../shared/contract';
 import { NodeNameSchema } from '../shared/controlPlaneApi';
+import type { ProxyInput, ProxyTestReport, ProxyView } from '../shared/proxy';
 import { toUiError, type UiError } from './errors';
 import { appendCapped, atLeast, LOG_CAP, mergeLogs, missingFrom, RECENT_CAP } from './logs';
 import type { ConnectionState, Transport } from './transport';
@@ -62,7 +63,42 @@ export interface UiSlice {
   setTab(tab: TabId): void;
 }
 
-export type AppState = StatusSlice & SystemSlice & LogsSlice & ConnectionSlice & UiSlice;
+/** The control plane a proxy test reaches: the registered one, or the one named in a pasted key. */
+export interface ProxyTestTarget {
+  endpoint: string;
+  pin: string;
+}
+
+/**
+ * Where the proxy dialog was opened from. From the Register page the test reaches the control plane named
+ * in the pasted key (only its endpoint and pin, never the secret); `target` is null when no valid key is
+ * pasted yet.
+ */
+export type ProxyDialogContext = { from: 'settings' } | { from: 'register'; target: ProxyTestTarget | null };
+
+export interface ProxySlice {
+  /** The saved setting and the route it gives; the password itself never reaches the UI. */
+  proxyView: ProxyView | null;
+  proxyLoadError: UiError | null;
+  /** The dialog is open while this is set. */
+  proxyDialog: ProxyDialogContext | null;
+  proxyTesting: boolean;
+  /** The last test of the dialog's (unsaved) settings. */
+  proxyTest: ProxyTestReport | null;
+  proxyTestError: UiError | null;
+  proxySaving: boolean;
+  proxySaveError: UiError | null;
+  /** Set by a successful save until the dialog opens again: Settings follows the reconnection. */
+  proxySaved: boolean;
+  refreshProxy(): Promise<void>;
+  openProxyDialog(context: ProxyDialogContext): void;
+  closeProxyDialog(): void;
+  testProxy(proxy: ProxyInput): Promise<void>;
+  clearProxyTest(): void;
+  saveProxy(proxy: ProxyInput): Promise<boolean>;
+}
+
+export type AppState = StatusSlice & SystemSlice & LogsSlice & ConnectionSlice & UiSlice & ProxySlice;
 export type AppStore = StoreApi<AppState>;
 
 type Slice<T> = StateCreator<AppState, [], [], T>;
@@ -182,6 +218,122 @@ const createUiSlice: Slice<UiSlice> = (set) => ({
   },
 });
 
+/** Messages shown when a test has no control plane to reach. */
+export const PROXY_TEST_NEEDS_KEY: UiError = {
+  code: 'INVALID_INPUT',
+  message: 'Paste the authentication key first: the test reaches the control plane named in the key.',
+  fix: 'Close this dialog, paste the key of the integration runtime on the Register page, then test again.',
+};
+export const PROXY_TEST_NOT_REGISTERED: UiError = {
+  code: 'NOT_REGISTERED',
+  message: 'There is no control plane to test against yet: this node is not registered.',
+  fix: 'Paste the authentication key on the Register page and test from its "Change" link next to HTTP proxy.',
+};
+
+const createProxySlice =
+  (api: OpenIrApi): Slice<ProxySlice> =>
+  (set, get) => {
+    // Answers can overtake each other (a refresh after an event, the result of a save): only the newest is
+    // applied. A test answer is dropped once the form it tested changed or the dialog closed.
+    let viewSeq = 0;
+    let testSeq = 0;
+    return {
+      proxyView: null,
+      proxyLoadError: null,
+      proxyDialog: null,
+      proxyTesting: false,
+      proxyTest: null,
+      proxyTestError: null,
+      proxySaving: false,
+      proxySaveError: null,
+      proxySaved: false,
+      async refreshProxy() {
+        const seq = ++viewSeq;
+        try {
+          const view = await api.getProxy({});
+          if (seq === viewSeq) set({ proxyView: view, proxyLoadError: null });
+        } catch (error) {
+          if (seq === viewSeq) set({ proxyLoadError: toUiError(error) });
+        }
+      },
+      openProxyDialog(context) {
+        testSeq += 1;
+        set({
+          proxyDialog: context,
+          proxyTesting: false,
+          proxyTest: null,
+          proxyTestError: null,
+          proxySaveError: null,
+          proxySaved: false,
+        });
+      },
+      closeProxyDialog() {
+        // A save in progress finishes first: its result (and the restart) must be seen.
+        if (get().proxySaving) return;
+        testSeq += 1;
+        set({
+          proxyDialog: null,
+          proxyTesting: false,
+          proxyTest: null,
+          proxyTestError: null,
+          proxySaveError: null,
+        });
+      },
+      async testProxy(proxy) {
+        const { proxyDialog: dialog, report } = get();
+        if (!dialog) return;
+        const seq = ++testSeq;
+        let target: ProxyTestTarget | undefined;
+        if (dialog.from === 'register') {
+          if (!dialog.target) {
+            set({ proxyTesting: false, proxyTest: null, proxyTestError: PROXY_TEST_NEEDS_KEY });
+            return;
+          }
+          target = dialog.target;
+        } else if (report && !report.registered) {
+          set({ proxyTesting: false, proxyTest: null, proxyTestError: PROXY_TEST_NOT_REGISTERED });
+          return;
+        }
+        set({ proxyTesting: true, proxyTest: null, proxyTestError: null });
+        try {
+          const result = await api.testProxy(target ? { proxy, target } : { proxy });
+          if (seq === testSeq) set({ proxyTesting: false, proxyTest: result });
+        } catch (error) {
+          if (seq === testSeq) set({ proxyTesting: false, proxyTestError: toUiError(error) });
+        }
+      },
+      clearProxyTest() {
+        testSeq += 1;
+        if (get().proxyTesting || get().proxyTest || get().proxyTestError)
+          set({ proxyTesting: false, proxyTest: null, proxyTestError: null });
+      },
+      async saveProxy(proxy) {
+        if (get().proxySaving) return false;
+        testSeq += 1;
+        const seq = ++viewSeq;
+        set({ proxySaving: true, proxySaveError: null, proxyTesting: false });
+        try {
+          // The host saves, then restarts its service; the status events follow (Stopped, Connecting, Online).
+          const view = await api.setProxy(proxy);
+          if (seq === viewSeq) set({ proxyView: view, proxyLoadError: null });
+          set({
+            proxySaving: false,
+            proxyDialog: null,
+            proxyTest: null,
+            proxyTestError: null,
+            proxySaved: true,
+          });
+          return true;
+        } catch (error) {
+          set({ proxySaving: false, proxySaveError: toUiError(error) });
+          // The setting may be saved even if the restart failed: show what the host has now.
+          void get().refreshProxy();
+          return false;
+        }
+      },
+    };
+  };
+
 export function createAppStore(transport: Transport): AppStore {
   return createStore<AppState>()((...args) => ({
     ...createStatusSlice(transport.api)(...args),
@@ -189,6 +341,7 @@ export function createAppStore(transport: Transport): AppStore {
     ...createLogsSlice(transport.api)(...args),
     ...createConnectionSlice(transport)(...args),
     ...createUiSlice(...args),
+    ...createProxySlice(transport.api)(...args),
   }));
 }
 
@@ -228,6 +381,12 @@ export function connectStore(store: AppStore, transport: Transport): () => void 
   };
 
   const unsubscribe = [
+    // There is no proxy event; the route depends on the control plane, so it is read again whenever the
+    // registration changes (by an event or by an operation result such as register()).
+    store.subscribe((state, previous) => {
+      if (previous.report && registrationOf(state.report) !== registrationOf(previous.report))
+        void state.refreshProxy();
+    }),
     api.onStatusChanged((report) => {
       // The event's system sample is empty by design; CPU and memory arrive as systemSampled.
       set((state) => ({
@@ -242,15 +401,21 @@ export function connectStore(store: AppStore, transport: Transport): () => void 
       set({ connection });
       if (resumed) {
         void get().refreshStatus();
+        void get().refreshProxy();
         void loadLogs();
       }
     }),
   ];
 
   void get().refreshStatus();
+  void get().refreshProxy();
   void loadLogs();
 
   return () => unsubscribe.forEach((off) => off());
+}
+
+function registrationOf(report: StatusReport | null): string | null {
+  return report?.registered ? (report.controlPlane?.endpoint ?? '') : null;
 }
 
 export const StoreContext = createContext<AppStore | null>(null);

@@ -1,4 +1,4 @@
-import { useId, type ButtonHTMLAttributes, type ReactNode } from 'react';
+import { useId, type ComponentPropsWithRef, type ReactNode } from 'react';
 import type { UiError } from '../errors';
 import { ErrorCircleIcon, InfoIcon, WarningIcon } from './Icons';
 
@@ -38,7 +38,7 @@ export function Spinner() {
   return <span className="spinner" aria-hidden="true" />;
 }
 
-type ButtonProps = ButtonHTMLAttributes<HTMLButtonElement> & {
+type ButtonProps = ComponentPropsWithRef<'button'> & {
   variant?: 'primary' | 'secondary' | 'danger' | 'ghost';
   busy?: boolean;
   icon?: ReactNode;
