@@ -5,6 +5,7 @@ import { HostService } from './host';
 import { startLocalApi } from './localApi';
 import { Logger, Redactor } from './logger';
 import { SystemMetrics } from './metrics';
+import { environmentProxyResolver, type SystemProxyResolver } from './proxyRoute';
 import { dataPaths, machineFqdn, type DataPaths } from './paths';
 import { openVault, type SecretVault } from './vault';
 import { OPENIR_VERSION } from './version';
@@ -23,6 +24,8 @@ export interface RunHostOptions {
   echo?: boolean;
   /** A stronger vault offered by the face on top (Electron safeStorage). */
   preferredVault?: SecretVault;
+  /** "Use system proxy" resolver of the face on top (Electron: the session's, PAC included). */
+  systemProxy?: SystemProxyResolver;
   /** Serve the local API socket for the CLI (on by default). */
   localApi?: boolean;
 }
@@ -58,6 +61,7 @@ export async function runHost(options: RunHostOptions): Promise<RunningHost> {
     logger,
     redactor,
     metrics: new SystemMetrics(),
+    systemProxy: options.systemProxy ?? environmentProxyResolver(env),
     reconnectMinMs: numberFrom(env.OPENIR_RECONNECT_MIN_MS, 500),
     reconnectMaxMs: numberFrom(env.OPENIR_RECONNECT_MAX_MS, 30_000),
   });

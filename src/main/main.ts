@@ -6,6 +6,7 @@ import { runHost, type RunningHost } from '../core/runHost';
 import { bindContractOverIpc, forwardEvents } from './ipc';
 import { denyAllPermissions, hardenWebContents } from './navigation';
 import { safeStorageVault } from './safeStorageVault';
+import { electronProxyResolver } from './systemProxy';
 import { TrayController } from './tray';
 import type { TrayIconName } from './trayModel';
 import { mainWindowOptions } from './windowOptions';
@@ -56,6 +57,7 @@ async function start(): Promise<void> {
     running = await runHost({
       home,
       preferredVault: safeStorageVault(safeStorage, dataPaths(home).vaultDir) ?? undefined,
+      systemProxy: electronProxyResolver(session.defaultSession),
     });
   } catch (error) {
     const { dialog } = await import('electron');

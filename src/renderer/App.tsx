@@ -5,6 +5,7 @@ import { NodeStatusChip } from './components/StatusBadge';
 import { Button, Callout, ErrorDetails, Spinner } from './components/ui';
 import { DiagnosticsPanel } from './panels/DiagnosticsPanel';
 import { HomePanel } from './panels/HomePanel';
+import { ProxyDialog } from './panels/ProxyDialog';
 import { RegisterPanel } from './panels/RegisterPanel';
 import { SettingsPanel } from './panels/SettingsPanel';
 import { useApp, type TabId } from './store';
@@ -114,6 +115,7 @@ export function App() {
       <main id="main" className="main" tabIndex={-1}>
         {content}
       </main>
+      {report && connection !== 'session-expired' ? <ProxyDialog /> : null}
     </div>
   );
 }

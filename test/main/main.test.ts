@@ -11,6 +11,7 @@ import { HostEvents } from '../../src/core/events';
 import { bindContractOverIpc, forwardEvents, isTrustedSender } from '../../src/main/ipc';
 import { hardenWebContents, isAppUrl } from '../../src/main/navigation';
 import { safeStorageVault } from '../../src/main/safeStorageVault';
+import { parseChromiumProxy } from '../../src/main/systemProxy';
 import { TrayController } from '../../src/main/tray';
 import { TRAY_ICON_FOR_STATUS, trayModel } from '../../src/main/trayModel';
 import { mainWindowOptions } from '../../src/main/windowOptions';
@@ -234,5 +235,21 @@ describe('safeStorage vault', () => {
     expect(await vault?.get('node-credential')).toBe('the-node-credential-value');
     expect(filesContaining(dir, 'the-node-credential-value')).toEqual([]);
     expect(path.basename(filesContaining(dir, 'version')[0] ?? '')).toBe('safe-storage.json');
+  });
+});
+
+describe('system proxy from Chromium', () => {
+  it.each([
+    ['PROXY proxy.corp:3128; DIRECT', 'http://proxy.corp:3128'],
+    ['HTTPS secure.corp:443', null],
+    ['DIRECT', null],
+    ['SOCKS5 socks.corp:1080', null],
+    ['', null],
+  ])('%j → %s', (answer, proxy) => {
+    expect(parseChromiumProxy(answer).proxy).toBe(proxy);
+  });
+
+  it('names SOCKS as unsupported instead of bypassing silently', () => {
+    expect(parseChromiumProxy('SOCKS5 socks.corp:1080').reason).toMatch(/cannot tunnel/);
   });
 });

@@ -1,8 +1,18 @@
 import { useEffect, useId, useState } from 'react';
 import { LOG_LEVELS, type LogLevel, type StatusReport } from '../../shared/contract';
-import { PlayIcon, RestartIcon, ShieldIcon, StopIcon } from '../components/Icons';
+import {
+  CheckCircleIcon,
+  GlobeIcon,
+  PlayIcon,
+  RestartIcon,
+  ShieldIcon,
+  StopIcon,
+  WarningIcon,
+} from '../components/Icons';
 import { Button, Callout, Card, ErrorDetails, Fact, Facts, Spinner } from '../components/ui';
 import { formatDateTime } from '../format';
+import { ChangeProxyButton } from '../components/ChangeProxyButton';
+import { PROXY_MODE_LABEL, proxyHostPort, SYSTEM_PROXY_HELP } from '../proxyForm';
 import { useApp, type ServiceAction } from '../store';
 
 export function SettingsPanel() {
@@ -13,6 +23,7 @@ export function SettingsPanel() {
       <h2 className="visually-hidden">Settings</h2>
       <div className="grid">
         <NodeCard report={report} />
+        <ProxyCard report={report} />
         <ServiceCard report={report} />
         <SecretStoreCard report={report} />
         <LoggingCard />
@@ -47,6 +58,124 @@ function NodeCard({ report }: { report: StatusReport }) {
 
 function NotRegistered() {
   return <span className="muted">Not registered</span>;
+}
+
+function ProxyCard({ report }: { report: StatusReport }) {
+  const view = useApp((s) => s.proxyView);
+  const loadError = useApp((s) => s.proxyLoadError);
+  const saved = useApp((s) => s.proxySaved);
+  const refresh = useApp((s) => s.refreshProxy);
+  const settings = view?.settings;
+  return (
+    <Card
+      title="HTTP proxy"
+      icon={<GlobeIcon size={20} className="muted" />}
+      actions={<ChangeProxyButton context={{ from: 'settings' }} disabled={!view} />}
+    >
+      {view && settings ? (
+        <Facts>
+          <Fact label="Setting">
+            <strong>{PROXY_MODE_LABEL[settings.mode]}</strong>
+          </Fact>
+          {settings.mode === 'custom' ? (
+            <>
+              <Fact label="Proxy server">
+                <span className="mono break">{proxyHostPort(settings)}</span>
+              </Fact>
+              <Fact label="User">
+                {settings.user ? (
+                  <>
+                    <span className="break">{settings.user}</span>
+                    <span className="tag">{view.hasPassword ? 'password set' : 'no password'}</span>
+                  </>
+                ) : (
+                  <span className="muted">None (no authentication)</span>
+                )}
+              </Fact>
+            </>
+          ) : null}
+          <Fact label="Route to the control plane">
+            {view.route ? (
+              <>
+                {view.route.kind === 'proxy' && view.route.proxy ? (
+                  <>
+                    Through <span className="mono break">{view.route.proxy}</span>
+                  </>
+                ) : (
+                  'Direct connection'
+                )}
+                <span className="muted"> — {view.route.reason}</span>
+              </>
+            ) : (
+              <span className="muted">Known once this node is registered.</span>
+            )}
+          </Fact>
+        </Facts>
+      ) : loadError ? null : (
+        <p className="inline-status muted">
+          <Spinner />
+          <span>Loading the proxy setting…</span>
+        </p>
+      )}
+      {settings?.mode === 'system' ? <p className="muted small">{SYSTEM_PROXY_HELP}</p> : null}
+      <p role="status" className="small status-line">
+        {saved ? <SavedNotice report={report} /> : null}
+      </p>
+      {loadError ? (
+        <Callout tone="error" title="The proxy setting could not be loaded.">
+          <ErrorDetails error={loadError} />
+          <div className="callout__actions">
+            <Button onClick={() => void refresh()}>Try again</Button>
+          </div>
+        </Callout>
+      ) : null}
+    </Card>
+  );
+}
+
+/** After a save the host service restarts; this follows the node until it is back. */
+function SavedNotice({ report }: { report: StatusReport }) {
+  if (!report.registered)
+    return (
+      <span className="inline-status tone-ok">
+        <CheckCircleIcon size={16} />
+        <span>Proxy setting saved. Registration uses it.</span>
+      </span>
+    );
+  if (!report.serviceRunning)
+    return (
+      <span className="inline-status">
+        <CheckCircleIcon size={16} className="tone-ok" />
+        <span>Proxy setting saved. It takes effect when the host service starts.</span>
+      </span>
+    );
+  switch (report.status) {
+    case 'Online':
+    case 'Limited':
+      return (
+        <span className="inline-status tone-ok">
+          <CheckCircleIcon size={16} />
+          <span>Proxy setting saved. The node reconnected to the control plane.</span>
+        </span>
+      );
+    case 'Offline':
+      return (
+        <span className="inline-status tone-warn">
+          <WarningIcon size={16} />
+          <span>
+            Proxy setting saved, but the node cannot reach the control plane with it. See the last error on
+            Home, or change the proxy and test it.
+          </span>
+        </span>
+      );
+    default:
+      return (
+        <span className="inline-status">
+          <Spinner />
+          <span>Proxy setting saved. The host service restarted; the node is reconnecting…</span>
+        </span>
+      );
+  }
 }
 
 const ACTION_PROGRESS: Record<ServiceAction, string> = {
@@ -145,8 +274,8 @@ function SecretStoreCard({ report }: { report: StatusReport }) {
         <p>{vault.description}</p>
       )}
       <p className="muted small">
-        It protects this node&apos;s own secrets (its node credential) and the data store credentials kept on
-        this node.
+        It protects this node&apos;s own secrets (its node credential and proxy password) and the data store
+        credentials kept on this node.
       </p>
     </Card>
   );

@@ -1,0 +1,454 @@
+import { useEffect, useId, useMemo, useRef, useState, type FormEvent, type ReactNode } from 'react';
+import { PROXY_MODES, type ProxyMode, type ProxyTestReport, type ProxyView } from '../../shared/proxy';
+import { CheckCircleIcon, ErrorCircleIcon, RestartIcon } from '../components/Icons';
+import { Modal } from '../components/Modal';
+import { Button, Callout, ErrorDetails, Spinner } from '../components/ui';
+import {
+  checkProxyForm,
+  formFromView,
+  inputFromForm,
+  PROXY_MODE_LABEL,
+  routeText,
+  SYSTEM_PROXY_HELP,
+  type ProxyField,
+  type ProxyForm,
+} from '../proxyForm';
+import { useApp, type ProxyDialogContext } from '../store';
+
+export const CONFIRM_RESTART_MESSAGE =
+  'Saving restarts the Integration Runtime Host Service. Running jobs are interrupted and the node reconnects through the new proxy. Continue?';
+
+const MODE_HELP: Record<ProxyMode, string> = {
+  none: 'Connect to the control plane directly.',
+  system: SYSTEM_PROXY_HELP,
+  custom: 'An HTTP proxy that supports CONNECT. Every connection to the control plane goes through it.',
+};
+
+const FIELDS: ProxyField[] = ['address', 'port', 'user', 'password'];
+
+/** The HTTP proxy dialog, open while the store's `proxyDialog` is set. */
+export function ProxyDialog() {
+  const context = useApp((s) => s.proxyDialog);
+  const view = useApp((s) => s.proxyView);
+  if (!context || !view) return null;
+  // Mounted afresh on every opening, so the form starts from the saved setting.
+  return <ProxyDialogContent context={context} view={view} />;
+}
+
+function ProxyDialogContent({ context, view }: { context: ProxyDialogContext; view: ProxyView }) {
+  const report = useApp((s) => s.report);
+  const testing = useApp((s) => s.proxyTesting);
+  const test = useApp((s) => s.proxyTest);
+  const testError = useApp((s) => s.proxyTestError);
+  const saving = useApp((s) => s.proxySaving);
+  const saveError = useApp((s) => s.proxySaveError);
+  const close = useApp((s) => s.closeProxyDialog);
+  const runTest = useApp((s) => s.testProxy);
+  const clearTest = useApp((s) => s.clearProxyTest);
+  const save = useApp((s) => s.saveProxy);
+
+  const [form, setForm] = useState<ProxyForm>(() => formFromView(view));
+  // A field's problem shows once the field was left, or once Test or Save was tried.
+  const [touched, setTouched] = useState<Partial<Record<ProxyField, boolean>>>({});
+  const [attempted, setAttempted] = useState(false);
+  const [confirming, setConfirming] = useState(false);
+
+  const problems = useMemo(() => checkProxyForm(form), [form]);
+  const shown = (field: ProxyField) => (attempted || touched[field] ? problems[field] : undefined);
+
+  const fieldRefs = useRef(new Map<ProxyField, HTMLInputElement>());
+  const modeRefs = useRef(new Map<ProxyMode, HTMLInputElement>());
+  // The checked option gets focus when the dialog opens (set as the radios mount).
+  const initialFocus = useRef<HTMLInputElement | null>(null);
+  const progressRef = useRef<HTMLDivElement>(null);
+  const saveErrorRef = useRef<HTMLDivElement>(null);
+
+  const ids = {
+    form: useId(),
+    intro: useId(),
+    mode: useId(),
+    address: useId(),
+    port: useId(),
+    user: useId(),
+    password: useId(),
+    clear: useId(),
+    testHeading: useId(),
+  };
+
+  useEffect(() => {
+    if (saving) progressRef.current?.focus();
+  }, [saving]);
+
+  useEffect(() => {
+    if (saveError) saveErrorRef.current?.focus();
+  }, [saveError]);
+
+  const update = (patch: Partial<ProxyForm>) => {
+    setForm((current) => ({ ...current, ...patch }));
+    // A test result belongs to the settings it tested.
+    clearTest();
+  };
+
+  /** The input to send, or null after showing what to correct (focus goes to the first problem). */
+  const checked = () => {
+    setAttempted(true);
+    const first = FIELDS.find((field) => problems[field]);
+    if (first) {
+      fieldRefs.current.get(first)?.focus();
+      return null;
+    }
+    return inputFromForm(form, view.hasPassword);
+  };
+
+  const onTest = (event?: FormEvent) => {
+    event?.preventDefault();
+    if (saving) return;
+    const input = checked();
+    if (input) void runTest(input);
+  };
+
+  const onSave = () => {
+    if (checked()) setConfirming(true);
+  };
+
+  const onConfirm = () => {
+    const input = checked();
+    setConfirming(false);
+    if (input) void save(input);
+  };
+
+  const targetText = testTargetText(
+    context,
+    report?.registered ? (report.controlPlane?.endpoint ?? null) : null,
+  );
+  const custom = form.mode === 'custom';
+
+  const fieldProps = (field: ProxyField, hintId?: string) => {
+    const problem = shown(field);
+    const problemId = `${ids[field]}-problem`;
+    return {
+      id: ids[field],
+      ref: (element: HTMLInputElement | null) => {
+        if (element) fieldRefs.current.set(field, element);
+        else fieldRefs.current.delete(field);
+      },
+      className: 'input',
+      disabled: saving,
+      onBlur: () => setTouched((current) => ({ ...current, [field]: true })),
+      'aria-invalid': problem ? true : undefined,
+      'aria-describedby': [hintId, problem ? problemId : null].filter(Boolean).join(' ') || undefined,
+    };
+  };
+
+  return (
+    <>
+      <Modal
+        title="HTTP proxy"
+        onClose={close}
+        canClose={!saving}
+        initialFocus={initialFocus}
+        returnFocus={() => document.querySelector<HTMLElement>('[data-proxy-opener]')}
+        hidden={confirming}
+        describedBy={ids.intro}
+        className="modal--proxy"
+        footer={
+          <>
+            <Button
+              type="submit"
+              form={ids.form}
+              busy={testing}
+              disabled={saving}
+              className="modal__footer-start"
+            >
+              {testing ? 'Testing…' : 'Test'}
+            </Button>
+            <Button onClick={close} disabled={saving}>
+              Cancel
+            </Button>
+            <Button variant="primary" icon={<RestartIcon size={18} />} busy={saving} onClick={onSave}>
+              Save &amp; restart
+            </Button>
+          </>
+        }
+      >
+        <p id={ids.intro} className="muted">
+          How this node reaches the control plane. All traffic to the control plane goes through the chosen
+          proxy. The setting and the password are kept encrypted on this machine.
+        </p>
+        <form id={ids.form} className="form form--dialog" onSubmit={onTest} noValidate>
+          <fieldset className="choice-group" role="radiogroup" aria-labelledby={ids.mode} disabled={saving}>
+            <legend id={ids.mode} className="field__label">
+              Proxy setting
+            </legend>
+            {PROXY_MODES.map((mode) => {
+              const id = `${ids.mode}-${mode}`;
+              return (
+                <div key={mode} className={`choice${form.mode === mode ? ' choice--selected' : ''}`}>
+                  <input
+                    id={id}
+                    ref={(element) => {
+                      if (element) modeRefs.current.set(mode, element);
+                      else modeRefs.current.delete(mode);
+                      if (element && mode === form.mode && !initialFocus.current)
+                        initialFocus.current = element;
+                    }}
+                    type="radio"
+                    name={ids.mode}
+                    value={mode}
+                    checked={form.mode === mode}
+                    onChange={() => update({ mode })}
+                    aria-describedby={`${id}-help`}
+                  />
+                  <div className="choice__text">
+                    <label htmlFor={id} className="choice__label">
+                      {PROXY_MODE_LABEL[mode]}
+                    </label>
+                    <p id={`${id}-help`} className="field__hint">
+                      {MODE_HELP[mode]}
+                    </p>
+                  </div>
+                </div>
+              );
+            })}
+          </fieldset>
+
+          {custom ? (
+            <div className="proxy-fields">
+              <div className="proxy-fields__row">
+                <div className="field field--grow">
+                  <label htmlFor={ids.address} className="field__label">
+                    Proxy address
+                  </label>
+                  <input
+                    {...fieldProps('address', `${ids.address}-hint`)}
+                    type="text"
+                    value={form.address}
+                    onChange={(event) => update({ address: event.target.value })}
+                    autoComplete="off"
+                    autoCapitalize="off"
+                    spellCheck={false}
+                    maxLength={253}
+                    placeholder="proxy.example.com"
+                  />
+                  <p id={`${ids.address}-hint`} className="field__hint">
+                    Host name or IP address, without http:// and without the port.
+                  </p>
+                  <FieldProblem id={`${ids.address}-problem`} problem={shown('address')} />
+                </div>
+                <div className="field field--port">
+                  <label htmlFor={ids.port} className="field__label">
+                    Port
+                  </label>
+                  <input
+                    {...fieldProps('port')}
+                    type="text"
+                    inputMode="numeric"
+                    value={form.port}
+                    onChange={(event) => update({ port: event.target.value })}
+                    autoComplete="off"
+                    maxLength={5}
+                    placeholder="3128"
+                  />
+                  <FieldProblem id={`${ids.port}-problem`} problem={shown('port')} />
+                </div>
+              </div>
+              <div className="field">
+                <label htmlFor={ids.user} className="field__label">
+                  User name (optional)
+                </label>
+                <input
+                  {...fieldProps('user', `${ids.user}-hint`)}
+                  type="text"
+                  value={form.user}
+                  onChange={(event) => update({ user: event.target.value })}
+                  autoComplete="off"
+                  autoCapitalize="off"
+                  spellCheck={false}
+                  maxLength={256}
+                />
+                <p id={`${ids.user}-hint`} className="field__hint">
+                  For proxies that ask for Basic authentication. NTLM and Negotiate (Kerberos) are not
+                  supported.
+                </p>
+                <FieldProblem id={`${ids.user}-problem`} problem={shown('user')} />
+              </div>
+              <div className="field">
+                <label htmlFor={ids.password} className="field__label">
+                  Password (optional)
+                </label>
+                <input
+                  {...fieldProps('password', `${ids.password}-hint`)}
+                  type="password"
+                  value={form.clearPassword ? '' : form.password}
+                  onChange={(event) => update({ password: event.target.value })}
+                  autoComplete="new-password"
+                  maxLength={1024}
+                  placeholder={view.hasPassword && !form.clearPassword ? 'unchanged' : undefined}
+                  disabled={saving || form.clearPassword}
+                />
+                <p id={`${ids.password}-hint`} className="field__hint">
+                  {view.hasPassword
+                    ? form.clearPassword
+                      ? 'The saved password is removed when you save.'
+                      : 'A password is saved. Leave this empty to keep it, or type a new one.'
+                    : 'Sent only to the proxy. It is stored in the secret store of this machine, never shown again.'}
+                </p>
+                <FieldProblem id={`${ids.password}-problem`} problem={shown('password')} />
+                {view.hasPassword ? (
+                  <label className="checkbox" htmlFor={ids.clear}>
+                    <input
+                      id={ids.clear}
+                      type="checkbox"
+                      checked={form.clearPassword}
+                      disabled={saving}
+                      onChange={(event) => update({ clearPassword: event.target.checked, password: '' })}
+                    />
+                    <span>Clear saved password</span>
+                  </label>
+                ) : null}
+              </div>
+            </div>
+          ) : null}
+        </form>
+
+        <section className="proxy-test" aria-labelledby={ids.testHeading}>
+          <h3 id={ids.testHeading} className="proxy-test__title">
+            Connection test
+          </h3>
+          <p className="field__hint">{targetText}</p>
+          <div role="status" className="proxy-test__status">
+            {testing ? (
+              <span className="inline-status">
+                <Spinner />
+                <span>Testing the connection with these settings…</span>
+              </span>
+            ) : test?.ok ? (
+              <span className="inline-status tone-ok">
+                <CheckCircleIcon size={18} />
+                <span>
+                  Test passed: the control plane answered. {routeText(test.route)} ({test.route.reason}).
+                </span>
+              </span>
+            ) : null}
+          </div>
+          {test ? <TestSteps report={test} /> : null}
+          <div role="alert" className="alert-slot">
+            {test && !test.ok && test.error ? (
+              <Callout tone="error" title={failedTitle(test)}>
+                <ErrorDetails error={test.error} />
+              </Callout>
+            ) : testError ? (
+              <Callout
+                tone={testError.code === 'INVALID_INPUT' ? 'info' : 'error'}
+                title="The test did not run."
+              >
+                <ErrorDetails error={testError} />
+              </Callout>
+            ) : null}
+          </div>
+        </section>
+
+        <div ref={progressRef} tabIndex={-1} role="status" className="status-line proxy-progress">
+          {saving ? (
+            <span className="inline-status">
+              <Spinner />
+              <span>Saving the proxy setting and restarting the Integration Runtime Host Service…</span>
+            </span>
+          ) : null}
+        </div>
+        <div ref={saveErrorRef} tabIndex={-1} role="alert" className="alert-slot">
+          {saveError ? (
+            <Callout tone="error" title="The proxy setting could not be saved and applied.">
+              <ErrorDetails error={saveError} />
+            </Callout>
+          ) : null}
+        </div>
+      </Modal>
+
+      {confirming ? <ConfirmRestart onConfirm={onConfirm} onCancel={() => setConfirming(false)} /> : null}
+    </>
+  );
+}
+
+function ConfirmRestart({ onConfirm, onCancel }: { onConfirm: () => void; onCancel: () => void }) {
+  const cancelRef = useRef<HTMLButtonElement>(null);
+  const textId = useId();
+  return (
+    <Modal
+      role="alertdialog"
+      title="Save and restart the host service?"
+      onClose={onCancel}
+      initialFocus={cancelRef}
+      describedBy={textId}
+      className="modal--confirm"
+      closeLabel="Cancel"
+      footer={
+        <>
+          <Button ref={cancelRef} onClick={onCancel}>
+            Cancel
+          </Button>
+          <Button variant="primary" icon={<RestartIcon size={18} />} onClick={onConfirm}>
+            Save and restart
+          </Button>
+        </>
+      }
+    >
+      <p id={textId}>{CONFIRM_RESTART_MESSAGE}</p>
+    </Modal>
+  );
+}
+
+function FieldProblem({ id, problem }: { id: string; problem: string | undefined }) {
+  if (!problem) return null;
+  return (
+    <p id={id} className="field__problem">
+      <span className="field__problem-label">Problem: </span>
+      {problem}
+    </p>
+  );
+}
+
+function TestSteps({ report }: { report: ProxyTestReport }) {
+  if (report.steps.length === 0) return null;
+  return (
+    <ol className="proxy-steps" aria-label={`Test steps to ${report.target}`}>
+      {report.steps.map((step) => (
+        <li key={step.step} className={`proxy-step proxy-step--${step.ok ? 'ok' : 'bad'}`}>
+          {step.ok ? (
+            <CheckCircleIcon size={18} className="proxy-step__icon" />
+          ) : (
+            <ErrorCircleIcon size={18} className="proxy-step__icon" />
+          )}
+          <span className="proxy-step__label">{step.label}</span>
+          <span className="proxy-step__result">
+            {step.ok ? 'Passed' : 'Failed'}
+            <span aria-hidden="true"> · </span>
+            <span className="visually-hidden">, </span>
+            {formatMs(step.ms)}
+          </span>
+          <span className="proxy-step__detail">{step.detail}</span>
+        </li>
+      ))}
+    </ol>
+  );
+}
+
+function failedTitle(report: ProxyTestReport): ReactNode {
+  const failed = report.steps.find((step) => !step.ok);
+  return failed ? `Test failed: ${failed.label}` : 'Test failed';
+}
+
+function formatMs(ms: number): string {
+  return ms < 1 ? '<1 ms' : `${Math.round(ms)} ms`;
+}
+
+function testTargetText(context: ProxyDialogContext, registeredEndpoint: string | null): string {
+  if (context.from === 'register') {
+    return context.target
+      ? `Test tries these settings, before saving, against the control plane in the pasted key: ${context.target.endpoint}.`
+      : 'Paste the authentication key first: Test reaches the control plane named in the key.';
+  }
+  return registeredEndpoint
+    ? `Test tries these settings, before saving, against this node's control plane: ${registeredEndpoint}.`
+    : 'This node is not registered yet: test from the Register page, after pasting the authentication key.';
+}
