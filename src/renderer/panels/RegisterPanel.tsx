@@ -1,9 +1,11 @@
 import { useEffect, useId, useMemo, useRef, useState, type FormEvent } from 'react';
 import { parseAuthKey, type AuthKey } from '../../shared/authKey';
 import { NodeNameSchema } from '../../shared/controlPlaneApi';
-import { KeyIcon, PlayIcon } from '../components/Icons';
+import { ChangeProxyButton } from '../components/ChangeProxyButton';
+import { GlobeIcon, KeyIcon, PlayIcon } from '../components/Icons';
 import { Button, Callout, Code, ErrorDetails } from '../components/ui';
 import { toUiError, type UiError } from '../errors';
+import { proxySummary } from '../proxyForm';
 import { useApp } from '../store';
 
 /** The reference product's words, so administrators recognise the failure. */
@@ -178,6 +180,14 @@ export function RegisterPanel() {
 
           {keyCheck.state === 'valid' ? <KeySummary id={ids.keyInfo} authKey={keyCheck.key} /> : null}
 
+          <ProxyLine
+            // Only where the key points (endpoint and pin) goes to the dialog's test, never its secret.
+            target={
+              keyCheck.state === 'valid' ? { endpoint: keyCheck.key.endpoint, pin: keyCheck.key.pin } : null
+            }
+            disabled={busy}
+          />
+
           <div className="field">
             <label htmlFor={ids.name} className="field__label">
               Node name (optional)
@@ -260,6 +270,32 @@ function KeySummary({ id, authKey }: { id: string; authKey: AuthKey }) {
           </dd>
         </div>
       </dl>
+    </div>
+  );
+}
+
+/** The proxy registration goes through, with the link to change it before registering. */
+function ProxyLine({
+  target,
+  disabled,
+}: {
+  target: { endpoint: string; pin: string } | null;
+  disabled: boolean;
+}) {
+  const view = useApp((s) => s.proxyView);
+  const loadError = useApp((s) => s.proxyLoadError);
+  return (
+    <div className="proxy-line">
+      <GlobeIcon size={18} className="proxy-line__icon" />
+      <p className="proxy-line__text">
+        <span className="proxy-line__label">HTTP proxy:</span>{' '}
+        {view ? (
+          <span className="break">{proxySummary(view)}</span>
+        ) : (
+          <span className="muted">{loadError ? 'the setting could not be loaded' : 'loading…'}</span>
+        )}
+      </p>
+      <ChangeProxyButton variant="link" context={{ from: 'register', target }} disabled={disabled || !view} />
     </div>
   );
 }
