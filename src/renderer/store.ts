@@ -88,8 +88,8 @@ export interface ProxySlice {
   proxyTestError: UiError | null;
   proxySaving: boolean;
   proxySaveError: UiError | null;
-  /** Set by a successful save until the dialog opens again: Settings follows the reconnection. */
-  proxySaved: boolean;
+  /** Where the last successful save was made, until the dialog opens again: that page confirms it. */
+  proxySaved: ProxyDialogContext['from'] | null;
   refreshProxy(): Promise<void>;
   openProxyDialog(context: ProxyDialogContext): void;
   closeProxyDialog(): void;
@@ -246,7 +246,7 @@ const createProxySlice =
       proxyTestError: null,
       proxySaving: false,
       proxySaveError: null,
-      proxySaved: false,
+      proxySaved: null,
       async refreshProxy() {
         const seq = ++viewSeq;
         try {
@@ -264,7 +264,7 @@ const createProxySlice =
           proxyTest: null,
           proxyTestError: null,
           proxySaveError: null,
-          proxySaved: false,
+          proxySaved: null,
         });
       },
       closeProxyDialog() {
@@ -309,6 +309,7 @@ const createProxySlice =
       },
       async saveProxy(proxy) {
         if (get().proxySaving) return false;
+        const from = get().proxyDialog?.from ?? 'settings';
         testSeq += 1;
         const seq = ++viewSeq;
         set({ proxySaving: true, proxySaveError: null, proxyTesting: false });
@@ -321,7 +322,7 @@ const createProxySlice =
             proxyDialog: null,
             proxyTest: null,
             proxyTestError: null,
-            proxySaved: true,
+            proxySaved: from,
           });
           return true;
         } catch (error) {

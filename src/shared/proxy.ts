@@ -13,6 +13,8 @@ export type ProxyMode = z.infer<typeof ProxyModeSchema>;
 const HOST_RE =
   /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 const IPV6_RE = /^[0-9A-Fa-f:.]+$/;
+/** An IPv6 literal has at least two colons; "host:port" and "1.2.3.4:80" have one. */
+const isIpv6 = (value: string): boolean => IPV6_RE.test(value) && (value.match(/:/g) ?? []).length >= 2;
 
 export const ProxyAddressSchema = z
   .string()
@@ -20,12 +22,9 @@ export const ProxyAddressSchema = z
   .min(1, 'Enter the proxy address.')
   .max(253)
   .refine((value) => !/^[a-z]+:\/\//i.test(value), 'Enter the host name or IP address only, without http://.')
-  .refine(
-    (value) => HOST_RE.test(value) || (value.includes(':') && IPV6_RE.test(value.replace(/^\[|\]$/g, ''))),
-    {
-      message: 'Enter a host name or IP address, without a port.',
-    },
-  );
+  .refine((value) => HOST_RE.test(value) || isIpv6(value.replace(/^\[|\]$/g, '')), {
+    message: 'Enter a host name or IP address, without a port.',
+  });
 
 export const ProxyPortSchema = z
   .number({ message: 'Enter the proxy port.' })

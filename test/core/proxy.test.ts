@@ -76,6 +76,12 @@ describe('route resolution', () => {
   });
 
   it('validates what a face sends', () => {
+    const address = (value: string) =>
+      ProxyInputSchema.safeParse({ mode: 'custom', address: value, port: 80 }).success;
+    expect(address('127.0.0.1:8080')).toBe(false);
+    expect(address('::1')).toBe(true);
+    expect(address('[fd00::1]')).toBe(true);
+    expect(address('proxy.corp')).toBe(true);
     expect(ProxyInputSchema.safeParse({ mode: 'custom', address: 'http://p', port: 1 }).success).toBe(false);
     expect(ProxyInputSchema.safeParse({ mode: 'custom', address: 'p.corp', port: 70000 }).success).toBe(
       false,

@@ -50,6 +50,7 @@ export function Modal({
   footer,
   children,
   closeLabel = 'Close',
+  showClose = true,
   canClose = true,
 }: {
   title: string;
@@ -67,6 +68,8 @@ export function Modal({
   footer?: ReactNode;
   children: ReactNode;
   closeLabel?: string;
+  /** The header's close (×) button; a confirmation has its own Cancel instead. */
+  showClose?: boolean;
   canClose?: boolean;
 }) {
   const ref = useRef<HTMLDialogElement>(null);
@@ -149,16 +152,18 @@ export function Modal({
             {title}
           </h2>
           {headerExtra}
-          <button
-            type="button"
-            className="modal__close"
-            onClick={() => closeRef.current()}
-            disabled={!canClose}
-            aria-label={closeLabel}
-            title={closeLabel}
-          >
-            <CloseIcon size={20} />
-          </button>
+          {showClose ? (
+            <button
+              type="button"
+              className="modal__close"
+              onClick={() => closeRef.current()}
+              disabled={!canClose}
+              aria-label={closeLabel}
+              title={closeLabel}
+            >
+              <CloseIcon size={20} />
+            </button>
+          ) : null}
         </header>
         <div className="modal__body">{children}</div>
         {footer ? <footer className="modal__footer">{footer}</footer> : null}

@@ -13,7 +13,7 @@ import {
   type ProxyField,
   type ProxyForm,
 } from '../proxyForm';
-import { useApp, type ProxyDialogContext } from '../store';
+import { PROXY_TEST_NEEDS_KEY, PROXY_TEST_NOT_REGISTERED, useApp, type ProxyDialogContext } from '../store';
 
 export const CONFIRM_RESTART_MESSAGE =
   'Saving restarts the Integration Runtime Host Service. Running jobs are interrupted and the node reconnects through the new proxy. Continue?';
@@ -25,6 +25,9 @@ const MODE_HELP: Record<ProxyMode, string> = {
 };
 
 const FIELDS: ProxyField[] = ['address', 'port', 'user', 'password'];
+
+/** Typing pauses longer than this count as "done typing" for showing what is wrong (as on Register). */
+const SETTLE_MS = 700;
 
 /** The HTTP proxy dialog, open while the store's `proxyDialog` is set. */
 export function ProxyDialog() {
@@ -48,19 +51,22 @@ function ProxyDialogContent({ context, view }: { context: ProxyDialogContext; vi
   const save = useApp((s) => s.saveProxy);
 
   const [form, setForm] = useState<ProxyForm>(() => formFromView(view));
-  // A field's problem shows once the field was left, or once Test or Save was tried.
-  const [touched, setTouched] = useState<Partial<Record<ProxyField, boolean>>>({});
+  // As on the Register page: a field's problem shows once the user paused typing in it or left it, or
+  // tried Test or Save; not on every keystroke.
+  const [settled, setSettled] = useState<Partial<Record<ProxyField, boolean>>>({});
+  const settleTimers = useRef(new Map<ProxyField, ReturnType<typeof setTimeout>>());
   const [attempted, setAttempted] = useState(false);
   const [confirming, setConfirming] = useState(false);
 
   const problems = useMemo(() => checkProxyForm(form), [form]);
-  const shown = (field: ProxyField) => (attempted || touched[field] ? problems[field] : undefined);
+  const shown = (field: ProxyField) => (attempted || settled[field] ? problems[field] : undefined);
 
   const fieldRefs = useRef(new Map<ProxyField, HTMLInputElement>());
   const modeRefs = useRef(new Map<ProxyMode, HTMLInputElement>());
   // The checked option gets focus when the dialog opens (set as the radios mount).
   const initialFocus = useRef<HTMLInputElement | null>(null);
   const progressRef = useRef<HTMLDivElement>(null);
+  const testRef = useRef<HTMLElement>(null);
   const saveErrorRef = useRef<HTMLDivElement>(null);
 
   const ids = {
@@ -75,6 +81,11 @@ function ProxyDialogContent({ context, view }: { context: ProxyDialogContext; vi
     testHeading: useId(),
   };
 
+  // The result sits below the form: bring it into view (the dialog body scrolls, at 200 % zoom a lot).
+  useEffect(() => {
+    if (test || testError) testRef.current?.scrollIntoView({ block: 'start' });
+  }, [test, testError]);
+
   useEffect(() => {
     if (saving) progressRef.current?.focus();
   }, [saving]);
@@ -83,8 +94,28 @@ function ProxyDialogContent({ context, view }: { context: ProxyDialogContext; vi
     if (saveError) saveErrorRef.current?.focus();
   }, [saveError]);
 
+  useEffect(() => {
+    const timers = settleTimers.current;
+    return () => timers.forEach((timer) => clearTimeout(timer));
+  }, []);
+
+  const settle = (field: ProxyField) => {
+    clearTimeout(settleTimers.current.get(field));
+    settleTimers.current.delete(field);
+    setSettled((current) => (current[field] ? current : { ...current, [field]: true }));
+  };
+
   const update = (patch: Partial<ProxyForm>) => {
     setForm((current) => ({ ...current, ...patch }));
+    for (const field of FIELDS) {
+      if (!(field in patch)) continue;
+      setSettled((current) => ({ ...current, [field]: false }));
+      clearTimeout(settleTimers.current.get(field));
+      settleTimers.current.set(
+        field,
+        setTimeout(() => settle(field), SETTLE_MS),
+      );
+    }
     // A test result belongs to the settings it tested.
     clearTest();
   };
@@ -134,7 +165,7 @@ function ProxyDialogContent({ context, view }: { context: ProxyDialogContext; vi
       },
       className: 'input',
       disabled: saving,
-      onBlur: () => setTouched((current) => ({ ...current, [field]: true })),
+      onBlur: () => settle(field),
       'aria-invalid': problem ? true : undefined,
       'aria-describedby': [hintId, problem ? problemId : null].filter(Boolean).join(' ') || undefined,
     };
@@ -173,7 +204,7 @@ function ProxyDialogContent({ context, view }: { context: ProxyDialogContext; vi
       >
         <p id={ids.intro} className="muted">
           How this node reaches the control plane. All traffic to the control plane goes through the chosen
-          proxy. The setting and the password are kept encrypted on this machine.
+          proxy. A proxy password is kept in this machine's secret store and never shown again.
         </p>
         <form id={ids.form} className="form form--dialog" onSubmit={onTest} noValidate>
           <fieldset className="choice-group" role="radiogroup" aria-labelledby={ids.mode} disabled={saving}>
@@ -231,7 +262,7 @@ function ProxyDialogContent({ context, view }: { context: ProxyDialogContext; vi
                     placeholder="proxy.example.com"
                   />
                   <p id={`${ids.address}-hint`} className="field__hint">
-                    Host name or IP address, without http:// and without the port.
+                    A host name or IP address, such as proxy.corp.example. The port has its own field.
                   </p>
                   <FieldProblem id={`${ids.address}-problem`} problem={shown('address')} />
                 </div>
@@ -291,7 +322,7 @@ function ProxyDialogContent({ context, view }: { context: ProxyDialogContext; vi
                     ? form.clearPassword
                       ? 'The saved password is removed when you save.'
                       : 'A password is saved. Leave this empty to keep it, or type a new one.'
-                    : 'Sent only to the proxy. It is stored in the secret store of this machine, never shown again.'}
+                    : 'Sent only to the proxy, with the user name.'}
                 </p>
                 <FieldProblem id={`${ids.password}-problem`} problem={shown('password')} />
                 {view.hasPassword ? (
@@ -311,7 +342,7 @@ function ProxyDialogContent({ context, view }: { context: ProxyDialogContext; vi
           ) : null}
         </form>
 
-        <section className="proxy-test" aria-labelledby={ids.testHeading}>
+        <section ref={testRef} className="proxy-test" aria-labelledby={ids.testHeading}>
           <h3 id={ids.testHeading} className="proxy-test__title">
             Connection test
           </h3>
@@ -331,7 +362,6 @@ function ProxyDialogContent({ context, view }: { context: ProxyDialogContext; vi
               </span>
             ) : null}
           </div>
-          {test ? <TestSteps report={test} /> : null}
           <div role="alert" className="alert-slot">
             {test && !test.ok && test.error ? (
               <Callout tone="error" title={failedTitle(test)}>
@@ -339,13 +369,18 @@ function ProxyDialogContent({ context, view }: { context: ProxyDialogContext; vi
               </Callout>
             ) : testError ? (
               <Callout
-                tone={testError.code === 'INVALID_INPUT' ? 'info' : 'error'}
+                tone={
+                  testError === PROXY_TEST_NEEDS_KEY || testError === PROXY_TEST_NOT_REGISTERED
+                    ? 'info'
+                    : 'error'
+                }
                 title="The test did not run."
               >
                 <ErrorDetails error={testError} />
               </Callout>
             ) : null}
           </div>
+          {test ? <TestSteps report={test} /> : null}
         </section>
 
         <div ref={progressRef} tabIndex={-1} role="status" className="status-line proxy-progress">
@@ -381,7 +416,7 @@ function ConfirmRestart({ onConfirm, onCancel }: { onConfirm: () => void; onCanc
       initialFocus={cancelRef}
       describedBy={textId}
       className="modal--confirm"
-      closeLabel="Cancel"
+      showClose={false}
       footer={
         <>
           <Button ref={cancelRef} onClick={onCancel}>

@@ -284,6 +284,7 @@ function ProxyLine({
 }) {
   const view = useApp((s) => s.proxyView);
   const loadError = useApp((s) => s.proxyLoadError);
+  const saved = useApp((s) => s.proxySaved);
   return (
     <div className="proxy-line">
       <GlobeIcon size={18} className="proxy-line__icon" />
@@ -296,6 +297,9 @@ function ProxyLine({
         )}
       </p>
       <ChangeProxyButton variant="link" context={{ from: 'register', target }} disabled={disabled || !view} />
+      <p role="status" className="proxy-line__saved small status-line tone-ok">
+        {saved === 'register' ? 'Saved. Registration goes through this setting.' : ''}
+      </p>
     </div>
   );
 }

@@ -119,7 +119,7 @@ function ProxyCard({ report }: { report: StatusReport }) {
       )}
       {settings?.mode === 'system' ? <p className="muted small">{SYSTEM_PROXY_HELP}</p> : null}
       <p role="status" className="small status-line">
-        {saved ? <SavedNotice report={report} /> : null}
+        {saved === 'settings' ? <SavedNotice report={report} /> : null}
       </p>
       {loadError ? (
         <Callout tone="error" title="The proxy setting could not be loaded.">
