@@ -3,7 +3,7 @@ import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { OpenIrError } from '../shared/errors';
-import { connectionError, endpointTarget, type EndpointTarget } from './pinnedTls';
+import { connectionError, endpointTarget, socketFailureReason, type EndpointTarget } from './pinnedTls';
 import type { ResolvedRoute } from './proxyRoute';
 
 /**
@@ -38,15 +38,7 @@ export function openTcp(host: string, port: number, timeoutMs: number): Promise<
 
 export function proxyError(route: ResolvedRoute, error: unknown): OpenIrError {
   if (error instanceof OpenIrError) return error;
-  const code = (error as NodeJS.ErrnoException).code ?? '';
-  const why =
-    code === 'ECONNREFUSED'
-      ? 'the connection was refused (is it running?)'
-      : code === 'ENOTFOUND' || code === 'EAI_AGAIN'
-        ? 'its host name could not be resolved'
-        : code === 'ETIMEDOUT'
-          ? 'the connection timed out'
-          : (error as Error).message;
+  const why = socketFailureReason(error);
   return new OpenIrError(
     'PROXY_UNREACHABLE',
     `Cannot reach the proxy ${route.proxy} (${route.reason}): ${why}.`,

@@ -43,6 +43,22 @@ export interface EndpointTarget {
   servername: string | undefined;
 }
 
+/** A socket error in words a user can act on; shared by the control plane and proxy errors. */
+export function socketFailureReason(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code ?? '';
+  switch (code) {
+    case 'ECONNREFUSED':
+      return 'the connection was refused (is it running?)';
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return 'its host name could not be resolved';
+    case 'ETIMEDOUT':
+      return 'the connection timed out';
+    default:
+      return code ? `the network said ${code}` : ((error as Error).message ?? String(error));
+  }
+}
+
 export function endpointTarget(endpoint: string): EndpointTarget {
   const url = new URL(endpoint);
   const host = url.hostname.replace(/^\[|\]$/g, '');
@@ -66,14 +82,7 @@ export function connectionError(endpoint: string, error: unknown): OpenIrError {
       'EPIPE',
     ].includes(code)
   ) {
-    const why =
-      code === 'ECONNREFUSED'
-        ? 'the connection was refused (is it running?)'
-        : code === 'ENOTFOUND' || code === 'EAI_AGAIN'
-          ? 'its host name could not be resolved'
-          : code === 'ETIMEDOUT'
-            ? 'the connection timed out'
-            : `the network said ${code}`;
+    const why = socketFailureReason(err);
     return new OpenIrError(
       'CONTROL_PLANE_UNREACHABLE',
       `Cannot reach the control plane at ${endpoint}: ${why}.`,

@@ -64,6 +64,24 @@ describe.runIf(tinyproxyAvailable)('HTTP proxy', () => {
     cleanupTempDirs();
   });
 
+  /** `openir proxy test` of an unsaved custom proxy on loopback, against the key's control plane. */
+  const testThrough = (node: TestNode, port: number) =>
+    node.cli(
+      [
+        'proxy',
+        'test',
+        '--json',
+        '--key-stdin',
+        '--mode',
+        'custom',
+        '--address',
+        '127.0.0.1',
+        '--port',
+        String(port),
+      ],
+      key,
+    );
+
   const setCustom = (node: TestNode, proxy: Tinyproxy, password?: string) =>
     node.cli(
       [
@@ -210,21 +228,7 @@ describe.runIf(tinyproxyAvailable)('HTTP proxy', () => {
     const node = makeNode();
     await node.startHost();
     const port = await freePortHelper();
-    const test = await node.cli(
-      [
-        'proxy',
-        'test',
-        '--json',
-        '--key-stdin',
-        '--mode',
-        'custom',
-        '--address',
-        '127.0.0.1',
-        '--port',
-        String(port),
-      ],
-      key,
-    );
+    const test = await testThrough(node, port);
     expect(test.code).toBe(1);
     const report = test.json as TestReport;
     expect(report.error?.code).toBe('PROXY_UNREACHABLE');
@@ -238,21 +242,7 @@ describe.runIf(tinyproxyAvailable)('HTTP proxy', () => {
     const strict = await startTinyproxy({ connectPorts: [443] });
     const node = makeNode();
     await node.startHost();
-    const test = await node.cli(
-      [
-        'proxy',
-        'test',
-        '--json',
-        '--key-stdin',
-        '--mode',
-        'custom',
-        '--address',
-        '127.0.0.1',
-        '--port',
-        String(strict.port),
-      ],
-      key,
-    );
+    const test = await testThrough(node, strict.port);
     expect((test.json as TestReport).error?.code).toBe('PROXY_REFUSED');
   });
 
@@ -269,21 +259,7 @@ describe.runIf(tinyproxyAvailable)('HTTP proxy', () => {
     const node = makeNode();
     await node.startHost();
     const port = (ntlm.address() as net.AddressInfo).port;
-    const test = await node.cli(
-      [
-        'proxy',
-        'test',
-        '--json',
-        '--key-stdin',
-        '--mode',
-        'custom',
-        '--address',
-        '127.0.0.1',
-        '--port',
-        String(port),
-      ],
-      key,
-    );
+    const test = await testThrough(node, port);
     ntlm.close();
     const report = test.json as TestReport;
     expect(report.error?.code).toBe('PROXY_AUTH_UNSUPPORTED');
