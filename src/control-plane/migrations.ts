@@ -53,6 +53,13 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 2,
+    name: 'nodes report their remote-access endpoint (peers and the HA rule need it)',
+    up(db) {
+      db.exec('ALTER TABLE nodes ADD COLUMN remote_access_url TEXT');
+    },
+  },
 ];
 
 export function currentSchemaVersion(db: Database): number {

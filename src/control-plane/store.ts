@@ -36,6 +36,7 @@ export interface NodeRow {
   peersReachable: boolean;
   runningJobs: number;
   jobLimit: number;
+  remoteAccessUrl: string | null;
 }
 
 export interface NewNode {
@@ -52,6 +53,7 @@ export interface Heartbeat {
   peersReachable: boolean;
   runningJobs: number;
   jobLimit: number;
+  remoteAccessUrl?: string | null | undefined;
 }
 
 /** What the server recorded on its last start, so admin commands can build auth keys and judge staleness. */
@@ -90,6 +92,7 @@ interface RawNode {
   peers_reachable: number;
   running_jobs: number;
   job_limit: number;
+  remote_access_url: string | null;
 }
 
 const toIr = (r: RawIr): IrRow => ({
@@ -120,6 +123,7 @@ const toNode = (r: RawNode): NodeRow => ({
   peersReachable: r.peers_reachable === 1,
   runningJobs: r.running_jobs,
   jobLimit: r.job_limit,
+  remoteAccessUrl: r.remote_access_url,
 });
 
 const IDENTITY_KEYS = {
@@ -296,9 +300,16 @@ export class ControlPlaneStore {
   recordHeartbeat(nodeId: string, heartbeat: Heartbeat, nowMs: number): boolean {
     const result = this.db
       .prepare(
-        'UPDATE nodes SET last_seen_at = ?, peers_reachable = ?, running_jobs = ?, job_limit = ? WHERE id = ?',
+        'UPDATE nodes SET last_seen_at = ?, peers_reachable = ?, running_jobs = ?, job_limit = ?, remote_access_url = ? WHERE id = ?',
       )
-      .run(nowMs, heartbeat.peersReachable ? 1 : 0, heartbeat.runningJobs, heartbeat.jobLimit, nodeId);
+      .run(
+        nowMs,
+        heartbeat.peersReachable ? 1 : 0,
+        heartbeat.runningJobs,
+        heartbeat.jobLimit,
+        heartbeat.remoteAccessUrl ?? null,
+        nodeId,
+      );
     return result.changes > 0;
   }
 }

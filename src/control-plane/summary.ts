@@ -18,6 +18,7 @@ export function nodeInfo(node: NodeRow, nowMs: number, heartbeatTimeoutMs: numbe
     lastSeenAt: node.lastSeenAtMs === null ? null : isoTime(node.lastSeenAtMs),
     runningJobs: node.runningJobs,
     jobLimit: node.jobLimit,
+    remoteAccessUrl: node.remoteAccessUrl,
   };
 }
 
@@ -33,5 +34,8 @@ export function irSummary(
 
 /** What nodes are told about: membership and statuses, not timestamps or job counts that move every heartbeat. */
 export function statusFingerprint(summary: IrSummary): string {
-  return [summary.status, ...summary.nodes.map((node) => `${node.nodeId}=${node.status}`)].join('|');
+  return [
+    summary.status,
+    ...summary.nodes.map((node) => `${node.nodeId}=${node.status}@${node.remoteAccessUrl ?? ''}`),
+  ].join('|');
 }

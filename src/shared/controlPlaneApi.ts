@@ -49,6 +49,8 @@ export const IrNodeInfoSchema = z.object({
   lastSeenAt: z.string().nullable(),
   runningJobs: z.number().int().nonnegative(),
   jobLimit: z.number().int().nonnegative(),
+  /** Where peers reach this node's remote-access listener; null while it is disabled. */
+  remoteAccessUrl: z.string().nullable().default(null),
 });
 export type IrNodeInfo = z.infer<typeof IrNodeInfoSchema>;
 
@@ -70,6 +72,8 @@ export const NodeMessageSchema = z.discriminatedUnion('type', [
     memoryUsedBytes: z.number().nonnegative(),
     memoryTotalBytes: z.number().nonnegative(),
     peersReachable: z.boolean(),
+    /** The node's remote-access endpoint, so the control plane and peers know it. */
+    remoteAccessUrl: z.string().max(300).nullable().optional(),
   }),
 ]);
 export type NodeMessage = z.infer<typeof NodeMessageSchema>;

@@ -39,8 +39,14 @@ export const ERROR_CODES = [
   'VAULT_DOWNGRADE_REFUSED',
   'STORAGE_WRITE_FAILED',
   'HOST_NOT_RUNNING',
+  'REMOTE_ACCESS_PORT_IN_USE',
+  'REMOTE_ACCESS_LOCKED',
+  'CERTIFICATE_NOT_USABLE',
   'HOST_ALREADY_RUNNING',
   'TIMEOUT',
+  'BAD_PASSWORD',
+  'UNREADABLE',
+  'NO_PRIVATE_KEY',
   'INTERNAL',
 ] as const;
 
@@ -90,11 +96,14 @@ export function toErrorBody(error: unknown): ErrorBody {
 export function httpStatusFor(code: ErrorCode): number {
   switch (code) {
     case 'INVALID_INPUT':
+    case 'CERTIFICATE_NOT_USABLE':
     case 'AUTH_KEY_EMPTY':
     case 'AUTH_KEY_MALFORMED':
     case 'AUTH_KEY_WRONG_PREFIX':
     case 'AUTH_KEY_BAD_ENDPOINT':
     case 'AUTH_KEY_BAD_PIN':
+    case 'BAD_PASSWORD':
+    case 'UNREADABLE':
       return 400;
     case 'UNAUTHORIZED':
     case 'AUTH_KEY_INVALID':
@@ -112,7 +121,10 @@ export function httpStatusFor(code: ErrorCode): number {
     case 'ALREADY_REGISTERED':
     case 'REGISTRATION_IN_PROGRESS':
     case 'HOST_ALREADY_RUNNING':
+    case 'REMOTE_ACCESS_PORT_IN_USE':
+    case 'REMOTE_ACCESS_LOCKED':
     case 'CONTROL_PLANE_BUSY':
+    case 'NO_PRIVATE_KEY':
       return 409;
     case 'CONTROL_PLANE_UNREACHABLE':
     case 'PROXY_UNREACHABLE':

@@ -37,11 +37,12 @@ const CONTEXT = { endpoint: 'https://cp.test:8443', pin: `${'A'.repeat(43)}=` };
 describe('migrations', () => {
   it('apply once, and a second run applies nothing', () => {
     const db = new Sqlite(tempDb());
-    expect(migrate(db, MIGRATIONS, 1)).toEqual([1]);
+    const all = MIGRATIONS.map((m) => m.version);
+    expect(migrate(db, MIGRATIONS, 1)).toEqual(all);
     expect(migrate(db, MIGRATIONS, 2)).toEqual([]);
-    expect(currentSchemaVersion(db)).toBe(1);
+    expect(currentSchemaVersion(db)).toBe(Math.max(...all));
     const rows = db.prepare('SELECT version, applied_at FROM schema_migrations').all();
-    expect(rows).toEqual([{ version: 1, applied_at: 1 }]);
+    expect(rows).toEqual(all.map((version) => ({ version, applied_at: 1 })));
     db.close();
   });
 
@@ -52,13 +53,14 @@ describe('migrations', () => {
     new IrRegistry({ store, clock, heartbeatTimeoutMs: 15_000 }).createIr('prod', 4, CONTEXT);
     store.close();
 
+    const next = Math.max(...MIGRATIONS.map((m) => m.version)) + 1;
     const addColumn: Migration = {
-      version: 2,
+      version: next,
       name: 'test: add irs.description',
       up: (db) => db.exec("ALTER TABLE irs ADD COLUMN description TEXT NOT NULL DEFAULT ''"),
     };
     const db = new Sqlite(file);
-    expect(migrate(db, [...MIGRATIONS, addColumn], 2_000)).toEqual([2]);
+    expect(migrate(db, [...MIGRATIONS, addColumn], 2_000)).toEqual([next]);
     expect(migrate(db, [...MIGRATIONS, addColumn], 3_000)).toEqual([]);
     expect(db.prepare('SELECT name, description FROM irs').all()).toEqual([
       { name: 'prod', description: '' },

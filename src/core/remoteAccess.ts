@@ -1,0 +1,104 @@
+import type { AddressInfo } from 'node:net';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { httpStatusFor, OpenIrError, toErrorBody } from '../shared/errors';
+import {
+  EncryptCredentialRequestSchema,
+  REMOTE_ACCESS_PATHS,
+  type RemoteAccessSettings,
+} from '../shared/remoteAccess';
+import type { SourceLogger } from './logger';
+
+export interface TlsMaterial {
+  certPem: string;
+  keyPem: string;
+}
+
+export interface RemoteAccessListenerOptions {
+  /** Interface to listen on: all by default (it is for the intranet); tests use loopback. */
+  bindHost: string;
+  health: () => Record<string, unknown>;
+  encrypt: (value: string) => Promise<string>;
+  log: SourceLogger;
+}
+
+/**
+ * The node's listener for the intranet (TCP 8060 by default): health for
+ * peers and the credential-encryption endpoint for intranet clients, over TLS
+ * with the chosen certificate, or plain HTTP when the user insisted.
+ */
+export class RemoteAccessListener {
+  private server: FastifyInstance | null = null;
+
+  constructor(private readonly options: RemoteAccessListenerOptions) {}
+
+  get listening(): boolean {
+    return this.server !== null;
+  }
+
+  get port(): number | null {
+    const address = this.server?.server.address() as AddressInfo | null | undefined;
+    return address ? address.port : null;
+  }
+
+  async start(
+    settings: Exclude<RemoteAccessSettings, { mode: 'disabled' }>,
+    tls: TlsMaterial | null,
+  ): Promise<void> {
+    await this.stop();
+    const app = Fastify({
+      logger: false,
+      bodyLimit: 128 * 1024,
+      ...(settings.mode === 'tls' && tls
+        ? { https: { cert: tls.certPem, key: tls.keyPem, minVersion: 'TLSv1.2' as const } }
+        : {}),
+    });
+    app.get(REMOTE_ACCESS_PATHS.health, async () => ({ status: 'ok', ...this.options.health() }));
+    app.post(REMOTE_ACCESS_PATHS.encryptCredential, async (request, reply) => {
+      const parsed = EncryptCredentialRequestSchema.safeParse(request.body);
+      if (!parsed.success) {
+        return reply
+          .code(400)
+          .send({ error: { code: 'INVALID_INPUT', message: 'Send {"value": "<credential>"} as JSON.' } });
+      }
+      try {
+        const encrypted = await this.options.encrypt(parsed.data.value);
+        this.options.log.info('Encrypted a data store credential for an intranet client.', {
+          client: request.ip,
+        });
+        return { encrypted, nodeName: String(this.options.health().nodeName ?? '') };
+      } catch (error) {
+        const body = toErrorBody(error);
+        return reply.code(httpStatusFor(body.code)).send({ error: body });
+      }
+    });
+    try {
+      await app.listen({ host: this.options.bindHost, port: settings.port });
+    } catch (error) {
+      await app.close().catch(() => undefined);
+      const code = (error as NodeJS.ErrnoException).code;
+      throw new OpenIrError(
+        'REMOTE_ACCESS_PORT_IN_USE',
+        code === 'EADDRINUSE'
+          ? `Port ${settings.port} is already in use on this machine.`
+          : `Cannot listen on port ${settings.port}: ${(error as Error).message}.`,
+        {
+          fix: 'Choose another port for remote access, or stop the program that uses this one.',
+          cause: error,
+        },
+      );
+    }
+    this.server = app;
+    this.options.log.info(
+      `Remote access listening on port ${this.port} (${settings.mode === 'tls' ? 'TLS' : 'no TLS'}).`,
+    );
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = null;
+    if (server) {
+      await server.close();
+      this.options.log.info('Remote access stopped.');
+    }
+  }
+}
