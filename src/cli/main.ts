@@ -5,7 +5,8 @@ import type { OperationInput, StatusReport } from '../shared/contract';
 import { ProxyInputSchema, type ProxyInput, type ProxyTestReport, type ProxyView } from '../shared/proxy';
 import { invalidInput } from '../core/httpBinding';
 import { NodeConfigSchema } from '../core/config';
-import { dataPaths, defaultHome, type DataPaths } from '../core/paths';
+import { dataPaths, defaultHome, machineFqdn, type DataPaths } from '../core/paths';
+import { registerCertCommands } from './certCommands';
 import { OPENIR_VERSION } from '../core/version';
 import { OpenIrError } from '../shared/errors';
 import type { RunningWebUi } from '../web/server';
@@ -13,7 +14,7 @@ import { HostClient } from './client';
 import { ensureHostRunning, stopHostProcess } from './hostProcess';
 import { formatStatus, printError, printResult, type Output } from './output';
 
-interface Io {
+export interface Io {
   env: NodeJS.ProcessEnv;
   stdout: (text: string) => void;
   stderr: (text: string) => void;
@@ -222,6 +223,20 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
         }
       }),
     );
+
+  registerCertCommands(program, {
+    run,
+    io,
+    ensureHost: async () => {
+      await ensureHostRunning(paths, client, io.env);
+      return client;
+    },
+    dataDir: paths.home,
+    fqdn: machineFqdn(io.env),
+    fail: () => {
+      exitCode = 1;
+    },
+  });
 
   program
     .command('logs')

@@ -3,7 +3,9 @@ import { parseAuthKey } from '../shared/authKey';
 import type { HostApi, LogLevel, OperationInput, OperationOutput, StatusReport } from '../shared/contract';
 import type { ProxyInput, ProxyTestReport, ProxyView } from '../shared/proxy';
 import type { IrNodeInfo } from '../shared/controlPlaneApi';
+import type { CertificateInfo, StoredCertificate } from '../shared/certificates';
 import { OpenIrError } from '../shared/errors';
+import { CertificateStore } from './certificates';
 import { deriveNodeStatus } from '../shared/status';
 import type { ConfigStore, Registration } from './config';
 import { ControlChannel, type ChannelState } from './controlChannel';
@@ -57,10 +59,20 @@ export class HostService implements HostApi {
   private readonly jobLimit = defaultConcurrentJobsLimit();
   private sampler: NodeJS.Timeout | null = null;
   private readonly proxy: ProxyService;
+  private readonly certificates: CertificateStore;
 
   constructor(private readonly options: HostServiceOptions) {
     this.log = options.logger.child('host');
     this.startedAt = this.now().toISOString();
+    this.certificates = new CertificateStore({
+      dataDir: options.dataDir,
+      vault: options.vault,
+      fqdn: options.fqdn,
+      // One certificate serves every node of the IR, so it must name them all.
+      otherFqdns: () =>
+        this.irNodes.map((n) => n.fqdn).filter((fqdn) => fqdn.toLowerCase() !== options.fqdn.toLowerCase()),
+      clock: () => this.now(),
+    });
     this.proxy = new ProxyService({
       config: options.config,
       vault: options.vault,
@@ -247,6 +259,72 @@ export class HostService implements HostApi {
       });
     }
     return this.proxy.test(input.proxy, target);
+  }
+
+  async listCertificates(): Promise<OperationOutput<'listCertificates'>> {
+    return { fqdn: this.options.fqdn, certificates: await this.certificates.list() };
+  }
+
+  async listSystemCertificates(): Promise<OperationOutput<'listSystemCertificates'>> {
+    return this.certificates.listSystem();
+  }
+
+  async inspectCertificate(input: OperationInput<'inspectCertificate'>): Promise<CertificateInfo> {
+    return this.certificates.inspect(Buffer.from(input.content, 'base64'), input.password);
+  }
+
+  async importCertificate(input: OperationInput<'importCertificate'>): Promise<StoredCertificate> {
+    const stored = await this.certificates.import(Buffer.from(input.content, 'base64'), input.password, {
+      trust: input.trust ?? false,
+    });
+    this.log.info('Certificate imported.', {
+      thumbprint: stored.thumbprint,
+      subject: stored.subject,
+      hasPrivateKey: stored.hasPrivateKey,
+      trustAnchor: stored.trustAnchor,
+    });
+    return stored;
+  }
+
+  async createSelfSignedCertificate(
+    input: OperationInput<'createSelfSignedCertificate'>,
+  ): Promise<StoredCertificate> {
+    const stored = await this.certificates.createSelfSigned({
+      ...(input.dnsNames ? { dnsNames: input.dnsNames } : {}),
+      ...(input.days ? { days: input.days } : {}),
+      ...(input.key ? { key: input.key } : {}),
+    });
+    this.log.info('Self-signed certificate created.', { thumbprint: stored.thumbprint, san: stored.san });
+    return stored;
+  }
+
+  async exportCertificate(
+    input: OperationInput<'exportCertificate'>,
+  ): Promise<OperationOutput<'exportCertificate'>> {
+    const thumbprint = input.thumbprint;
+    if (input.format === 'pem') {
+      return { format: 'pem', thumbprint, data: await this.certificates.exportPem(thumbprint) };
+    }
+    const pfx = await this.certificates.exportPfx(thumbprint, input.password ?? '');
+    this.log.info('Certificate exported as PFX.', { thumbprint });
+    return { format: 'pfx', thumbprint, data: pfx.toString('base64') };
+  }
+
+  async removeCertificate(input: OperationInput<'removeCertificate'>): Promise<StoredCertificate> {
+    const removed = await this.certificates.remove(input.thumbprint);
+    this.log.info('Certificate removed.', { thumbprint: removed.thumbprint, subject: removed.subject });
+    return removed;
+  }
+
+  async setCertificateTrust(input: OperationInput<'setCertificateTrust'>): Promise<StoredCertificate> {
+    const stored = await this.certificates.setTrust(input.thumbprint, input.trusted);
+    this.log.info(
+      input.trusted ? 'Certificate trusted on this node.' : 'Certificate no longer trusted here.',
+      {
+        thumbprint: stored.thumbprint,
+      },
+    );
+    return stored;
   }
 
   /** Stops everything before the process exits. */

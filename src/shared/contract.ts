@@ -1,5 +1,12 @@
 import { z } from 'zod';
 import { IrNodeInfoSchema, NodeNameSchema } from './controlPlaneApi';
+import {
+  CertificateInfoSchema,
+  StoredCertificateSchema,
+  SystemCertificateSchema,
+  SystemStoreSchema,
+  ThumbprintInputSchema,
+} from './certificates';
 import { ErrorBodySchema } from './errors';
 import { EVENT_NAME_LIST, OPERATION_NAME_LIST } from './contractNames';
 import { ProxyInputSchema, ProxyTestReportSchema, ProxyViewSchema } from './proxy';
@@ -56,6 +63,15 @@ export const LogEntrySchema = z.object({
 export type LogEntry = z.infer<typeof LogEntrySchema>;
 
 const Empty = z.object({}).strict();
+
+/** A certificate file crosses the API as base64; 512 KiB of file is far more than any real PFX. */
+const CertificateContentSchema = z
+  .string()
+  .min(1)
+  .max(700_000)
+  .regex(/^[A-Za-z0-9+/=\s]*$/, 'Base64 expected.');
+/** The password of a PFX or encrypted PEM key; never logged, never stored. */
+const CertificatePasswordSchema = z.string().max(1024);
 
 export const OPERATIONS = {
   getStatus: {
@@ -120,6 +136,85 @@ export const OPERATIONS = {
       })
       .strict(),
     output: ProxyTestReportSchema,
+  },
+  listCertificates: {
+    summary: "This node's certificate store, each certificate checked against the TLS requirements.",
+    input: Empty,
+    output: z.object({ fqdn: z.string(), certificates: z.array(StoredCertificateSchema) }),
+  },
+  listSystemCertificates: {
+    summary: 'The system trust stores, read-only, and which stores could be read.',
+    input: Empty,
+    output: z.object({ stores: z.array(SystemStoreSchema), certificates: z.array(SystemCertificateSchema) }),
+  },
+  inspectCertificate: {
+    summary:
+      'Read a certificate file (PFX or PEM) and check it against the TLS requirements, without storing it.',
+    input: z
+      .object({ content: CertificateContentSchema, password: CertificatePasswordSchema.optional() })
+      .strict(),
+    output: CertificateInfoSchema,
+  },
+  importCertificate: {
+    summary:
+      'Import a certificate (PFX with password, or PEM with or without key) into the store; the key goes to the vault.',
+    input: z
+      .object({
+        content: CertificateContentSchema,
+        password: CertificatePasswordSchema.optional(),
+        /** Also trust it as a root on this node (a peer's self-signed certificate). */
+        trust: z.boolean().optional(),
+      })
+      .strict(),
+    output: StoredCertificateSchema,
+  },
+  createSelfSignedCertificate: {
+    summary: "Generate a self-signed server certificate (default: for this node's FQDN, RSA 2048, 365 days).",
+    input: z
+      .object({
+        dnsNames: z
+          .array(
+            z
+              .string()
+              .trim()
+              .min(1)
+              .max(253)
+              .regex(/^[A-Za-z0-9.:-]+$/, 'A DNS name or IP address, without wildcards.'),
+          )
+          .max(50)
+          .optional(),
+        days: z.number().int().min(1).max(3650).optional(),
+        key: z.enum(['rsa2048', 'p256']).optional(),
+      })
+      .strict(),
+    output: StoredCertificateSchema,
+  },
+  exportCertificate: {
+    summary:
+      'Export a stored certificate: public PEM (for trust stores) or PFX with its key (password required).',
+    input: z
+      .object({
+        thumbprint: ThumbprintInputSchema,
+        format: z.enum(['pem', 'pfx']),
+        password: CertificatePasswordSchema.optional(),
+      })
+      .strict(),
+    output: z.object({
+      format: z.enum(['pem', 'pfx']),
+      thumbprint: z.string(),
+      /** PEM text, or the PFX file as base64. */
+      data: z.string(),
+    }),
+  },
+  removeCertificate: {
+    summary: 'Remove a certificate from the store and its key from the vault.',
+    input: z.object({ thumbprint: ThumbprintInputSchema }).strict(),
+    output: StoredCertificateSchema,
+  },
+  setCertificateTrust: {
+    summary: "Add a stored certificate to this node's own trust list, or take it off.",
+    input: z.object({ thumbprint: ThumbprintInputSchema, trusted: z.boolean() }).strict(),
+    output: StoredCertificateSchema,
   },
 } as const satisfies Record<string, { summary: string; input: z.ZodType; output: z.ZodType }>;
 

@@ -14,6 +14,14 @@ export const OPERATION_NAME_LIST = [
   'getProxy',
   'setProxy',
   'testProxy',
+  'listCertificates',
+  'listSystemCertificates',
+  'inspectCertificate',
+  'importCertificate',
+  'createSelfSignedCertificate',
+  'exportCertificate',
+  'removeCertificate',
+  'setCertificateTrust',
 ] as const;
 
 export const EVENT_NAME_LIST = ['statusChanged', 'systemSampled', 'log'] as const;
