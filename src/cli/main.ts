@@ -7,6 +7,7 @@ import { invalidInput } from '../core/httpBinding';
 import { NodeConfigSchema } from '../core/config';
 import { dataPaths, defaultHome, machineFqdn, type DataPaths } from '../core/paths';
 import { registerCertCommands } from './certCommands';
+import { registerRemoteAccessCommands } from './remoteAccessCommands';
 import { OPENIR_VERSION } from '../core/version';
 import { OpenIrError } from '../shared/errors';
 import type { RunningWebUi } from '../web/server';
@@ -224,13 +225,15 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
       }),
     );
 
+  const ensureHost = async () => {
+    await ensureHostRunning(paths, client, io.env);
+    return client;
+  };
+  registerRemoteAccessCommands(program, { run, ensureHost });
   registerCertCommands(program, {
     run,
     io,
-    ensureHost: async () => {
-      await ensureHostRunning(paths, client, io.env);
-      return client;
-    },
+    ensureHost,
     dataDir: paths.home,
     fqdn: machineFqdn(io.env),
     fail: () => {

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { LogLevelSchema } from '../shared/contract';
 import { OpenIrError } from '../shared/errors';
 import { ProxySettingsSchema } from '../shared/proxy';
+import { RemoteAccessSettingsSchema } from '../shared/remoteAccess';
 import { writeFileAtomic } from './atomicFile';
 
 /**
@@ -26,7 +27,7 @@ export const RegistrationSchema = z.object({
 });
 export type Registration = z.infer<typeof RegistrationSchema>;
 
-export const CONFIG_SCHEMA_VERSION = 2;
+export const CONFIG_SCHEMA_VERSION = 3;
 
 export const NodeConfigSchema = z.object({
   schemaVersion: z.literal(CONFIG_SCHEMA_VERSION),
@@ -34,6 +35,7 @@ export const NodeConfigSchema = z.object({
   logLevel: LogLevelSchema,
   registration: RegistrationSchema.nullable(),
   proxy: ProxySettingsSchema,
+  remoteAccess: RemoteAccessSettingsSchema,
 });
 export type NodeConfig = z.infer<typeof NodeConfigSchema>;
 
@@ -43,6 +45,7 @@ export const DEFAULT_CONFIG: NodeConfig = {
   logLevel: 'info',
   registration: null,
   proxy: { mode: 'none' },
+  remoteAccess: { mode: 'disabled' },
 };
 
 /**
@@ -52,6 +55,8 @@ export const DEFAULT_CONFIG: NodeConfig = {
 const MIGRATIONS: Record<number, (old: Record<string, unknown>) => Record<string, unknown>> = {
   // 1 → 2: the HTTP proxy setting arrives; existing nodes keep connecting directly.
   1: (old) => ({ ...old, schemaVersion: 2, proxy: { mode: 'none' } }),
+  // 2 → 3: remote access from intranet arrives, disabled as before.
+  2: (old) => ({ ...old, schemaVersion: 3, remoteAccess: { mode: 'disabled' } }),
 };
 
 export function migrateConfig(raw: unknown): { config: unknown; migrated: boolean } {

@@ -3,9 +3,13 @@ import { parseAuthKey } from '../shared/authKey';
 import type { HostApi, LogLevel, OperationInput, OperationOutput, StatusReport } from '../shared/contract';
 import type { ProxyInput, ProxyTestReport, ProxyView } from '../shared/proxy';
 import type { IrNodeInfo } from '../shared/controlPlaneApi';
-import type { CertificateInfo, StoredCertificate } from '../shared/certificates';
+import { normalizeThumbprint, type CertificateInfo, type StoredCertificate } from '../shared/certificates';
+import type { RemoteAccessSettings, RemoteAccessView } from '../shared/remoteAccess';
 import { OpenIrError } from '../shared/errors';
 import { CertificateStore } from './certificates';
+import { CredentialCipher } from './credentialCipher';
+import { RemoteAccessListener, type TlsMaterial } from './remoteAccess';
+import { RemoteAccessService } from './remoteAccessService';
 import { deriveNodeStatus } from '../shared/status';
 import type { ConfigStore, Registration } from './config';
 import { ControlChannel, type ChannelState } from './controlChannel';
@@ -29,6 +33,8 @@ export interface HostServiceOptions {
   logger: Logger;
   redactor: Redactor;
   metrics: SystemMetrics;
+  /** Interface the remote-access listener binds: all by default (it serves the intranet). */
+  remoteAccessBind?: string;
   /** "Use system proxy": the environment by default; Electron passes the session's resolver. */
   systemProxy?: SystemProxyResolver;
   reconnectMinMs?: number;
@@ -60,6 +66,7 @@ export class HostService implements HostApi {
   private sampler: NodeJS.Timeout | null = null;
   private readonly proxy: ProxyService;
   private readonly certificates: CertificateStore;
+  private readonly remoteAccess: RemoteAccessService;
 
   constructor(private readonly options: HostServiceOptions) {
     this.log = options.logger.child('host');
@@ -72,6 +79,23 @@ export class HostService implements HostApi {
       otherFqdns: () =>
         this.irNodes.map((n) => n.fqdn).filter((fqdn) => fqdn.toLowerCase() !== options.fqdn.toLowerCase()),
       clock: () => this.now(),
+    });
+    this.remoteAccess = new RemoteAccessService({
+      config: options.config,
+      fqdn: options.fqdn,
+      log: options.logger.child('remote-access'),
+      certificates: { tlsMaterialFor: (thumbprint) => this.usableCertificate(thumbprint) },
+      listener: new RemoteAccessListener({
+        bindHost: options.remoteAccessBind ?? '0.0.0.0',
+        log: options.logger.child('remote-access'),
+        health: () => ({
+          nodeName: this.registration?.nodeName ?? null,
+          irName: this.registration?.irName ?? null,
+          version: options.version,
+          state: this.report(false).status,
+        }),
+        encrypt: (value) => new CredentialCipher(options.vault).encrypt(value),
+      }),
     });
     this.proxy = new ProxyService({
       config: options.config,
@@ -88,6 +112,7 @@ export class HostService implements HostApi {
     this.options.logger.setLevel(config.logLevel);
     this.registration = config.registration;
     await this.proxy.load();
+    await this.remoteAccess.load();
     this.options.logger.onEntry((entry) => this.events.emit('log', entry));
     // Pushed, so the UI shows live CPU and memory without polling.
     this.sampler = setInterval(() => this.events.emit('systemSampled', this.options.metrics.sample()), 2000);
@@ -99,7 +124,7 @@ export class HostService implements HostApi {
     return this.report(true);
   }
 
-  async register(input: { authKey: string; nodeName?: string | undefined }): Promise<StatusReport> {
+  async register(input: OperationInput<'register'>): Promise<StatusReport> {
     if (this.registration) {
       throw new OpenIrError(
         'ALREADY_REGISTERED',
@@ -129,6 +154,8 @@ export class HostService implements HostApi {
     }
     const key = parseAuthKey(input.authKey);
     this.options.redactor.add(key.secret);
+    // Set up first, so a port in use or an unusable certificate stops registration before it starts.
+    if (input.remoteAccess) await this.remoteAccess.set(input.remoteAccess, 0, this.serviceRunning);
     const nodeName = input.nodeName ?? defaultNodeName(this.options.fqdn);
     this.registering = true;
     this.lastError = null;
@@ -198,6 +225,8 @@ export class HostService implements HostApi {
     if (!this.serviceRunning) {
       this.serviceRunning = true;
       this.log.info('Runtime host service started.');
+      const failure = await this.remoteAccess.start();
+      if (failure) this.lastError = failure;
       this.publish();
       await this.openChannel();
     }
@@ -208,6 +237,7 @@ export class HostService implements HostApi {
     if (this.serviceRunning) {
       this.serviceRunning = false;
       await this.closeChannel();
+      await this.remoteAccess.stop();
       this.log.info('Runtime host service stopped.');
       this.publish();
     }
@@ -327,9 +357,52 @@ export class HostService implements HostApi {
     return stored;
   }
 
+  async getRemoteAccess(): Promise<RemoteAccessView> {
+    return this.remoteAccess.view(this.irNodes.length);
+  }
+
+  async setRemoteAccess(input: RemoteAccessSettings): Promise<RemoteAccessView> {
+    await this.remoteAccess.set(input, this.irNodes.length, this.serviceRunning);
+    return this.getRemoteAccess();
+  }
+
+  /** A certificate from the store that meets the TLS requirements for this node, ready for the listener. */
+  private async usableCertificate(thumbprint: string): Promise<TlsMaterial & { warnings: string[] }> {
+    const wanted = normalizeThumbprint(thumbprint);
+    const stored = (await this.certificates.list()).find(
+      (c) => c.thumbprint === wanted || c.thumbprintSha256 === wanted,
+    );
+    if (!stored) {
+      throw new OpenIrError(
+        'CERTIFICATE_NOT_USABLE',
+        `No certificate with thumbprint ${thumbprint} in this node's store.`,
+        {
+          fix: 'Import one or generate a self-signed certificate first (`openir cert list`).',
+        },
+      );
+    }
+    // Other nodes trusting it is their part (import it into their stores); everything else must hold here.
+    const blocking = stored.problems.filter((p) => p.code !== 'UNTRUSTED');
+    if (blocking.length > 0) {
+      throw new OpenIrError(
+        'CERTIFICATE_NOT_USABLE',
+        `The certificate "${stored.subject}" cannot be used for remote access: ${blocking.map((p) => `${p.code}: ${p.message}`).join(' ')}`,
+        { fix: blocking.map((p) => p.fix).join(' ') },
+      );
+    }
+    const credentials = await this.certificates.serverCredentials(stored.thumbprintSha256);
+    const warnings = [...stored.problems, ...stored.warnings].map((p) => p.message);
+    return {
+      certPem: [credentials.certPem, ...credentials.chainPem].join('\n'),
+      keyPem: credentials.keyPem,
+      warnings,
+    };
+  }
+
   /** Stops everything before the process exits. */
   async shutdown(): Promise<void> {
     if (this.sampler) clearInterval(this.sampler);
+    await this.remoteAccess.stop();
     await this.closeChannel();
     this.serviceRunning = false;
   }
@@ -375,7 +448,13 @@ export class HostService implements HostApi {
       log: this.options.logger.child('control-channel'),
       heartbeat: () => {
         const system = this.options.metrics.sample();
-        return { runningJobs: 0, jobLimit: this.jobLimit, ...system, peersReachable: true };
+        return {
+          runningJobs: 0,
+          jobLimit: this.jobLimit,
+          ...system,
+          peersReachable: true,
+          remoteAccessUrl: this.remoteAccess.url,
+        };
       },
       onState: (state, error) => {
         const wasOpen = this.channelState === 'open';

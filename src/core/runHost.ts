@@ -62,6 +62,7 @@ export async function runHost(options: RunHostOptions): Promise<RunningHost> {
     redactor,
     metrics: new SystemMetrics(),
     systemProxy: options.systemProxy ?? environmentProxyResolver(env),
+    ...(env.OPENIR_REMOTE_ACCESS_BIND ? { remoteAccessBind: env.OPENIR_REMOTE_ACCESS_BIND } : {}),
     reconnectMinMs: numberFrom(env.OPENIR_RECONNECT_MIN_MS, 500),
     reconnectMaxMs: numberFrom(env.OPENIR_RECONNECT_MAX_MS, 30_000),
   });

@@ -10,6 +10,7 @@ import {
 import { ErrorBodySchema } from './errors';
 import { EVENT_NAME_LIST, OPERATION_NAME_LIST } from './contractNames';
 import { ProxyInputSchema, ProxyTestReportSchema, ProxyViewSchema } from './proxy';
+import { RemoteAccessSettingsSchema, RemoteAccessViewSchema } from './remoteAccess';
 import { NodeStatusSchema } from './status';
 
 /**
@@ -81,7 +82,14 @@ export const OPERATIONS = {
   },
   register: {
     summary: 'Register this node with an integration runtime using its authentication key.',
-    input: z.object({ authKey: z.string().max(1024), nodeName: NodeNameSchema.optional() }).strict(),
+    input: z
+      .object({
+        authKey: z.string().max(1024),
+        nodeName: NodeNameSchema.optional(),
+        /** Remote access from intranet to set up with the registration (Register page). */
+        remoteAccess: RemoteAccessSettingsSchema.optional(),
+      })
+      .strict(),
     output: StatusReportSchema,
   },
   startService: {
@@ -215,6 +223,18 @@ export const OPERATIONS = {
     summary: "Add a stored certificate to this node's own trust list, or take it off.",
     input: z.object({ thumbprint: ThumbprintInputSchema, trusted: z.boolean() }).strict(),
     output: StoredCertificateSchema,
+  },
+  getRemoteAccess: {
+    summary:
+      'Remote access from intranet: the setting, whether it listens, its URL, and whether it may change.',
+    input: Empty,
+    output: RemoteAccessViewSchema,
+  },
+  setRemoteAccess: {
+    summary:
+      'Disable remote access, or enable it without TLS or with a certificate from the store (checked first).',
+    input: RemoteAccessSettingsSchema,
+    output: RemoteAccessViewSchema,
   },
 } as const satisfies Record<string, { summary: string; input: z.ZodType; output: z.ZodType }>;
 

@@ -22,6 +22,8 @@ export const OPERATION_NAME_LIST = [
   'exportCertificate',
   'removeCertificate',
   'setCertificateTrust',
+  'getRemoteAccess',
+  'setRemoteAccess',
 ] as const;
 
 export const EVENT_NAME_LIST = ['statusChanged', 'systemSampled', 'log'] as const;

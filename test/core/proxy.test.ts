@@ -100,7 +100,7 @@ describe('route resolution', () => {
 });
 
 describe('config migration', () => {
-  it('upgrades a version 1 config in place, keeping the registration, with the proxy off', async () => {
+  it('upgrades a version 1 config in place, keeping the registration, with proxy and remote access off', async () => {
     const file = path.join(tempDir(), 'config.json');
     const registration = {
       irId: 'ir-1',
@@ -121,13 +121,14 @@ describe('config migration', () => {
     );
     const config = await new ConfigStore(file).load();
     expect(config).toMatchObject({
-      schemaVersion: 2,
+      schemaVersion: 3,
       vaultBackend: 'secret-service',
       logLevel: 'warn',
       registration,
       proxy: { mode: 'none' },
+      remoteAccess: { mode: 'disabled' },
     });
-    expect(JSON.parse(fs.readFileSync(file, 'utf8')).schemaVersion).toBe(2);
+    expect(JSON.parse(fs.readFileSync(file, 'utf8')).schemaVersion).toBe(3);
   });
 
   it('refuses a config from a newer version instead of guessing', async () => {

@@ -1,0 +1,133 @@
+import { OpenIrError } from '../shared/errors';
+import {
+  PLAIN_REMOTE_ACCESS_WARNING,
+  remoteAccessUrl,
+  type RemoteAccessSettings,
+  type RemoteAccessView,
+} from '../shared/remoteAccess';
+import type { ConfigStore } from './config';
+import type { SourceLogger } from './logger';
+import { RemoteAccessListener, type TlsMaterial } from './remoteAccess';
+
+/** Where the listener gets its certificate: the node's certificate store, checked before use. */
+export interface RemoteAccessCertificates {
+  /**
+   * The certificate and key for a thumbprint, after checking it meets the
+   * TLS requirements for this node. Throws CERTIFICATE_NOT_USABLE with the
+   * problems and their fixes when it does not.
+   */
+  tlsMaterialFor(thumbprint: string): Promise<TlsMaterial & { warnings: string[] }>;
+}
+
+export interface RemoteAccessServiceOptions {
+  config: ConfigStore;
+  certificates: RemoteAccessCertificates;
+  listener: RemoteAccessListener;
+  fqdn: string;
+  log: SourceLogger;
+}
+
+/** Remote access from intranet: the saved setting, the listener that serves it, and the HA rule for changing it. */
+export class RemoteAccessService {
+  private settings: RemoteAccessSettings = { mode: 'disabled' };
+  private warning: string | null = null;
+
+  constructor(private readonly options: RemoteAccessServiceOptions) {}
+
+  async load(): Promise<void> {
+    this.settings = (await this.options.config.load()).remoteAccess;
+  }
+
+  get current(): RemoteAccessSettings {
+    return this.settings;
+  }
+
+  /** The URL peers and the control plane are told, or null while disabled or not listening. */
+  get url(): string | null {
+    return this.options.listener.listening ? remoteAccessUrl(this.settings, this.options.fqdn) : null;
+  }
+
+  /** Brings the listener in line with the saved setting (service start). A failure is reported, never fatal. */
+  async start(): Promise<OpenIrError | null> {
+    try {
+      await this.listen(this.settings);
+      return null;
+    } catch (error) {
+      const failure =
+        error instanceof OpenIrError
+          ? error
+          : new OpenIrError('INTERNAL', 'Remote access could not start.', { cause: error });
+      this.options.log.error(`Remote access could not start: ${failure.message}`, { code: failure.code });
+      return failure;
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.options.listener.stop();
+  }
+
+  view(irNodeCount: number): RemoteAccessView {
+    const locked = irNodeCount > 1;
+    return {
+      settings: this.settings,
+      listening: this.options.listener.listening,
+      url: this.url,
+      changeAllowed: !locked,
+      changeBlockedReason: locked ? lockedMessage(irNodeCount) : null,
+      warning: this.warning,
+    };
+  }
+
+  /**
+   * Checks, applies, then saves: the listener starts with the new setting
+   * first, so a port in use or an unusable certificate changes nothing.
+   */
+  async set(next: RemoteAccessSettings, irNodeCount: number, serviceRunning: boolean): Promise<void> {
+    if (irNodeCount > 1) {
+      throw new OpenIrError('REMOTE_ACCESS_LOCKED', lockedMessage(irNodeCount), {
+        fix: 'Remove the other nodes from the integration runtime, change remote access on the remaining node, then register them again.',
+      });
+    }
+    const previous = this.settings;
+    if (serviceRunning) {
+      try {
+        await this.listen(next);
+      } catch (error) {
+        await this.listen(previous).catch(() => undefined);
+        throw error;
+      }
+    }
+    await this.options.config.update((draft) => {
+      draft.remoteAccess = next;
+    });
+    this.settings = next;
+    this.options.log.info(`Remote access set to ${describe(next)}.`);
+  }
+
+  private async listen(settings: RemoteAccessSettings): Promise<void> {
+    this.warning = null;
+    if (settings.mode === 'disabled') {
+      await this.options.listener.stop();
+      return;
+    }
+    let material: TlsMaterial | null = null;
+    if (settings.mode === 'tls') {
+      const checked = await this.options.certificates.tlsMaterialFor(settings.thumbprint);
+      material = checked;
+      this.warning = checked.warnings.length > 0 ? checked.warnings.join(' ') : null;
+    } else {
+      this.warning = PLAIN_REMOTE_ACCESS_WARNING;
+    }
+    await this.options.listener.start(settings, material);
+  }
+}
+
+function lockedMessage(count: number): string {
+  return `Remote access can be changed only while the integration runtime has a single node; it has ${count}.`;
+}
+
+export function describe(settings: RemoteAccessSettings): string {
+  if (settings.mode === 'disabled') return 'Disabled';
+  if (settings.mode === 'plain') return `Enabled without TLS on port ${settings.port}`;
+  return `Enabled with TLS on port ${settings.port} (certificate ${settings.thumbprint})`;
+}
