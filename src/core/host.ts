@@ -391,7 +391,7 @@ export class HostService implements HostApi {
       );
     }
     const credentials = await this.certificates.serverCredentials(stored.thumbprintSha256);
-    const warnings = [...stored.problems, ...stored.warnings].map((p) => p.message);
+    const warnings = [...stored.problems, ...stored.warnings].map((p) => `${p.message} ${p.fix}`);
     return {
       certPem: [credentials.certPem, ...credentials.chainPem].join('\n'),
       keyPem: credentials.keyPem,
