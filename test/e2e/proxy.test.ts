@@ -64,22 +64,30 @@ describe.runIf(tinyproxyAvailable)('HTTP proxy', () => {
     cleanupTempDirs();
   });
 
-  /** `openir proxy test` of an unsaved custom proxy on loopback, against the key's control plane. */
-  const testThrough = (node: TestNode, port: number) =>
+  /**
+   * `openir proxy test` of an unsaved custom proxy on loopback: against the
+   * key's control plane (before registration) unless `registered`.
+   */
+  const testThrough = (
+    node: TestNode,
+    port: number,
+    opts: { user?: string; password?: string; registered?: boolean } = {},
+  ) =>
     node.cli(
       [
         'proxy',
         'test',
         '--json',
-        '--key-stdin',
+        ...(opts.registered ? [] : ['--key-stdin']),
         '--mode',
         'custom',
         '--address',
         '127.0.0.1',
         '--port',
         String(port),
+        ...(opts.user ? ['--user', opts.user, '--password-stdin'] : []),
       ],
-      key,
+      opts.registered ? opts.password : key,
     );
 
   const setCustom = (node: TestNode, proxy: Tinyproxy, password?: string) =>
@@ -143,37 +151,15 @@ describe.runIf(tinyproxyAvailable)('HTTP proxy', () => {
     });
 
     it('a wrong password gives the 407-specific error', async () => {
-      const test = await node.cli(
-        [
-          'proxy',
-          'test',
-          '--json',
-          '--mode',
-          'custom',
-          '--address',
-          '127.0.0.1',
-          '--port',
-          String(authProxy.port),
-          '--user',
-          'alice',
-          '--password-stdin',
-        ],
-        'not-the-password',
-      );
+      const test = await testThrough(node, authProxy.port, {
+        registered: true,
+        user: 'alice',
+        password: 'not-the-password',
+      });
       expect(test.code).toBe(1);
       expect((test.json as TestReport).error?.code).toBe('PROXY_AUTH_FAILED');
       expect(test.stderr).toMatch(/user name or password/);
-      const noCredentials = await node.cli([
-        'proxy',
-        'test',
-        '--json',
-        '--mode',
-        'custom',
-        '--address',
-        '127.0.0.1',
-        '--port',
-        String(authProxy.port),
-      ]);
+      const noCredentials = await testThrough(node, authProxy.port, { registered: true });
       expect((noCredentials.json as TestReport).error?.code).toBe('PROXY_AUTH_FAILED');
       expect(noCredentials.stderr).toMatch(/requires a user name and password/);
     });

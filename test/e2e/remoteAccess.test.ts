@@ -54,6 +54,14 @@ describe('remote access from intranet', () => {
   let exported = '';
   const node = makeNode({ OPENIR_REMOTE_ACCESS_BIND: '127.0.0.1', OPENIR_FQDN: FQDN }, 'node1');
 
+  /** `openir remote-access enable --port <port> …` on node1. */
+  const enable = (...args: string[]) =>
+    node.cli(['remote-access', 'enable', '--port', String(port), ...args, '--json']);
+
+  /** `openir remote-access enable --port <port> …` on node1. */
+  const enableRemoteAccess = (...args: string[]) =>
+    node.cli(['remote-access', 'enable', '--port', String(port), ...args, '--json']);
+
   beforeAll(async () => {
     cp = await startControlPlane({ heartbeatIntervalMs: 300, heartbeatTimeoutMs: 1500 });
     key = ((await cp.admin(['ir', 'create', 'ra-ir'])).json as { key1: string }).key1;
@@ -83,15 +91,7 @@ describe('remote access from intranet', () => {
     const other = await node.cli(['cert', 'create-self-signed', '--dns', 'elsewhere.openir.test', '--json']);
     expect(other.code).toBe(0);
     const tp = (other.json as { thumbprint: string }).thumbprint;
-    const enable = await node.cli([
-      'remote-access',
-      'enable',
-      '--port',
-      String(port),
-      '--cert',
-      tp,
-      '--json',
-    ]);
+    const enable = await enableRemoteAccess('--cert', tp);
     expect(enable.code).toBe(1);
     const error = (enable.json as { error: { code: string; message: string } }).error;
     expect(error.code).toBe('CERTIFICATE_NOT_USABLE');
@@ -105,15 +105,7 @@ describe('remote access from intranet', () => {
     const created = await node.cli(['cert', 'create-self-signed', '--dns', FQDN, '--json']);
     expect(created.code).toBe(0);
     thumbprint = (created.json as { thumbprint: string }).thumbprint;
-    const enable = await node.cli([
-      'remote-access',
-      'enable',
-      '--port',
-      String(port),
-      '--cert',
-      thumbprint,
-      '--json',
-    ]);
+    const enable = await enableRemoteAccess('--cert', thumbprint);
     expect(enable.stderr).toBe('');
     expect(enable.code).toBe(0);
     expect(enable.json).toMatchObject({
@@ -178,7 +170,7 @@ describe('remote access from intranet', () => {
   });
 
   it('without TLS it works but is flagged as not recommended', async () => {
-    const plain = await node.cli(['remote-access', 'enable', '--port', String(port), '--no-tls', '--json']);
+    const plain = await enableRemoteAccess('--no-tls');
     expect(plain.code).toBe(0);
     expect((plain.json as RemoteAccessJson).warning).toMatch(/not recommended/);
     const res = await fetch(`http://127.0.0.1:${port}/openir/v1/health`);
@@ -203,7 +195,7 @@ describe('remote access from intranet', () => {
     await second.startHost();
     expect((await second.cli(['register', '--key-stdin', '--json'], key)).code).toBe(0);
     await node.waitForStatus((s: StatusJson) => s.irNodes.length === 2, 10_000);
-    const attempt = await node.cli(['remote-access', 'enable', '--port', String(port), '--no-tls', '--json']);
+    const attempt = await enableRemoteAccess('--no-tls');
     expect(attempt.code).toBe(1);
     expect((attempt.json as { error: { code: string } }).error.code).toBe('REMOTE_ACCESS_LOCKED');
     expect(attempt.stderr).toMatch(/single node/);
