@@ -55,10 +55,6 @@ describe('remote access from intranet', () => {
   const node = makeNode({ OPENIR_REMOTE_ACCESS_BIND: '127.0.0.1', OPENIR_FQDN: FQDN }, 'node1');
 
   /** `openir remote-access enable --port <port> …` on node1. */
-  const enable = (...args: string[]) =>
-    node.cli(['remote-access', 'enable', '--port', String(port), ...args, '--json']);
-
-  /** `openir remote-access enable --port <port> …` on node1. */
   const enableRemoteAccess = (...args: string[]) =>
     node.cli(['remote-access', 'enable', '--port', String(port), ...args, '--json']);
 
