@@ -6,6 +6,7 @@ import { Button, Callout, ErrorDetails, Spinner } from './components/ui';
 import { DiagnosticsPanel } from './panels/DiagnosticsPanel';
 import { HomePanel } from './panels/HomePanel';
 import { ProxyDialog } from './panels/ProxyDialog';
+import { RemoteAccessDialog } from './panels/RemoteAccessDialog';
 import { RegisterPanel } from './panels/RegisterPanel';
 import { SettingsPanel } from './panels/SettingsPanel';
 import { useApp, type TabId } from './store';
@@ -115,7 +116,12 @@ export function App() {
       <main id="main" className="main" tabIndex={-1}>
         {content}
       </main>
-      {report && connection !== 'session-expired' ? <ProxyDialog /> : null}
+      {report && connection !== 'session-expired' ? (
+        <>
+          <ProxyDialog />
+          <RemoteAccessDialog />
+        </>
+      ) : null}
     </div>
   );
 }

@@ -5,6 +5,8 @@ import { parseAuthKey } from '../shared/authKey';
 import type { LogEntry, LogLevel, StatusReport, SystemSample } from '../shared/contract';
 import { NodeNameSchema } from '../shared/controlPlaneApi';
 import type { ProxyInput, ProxyTestReport, ProxyView } from '../shared/proxy';
+import type { CertificateInfo, StoredCertificate } from '../shared/certificates';
+import type { RemoteAccessSettings, RemoteAccessView } from '../shared/remoteAccess';
 import { toUiError, type UiError } from './errors';
 import { appendCapped, atLeast, LOG_CAP, mergeLogs, missingFrom, RECENT_CAP } from './logs';
 import type { ConnectionState, Transport } from './transport';
@@ -26,7 +28,11 @@ export interface StatusSlice {
   registering: boolean;
   registerError: UiError | null;
   refreshStatus(): Promise<void>;
-  register(input: { authKey: string; nodeName: string }): Promise<boolean>;
+  register(input: {
+    authKey: string;
+    nodeName: string;
+    remoteAccess?: RemoteAccessSettings | undefined;
+  }): Promise<boolean>;
   runServiceAction(action: ServiceAction): Promise<void>;
   clearRegisterError(): void;
 }
@@ -98,7 +104,66 @@ export interface ProxySlice {
   saveProxy(proxy: ProxyInput): Promise<boolean>;
 }
 
-export type AppState = StatusSlice & SystemSlice & LogsSlice & ConnectionSlice & UiSlice & ProxySlice;
+export interface RemoteAccessSlice {
+  /** The setting, whether it listens, its URL and whether it may change now. */
+  remoteAccess: RemoteAccessView | null;
+  remoteAccessLoadError: UiError | null;
+  /** The dialog is open while this is true. */
+  remoteAccessDialog: boolean;
+  remoteAccessSaving: boolean;
+  remoteAccessSaveError: UiError | null;
+  /** Set by a successful save until the dialog opens again: Settings confirms it. */
+  remoteAccessSaved: boolean;
+  refreshRemoteAccess(): Promise<void>;
+  openRemoteAccessDialog(): void;
+  closeRemoteAccessDialog(): void;
+  saveRemoteAccess(settings: RemoteAccessSettings): Promise<boolean>;
+}
+
+export type CertificateRowAction = 'export' | 'trust' | 'remove';
+
+/** The outcome of an operation whose progress and errors belong to the form that started it. */
+export type Outcome<T> = { ok: true; value: T } | { ok: false; error: UiError };
+
+export interface CertificatesSlice {
+  /** This node's store, each certificate checked against the TLS requirements for `certificateFqdn`. */
+  certificates: StoredCertificate[] | null;
+  /** The FQDN the store's certificates are checked for (the default name of a self-signed one). */
+  certificateFqdn: string | null;
+  certificatesLoadError: UiError | null;
+  /** A row action in progress (one at a time). */
+  certificateAction: { thumbprint: string; action: CertificateRowAction } | null;
+  /** The last row action's failure, with the row it belongs to. */
+  certificateActionError: { thumbprint: string; error: UiError } | null;
+  /** What the last row action did, in words, for the card's status line. */
+  certificateNotice: string | null;
+  refreshCertificates(): Promise<void>;
+  /** File contents and passwords are passed through, never kept in the store. */
+  inspectCertificate(input: { content: string; password?: string }): Promise<Outcome<CertificateInfo>>;
+  importCertificate(input: {
+    content: string;
+    password?: string;
+    trust?: boolean;
+  }): Promise<Outcome<StoredCertificate>>;
+  createSelfSignedCertificate(input: {
+    dnsNames?: string[];
+    days?: number;
+    key?: 'rsa2048' | 'p256';
+  }): Promise<Outcome<StoredCertificate>>;
+  /** The public PEM, for a download; null after reporting the failure on the row. */
+  exportCertificatePem(thumbprint: string): Promise<string | null>;
+  setCertificateTrust(thumbprint: string, trusted: boolean): Promise<boolean>;
+  removeCertificate(thumbprint: string): Promise<boolean>;
+}
+
+export type AppState = StatusSlice &
+  SystemSlice &
+  LogsSlice &
+  ConnectionSlice &
+  UiSlice &
+  ProxySlice &
+  RemoteAccessSlice &
+  CertificatesSlice;
 export type AppStore = StoreApi<AppState>;
 
 type Slice<T> = StateCreator<AppState, [], [], T>;
@@ -125,7 +190,7 @@ const createStatusSlice =
         set({ loadError: toUiError(error) });
       }
     },
-    async register({ authKey, nodeName }) {
+    async register({ authKey, nodeName, remoteAccess }) {
       if (get().registering) return false;
       // The host validates too; checking here answers at once and never sends a malformed key.
       try {
@@ -150,9 +215,11 @@ const createStatusSlice =
       }
       set({ registering: true, registerError: null });
       try {
-        const report = await api.register(
-          name === '' ? { authKey: authKey.trim() } : { authKey: authKey.trim(), nodeName: name },
-        );
+        const report = await api.register({
+          authKey: authKey.trim(),
+          ...(name === '' ? {} : { nodeName: name }),
+          ...(remoteAccess ? { remoteAccess } : {}),
+        });
         set({ ...applyReport(report), registering: false, tab: 'home' });
         return true;
       } catch (error) {
@@ -335,6 +402,153 @@ const createProxySlice =
     };
   };
 
+const createRemoteAccessSlice =
+  (api: OpenIrApi): Slice<RemoteAccessSlice> =>
+  (set, get) => {
+    // Only the newest answer is applied (a refresh after an event can overtake a save's result).
+    let viewSeq = 0;
+    return {
+      remoteAccess: null,
+      remoteAccessLoadError: null,
+      remoteAccessDialog: false,
+      remoteAccessSaving: false,
+      remoteAccessSaveError: null,
+      remoteAccessSaved: false,
+      async refreshRemoteAccess() {
+        const seq = ++viewSeq;
+        try {
+          const view = await api.getRemoteAccess({});
+          if (seq === viewSeq) set({ remoteAccess: view, remoteAccessLoadError: null });
+        } catch (error) {
+          if (seq === viewSeq) set({ remoteAccessLoadError: toUiError(error) });
+        }
+      },
+      openRemoteAccessDialog() {
+        set({ remoteAccessDialog: true, remoteAccessSaveError: null, remoteAccessSaved: false });
+        // The picker shows the store as it is now.
+        void get().refreshCertificates();
+      },
+      closeRemoteAccessDialog() {
+        if (get().remoteAccessSaving) return;
+        set({ remoteAccessDialog: false, remoteAccessSaveError: null });
+      },
+      async saveRemoteAccess(settings) {
+        if (get().remoteAccessSaving) return false;
+        const seq = ++viewSeq;
+        set({ remoteAccessSaving: true, remoteAccessSaveError: null });
+        try {
+          const view = await api.setRemoteAccess(settings);
+          if (seq === viewSeq) set({ remoteAccess: view, remoteAccessLoadError: null });
+          set({ remoteAccessSaving: false, remoteAccessDialog: false, remoteAccessSaved: true });
+          return true;
+        } catch (error) {
+          set({ remoteAccessSaving: false, remoteAccessSaveError: toUiError(error) });
+          void get().refreshRemoteAccess();
+          return false;
+        }
+      },
+    };
+  };
+
+const createCertificatesSlice =
+  (api: OpenIrApi): Slice<CertificatesSlice> =>
+  (set, get) => {
+    let listSeq = 0;
+    const attempt = async <T>(run: () => Promise<T>): Promise<Outcome<T>> => {
+      try {
+        return { ok: true, value: await run() };
+      } catch (error) {
+        return { ok: false, error: toUiError(error) };
+      }
+    };
+    /** Runs a row action: one at a time, its failure shown on its row, the list reloaded after a change. */
+    const rowAction = async <T>(
+      thumbprint: string,
+      action: CertificateRowAction,
+      run: () => Promise<T>,
+      notice: (value: T) => string | null,
+    ): Promise<T | null> => {
+      if (get().certificateAction) return null;
+      set({
+        certificateAction: { thumbprint, action },
+        certificateActionError: null,
+        certificateNotice: null,
+      });
+      const outcome = await attempt(run);
+      if (outcome.ok) {
+        set({ certificateAction: null, certificateNotice: notice(outcome.value) });
+        return outcome.value;
+      }
+      set({ certificateAction: null, certificateActionError: { thumbprint, error: outcome.error } });
+      return null;
+    };
+    return {
+      certificates: null,
+      certificateFqdn: null,
+      certificatesLoadError: null,
+      certificateAction: null,
+      certificateActionError: null,
+      certificateNotice: null,
+      async refreshCertificates() {
+        const seq = ++listSeq;
+        try {
+          const list = await api.listCertificates({});
+          if (seq === listSeq)
+            set({ certificates: list.certificates, certificateFqdn: list.fqdn, certificatesLoadError: null });
+        } catch (error) {
+          if (seq === listSeq) set({ certificatesLoadError: toUiError(error) });
+        }
+      },
+      async inspectCertificate(input) {
+        return attempt(() => api.inspectCertificate(input));
+      },
+      async importCertificate(input) {
+        const outcome = await attempt(() => api.importCertificate(input));
+        if (outcome.ok) await get().refreshCertificates();
+        return outcome;
+      },
+      async createSelfSignedCertificate(input) {
+        const outcome = await attempt(() => api.createSelfSignedCertificate(input));
+        if (outcome.ok) await get().refreshCertificates();
+        return outcome;
+      },
+      async exportCertificatePem(thumbprint) {
+        const result = await rowAction(
+          thumbprint,
+          'export',
+          () => api.exportCertificate({ thumbprint, format: 'pem' }),
+          () => null,
+        );
+        return result ? result.data : null;
+      },
+      async setCertificateTrust(thumbprint, trusted) {
+        const result = await rowAction(
+          thumbprint,
+          'trust',
+          () => api.setCertificateTrust({ thumbprint, trusted }),
+          (cert) =>
+            trusted
+              ? `This node now trusts ${cert.subject || 'the certificate'}.`
+              : `This node no longer trusts ${cert.subject || 'the certificate'}.`,
+        );
+        void get().refreshCertificates();
+        return result !== null;
+      },
+      async removeCertificate(thumbprint) {
+        const result = await rowAction(
+          thumbprint,
+          'remove',
+          () => api.removeCertificate({ thumbprint }),
+          (cert) => `Removed ${cert.subject || 'the certificate'} from the store.`,
+        );
+        void get().refreshCertificates();
+        // The setting may have referred to it.
+        if (result) void get().refreshRemoteAccess();
+        return result !== null;
+      },
+    };
+  };
+
 export function createAppStore(transport: Transport): AppStore {
   return createStore<AppState>()((...args) => ({
     ...createStatusSlice(transport.api)(...args),
@@ -343,6 +557,8 @@ export function createAppStore(transport: Transport): AppStore {
     ...createConnectionSlice(transport)(...args),
     ...createUiSlice(...args),
     ...createProxySlice(transport.api)(...args),
+    ...createRemoteAccessSlice(transport.api)(...args),
+    ...createCertificatesSlice(transport.api)(...args),
   }));
 }
 
@@ -387,6 +603,12 @@ export function connectStore(store: AppStore, transport: Transport): () => void 
     store.subscribe((state, previous) => {
       if (previous.report && registrationOf(state.report) !== registrationOf(previous.report))
         void state.refreshProxy();
+      // Remote access has no event either: whether it may change follows the IR's node count, whether it
+      // listens follows the service, and the certificates' check follows the node's FQDN.
+      if (previous.report && remoteAccessDependsOn(state.report) !== remoteAccessDependsOn(previous.report)) {
+        void state.refreshRemoteAccess();
+        void state.refreshCertificates();
+      }
     }),
     api.onStatusChanged((report) => {
       // The event's system sample is empty by design; CPU and memory arrive as systemSampled.
@@ -403,6 +625,8 @@ export function connectStore(store: AppStore, transport: Transport): () => void 
       if (resumed) {
         void get().refreshStatus();
         void get().refreshProxy();
+        void get().refreshRemoteAccess();
+        void get().refreshCertificates();
         void loadLogs();
       }
     }),
@@ -410,6 +634,8 @@ export function connectStore(store: AppStore, transport: Transport): () => void 
 
   void get().refreshStatus();
   void get().refreshProxy();
+  void get().refreshRemoteAccess();
+  void get().refreshCertificates();
   void loadLogs();
 
   return () => unsubscribe.forEach((off) => off());
@@ -417,6 +643,13 @@ export function connectStore(store: AppStore, transport: Transport): () => void 
 
 function registrationOf(report: StatusReport | null): string | null {
   return report?.registered ? (report.controlPlane?.endpoint ?? '') : null;
+}
+
+function remoteAccessDependsOn(report: StatusReport | null): string {
+  if (!report) return '';
+  return [registrationOf(report), report.irNodes.length, report.serviceRunning, report.node?.fqdn ?? ''].join(
+    '|',
+  );
 }
 
 export const StoreContext = createContext<AppStore | null>(null);

@@ -1,11 +1,19 @@
-import { useEffect, useId, useMemo, useRef, useState, type FormEvent } from 'react';
+import { useCallback, useEffect, useId, useMemo, useRef, useState, type FormEvent } from 'react';
 import { parseAuthKey, type AuthKey } from '../../shared/authKey';
 import { NodeNameSchema } from '../../shared/controlPlaneApi';
 import { ChangeProxyButton } from '../components/ChangeProxyButton';
+import { RemoteAccessFields } from '../components/RemoteAccessFields';
 import { GlobeIcon, KeyIcon, PlayIcon } from '../components/Icons';
 import { Button, Callout, Code, ErrorDetails } from '../components/ui';
 import { toUiError, type UiError } from '../errors';
 import { proxySummary } from '../proxyForm';
+import {
+  checkRemoteAccessForm,
+  settingsFromForm,
+  type RemoteAccessField,
+  type RemoteAccessForm,
+} from '../remoteAccessForm';
+import { DEFAULT_REMOTE_ACCESS_PORT } from '../../shared/remoteAccess';
 import { useApp } from '../store';
 
 /** The reference product's words, so administrators recognise the failure. */
@@ -48,6 +56,23 @@ export function RegisterPanel() {
   const pasted = useRef(false);
   const alertRef = useRef<HTMLDivElement>(null);
 
+  const certificates = useApp((s) => s.certificates);
+  const [remoteEnabled, setRemoteEnabled] = useState(false);
+  const [remoteForm, setRemoteForm] = useState<RemoteAccessForm>({
+    mode: 'tls',
+    port: String(DEFAULT_REMOTE_ACCESS_PORT),
+    thumbprint: '',
+  });
+  const [remoteAttempted, setRemoteAttempted] = useState(false);
+  const remoteRefs = useRef(new Map<RemoteAccessField, HTMLElement>());
+  const remoteProblems = useMemo(
+    () => checkRemoteAccessForm(remoteForm, certificates),
+    [remoteForm, certificates],
+  );
+  const updateRemote = useCallback((patch: Partial<RemoteAccessForm>) => {
+    setRemoteForm((current) => ({ ...current, ...patch }));
+  }, []);
+
   const keyCheck = useMemo(() => checkKey(authKey), [authKey]);
   const nameProblem = useMemo(() => checkNodeName(nodeName), [nodeName]);
 
@@ -83,6 +108,8 @@ export function RegisterPanel() {
     nameProblem: useId(),
     show: useId(),
     heading: useId(),
+    remote: useId(),
+    remoteHint: useId(),
   };
 
   const serviceStopped = report !== null && !report.serviceRunning && !registering;
@@ -94,7 +121,24 @@ export function RegisterPanel() {
     event.preventDefault();
     setKeySettled(true);
     setNameSettled(true);
-    void register({ authKey, nodeName });
+    let remoteAccess;
+    if (remoteEnabled) {
+      setRemoteAttempted(true);
+      const first = (['port', 'certificate'] as const).find((field) => remoteProblems[field]);
+      if (first) {
+        remoteRefs.current.get(first)?.focus();
+        return;
+      }
+      remoteAccess = settingsFromForm(remoteForm) ?? undefined;
+    }
+    void register({ authKey, nodeName, remoteAccess });
+  };
+
+  const remoteShown = {
+    ...(remoteAttempted && remoteProblems.port ? { port: remoteProblems.port } : {}),
+    ...(remoteProblems.certificate && (remoteAttempted || remoteForm.thumbprint)
+      ? { certificate: remoteProblems.certificate }
+      : {}),
   };
 
   return (
@@ -220,6 +264,38 @@ export function RegisterPanel() {
               </p>
             ) : null}
           </div>
+
+          <div className="field">
+            <label className="checkbox" htmlFor={ids.remote}>
+              <input
+                id={ids.remote}
+                type="checkbox"
+                checked={remoteEnabled}
+                disabled={busy}
+                aria-describedby={ids.remoteHint}
+                onChange={(event) => {
+                  setRemoteEnabled(event.target.checked);
+                  if (registerError) clearRegisterError();
+                }}
+              />
+              <span>Enable remote access from intranet</span>
+            </label>
+            <p id={ids.remoteHint} className="field__hint">
+              Needed before a second node can join this integration runtime: peers use it for credential sync
+              and health. You can also set it later in Settings.
+            </p>
+          </div>
+          {remoteEnabled ? (
+            <RemoteAccessFields
+              form={remoteForm}
+              onChange={updateRemote}
+              problems={remoteShown}
+              disabled={busy}
+              modes={['plain', 'tls']}
+              legend="Remote access setting"
+              fieldRefs={remoteRefs}
+            />
+          ) : null}
 
           <div className="form__actions">
             <Button type="submit" variant="primary" busy={busy}>

@@ -1,18 +1,31 @@
-import { useEffect, useId, useState } from 'react';
+import { useEffect, useId, useRef, useState } from 'react';
+import type { StoredCertificate } from '../../shared/certificates';
 import { LOG_LEVELS, type LogLevel, type StatusReport } from '../../shared/contract';
 import {
+  CertificateFacts,
+  CertificateStatus,
+  downloadText,
+  GenerateCertificateForm,
+  ImportCertificateForm,
+} from '../components/Certificates';
+import {
   CheckCircleIcon,
+  DownloadIcon,
   GlobeIcon,
+  KeyIcon,
   PlayIcon,
   RestartIcon,
   ShieldIcon,
   StopIcon,
+  TrashIcon,
   WarningIcon,
 } from '../components/Icons';
-import { Button, Callout, Card, ErrorDetails, Fact, Facts, Spinner } from '../components/ui';
+import { Modal } from '../components/Modal';
+import { Button, Callout, Card, Code, ErrorDetails, Fact, Facts, Spinner } from '../components/ui';
 import { formatDateTime } from '../format';
 import { ChangeProxyButton } from '../components/ChangeProxyButton';
 import { PROXY_MODE_LABEL, proxyHostPort, SYSTEM_PROXY_HELP } from '../proxyForm';
+import { pemFileName, REMOTE_ACCESS_MODE_LABEL, shortThumbprint, subjectName } from '../remoteAccessForm';
 import { useApp, type ServiceAction } from '../store';
 
 export function SettingsPanel() {
@@ -24,9 +37,11 @@ export function SettingsPanel() {
       <div className="grid">
         <NodeCard report={report} />
         <ProxyCard report={report} />
+        <RemoteAccessCard />
         <ServiceCard report={report} />
         <SecretStoreCard report={report} />
         <LoggingCard />
+        <CertificatesCard />
       </div>
     </div>
   );
@@ -348,5 +363,376 @@ function LoggingCard() {
         </div>
       </div>
     </Card>
+  );
+}
+
+function RemoteAccessCard() {
+  const view = useApp((s) => s.remoteAccess);
+  const loadError = useApp((s) => s.remoteAccessLoadError);
+  const saved = useApp((s) => s.remoteAccessSaved);
+  const certificates = useApp((s) => s.certificates);
+  const refresh = useApp((s) => s.refreshRemoteAccess);
+  const open = useApp((s) => s.openRemoteAccessDialog);
+  const reasonId = useId();
+  const settings = view?.settings;
+  const locked = view ? !view.changeAllowed : false;
+  const cert =
+    settings?.mode === 'tls'
+      ? certificates?.find((candidate) => candidate.thumbprint === settings.thumbprint)
+      : null;
+  return (
+    <Card
+      title="Remote access from intranet"
+      icon={<ShieldIcon size={20} className="muted" />}
+      actions={
+        <Button
+          disabled={!view || locked}
+          data-remote-access-opener=""
+          aria-haspopup="dialog"
+          aria-describedby={locked ? reasonId : undefined}
+          title={locked && view?.changeBlockedReason ? view.changeBlockedReason : undefined}
+          onClick={open}
+        >
+          Change<span className="visually-hidden"> remote access</span>
+        </Button>
+      }
+    >
+      {view && settings ? (
+        <Facts>
+          <Fact label="Setting">
+            <strong>{REMOTE_ACCESS_MODE_LABEL[settings.mode]}</strong>
+            {settings.mode === 'plain' ? (
+              <span className="badge badge--warn badge--inline">
+                <WarningIcon size={14} />
+                <span>Not recommended</span>
+              </span>
+            ) : null}
+          </Fact>
+          {settings.mode === 'tls' ? (
+            <Fact label="Certificate">
+              {cert ? (
+                <>
+                  <span className="break">{cert.subject || subjectName(cert.subject)}</span>{' '}
+                  <span className="muted mono" title={cert.thumbprint}>
+                    ({shortThumbprint(cert.thumbprint)})
+                  </span>
+                </>
+              ) : (
+                <span className="mono break">{settings.thumbprint}</span>
+              )}
+            </Fact>
+          ) : null}
+          {settings.mode !== 'disabled' ? <Fact label="Port">{settings.port}</Fact> : null}
+          {settings.mode !== 'disabled' ? (
+            <Fact label="Listener">
+              {view.listening ? (
+                <span className="inline-status tone-ok">
+                  <CheckCircleIcon size={16} />
+                  <span>Listening</span>
+                </span>
+              ) : (
+                <span className="inline-status tone-warn">
+                  <WarningIcon size={16} />
+                  <span>Not listening. It listens while the host service runs.</span>
+                </span>
+              )}
+            </Fact>
+          ) : null}
+          {view.url && view.listening ? (
+            <Fact label="URL">
+              <span className="mono break" data-testid="remote-access-url">
+                {view.url}
+              </span>
+            </Fact>
+          ) : null}
+        </Facts>
+      ) : loadError ? null : (
+        <p className="inline-status muted">
+          <Spinner />
+          <span>Loading the remote access setting…</span>
+        </p>
+      )}
+      {view?.warning ? (
+        <Callout
+          tone="warn"
+          title={settings?.mode === 'plain' ? 'Not recommended' : 'Before other nodes join'}
+        >
+          <p>
+            <Code text={view.warning} />
+          </p>
+        </Callout>
+      ) : null}
+      {locked ? (
+        <Callout tone="info" title="Remote access cannot be changed now.">
+          <p id={reasonId}>
+            {view?.changeBlockedReason ??
+              'It can be changed only while the integration runtime has a single node.'}
+          </p>
+        </Callout>
+      ) : null}
+      <p role="status" className="small status-line">
+        {saved && view ? (
+          <span className="inline-status tone-ok">
+            <CheckCircleIcon size={16} />
+            <span>
+              Remote access saved.
+              {view.url && view.listening ? ` Listening at ${view.url}.` : ''}
+            </span>
+          </span>
+        ) : null}
+      </p>
+      {loadError ? (
+        <Callout tone="error" title="The remote access setting could not be loaded.">
+          <ErrorDetails error={loadError} />
+          <div className="callout__actions">
+            <Button onClick={() => void refresh()}>Try again</Button>
+          </div>
+        </Callout>
+      ) : null}
+    </Card>
+  );
+}
+
+function CertificatesCard() {
+  const certificates = useApp((s) => s.certificates);
+  const fqdn = useApp((s) => s.certificateFqdn);
+  const loadError = useApp((s) => s.certificatesLoadError);
+  const notice = useApp((s) => s.certificateNotice);
+  const refresh = useApp((s) => s.refreshCertificates);
+  const [panel, setPanel] = useState<'import' | 'generate' | null>(null);
+  const [added, setAdded] = useState<StoredCertificate | null>(null);
+  const [removing, setRemoving] = useState<StoredCertificate | null>(null);
+  const panelId = useId();
+
+  const onAdded = (cert: StoredCertificate) => {
+    setPanel(null);
+    setAdded(cert);
+  };
+
+  return (
+    <Card
+      title="Certificates"
+      className="card--wide"
+      icon={<KeyIcon size={20} className="muted" />}
+      actions={
+        <div className="button-row">
+          <Button
+            aria-expanded={panel === 'import'}
+            aria-controls={panel === 'import' ? panelId : undefined}
+            onClick={() => {
+              setAdded(null);
+              setPanel(panel === 'import' ? null : 'import');
+            }}
+          >
+            Import certificate
+          </Button>
+          <Button
+            aria-expanded={panel === 'generate'}
+            aria-controls={panel === 'generate' ? panelId : undefined}
+            onClick={() => {
+              setAdded(null);
+              setPanel(panel === 'generate' ? null : 'generate');
+            }}
+          >
+            Generate self-signed
+          </Button>
+        </div>
+      }
+    >
+      <p className="muted small">
+        This node&apos;s certificate store, each certificate checked against the TLS requirements for remote
+        access
+        {fqdn ? (
+          <>
+            {' '}
+            on <span className="mono break">{fqdn}</span>
+          </>
+        ) : null}
+        . Private keys are kept in the secret store and never leave it, except in a PFX you export with a
+        password from the command line.
+      </p>
+      {panel ? (
+        <div id={panelId} className="cert-panel">
+          <h4 className="cert-panel__title">
+            {panel === 'import' ? 'Import a certificate' : 'Generate a self-signed certificate'}
+          </h4>
+          {panel === 'import' ? (
+            <ImportCertificateForm onDone={onAdded} onCancel={() => setPanel(null)} />
+          ) : (
+            <GenerateCertificateForm defaultDnsName={fqdn} onDone={onAdded} onCancel={() => setPanel(null)} />
+          )}
+        </div>
+      ) : null}
+      <p role="status" className="small status-line tone-ok">
+        {added ? `Added ${added.subject || 'the certificate'} to the store.` : (notice ?? '')}
+      </p>
+      {certificates ? (
+        certificates.length === 0 ? (
+          <p className="cert-list__empty muted">
+            No certificates in this node&apos;s store yet. Import one (PFX with its password, or PEM with its
+            key), or generate a self-signed certificate for this machine.
+          </p>
+        ) : (
+          <ul className="cert-list" aria-label="Certificates in this node's store">
+            {certificates.map((cert) => (
+              <CertificateRow key={cert.thumbprint} cert={cert} onRemove={() => setRemoving(cert)} />
+            ))}
+          </ul>
+        )
+      ) : loadError ? (
+        <Callout tone="error" title="The certificate store could not be read.">
+          <ErrorDetails error={loadError} />
+          <div className="callout__actions">
+            <Button onClick={() => void refresh()}>Try again</Button>
+          </div>
+        </Callout>
+      ) : (
+        <p className="inline-status muted">
+          <Spinner />
+          <span>Loading the certificate store…</span>
+        </p>
+      )}
+      {removing ? <ConfirmRemove cert={removing} onDone={() => setRemoving(null)} /> : null}
+    </Card>
+  );
+}
+
+function CertificateRow({ cert, onRemove }: { cert: StoredCertificate; onRemove: () => void }) {
+  const action = useApp((s) => s.certificateAction);
+  const actionError = useApp((s) => s.certificateActionError);
+  const exportPem = useApp((s) => s.exportCertificatePem);
+  const setTrust = useApp((s) => s.setCertificateTrust);
+  const remoteAccess = useApp((s) => s.remoteAccess);
+  const inUse = remoteAccess?.settings.mode === 'tls' && remoteAccess.settings.thumbprint === cert.thumbprint;
+  const mine = action?.thumbprint === cert.thumbprint ? action.action : null;
+  const error = actionError?.thumbprint === cert.thumbprint ? actionError.error : null;
+  const name = subjectName(cert.subject);
+  const titleId = useId();
+  const hidden = <span className="visually-hidden"> {name}</span>;
+  return (
+    <li className="cert-row" aria-labelledby={titleId}>
+      <div className="cert-row__head">
+        <p id={titleId} className="cert-row__title break">
+          <strong>{cert.subject || '(no subject)'}</strong>
+        </p>
+        <span className="cert-row__tags">
+          {inUse ? <span className="tag">used by remote access</span> : null}
+          {cert.trustAnchor ? <span className="tag">trusted here</span> : null}
+          <span className="tag">{cert.origin === 'self-signed' ? 'generated here' : 'imported'}</span>
+        </span>
+      </div>
+      <CertificateStatus cert={cert} />
+      <CertificateFacts cert={cert} />
+      {cert.problems.length > 0 || cert.warnings.length > 0 ? (
+        <details className="cert-row__details">
+          <summary>
+            Problems and fixes<span className="visually-hidden"> of {name}</span>
+          </summary>
+          <ul className="cert-problems">
+            {[...cert.problems, ...cert.warnings].map((problem) => (
+              <li key={problem.code} className="cert-problem">
+                <span className="mono">
+                  <strong>{problem.code}</strong>
+                </span>
+                <p>{problem.message}</p>
+                <p className="muted">
+                  <strong>How to fix: </strong>
+                  <Code text={problem.fix} />
+                </p>
+              </li>
+            ))}
+          </ul>
+        </details>
+      ) : null}
+      <div className="button-row">
+        <Button
+          icon={<DownloadIcon size={16} />}
+          busy={mine === 'export'}
+          disabled={action !== null}
+          onClick={() =>
+            void exportPem(cert.thumbprint).then((pem) => {
+              if (pem !== null) downloadText(pemFileName(cert), pem);
+            })
+          }
+        >
+          Export PEM{hidden}
+        </Button>
+        <Button
+          busy={mine === 'trust'}
+          disabled={action !== null}
+          onClick={() => void setTrust(cert.thumbprint, !cert.trustAnchor)}
+        >
+          {cert.trustAnchor ? 'Untrust' : 'Trust'}
+          {hidden}
+        </Button>
+        <Button
+          variant="danger"
+          icon={<TrashIcon size={16} />}
+          busy={mine === 'remove'}
+          disabled={action !== null}
+          aria-haspopup="dialog"
+          onClick={onRemove}
+        >
+          Remove{hidden}
+        </Button>
+      </div>
+      <div role="alert" className="alert-slot">
+        {error ? (
+          <Callout tone="error" title="The action on this certificate failed.">
+            <ErrorDetails error={error} />
+          </Callout>
+        ) : null}
+      </div>
+    </li>
+  );
+}
+
+function ConfirmRemove({ cert, onDone }: { cert: StoredCertificate; onDone: () => void }) {
+  const remove = useApp((s) => s.removeCertificate);
+  const remoteAccess = useApp((s) => s.remoteAccess);
+  const cancelRef = useRef<HTMLButtonElement>(null);
+  const textId = useId();
+  const inUse = remoteAccess?.settings.mode === 'tls' && remoteAccess.settings.thumbprint === cert.thumbprint;
+  return (
+    <Modal
+      role="alertdialog"
+      title="Remove this certificate?"
+      onClose={onDone}
+      initialFocus={cancelRef}
+      describedBy={textId}
+      className="modal--confirm"
+      showClose={false}
+      footer={
+        <>
+          <Button ref={cancelRef} onClick={onDone}>
+            Cancel
+          </Button>
+          <Button
+            variant="danger"
+            icon={<TrashIcon size={18} />}
+            onClick={() => {
+              onDone();
+              void remove(cert.thumbprint);
+            }}
+          >
+            Remove
+          </Button>
+        </>
+      }
+    >
+      <div id={textId} className="stack">
+        <p>
+          <strong className="break">{cert.subject || '(no subject)'}</strong> (thumbprint{' '}
+          <span className="mono">{shortThumbprint(cert.thumbprint)}</span>) and its private key are deleted
+          from this node. This cannot be undone.
+        </p>
+        {inUse ? (
+          <p>
+            <strong>Remote access uses this certificate.</strong> Choose another one first, or remote access
+            stops working.
+          </p>
+        ) : null}
+      </div>
+    </Modal>
   );
 }

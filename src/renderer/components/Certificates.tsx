@@ -1,0 +1,539 @@
+import { useId, useRef, useState, type ChangeEvent, type KeyboardEvent } from 'react';
+import type { CertificateInfo, StoredCertificate } from '../../shared/certificates';
+import { OPERATIONS } from '../../shared/contract';
+import type { UiError } from '../errors';
+import { formatDateTime } from '../format';
+import { blockingProblems, keyText, shortThumbprint } from '../remoteAccessForm';
+import { useApp } from '../store';
+import { CheckCircleIcon, ErrorCircleIcon, WarningIcon } from './Icons';
+import { Button, Callout, Code, ErrorDetails } from './ui';
+
+/**
+ * Certificates as every face shows them: status badges (never colour alone), the requirement check with
+ * each problem's fix, and the two ways to add one (import a file, generate a self-signed certificate).
+ */
+
+/** Codes as badges; each badge's message is in its tooltip and, for assistive technology, in its text. */
+export function CertificateStatus({ cert }: { cert: CertificateInfo }) {
+  if (cert.problems.length === 0 && cert.warnings.length === 0)
+    return (
+      <span className="badge badge--ok">
+        <CheckCircleIcon size={14} />
+        <span>Meets the requirements</span>
+      </span>
+    );
+  return (
+    <span className="cert-badges">
+      {cert.problems.map((problem) => {
+        const soft = problem.code === 'UNTRUSTED';
+        return (
+          <span
+            key={problem.code}
+            className={`badge badge--${soft ? 'warn' : 'bad'} badge--code`}
+            title={problem.message}
+          >
+            {soft ? <WarningIcon size={14} /> : <ErrorCircleIcon size={14} />}
+            <span>{problem.code}</span>
+            <span className="visually-hidden">: {problem.message}</span>
+          </span>
+        );
+      })}
+      {cert.warnings.map((warning) => (
+        <span key={warning.code} className="badge badge--warn badge--code" title={warning.message}>
+          <WarningIcon size={14} />
+          <span>{warning.code}</span>
+          <span className="visually-hidden">: {warning.message}</span>
+        </span>
+      ))}
+    </span>
+  );
+}
+
+/** Subject, names, validity, key and thumbprint, compact. */
+export function CertificateFacts({ cert }: { cert: CertificateInfo }) {
+  return (
+    <dl className="facts facts--compact cert-facts">
+      <div className="facts__row">
+        <dt>Names (SAN)</dt>
+        <dd className="mono break">{cert.san.length > 0 ? cert.san.join(', ') : 'none'}</dd>
+      </div>
+      <div className="facts__row">
+        <dt>Valid</dt>
+        <dd>
+          {formatDateTime(cert.notBefore)} – {formatDateTime(cert.notAfter)}
+        </dd>
+      </div>
+      <div className="facts__row">
+        <dt>Key</dt>
+        <dd>
+          {keyText(cert.key)}
+          {cert.hasPrivateKey ? '' : ', no private key'}
+          {cert.selfSigned ? ', self-signed' : ''}
+        </dd>
+      </div>
+      <div className="facts__row">
+        <dt>Thumbprint (SHA-1)</dt>
+        <dd className="mono" title={cert.thumbprint}>
+          <span aria-hidden="true">{shortThumbprint(cert.thumbprint)}</span>
+          <span className="visually-hidden">{cert.thumbprint}</span>
+        </dd>
+      </div>
+    </dl>
+  );
+}
+
+const UNTRUSTED_STEPS =
+  'Before other nodes join, install this certificate on each of them: Export PEM here (or `openir cert export <thumbprint> --pem --out node.pem`), then on each node import it with `openir cert import node.pem --trust` (Settings → Certificates → Import certificate, "Trust it on this node"), or add it to the node\'s OS trust store.';
+
+/**
+ * The requirement check of one certificate for remote access: what blocks it (with the fix), and UNTRUSTED
+ * as a warning, since other nodes can install a self-signed certificate.
+ */
+export function RequirementCheck({ cert, titleId }: { cert: CertificateInfo; titleId?: string }) {
+  const blocking = blockingProblems(cert);
+  const untrusted = cert.problems.find((problem) => problem.code === 'UNTRUSTED');
+  return (
+    <div className="requirement-check">
+      {blocking.length > 0 ? (
+        <Callout
+          tone="error"
+          title={
+            <span id={titleId}>
+              This certificate cannot be used for remote access: {blocking.length} requirement
+              {blocking.length === 1 ? ' is' : 's are'} not met.
+            </span>
+          }
+        >
+          <ul className="cert-problems">
+            {blocking.map((problem) => (
+              <li key={problem.code} className="cert-problem">
+                <span className="badge badge--bad badge--code">{problem.code}</span>
+                <p className="callout__reason">{problem.message}</p>
+                <p className="callout__fix">
+                  <strong>How to fix: </strong>
+                  <Code text={problem.fix} />
+                </p>
+              </li>
+            ))}
+          </ul>
+        </Callout>
+      ) : (
+        <p className="inline-status tone-ok" id={titleId}>
+          <CheckCircleIcon size={18} />
+          <span>
+            {untrusted
+              ? 'This certificate meets the requirements for this node.'
+              : 'This certificate meets every requirement.'}
+          </span>
+        </p>
+      )}
+      {untrusted ? (
+        <Callout tone="warn" title="Other nodes must trust this certificate (UNTRUSTED)">
+          <p>{untrusted.message}</p>
+          <p>
+            <Code text={UNTRUSTED_STEPS} />
+          </p>
+        </Callout>
+      ) : null}
+      {cert.warnings.map((warning) => (
+        <Callout key={warning.code} tone="warn" title={`Warning: ${warning.code}`}>
+          <p>{warning.message}</p>
+          <p className="callout__fix">
+            <strong>What to do: </strong>
+            <Code text={warning.fix} />
+          </p>
+        </Callout>
+      ))}
+    </div>
+  );
+}
+
+/** Saves text as a file through a Blob (no navigation, allowed by the CSP). */
+export function downloadText(fileName: string, text: string, type = 'application/x-pem-file'): void {
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  const link = document.createElement('a');
+  link.href = url;
+  link.download = fileName;
+  link.rel = 'noopener';
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+/** Enter in a text or password field (not a button, select or checkbox) submits. */
+function submitsOnEnter(event: KeyboardEvent<HTMLElement>): boolean {
+  const target = event.target;
+  return (
+    event.key === 'Enter' &&
+    target instanceof HTMLInputElement &&
+    (target.type === 'text' || target.type === 'password')
+  );
+}
+
+const MAX_FILE_BYTES = 512 * 1024;
+
+function readAsBase64(file: File): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => {
+      const url = typeof reader.result === 'string' ? reader.result : '';
+      resolve(url.slice(url.indexOf(',') + 1));
+    };
+    reader.onerror = () => reject(reader.error ?? new Error('The file could not be read.'));
+    reader.readAsDataURL(file);
+  });
+}
+
+const fileError = (message: string, fix?: string): UiError => ({
+  code: 'INVALID_INPUT',
+  message,
+  ...(fix ? { fix } : {}),
+});
+
+/**
+ * Import a PFX/PKCS#12 or PEM file: read it here, check it (Check certificate) and show its problems, then
+ * import it. The password goes to the host with the file and is kept nowhere.
+ */
+export function ImportCertificateForm({
+  onDone,
+  onCancel,
+}: {
+  onDone: (cert: StoredCertificate) => void;
+  onCancel: () => void;
+}) {
+  const inspect = useApp((s) => s.inspectCertificate);
+  const importCertificate = useApp((s) => s.importCertificate);
+  const [file, setFile] = useState<{ name: string; content: string } | null>(null);
+  const [password, setPassword] = useState('');
+  const [trust, setTrust] = useState(false);
+  const [busy, setBusy] = useState<'read' | 'inspect' | 'import' | null>(null);
+  const [checked, setChecked] = useState<CertificateInfo | null>(null);
+  const [error, setError] = useState<UiError | null>(null);
+  const fileRef = useRef<HTMLInputElement>(null);
+  const ids = { file: useId(), fileHint: useId(), password: useId(), passwordHint: useId(), trust: useId() };
+
+  const reset = () => {
+    setChecked(null);
+    setError(null);
+  };
+
+  const onFile = async (event: ChangeEvent<HTMLInputElement>) => {
+    reset();
+    const chosen = event.target.files?.[0];
+    if (!chosen) {
+      setFile(null);
+      return;
+    }
+    if (chosen.size > MAX_FILE_BYTES) {
+      setFile(null);
+      setError(fileError(`${chosen.name} is larger than 512 KiB: that is not a certificate file.`));
+      return;
+    }
+    setBusy('read');
+    try {
+      setFile({ name: chosen.name, content: await readAsBase64(chosen) });
+    } catch {
+      setFile(null);
+      setError(fileError(`${chosen.name} could not be read.`, 'Check that the file exists and is readable.'));
+    } finally {
+      setBusy(null);
+    }
+  };
+
+  const input = () => (file ? { content: file.content, ...(password !== '' ? { password } : {}) } : null);
+
+  const onCheck = async () => {
+    const request = input();
+    if (!request) {
+      setError(fileError('Choose a certificate file first.'));
+      fileRef.current?.focus();
+      return;
+    }
+    setBusy('inspect');
+    reset();
+    const outcome = await inspect(request);
+    setBusy(null);
+    if (outcome.ok) setChecked(outcome.value);
+    else setError(outcome.error);
+  };
+
+  const onImport = async () => {
+    const request = input();
+    if (!request) return;
+    setBusy('import');
+    setError(null);
+    const outcome = await importCertificate({ ...request, ...(trust ? { trust: true } : {}) });
+    setBusy(null);
+    if (outcome.ok) onDone(outcome.value);
+    else setError(outcome.error);
+  };
+
+  const unreadable = checked?.problems.some((p) => p.code === 'BAD_PASSWORD' || p.code === 'UNREADABLE');
+
+  return (
+    // Not a <form>: it also sits inside the Register form and the remote access dialog. Enter in a field
+    // runs the main action, as a form would.
+    <div
+      className="cert-form"
+      role="group"
+      aria-label="Import certificate"
+      onKeyDown={(event) => {
+        if (submitsOnEnter(event)) {
+          event.preventDefault();
+          if (checked && !unreadable) void onImport();
+          else void onCheck();
+        }
+      }}
+    >
+      <div className="field">
+        <label htmlFor={ids.file} className="field__label">
+          Certificate file
+        </label>
+        <input
+          id={ids.file}
+          ref={fileRef}
+          className="input input--file"
+          type="file"
+          accept=".pfx,.p12,.pem,.crt,.cer"
+          disabled={busy !== null}
+          aria-describedby={ids.fileHint}
+          onChange={(event) => void onFile(event)}
+        />
+        <p id={ids.fileHint} className="field__hint">
+          PFX/PKCS#12 (.pfx, .p12) with its password, or PEM (.pem, .crt, .cer) with the certificate and, to
+          serve TLS, its private key. The private key goes to this machine&apos;s secret store.
+        </p>
+      </div>
+      <div className="field">
+        <label htmlFor={ids.password} className="field__label">
+          Password (PFX or encrypted key)
+        </label>
+        <input
+          id={ids.password}
+          className="input"
+          type="password"
+          value={password}
+          autoComplete="off"
+          maxLength={1024}
+          disabled={busy !== null}
+          aria-describedby={ids.passwordHint}
+          onChange={(event) => {
+            setPassword(event.target.value);
+            reset();
+          }}
+        />
+        <p id={ids.passwordHint} className="field__hint">
+          Leave it empty for a file without a password. It is used once and never stored.
+        </p>
+      </div>
+      <label className="checkbox" htmlFor={ids.trust}>
+        <input
+          id={ids.trust}
+          type="checkbox"
+          checked={trust}
+          disabled={busy !== null}
+          onChange={(event) => setTrust(event.target.checked)}
+        />
+        <span>Trust it on this node (another node&apos;s self-signed certificate)</span>
+      </label>
+
+      {checked ? (
+        <section className="cert-result" aria-label="Checked certificate">
+          <p className="cert-result__title">
+            <strong className="break">{checked.subject || '(no subject)'}</strong>
+          </p>
+          <CertificateStatus cert={checked} />
+          <CertificateFacts cert={checked} />
+          <RequirementCheck cert={checked} />
+        </section>
+      ) : null}
+
+      <div role="alert" className="alert-slot">
+        {error ? (
+          <Callout tone="error" title="The certificate could not be read or imported.">
+            <ErrorDetails error={error} />
+          </Callout>
+        ) : null}
+      </div>
+
+      <div className="button-row">
+        {checked && !unreadable ? (
+          <Button variant="primary" busy={busy === 'import'} onClick={() => void onImport()}>
+            Import
+          </Button>
+        ) : (
+          <Button
+            variant="primary"
+            busy={busy === 'inspect'}
+            disabled={busy !== null}
+            onClick={() => void onCheck()}
+          >
+            Check certificate
+          </Button>
+        )}
+        <Button onClick={onCancel} disabled={busy === 'import'}>
+          Cancel
+        </Button>
+      </div>
+    </div>
+  );
+}
+
+const CreateInput = OPERATIONS.createSelfSignedCertificate.input;
+
+/** Generate a self-signed server certificate for a list of DNS names (default: this node's FQDN). */
+export function GenerateCertificateForm({
+  defaultDnsName,
+  onDone,
+  onCancel,
+}: {
+  defaultDnsName: string | null;
+  onDone: (cert: StoredCertificate) => void;
+  onCancel: () => void;
+}) {
+  const create = useApp((s) => s.createSelfSignedCertificate);
+  const [names, setNames] = useState(defaultDnsName ?? '');
+  const [days, setDays] = useState('365');
+  const [key, setKey] = useState<'rsa2048' | 'p256'>('rsa2048');
+  const [busy, setBusy] = useState(false);
+  const [problem, setProblem] = useState<{ field: 'names' | 'days'; message: string } | null>(null);
+  const [error, setError] = useState<UiError | null>(null);
+  const namesRef = useRef<HTMLInputElement>(null);
+  const daysRef = useRef<HTMLInputElement>(null);
+  const ids = { names: useId(), namesHint: useId(), days: useId(), key: useId(), problem: useId() };
+
+  const onSubmit = async () => {
+    if (busy) return;
+    const dnsNames = names
+      .split(/[\s,;]+/)
+      .map((name) => name.trim())
+      .filter(Boolean);
+    const dayCount = /^\d+$/.test(days.trim()) ? Number(days.trim()) : Number.NaN;
+    const parsed = CreateInput.safeParse({
+      ...(dnsNames.length > 0 ? { dnsNames } : {}),
+      days: dayCount,
+      key,
+    });
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const field = issue?.path[0] === 'days' ? 'days' : 'names';
+      const message =
+        field === 'days'
+          ? 'Enter a number of days from 1 to 3650.'
+          : (issue?.message ?? 'Enter DNS names separated by commas.');
+      setProblem({ field, message });
+      (field === 'days' ? daysRef : namesRef).current?.focus();
+      return;
+    }
+    setProblem(null);
+    setError(null);
+    setBusy(true);
+    const outcome = await create(parsed.data);
+    setBusy(false);
+    if (outcome.ok) onDone(outcome.value);
+    else setError(outcome.error);
+  };
+
+  const problemFor = (field: 'names' | 'days') =>
+    problem?.field === field ? (
+      <p id={ids.problem} className="field__problem">
+        <span className="field__problem-label">Problem: </span>
+        {problem.message}
+      </p>
+    ) : null;
+
+  return (
+    <div
+      className="cert-form"
+      role="group"
+      aria-label="Generate a self-signed certificate"
+      onKeyDown={(event) => {
+        if (submitsOnEnter(event)) {
+          event.preventDefault();
+          void onSubmit();
+        }
+      }}
+    >
+      <div className="field">
+        <label htmlFor={ids.names} className="field__label">
+          DNS names
+        </label>
+        <input
+          id={ids.names}
+          ref={namesRef}
+          className="input input--mono"
+          type="text"
+          value={names}
+          autoComplete="off"
+          autoCapitalize="off"
+          spellCheck={false}
+          disabled={busy}
+          aria-invalid={problem?.field === 'names' || undefined}
+          aria-describedby={[ids.namesHint, problem?.field === 'names' ? ids.problem : null]
+            .filter(Boolean)
+            .join(' ')}
+          onChange={(event) => setNames(event.target.value)}
+        />
+        <p id={ids.namesHint} className="field__hint">
+          Separated by commas. The Subject Alternative Names must include this machine&apos;s FQDN
+          {defaultDnsName ? ` (${defaultDnsName})` : ''} and, for one certificate on every node, the other
+          nodes&apos; FQDNs. No wildcards.
+        </p>
+        {problemFor('names')}
+      </div>
+      <div className="cert-form__row">
+        <div className="field field--port">
+          <label htmlFor={ids.days} className="field__label">
+            Valid for (days)
+          </label>
+          <input
+            id={ids.days}
+            ref={daysRef}
+            className="input"
+            type="text"
+            inputMode="numeric"
+            value={days}
+            maxLength={4}
+            autoComplete="off"
+            disabled={busy}
+            aria-invalid={problem?.field === 'days' || undefined}
+            aria-describedby={problem?.field === 'days' ? ids.problem : undefined}
+            onChange={(event) => setDays(event.target.value)}
+          />
+          {problemFor('days')}
+        </div>
+        <div className="field">
+          <label htmlFor={ids.key} className="field__label">
+            Key type
+          </label>
+          <select
+            id={ids.key}
+            className="select"
+            value={key}
+            disabled={busy}
+            onChange={(event) => setKey(event.target.value === 'p256' ? 'p256' : 'rsa2048')}
+          >
+            <option value="rsa2048">RSA 2048</option>
+            <option value="p256">EC P-256</option>
+          </select>
+        </div>
+      </div>
+      <div role="alert" className="alert-slot">
+        {error ? (
+          <Callout tone="error" title="The certificate could not be generated.">
+            <ErrorDetails error={error} />
+          </Callout>
+        ) : null}
+      </div>
+      <div className="button-row">
+        <Button variant="primary" busy={busy} onClick={() => void onSubmit()}>
+          {busy ? 'Generating…' : 'Generate certificate'}
+        </Button>
+        <Button onClick={onCancel} disabled={busy}>
+          Cancel
+        </Button>
+      </div>
+    </div>
+  );
+}

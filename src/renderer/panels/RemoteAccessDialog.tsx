@@ -1,0 +1,122 @@
+import { useCallback, useEffect, useId, useMemo, useRef, useState } from 'react';
+import { REMOTE_ACCESS_MODES, type RemoteAccessView } from '../../shared/remoteAccess';
+import { Modal } from '../components/Modal';
+import { RemoteAccessFields } from '../components/RemoteAccessFields';
+import { Button, Callout, ErrorDetails, Spinner } from '../components/ui';
+import {
+  checkRemoteAccessForm,
+  formFromSettings,
+  settingsFromForm,
+  type RemoteAccessField,
+  type RemoteAccessForm,
+} from '../remoteAccessForm';
+import { useApp } from '../store';
+
+const FIELDS: RemoteAccessField[] = ['port', 'certificate'];
+
+/** The remote access from intranet dialog, open while the store's `remoteAccessDialog` is set. */
+export function RemoteAccessDialog() {
+  const open = useApp((s) => s.remoteAccessDialog);
+  const view = useApp((s) => s.remoteAccess);
+  if (!open || !view) return null;
+  // Mounted afresh on every opening, so the form starts from the saved setting.
+  return <RemoteAccessDialogContent view={view} />;
+}
+
+function RemoteAccessDialogContent({ view }: { view: RemoteAccessView }) {
+  const certificates = useApp((s) => s.certificates);
+  const saving = useApp((s) => s.remoteAccessSaving);
+  const saveError = useApp((s) => s.remoteAccessSaveError);
+  const close = useApp((s) => s.closeRemoteAccessDialog);
+  const save = useApp((s) => s.saveRemoteAccess);
+
+  const [form, setForm] = useState<RemoteAccessForm>(() => formFromSettings(view.settings));
+  const [attempted, setAttempted] = useState(false);
+  const problems = useMemo(() => checkRemoteAccessForm(form, certificates), [form, certificates]);
+  // The port's problem shows once Save was tried; the certificate's at once (its check is right below).
+  const shown = {
+    ...(attempted && problems.port ? { port: problems.port } : {}),
+    ...(problems.certificate && (attempted || form.thumbprint) ? { certificate: problems.certificate } : {}),
+  };
+
+  const fieldRefs = useRef(new Map<RemoteAccessField, HTMLElement>());
+  const initialFocus = useRef<HTMLInputElement | null>(null);
+  const progressRef = useRef<HTMLDivElement>(null);
+  const saveErrorRef = useRef<HTMLDivElement>(null);
+  const introId = useId();
+
+  useEffect(() => {
+    if (saving) progressRef.current?.focus();
+  }, [saving]);
+
+  useEffect(() => {
+    if (saveError) saveErrorRef.current?.focus();
+  }, [saveError]);
+
+  const update = useCallback((patch: Partial<RemoteAccessForm>) => {
+    setForm((current) => ({ ...current, ...patch }));
+  }, []);
+
+  const onSave = () => {
+    setAttempted(true);
+    const first = FIELDS.find((field) => problems[field]);
+    if (first) {
+      fieldRefs.current.get(first)?.focus();
+      return;
+    }
+    const settings = settingsFromForm(form);
+    if (settings) void save(settings);
+  };
+
+  return (
+    <Modal
+      title="Remote access from intranet"
+      onClose={close}
+      canClose={!saving}
+      initialFocus={initialFocus}
+      returnFocus={() => document.querySelector<HTMLElement>('[data-remote-access-opener]')}
+      describedBy={introId}
+      className="modal--proxy"
+      footer={
+        <>
+          <Button onClick={close} disabled={saving}>
+            Cancel
+          </Button>
+          <Button variant="primary" busy={saving} onClick={onSave}>
+            Save
+          </Button>
+        </>
+      }
+    >
+      <p id={introId} className="muted">
+        Other nodes of this integration runtime use it for credential sync and health, and intranet clients to
+        encrypt data store credentials on this node. A second node can join only while it is enabled.
+      </p>
+      <RemoteAccessFields
+        form={form}
+        onChange={update}
+        problems={shown}
+        disabled={saving}
+        modes={REMOTE_ACCESS_MODES}
+        legend="Remote access setting"
+        fieldRefs={fieldRefs}
+        initialFocus={initialFocus}
+      />
+      <div ref={progressRef} tabIndex={-1} role="status" className="status-line proxy-progress">
+        {saving ? (
+          <span className="inline-status">
+            <Spinner />
+            <span>Checking the certificate and applying the setting…</span>
+          </span>
+        ) : null}
+      </div>
+      <div ref={saveErrorRef} tabIndex={-1} role="alert" className="alert-slot">
+        {saveError ? (
+          <Callout tone="error" title="Remote access could not be changed.">
+            <ErrorDetails error={saveError} />
+          </Callout>
+        ) : null}
+      </div>
+    </Modal>
+  );
+}
