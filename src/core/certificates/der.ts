@@ -1,4 +1,5 @@
-import forge from 'node-forge';
+import type Forge from 'node-forge';
+import { forge } from './forge';
 
 /**
  * Reads what Node's X509Certificate does not expose (version, key usage bits,
@@ -6,14 +7,11 @@ import forge from 'node-forge';
  * certificate parser only knows RSA keys, so we walk the ASN.1 ourselves.
  */
 
-const { asn1 } = forge;
-type Asn1 = forge.asn1.Asn1;
+type Asn1 = Forge.asn1.Asn1;
 
 /** forge accepts an options object here; its types only declare `strict`. */
-const fromDerWithOptions = asn1.fromDer as unknown as (
-  bytes: string,
-  options: { strict?: boolean; decodeBitStrings?: boolean },
-) => Asn1;
+const fromDerWithOptions = (bytes: string, options: { strict?: boolean; decodeBitStrings?: boolean }): Asn1 =>
+  (forge().asn1.fromDer as unknown as (b: string, o: typeof options) => Asn1)(bytes, options);
 
 export function parseDer(der: Uint8Array): Asn1 {
   // Bit strings stay raw: key usage bits must not be mistaken for nested ASN.1.
@@ -21,7 +19,7 @@ export function parseDer(der: Uint8Array): Asn1 {
 }
 
 export function toDerBuffer(obj: Asn1): Buffer {
-  return Buffer.from(asn1.toDer(obj).getBytes(), 'binary');
+  return Buffer.from(forge().asn1.toDer(obj).getBytes(), 'binary');
 }
 
 export interface DerFacts {
@@ -68,9 +66,9 @@ export function readDerFacts(der: Uint8Array): DerFacts {
   let i = 0;
   let version = 1;
   const first = fields[0];
-  if (first && first.tagClass === asn1.Class.CONTEXT_SPECIFIC && first.type === 0) {
+  if (first && first.tagClass === forge().asn1.Class.CONTEXT_SPECIFIC && first.type === 0) {
     const inner = children(first)[0];
-    version = inner ? asn1.derToInteger(bytes(inner)) + 1 : 1;
+    version = inner ? forge().asn1.derToInteger(bytes(inner)) + 1 : 1;
     i = 1;
   }
   // serial, signature, issuer, validity, subject, spki
@@ -88,11 +86,11 @@ export function readDerFacts(der: Uint8Array): DerFacts {
     keyUsage: undefined,
     extKeyUsage: undefined,
   };
-  const extensions = fields.find((f) => f.tagClass === asn1.Class.CONTEXT_SPECIFIC && f.type === 3);
+  const extensions = fields.find((f) => f.tagClass === forge().asn1.Class.CONTEXT_SPECIFIC && f.type === 3);
   const list = extensions ? children(children(extensions)[0]) : [];
   for (const ext of list) {
     const parts = children(ext);
-    const oid = parts[0] ? asn1.derToOid(bytes(parts[0])) : '';
+    const oid = parts[0] ? forge().asn1.derToOid(bytes(parts[0])) : '';
     const value = parts[parts.length - 1];
     if (!value) continue;
     const inner = parseDer(Buffer.from(bytes(value), 'binary'));
@@ -100,7 +98,7 @@ export function readDerFacts(der: Uint8Array): DerFacts {
     else if (oid === OID_KEY_USAGE) facts.keyUsage = readKeyUsage(inner);
     else if (oid === OID_EXT_KEY_USAGE)
       facts.extKeyUsage = children(inner).map((o) => {
-        const id = asn1.derToOid(bytes(o));
+        const id = forge().asn1.derToOid(bytes(o));
         return EKU_NAMES[id] ?? id;
       });
   }
@@ -109,7 +107,7 @@ export function readDerFacts(der: Uint8Array): DerFacts {
 
 function readSan(names: Asn1, facts: DerFacts): void {
   for (const name of children(names)) {
-    if (name.tagClass !== asn1.Class.CONTEXT_SPECIFIC) continue;
+    if (name.tagClass !== forge().asn1.Class.CONTEXT_SPECIFIC) continue;
     if (name.type === 2) facts.sanDns.push(bytes(name));
     else if (name.type === 7) facts.sanIps.push(ipToString(Buffer.from(bytes(name), 'binary')));
   }
@@ -127,8 +125,8 @@ function readKeyUsage(bitString: Asn1): string[] {
 }
 
 function readTime(node: Asn1): Date {
-  if (node.type === asn1.Type.UTCTIME) return asn1.utcTimeToDate(bytes(node));
-  return asn1.generalizedTimeToDate(bytes(node));
+  if (node.type === forge().asn1.Type.UTCTIME) return forge().asn1.utcTimeToDate(bytes(node));
+  return forge().asn1.generalizedTimeToDate(bytes(node));
 }
 
 function ipToString(raw: Buffer): string {

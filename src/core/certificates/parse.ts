@@ -1,5 +1,6 @@
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
-import forge from 'node-forge';
+import type Forge from 'node-forge';
+import { forge } from './forge';
 import { OpenIrError } from '../../shared/errors';
 import { parseDer, toDerBuffer } from './der';
 
@@ -77,9 +78,9 @@ function looksLikePfx(buffer: Buffer): boolean {
     const first = Array.isArray(top.value) ? top.value[0] : undefined;
     return (
       first !== undefined &&
-      first.type === forge.asn1.Type.INTEGER &&
+      first.type === forge().asn1.Type.INTEGER &&
       typeof first.value === 'string' &&
-      forge.asn1.derToInteger(first.value) === 3
+      forge().asn1.derToInteger(first.value) === 3
     );
   } catch {
     return false;
@@ -87,11 +88,11 @@ function looksLikePfx(buffer: Buffer): boolean {
 }
 
 function parsePfx(buffer: Buffer, password: string): ParsedCertificate {
-  let pfx: forge.pkcs12.Pkcs12Pfx;
+  let pfx: Forge.pkcs12.Pkcs12Pfx;
   try {
-    const asn = forge.asn1.fromDer(buffer.toString('binary'), false);
+    const asn = forge().asn1.fromDer(buffer.toString('binary'), false);
     // forge >= 1.3.2 also decrypts the legacy RC2/3DES kind that Node's TLS refuses.
-    pfx = forge.pkcs12.pkcs12FromAsn1(asn, false, password);
+    pfx = forge().pkcs12.pkcs12FromAsn1(asn, false, password);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     if (/MAC could not be verified|wrong password|Invalid password/i.test(message)) {
@@ -103,9 +104,9 @@ function parsePfx(buffer: Buffer, password: string): ParsedCertificate {
   const keys: KeyObject[] = [];
   try {
     for (const bag of pfx.safeContents.flatMap((contents) => contents.safeBags)) {
-      if (bag.cert) certs.push(new X509Certificate(toDerBuffer(forge.pki.certificateToAsn1(bag.cert))));
-      else if (bag.key) keys.push(createPrivateKey(forge.pki.privateKeyToPem(bag.key)));
-      else if (bag.type === forge.pki.oids.certBag) certs.push(new X509Certificate(toDerBuffer(bag.asn1)));
+      if (bag.cert) certs.push(new X509Certificate(toDerBuffer(forge().pki.certificateToAsn1(bag.cert))));
+      else if (bag.key) keys.push(createPrivateKey(forge().pki.privateKeyToPem(bag.key)));
+      else if (bag.type === forge().pki.oids.certBag) certs.push(new X509Certificate(toDerBuffer(bag.asn1)));
       // forge leaves non-RSA keys as a decrypted PrivateKeyInfo, which Node reads as PKCS#8.
       else if (bag.asn1)
         keys.push(createPrivateKey({ key: toDerBuffer(bag.asn1), format: 'der', type: 'pkcs8' }));

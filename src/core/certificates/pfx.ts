@@ -1,5 +1,6 @@
 import { createHash, randomBytes, type KeyObject, type X509Certificate } from 'node:crypto';
-import forge from 'node-forge';
+import type Forge from 'node-forge';
+import { forge } from './forge';
 import { parseDer, toDerBuffer } from './der';
 
 /**
@@ -10,10 +11,9 @@ import { parseDer, toDerBuffer } from './der';
  * (10 1709 and later) and macOS all read.
  */
 
-const { asn1, pki } = forge;
-type Asn1 = forge.asn1.Asn1;
-const U = asn1.Class.UNIVERSAL;
-const T = asn1.Type;
+type Asn1 = Forge.asn1.Asn1;
+const U = forge().asn1.Class.UNIVERSAL;
+const T = forge().asn1.Type;
 const ITERATIONS = 10_000;
 /** The PKCS#9/#12 object identifiers used here, spelled out (forge's table is typed as optional). */
 const OID = {
@@ -34,13 +34,13 @@ export function buildPfx(
 ): Buffer {
   const leaf = certs[0];
   const localKeyId = leaf ? createHash('sha1').update(leaf.raw).digest().toString('binary') : '';
-  const attributes = asn1.create(U, T.SET, true, [
-    seq([oid(OID.localKeyId), asn1.create(U, T.SET, true, [octets(localKeyId)])]),
+  const attributes = forge().asn1.create(U, T.SET, true, [
+    seq([oid(OID.localKeyId), forge().asn1.create(U, T.SET, true, [octets(localKeyId)])]),
     ...(friendlyName
       ? [
           seq([
             oid(OID.friendlyName),
-            asn1.create(U, T.SET, true, [asn1.create(U, T.BMPSTRING, false, friendlyName)]),
+            forge().asn1.create(U, T.SET, true, [forge().asn1.create(U, T.BMPSTRING, false, friendlyName)]),
           ]),
         ]
       : []),
@@ -57,7 +57,7 @@ export function buildPfx(
   const keyBag = seq([
     oid(OID.pkcs8ShroudedKeyBag),
     explicit0([
-      pki.encryptPrivateKeyInfo(privateKeyInfo, password, {
+      forge().pki.encryptPrivateKeyInfo(privateKeyInfo, password, {
         algorithm: 'aes256',
         count: ITERATIONS,
         prfAlgorithm: 'sha256',
@@ -66,27 +66,30 @@ export function buildPfx(
     attributes,
   ]);
   const safe = seq([dataContent(seq(certBags)), dataContent(seq([keyBag]))]);
-  const safeDer = asn1.toDer(safe).getBytes();
+  const safeDer = forge().asn1.toDer(safe).getBytes();
 
   const salt = randomBytes(16).toString('binary');
-  const macKey = forge.pkcs12.generateKey(
+  const macKey = forge().pkcs12.generateKey(
     password,
-    forge.util.createBuffer(salt),
+    forge().util.createBuffer(salt),
     3,
     ITERATIONS,
     32,
-    forge.md.sha256.create(),
+    forge().md.sha256.create(),
   );
-  const hmac = forge.hmac.create();
+  const hmac = forge().hmac.create();
   hmac.start('sha256', macKey.getBytes());
   hmac.update(safeDer);
   const macData = seq([
-    seq([seq([oid(OID.sha256), asn1.create(U, T.NULL, false, '')]), octets(hmac.digest().getBytes())]),
+    seq([
+      seq([oid(OID.sha256), forge().asn1.create(U, T.NULL, false, '')]),
+      octets(hmac.digest().getBytes()),
+    ]),
     octets(salt),
-    asn1.create(U, T.INTEGER, false, asn1.integerToDer(ITERATIONS).getBytes()),
+    forge().asn1.create(U, T.INTEGER, false, forge().asn1.integerToDer(ITERATIONS).getBytes()),
   ]);
   const pfx = seq([
-    asn1.create(U, T.INTEGER, false, asn1.integerToDer(3).getBytes()),
+    forge().asn1.create(U, T.INTEGER, false, forge().asn1.integerToDer(3).getBytes()),
     seq([oid(OID.data), explicit0([octets(safeDer)])]),
     macData,
   ]);
@@ -94,21 +97,21 @@ export function buildPfx(
 }
 
 function dataContent(contents: Asn1): Asn1 {
-  return seq([oid(OID.data), explicit0([octets(asn1.toDer(contents).getBytes())])]);
+  return seq([oid(OID.data), explicit0([octets(forge().asn1.toDer(contents).getBytes())])]);
 }
 
 function explicit0(items: Asn1[]): Asn1 {
-  return asn1.create(asn1.Class.CONTEXT_SPECIFIC, 0, true, items);
+  return forge().asn1.create(forge().asn1.Class.CONTEXT_SPECIFIC, 0, true, items);
 }
 
 function octets(bytes: string): Asn1 {
-  return asn1.create(U, T.OCTETSTRING, false, bytes);
+  return forge().asn1.create(U, T.OCTETSTRING, false, bytes);
 }
 
 function seq(items: Asn1[]): Asn1 {
-  return asn1.create(U, T.SEQUENCE, true, items);
+  return forge().asn1.create(U, T.SEQUENCE, true, items);
 }
 
 function oid(id: string): Asn1 {
-  return asn1.create(U, T.OID, false, asn1.oidToDer(id).getBytes());
+  return forge().asn1.create(U, T.OID, false, forge().asn1.oidToDer(id).getBytes());
 }

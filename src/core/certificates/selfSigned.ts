@@ -7,7 +7,8 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import net from 'node:net';
-import forge from 'node-forge';
+import type Forge from 'node-forge';
+import { forge } from './forge';
 import { parseDer, toDerBuffer } from './der';
 
 /**
@@ -16,10 +17,9 @@ import { parseDer, toDerBuffer } from './der';
  * forge's ASN.1 encoder and sign it with Node's crypto.
  */
 
-const { asn1 } = forge;
-type Asn1 = forge.asn1.Asn1;
-const U = asn1.Class.UNIVERSAL;
-const T = asn1.Type;
+type Asn1 = Forge.asn1.Asn1;
+const U = forge().asn1.Class.UNIVERSAL;
+const T = forge().asn1.Type;
 
 export type SelfSignedKeyType = 'rsa2048' | 'p256';
 
@@ -58,11 +58,11 @@ export function createSelfSigned(options: SelfSignedOptions): SelfSigned {
   const signatureAlgorithm = seq([
     oid(rsa ? OID.sha256WithRSA : OID.ecdsaWithSHA256),
     // RSA's AlgorithmIdentifier carries NULL parameters; ECDSA's must omit them (RFC 5758).
-    ...(rsa ? [asn1.create(U, T.NULL, false, '')] : []),
+    ...(rsa ? [forge().asn1.create(U, T.NULL, false, '')] : []),
   ]);
   const name = seq([
-    asn1.create(U, T.SET, true, [seq([oid(OID.commonName), utf8(options.names[0] ?? 'localhost')])]),
-    asn1.create(U, T.SET, true, [seq([oid(OID.organization), utf8('OpenIR self-signed')])]),
+    forge().asn1.create(U, T.SET, true, [seq([oid(OID.commonName), utf8(options.names[0] ?? 'localhost')])]),
+    forge().asn1.create(U, T.SET, true, [seq([oid(OID.organization), utf8('OpenIR self-signed')])]),
   ]);
   // Backdated a little so a peer whose clock runs slightly behind still accepts it.
   const notBefore = new Date(options.now.getTime() - 5 * 60_000);
@@ -73,14 +73,16 @@ export function createSelfSigned(options: SelfSignedOptions): SelfSigned {
   const keyBits = spkiBits && typeof spkiBits.value === 'string' ? spkiBits.value.slice(1) : '';
 
   const tbs = seq([
-    asn1.create(asn1.Class.CONTEXT_SPECIFIC, 0, true, [asn1.create(U, T.INTEGER, false, '\x02')]),
-    asn1.create(U, T.INTEGER, false, serialNumber()),
+    forge().asn1.create(forge().asn1.Class.CONTEXT_SPECIFIC, 0, true, [
+      forge().asn1.create(U, T.INTEGER, false, '\x02'),
+    ]),
+    forge().asn1.create(U, T.INTEGER, false, serialNumber()),
     signatureAlgorithm,
     name,
     seq([time(notBefore), time(notAfter)]),
     name,
     spki,
-    asn1.create(asn1.Class.CONTEXT_SPECIFIC, 3, true, [
+    forge().asn1.create(forge().asn1.Class.CONTEXT_SPECIFIC, 3, true, [
       seq([
         extension(OID.basicConstraints, true, seq([])),
         // RSA servers may use either key exchange; EC keys only sign (ECDHE).
@@ -90,7 +92,7 @@ export function createSelfSigned(options: SelfSignedOptions): SelfSigned {
         extension(
           OID.subjectKeyIdentifier,
           false,
-          asn1.create(
+          forge().asn1.create(
             U,
             T.OCTETSTRING,
             false,
@@ -108,9 +110,9 @@ export function createSelfSigned(options: SelfSignedOptions): SelfSigned {
 
 function generalName(name: string): Asn1 {
   const ip = net.isIP(name);
-  if (ip === 4) return asn1.create(asn1.Class.CONTEXT_SPECIFIC, 7, false, ipv4Bytes(name));
-  if (ip === 6) return asn1.create(asn1.Class.CONTEXT_SPECIFIC, 7, false, ipv6Bytes(name));
-  return asn1.create(asn1.Class.CONTEXT_SPECIFIC, 2, false, name);
+  if (ip === 4) return forge().asn1.create(forge().asn1.Class.CONTEXT_SPECIFIC, 7, false, ipv4Bytes(name));
+  if (ip === 6) return forge().asn1.create(forge().asn1.Class.CONTEXT_SPECIFIC, 7, false, ipv6Bytes(name));
+  return forge().asn1.create(forge().asn1.Class.CONTEXT_SPECIFIC, 2, false, name);
 }
 
 function ipv4Bytes(ip: string): string {
@@ -138,34 +140,34 @@ function serialNumber(): string {
 function extension(id: string, critical: boolean, value: Asn1): Asn1 {
   return seq([
     oid(id),
-    ...(critical ? [asn1.create(U, T.BOOLEAN, false, '\xff')] : []),
-    asn1.create(U, T.OCTETSTRING, false, asn1.toDer(value).getBytes()),
+    ...(critical ? [forge().asn1.create(U, T.BOOLEAN, false, '\xff')] : []),
+    forge().asn1.create(U, T.OCTETSTRING, false, forge().asn1.toDer(value).getBytes()),
   ]);
 }
 
 function bitString(byte: number, unusedBits: number): Asn1 {
-  return asn1.create(U, T.BITSTRING, false, String.fromCharCode(unusedBits, byte));
+  return forge().asn1.create(U, T.BITSTRING, false, String.fromCharCode(unusedBits, byte));
 }
 
 function bitStringBytes(bytes: Buffer): Asn1 {
-  return asn1.create(U, T.BITSTRING, false, `\x00${bytes.toString('binary')}`);
+  return forge().asn1.create(U, T.BITSTRING, false, `\x00${bytes.toString('binary')}`);
 }
 
 /** RFC 5280: UTCTime through 2049, GeneralizedTime from 2050. */
 function time(date: Date): Asn1 {
   return date.getUTCFullYear() < 2050
-    ? asn1.create(U, T.UTCTIME, false, asn1.dateToUtcTime(date))
-    : asn1.create(U, T.GENERALIZEDTIME, false, asn1.dateToGeneralizedTime(date));
+    ? forge().asn1.create(U, T.UTCTIME, false, forge().asn1.dateToUtcTime(date))
+    : forge().asn1.create(U, T.GENERALIZEDTIME, false, forge().asn1.dateToGeneralizedTime(date));
 }
 
 function seq(items: Asn1[]): Asn1 {
-  return asn1.create(U, T.SEQUENCE, true, items);
+  return forge().asn1.create(U, T.SEQUENCE, true, items);
 }
 
 function oid(id: string): Asn1 {
-  return asn1.create(U, T.OID, false, asn1.oidToDer(id).getBytes());
+  return forge().asn1.create(U, T.OID, false, forge().asn1.oidToDer(id).getBytes());
 }
 
 function utf8(text: string): Asn1 {
-  return asn1.create(U, T.UTF8, false, forge.util.encodeUtf8(text));
+  return forge().asn1.create(U, T.UTF8, false, forge().util.encodeUtf8(text));
 }

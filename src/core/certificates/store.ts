@@ -15,8 +15,7 @@ import { writeFileAtomic } from '../atomicFile';
 import type { SecretVault } from '../vault';
 import { describeCertificate } from './describe';
 import { parseCertificateFile, type ParsedCertificate } from './parse';
-import { buildPfx } from './pfx';
-import { createSelfSigned, type SelfSignedKeyType } from './selfSigned';
+import type { SelfSignedKeyType } from './selfSigned';
 import { SystemTrust, TrustAnchors } from './trust';
 import { thumbprints } from './x509';
 
@@ -105,6 +104,8 @@ export class CertificateStore {
     key?: SelfSignedKeyType;
   }): Promise<StoredCertificate> {
     const names = input.dnsNames && input.dnsNames.length > 0 ? input.dnsNames : [this.options.fqdn];
+    // Loaded on use: the ASN.1 writer pulls in node-forge (see ./forge).
+    const { createSelfSigned } = await import('./selfSigned.js');
     const { cert, key } = createSelfSigned({
       names,
       days: input.days ?? 365,
@@ -128,6 +129,7 @@ export class CertificateStore {
     const entry = await this.find(thumbprint);
     const key = await this.privateKey(entry);
     const certs = [entry.pem, ...entry.chain].map((pem) => new X509Certificate(pem));
+    const { buildPfx } = await import('./pfx.js');
     return buildPfx(key, certs, password, certs[0] ? commonNameOrThumbprint(certs[0]) : undefined);
   }
 
