@@ -7,6 +7,8 @@ import { invalidInput } from '../core/httpBinding';
 import { NodeConfigSchema } from '../core/config';
 import { dataPaths, defaultHome, machineFqdn, type DataPaths } from '../core/paths';
 import { registerCertCommands } from './certCommands';
+import { registerConfigCommands } from './configCommands';
+import { registerCredentialCommands } from './credentialCommands';
 import { registerRemoteAccessCommands } from './remoteAccessCommands';
 import { OPENIR_VERSION } from '../core/version';
 import { OpenIrError } from '../shared/errors';
@@ -230,6 +232,8 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     return client;
   };
   registerRemoteAccessCommands(program, { run, ensureHost });
+  registerCredentialCommands(program, { run, ensureHost, io });
+  registerConfigCommands(program, { run, ensureHost });
   registerCertCommands(program, {
     run,
     io,

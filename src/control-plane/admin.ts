@@ -15,6 +15,9 @@ export interface CommandResult {
 
 export interface AdminSession {
   registry: IrRegistry;
+  store: ControlPlaneStore;
+  dataDir: string;
+  clock: Clock;
   keyContext: KeyContext;
   close(): void;
 }
@@ -37,6 +40,9 @@ export function openAdminSession(dataDir: string, clock: Clock = systemClock): A
   }
   return {
     registry: new IrRegistry({ store, clock, heartbeatTimeoutMs: identity.heartbeatTimeoutMs }),
+    store,
+    dataDir,
+    clock,
     keyContext: { endpoint: identity.endpoint, pin: identity.pin },
     close: () => store.close(),
   };

@@ -30,6 +30,26 @@ export interface ChannelHubDeps {
   heartbeatTimeoutMs: number;
   authenticate(nodeId: string, credential: string): NodeRow | null;
   summarize(irId: string): IrSummary | null;
+  /** Job events of the channels; set once the dispatcher exists (it needs the hub too). */
+  jobs?: () => ChannelJobEvents | undefined;
+}
+
+/** What the job dispatcher hears from the channels. */
+export interface ChannelJobEvents {
+  nodeConnected(nodeId: string): void;
+  nodeReady(
+    nodeId: string,
+    irId: string,
+    activeJobIds: readonly string[],
+    assignedBefore: ReadonlySet<string>,
+  ): void;
+  nodeLost(nodeId: string): void;
+  dispatch(irId: string): void;
+  onNodeMessage(
+    nodeId: string,
+    irId: string,
+    message: Extract<NodeMessage, { type: 'jobAccepted' | 'jobProgress' | 'jobFinished' }>,
+  ): void;
 }
 
 interface Connection {
@@ -44,6 +64,11 @@ interface Connection {
   /** Set once this connection no longer speaks for its node (closed, timed out or replaced). */
   detached: boolean;
   closed: Promise<void>;
+  /** Set by the first heartbeat, which carries the jobs limit: only then may jobs be pushed. */
+  ready: boolean;
+  jobLimit: number;
+  /** Jobs the control plane had given this node before this connection opened. */
+  assignedBefore: Set<string>;
 }
 
 /**
@@ -65,6 +90,25 @@ export class ChannelHub {
 
   get connectedNodeIds(): string[] {
     return [...this.connections.keys()];
+  }
+
+  readyNodes(irId: string): { nodeId: string; nodeName: string }[] {
+    return [...this.connections.values()]
+      .filter((c) => c.irId === irId && c.ready && !c.detached)
+      .map((c) => ({ nodeId: c.nodeId, nodeName: c.nodeName }));
+  }
+
+  isConnected(nodeId: string): boolean {
+    const connection = this.connections.get(nodeId);
+    return connection !== undefined && !connection.detached;
+  }
+
+  sendTo(nodeId: string, message: ControlPlaneMessage): boolean {
+    const connection = this.connections.get(nodeId);
+    if (!connection || connection.detached || connection.socket.readyState !== connection.socket.OPEN)
+      return false;
+    connection.socket.send(JSON.stringify(message));
+    return true;
   }
 
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -125,6 +169,9 @@ export class ChannelHub {
       answeredPing: true,
       detached: false,
       closed: new Promise((resolve) => (markClosed = resolve)),
+      ready: false,
+      jobLimit: 0,
+      assignedBefore: new Set(this.deps.store.jobs.activeOfNode(node.id).map((job) => job.id)),
     };
     socket.on('close', (code) => {
       this.detach(connection, true);
@@ -144,6 +191,7 @@ export class ChannelHub {
       this.deps.log.info(`Node '${node.name}' reconnected; closed its previous control channel`);
     }
     this.connections.set(node.id, connection);
+    this.deps.jobs?.()?.nodeConnected(node.id);
     this.deps.store.markConnected(node.id, this.deps.clock.nowMs());
     this.armSilenceTimer(connection);
     this.deps.log.info(`Node '${node.name}' (${node.id}) connected`);
@@ -172,6 +220,11 @@ export class ChannelHub {
       case 'heartbeat':
         this.onHeartbeat(connection, message);
         return;
+      case 'jobAccepted':
+      case 'jobProgress':
+      case 'jobFinished':
+        this.deps.jobs?.()?.onNodeMessage(connection.nodeId, connection.irId, message);
+        return;
     }
   }
 
@@ -190,6 +243,20 @@ export class ChannelHub {
     const ir = this.deps.summarize(connection.irId);
     if (ir) send(connection.socket, { type: 'heartbeatAck', ir });
     this.irChanged(connection.irId, connection.nodeId);
+    const jobs = this.deps.jobs?.();
+    if (!connection.ready) {
+      connection.ready = true;
+      connection.jobLimit = heartbeat.jobLimit;
+      jobs?.nodeReady(
+        connection.nodeId,
+        connection.irId,
+        heartbeat.activeJobIds ?? [],
+        connection.assignedBefore,
+      );
+    } else if (heartbeat.jobLimit !== connection.jobLimit) {
+      connection.jobLimit = heartbeat.jobLimit;
+      jobs?.dispatch(connection.irId);
+    }
   }
 
   private armSilenceTimer(connection: Connection): void {
@@ -216,6 +283,7 @@ export class ChannelHub {
     if (!markOffline) return;
     this.deps.store.markDisconnected(connection.nodeId);
     this.irChanged(connection.irId);
+    this.deps.jobs?.()?.nodeLost(connection.nodeId);
   }
 
   private pingAll(): void {

@@ -12,7 +12,9 @@ import {
   type AdminSession,
   type CommandResult,
 } from './admin';
+import { cancelJob, listJobs, showJob, submitJob } from './jobCommands';
 import { streamLogger } from './log';
+import { sendWake } from './wake';
 import { resolveDataDir, type DataDirContext } from './paths';
 import { DEFAULT_MAX_NODES, MAX_NODES_CEILING } from './registry';
 import {
@@ -160,6 +162,46 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
       attempt(fail, () => admin(options, (s) => removeNode(s, name, node))),
     );
 
+  const job = program.command('job').description('Queue copy jobs and follow them.');
+  // After a change the running server is woken to act on it now; if none runs, the job waits in the queue.
+  const adminAndWake = async (options: CommonOptions, work: (session: AdminSession) => CommandResult) => {
+    admin(options, work);
+    await sendWake(resolveDataDir(options.data, contextOf(io)));
+  };
+  withCommon(job.command('submit'))
+    .description(
+      'Queue a copy job for an integration runtime; the control plane pushes it to an Online node.',
+    )
+    .requiredOption('--ir <name>', 'integration runtime that runs the job')
+    .requiredOption(
+      '--source <credential:path>',
+      'data store credential (set on the nodes) and path or URL to read',
+    )
+    .requiredOption(
+      '--sink <staging|credential:path>',
+      "'staging' (upload to this control plane) or a localFolder credential and path",
+    )
+    .option('--format <format>', 'raw, csv or ndjson (csv and ndjson also count rows)', 'raw')
+    .action((options: CommonOptions & { ir: string; source: string; sink: string; format: string }) =>
+      attemptAsync(fail, () => adminAndWake(options, (s) => submitJob(s, options))),
+    );
+  withCommon(job.command('list'))
+    .description('List jobs, newest first.')
+    .option('--ir <name>', 'only the jobs of this integration runtime')
+    .action((options: CommonOptions & { ir?: string }) =>
+      attempt(fail, () => admin(options, (s) => listJobs(s, options.ir))),
+    );
+  withCommon(job.command('show <id>'))
+    .description('Show a job: state, node, progress, checksum, reason.')
+    .action((id: string, options: CommonOptions) =>
+      attempt(fail, () => admin(options, (s) => showJob(s, id))),
+    );
+  withCommon(job.command('cancel <id>'))
+    .description('Cancel a job: at once if Queued, else its node is told to stop.')
+    .action((id: string, options: CommonOptions) =>
+      attemptAsync(fail, () => adminAndWake(options, (s) => cancelJob(s, id))),
+    );
+
   try {
     await program.parseAsync([...argv], { from: 'user' });
   } catch (error) {
@@ -237,6 +279,14 @@ function withCommon(command: Command): Command {
 function attempt(fail: (error: unknown) => void, work: () => void): void {
   try {
     work();
+  } catch (error) {
+    fail(error);
+  }
+}
+
+async function attemptAsync(fail: (error: unknown) => void, work: () => Promise<void>): Promise<void> {
+  try {
+    await work();
   } catch (error) {
     fail(error);
   }

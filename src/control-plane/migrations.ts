@@ -60,6 +60,45 @@ export const MIGRATIONS: readonly Migration[] = [
       db.exec('ALTER TABLE nodes ADD COLUMN remote_access_url TEXT');
     },
   },
+  {
+    version: 3,
+    name: 'job queue: copy jobs, their assignment, progress, result and staged upload',
+    up(db) {
+      // No foreign key to nodes: a job keeps its history when its node is removed.
+      db.exec(`
+        CREATE TABLE jobs (
+          seq INTEGER PRIMARY KEY AUTOINCREMENT,
+          id TEXT NOT NULL UNIQUE,
+          ir_id TEXT NOT NULL REFERENCES irs(id) ON DELETE CASCADE,
+          source_credential TEXT NOT NULL,
+          source_path TEXT NOT NULL,
+          sink_type TEXT NOT NULL CHECK (sink_type IN ('staging', 'credential')),
+          sink_credential TEXT,
+          sink_path TEXT,
+          format TEXT NOT NULL CHECK (format IN ('raw', 'csv', 'ndjson')),
+          state TEXT NOT NULL CHECK (state IN ('Queued', 'Dispatched', 'Running', 'Succeeded', 'Failed', 'Cancelled')),
+          reason TEXT,
+          reason_code TEXT,
+          node_id TEXT,
+          node_name TEXT,
+          attempt INTEGER NOT NULL DEFAULT 0,
+          cancel_requested INTEGER NOT NULL DEFAULT 0,
+          bytes INTEGER NOT NULL DEFAULT 0,
+          rows_copied INTEGER,
+          rate REAL,
+          sha256 TEXT,
+          staged_bytes INTEGER,
+          staged_sha256 TEXT,
+          created_at INTEGER NOT NULL,
+          dispatched_at INTEGER,
+          started_at INTEGER,
+          finished_at INTEGER
+        );
+        CREATE INDEX jobs_queue ON jobs(ir_id, state, seq);
+        CREATE INDEX jobs_by_node ON jobs(node_id, state);
+      `);
+    },
+  },
 ];
 
 export function currentSchemaVersion(db: Database): number {

@@ -5,6 +5,9 @@ import type { Server as HttpsServer } from 'node:https';
 import { CONTROL_PLANE_PATHS, RegisterRequestSchema, type RegisterResponse } from '../shared/controlPlaneApi';
 import { OpenIrError, httpStatusFor, isOpenIrError, toErrorBody, type ErrorBody } from '../shared/errors';
 import { ChannelHub } from './channel';
+import { JobDispatcher } from './dispatcher';
+import { registerStagingRoute } from './staging';
+import { listenForWake, type WakeListener } from './wake';
 import { systemClock, type Clock } from './clock';
 import { defaultPublicEndpoint, normalizePublicEndpoint } from './endpoint';
 import { silentLogger, type Logger } from './log';
@@ -46,6 +49,8 @@ export class ControlPlaneServer {
     readonly tls: TlsMaterial,
     private readonly app: FastifyInstance<HttpsServer>,
     private readonly hub: ChannelHub,
+    private readonly dispatcher: JobDispatcher,
+    private readonly wake: WakeListener,
     private readonly store: ControlPlaneStore,
     private readonly lock: ServeLock,
     private readonly log: Logger,
@@ -81,6 +86,8 @@ export class ControlPlaneServer {
 
     const store = ControlPlaneStore.open(dbPath(settings.dataDir), clock);
     let hub: ChannelHub | undefined;
+    let dispatcher: JobDispatcher | undefined;
+    let wake: WakeListener | undefined;
     let app: FastifyInstance<HttpsServer> | undefined;
     try {
       store.markAllDisconnected();
@@ -93,17 +100,48 @@ export class ControlPlaneServer {
         heartbeatTimeoutMs,
         authenticate: (nodeId, credential) => registry.authenticateNode(nodeId, credential),
         summarize: (irId) => registry.summaryById(irId),
+        jobs: () => dispatcher,
+      });
+      const channels = hub;
+      dispatcher = new JobDispatcher({
+        store,
+        clock,
+        log,
+        heartbeatTimeoutMs,
+        link: {
+          readyNodes: (irId) => channels.readyNodes(irId),
+          isConnected: (nodeId) => channels.isConnected(nodeId),
+          send: (nodeId, message) => channels.sendTo(nodeId, message),
+        },
       });
       app = buildApp({ tls, log, registry, hub, heartbeatIntervalMs, heartbeatTimeoutMs });
-      const channels = hub;
+      registerStagingRoute(app, { dataDir: settings.dataDir, store, registry, log });
       app.server.on('upgrade', (request, socket, head) => channels.handleUpgrade(request, socket, head));
       await listen(app, settings.port, host);
       const port = (app.server.address() as AddressInfo).port;
       const endpoint = settings.publicEndpoint ?? defaultPublicEndpoint(host, port);
       store.saveServiceIdentity({ endpoint, pin: tls.pin, heartbeatIntervalMs, heartbeatTimeoutMs });
+      const jobs = dispatcher;
+      wake = await listenForWake(settings.dataDir, () => jobs.wake());
+      // Jobs of nodes that do not come back after a restart are re-queued after the heartbeat timeout.
+      dispatcher.recover();
       log.info(`Listening on ${host}:${port}; nodes reach it at ${endpoint}`);
-      return new ControlPlaneServer(settings.dataDir, port, endpoint, tls, app, hub, store, lock, log);
+      return new ControlPlaneServer(
+        settings.dataDir,
+        port,
+        endpoint,
+        tls,
+        app,
+        hub,
+        dispatcher,
+        wake,
+        store,
+        lock,
+        log,
+      );
     } catch (error) {
+      await wake?.close();
+      dispatcher?.close();
       await hub?.close();
       await app?.close();
       store.close();
@@ -114,7 +152,9 @@ export class ControlPlaneServer {
   /** Closes the channels first (nodes see 1001 and retry elsewhere), then HTTP, then the database. Idempotent. */
   close(): Promise<void> {
     this.closed ??= (async () => {
+      await this.wake.close();
       await this.hub.close();
+      this.dispatcher.close();
       await this.app.close();
       this.store.close();
       this.lock.release();

@@ -1,6 +1,7 @@
 import Sqlite from 'better-sqlite3';
 import type { Database } from 'better-sqlite3';
 import type { Clock } from './clock';
+import { JobStore } from './jobStore';
 import { MIGRATIONS, migrate, type Migration } from './migrations';
 
 export const KEY_SLOTS = ['key1', 'key2'] as const;
@@ -140,7 +141,12 @@ const IDENTITY_KEYS = {
  * Rows hold only hashes of secrets, never the secrets.
  */
 export class ControlPlaneStore {
-  private constructor(private readonly db: Database) {}
+  /** The job queue, in the same database and transactions. */
+  readonly jobs: JobStore;
+
+  private constructor(private readonly db: Database) {
+    this.jobs = new JobStore(db);
+  }
 
   static open(file: string, clock: Clock, migrations: readonly Migration[] = MIGRATIONS): ControlPlaneStore {
     const db = new Sqlite(file);

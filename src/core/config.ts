@@ -27,7 +27,16 @@ export const RegistrationSchema = z.object({
 });
 export type Registration = z.infer<typeof RegistrationSchema>;
 
-export const CONFIG_SCHEMA_VERSION = 3;
+export const CONFIG_SCHEMA_VERSION = 4;
+
+/** Local folder path validation and scale-up; no secret here either. */
+export const JobsConfigSchema = z.object({
+  /** Real paths of the folders jobs may read and write; empty allows no local path at all. */
+  allowedFolders: z.array(z.string()),
+  /** The concurrent jobs limit; null means the default from cores and memory. */
+  concurrentJobsLimit: z.number().int().positive().nullable(),
+});
+export type JobsConfig = z.infer<typeof JobsConfigSchema>;
 
 export const NodeConfigSchema = z.object({
   schemaVersion: z.literal(CONFIG_SCHEMA_VERSION),
@@ -36,6 +45,7 @@ export const NodeConfigSchema = z.object({
   registration: RegistrationSchema.nullable(),
   proxy: ProxySettingsSchema,
   remoteAccess: RemoteAccessSettingsSchema,
+  jobs: JobsConfigSchema,
 });
 export type NodeConfig = z.infer<typeof NodeConfigSchema>;
 
@@ -46,6 +56,7 @@ export const DEFAULT_CONFIG: NodeConfig = {
   registration: null,
   proxy: { mode: 'none' },
   remoteAccess: { mode: 'disabled' },
+  jobs: { allowedFolders: [], concurrentJobsLimit: null },
 };
 
 /**
@@ -57,6 +68,8 @@ const MIGRATIONS: Record<number, (old: Record<string, unknown>) => Record<string
   1: (old) => ({ ...old, schemaVersion: 2, proxy: { mode: 'none' } }),
   // 2 → 3: remote access from intranet arrives, disabled as before.
   2: (old) => ({ ...old, schemaVersion: 3, remoteAccess: { mode: 'disabled' } }),
+  // 3 → 4: jobs arrive; local folder path validation is on with an empty allow-list, as in the reference product.
+  3: (old) => ({ ...old, schemaVersion: 4, jobs: { allowedFolders: [], concurrentJobsLimit: null } }),
 };
 
 export function migrateConfig(raw: unknown): { config: unknown; migrated: boolean } {

@@ -4,6 +4,7 @@ import {
   CONTROL_PLANE_PATHS,
   ControlPlaneMessageSchema,
   channelAuthorization,
+  type ControlPlaneMessage,
   type IrSummary,
   type NodeMessage,
 } from '../shared/controlPlaneApi';
@@ -29,6 +30,8 @@ export interface ControlChannelOptions {
   log: SourceLogger;
   onState: (state: ChannelState, error: OpenIrError | null) => void;
   onIrSummary: (ir: IrSummary) => void;
+  /** Job messages (assignments, cancellations) from the control plane. */
+  onJobMessage?: (message: Extract<ControlPlaneMessage, { type: 'jobAssigned' | 'jobCancel' }>) => void;
 }
 
 /**
@@ -78,6 +81,19 @@ export class ControlChannel {
       });
     }
     this.options.onState('idle', null);
+  }
+
+  /** Sends a message if the channel is open; false otherwise (the caller decides whether to keep it). */
+  send(message: NodeMessage): boolean {
+    const socket = this.socket;
+    if (!socket || socket.readyState !== WebSocket.OPEN) return false;
+    socket.send(JSON.stringify(message));
+    return true;
+  }
+
+  /** A heartbeat now rather than at the next tick, e.g. when the jobs limit changed. */
+  heartbeatNow(): void {
+    if (this.socket) this.sendHeartbeat(this.socket);
   }
 
   private connect(): void {
@@ -173,6 +189,10 @@ export class ControlChannel {
       this.options.onState('open', null);
       this.sendHeartbeat(socket);
       this.heartbeatTimer = setInterval(() => this.sendHeartbeat(socket), this.intervalMs);
+    }
+    if (message.type === 'jobAssigned' || message.type === 'jobCancel') {
+      this.options.onJobMessage?.(message);
+      return;
     }
     this.options.onIrSummary(message.ir);
   }

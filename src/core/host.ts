@@ -1,17 +1,26 @@
+import fs from 'node:fs/promises';
 import os from 'node:os';
+import path from 'node:path';
 import { parseAuthKey } from '../shared/authKey';
 import type { HostApi, LogLevel, OperationInput, OperationOutput, StatusReport } from '../shared/contract';
 import type { ProxyInput, ProxyTestReport, ProxyView } from '../shared/proxy';
 import type { IrNodeInfo } from '../shared/controlPlaneApi';
 import { normalizeThumbprint, type CertificateInfo, type StoredCertificate } from '../shared/certificates';
 import type { RemoteAccessSettings, RemoteAccessView } from '../shared/remoteAccess';
+import type { CredentialInput, CredentialView, JobSettingsView } from '../shared/credentials';
+import { CredentialStore } from './jobs/credentialStore';
+import { JobRunner } from './jobs/jobRunner';
+import { LocalPathPolicy } from './jobs/pathPolicy';
+import { openSource } from './jobs/sources';
+import { openLocalFileSink, openStagingSink, type OpenedSink } from './jobs/sinks';
+import type { CopyRequest } from './jobs/copyActivity';
 import { OpenIrError } from '../shared/errors';
 import { CertificateStore } from './certificates';
 import { CredentialCipher } from './credentialCipher';
 import { RemoteAccessListener, type TlsMaterial } from './remoteAccess';
 import { RemoteAccessService } from './remoteAccessService';
 import { deriveNodeStatus } from '../shared/status';
-import type { ConfigStore, Registration } from './config';
+import type { ConfigStore, JobsConfig, Registration } from './config';
 import { ControlChannel, type ChannelState } from './controlChannel';
 import { registerWithControlPlane } from './controlPlaneClient';
 import { HostEvents } from './events';
@@ -62,7 +71,13 @@ export class HostService implements HostApi {
   private lastError: OpenIrError | null = null;
   private irNodes: IrNodeInfo[] = [];
   private lastEmitted = '';
-  private readonly jobLimit = defaultConcurrentJobsLimit();
+  private readonly defaultJobLimit = defaultConcurrentJobsLimit();
+  private jobsConfig: JobsConfig = { allowedFolders: [], concurrentJobsLimit: null };
+  private readonly credentials: CredentialStore;
+  private readonly localPaths: LocalPathPolicy;
+  private readonly jobs: JobRunner;
+  /** Armed while the channel is down: past the heartbeat timeout the control plane has re-queued our jobs. */
+  private channelLostTimer: NodeJS.Timeout | null = null;
   private sampler: NodeJS.Timeout | null = null;
   private readonly proxy: ProxyService;
   private readonly certificates: CertificateStore;
@@ -104,6 +119,31 @@ export class HostService implements HostApi {
       system: options.systemProxy ?? environmentProxyResolver(),
       log: options.logger.child('proxy'),
     });
+    this.credentials = new CredentialStore({
+      dataDir: options.dataDir,
+      vault: options.vault,
+      clock: () => this.now(),
+      onSecret: (secret) => options.redactor.add(secret),
+    });
+    this.localPaths = new LocalPathPolicy(async () => this.jobsConfig.allowedFolders);
+    this.jobs = new JobRunner({
+      log: options.logger.child('jobs'),
+      send: (message) => this.channel?.send(message) ?? false,
+      onChange: () => this.publish(),
+      ends: {
+        openSource: (source, signal) =>
+          openSource(
+            {
+              credentials: this.credentials,
+              paths: this.localPaths,
+              connector: () => this.proxy.connector(),
+            },
+            source,
+            signal,
+          ),
+        openSink: (request) => this.openSink(request),
+      },
+    });
   }
 
   /** Loads the registration and starts the service, as the OS service would at boot. */
@@ -111,6 +151,7 @@ export class HostService implements HostApi {
     const config = await this.options.config.load();
     this.options.logger.setLevel(config.logLevel);
     this.registration = config.registration;
+    this.jobsConfig = config.jobs;
     await this.proxy.load();
     await this.remoteAccess.load();
     this.options.logger.onEntry((entry) => this.events.emit('log', entry));
@@ -236,6 +277,7 @@ export class HostService implements HostApi {
   async stopService(): Promise<StatusReport> {
     if (this.serviceRunning) {
       this.serviceRunning = false;
+      this.jobs.cancelAll('The Integration Runtime Host Service stopped.');
       await this.closeChannel();
       await this.remoteAccess.stop();
       this.log.info('Runtime host service stopped.');
@@ -366,6 +408,103 @@ export class HostService implements HostApi {
     return this.getRemoteAccess();
   }
 
+  async listCredentials(): Promise<OperationOutput<'listCredentials'>> {
+    return { credentials: await this.credentials.list() };
+  }
+
+  async setCredential(input: CredentialInput): Promise<CredentialView> {
+    const view = await this.credentials.set(input);
+    this.log.info('Data store credential saved.', { name: view.name, type: view.type });
+    return view;
+  }
+
+  async deleteCredential(input: OperationInput<'deleteCredential'>): Promise<CredentialView> {
+    const view = await this.credentials.delete(input.name);
+    this.log.info('Data store credential deleted.', { name: view.name });
+    return view;
+  }
+
+  async getJobSettings(): Promise<JobSettingsView> {
+    return {
+      allowedFolders: [...this.jobsConfig.allowedFolders],
+      concurrentJobsLimit: {
+        effective: this.jobLimit(),
+        configured: this.jobsConfig.concurrentJobsLimit,
+        default: this.defaultJobLimit,
+      },
+    };
+  }
+
+  async allowFolder(input: OperationInput<'allowFolder'>): Promise<JobSettingsView> {
+    const real = await realFolder(input.path);
+    await this.updateJobsConfig((jobs) => {
+      if (!jobs.allowedFolders.includes(real)) jobs.allowedFolders.push(real);
+    });
+    this.log.info('Folder allowed for jobs.', { folder: real });
+    return this.getJobSettings();
+  }
+
+  async disallowFolder(input: OperationInput<'disallowFolder'>): Promise<JobSettingsView> {
+    // The folder may be gone by now; match the stored real path or the path as given.
+    const real = await realFolder(input.path).catch(() => path.resolve(input.path));
+    const before = this.jobsConfig.allowedFolders.length;
+    await this.updateJobsConfig((jobs) => {
+      jobs.allowedFolders = jobs.allowedFolders.filter((f) => f !== real && f !== path.resolve(input.path));
+    });
+    if (this.jobsConfig.allowedFolders.length === before) {
+      throw new OpenIrError('NOT_FOUND', `${input.path} is not on the allow-list.`, {
+        fix: 'See the allowed folders with `openir config show`.',
+      });
+    }
+    this.log.info('Folder no longer allowed for jobs.', { folder: real });
+    return this.getJobSettings();
+  }
+
+  async setConcurrentJobsLimit(input: OperationInput<'setConcurrentJobsLimit'>): Promise<JobSettingsView> {
+    await this.updateJobsConfig((jobs) => {
+      jobs.concurrentJobsLimit = input.limit;
+    });
+    this.log.info('Concurrent jobs limit set.', { limit: this.jobLimit(), configured: input.limit });
+    // The control plane assigns by this limit: tell it now, not at the next heartbeat.
+    this.channel?.heartbeatNow();
+    this.publish();
+    return this.getJobSettings();
+  }
+
+  private async updateJobsConfig(change: (jobs: JobsConfig) => void): Promise<void> {
+    const saved = await this.options.config.update((draft) => change(draft.jobs));
+    this.jobsConfig = saved.jobs;
+  }
+
+  private jobLimit(): number {
+    return this.jobsConfig.concurrentJobsLimit ?? this.defaultJobLimit;
+  }
+
+  private async openSink(request: CopyRequest): Promise<OpenedSink> {
+    if (request.sink.type === 'credential') {
+      const credential = await this.credentials.resolve(request.sink.credential, ['localFolder']);
+      if (credential.type !== 'localFolder')
+        throw new OpenIrError('CREDENTIAL_TYPE_MISMATCH', 'Unreachable.');
+      return openLocalFileSink(this.localPaths, credential.root, request.sink.path);
+    }
+    const registration = this.registration;
+    const nodeCredential = await this.options.vault.get(NODE_CREDENTIAL);
+    if (!registration || !nodeCredential) {
+      throw new OpenIrError('NOT_REGISTERED', 'This node is not registered, so it cannot upload to staging.');
+    }
+    return openStagingSink(
+      {
+        endpoint: registration.endpoint,
+        tls: pinnedTlsOptions(registration.controlPlaneCaPem, registration.pin),
+        connector: this.proxy.connector(),
+        nodeId: registration.nodeId,
+        credential: nodeCredential,
+      },
+      request.jobId,
+      request.attempt,
+    );
+  }
+
   /** A certificate from the store that meets the TLS requirements for this node, ready for the listener. */
   private async usableCertificate(thumbprint: string): Promise<TlsMaterial & { warnings: string[] }> {
     const wanted = normalizeThumbprint(thumbprint);
@@ -402,6 +541,8 @@ export class HostService implements HostApi {
   /** Stops everything before the process exits. */
   async shutdown(): Promise<void> {
     if (this.sampler) clearInterval(this.sampler);
+    if (this.channelLostTimer) clearTimeout(this.channelLostTimer);
+    this.jobs.cancelAll('The OpenIR host is shutting down.');
     await this.remoteAccess.stop();
     await this.closeChannel();
     this.serviceRunning = false;
@@ -449,11 +590,12 @@ export class HostService implements HostApi {
       heartbeat: () => {
         const system = this.options.metrics.sample();
         return {
-          runningJobs: 0,
-          jobLimit: this.jobLimit,
+          runningJobs: this.jobs.running,
+          jobLimit: this.jobLimit(),
           ...system,
           peersReachable: true,
           remoteAccessUrl: this.remoteAccess.url,
+          activeJobIds: this.jobs.activeJobIds,
         };
       },
       onState: (state, error) => {
@@ -468,14 +610,39 @@ export class HostService implements HostApi {
           this.irNodes = [];
         }
         if (error) this.lastError = error;
+        this.watchChannelForJobs(state, registration.heartbeatTimeoutMs);
         this.publish();
       },
       onIrSummary: (ir) => {
         this.irNodes = ir.nodes;
         this.publish();
       },
+      onJobMessage: (message) => this.jobs.handle(message),
     });
     this.channel.start();
+  }
+
+  /**
+   * Once the channel has been down for the heartbeat timeout, the control
+   * plane has re-queued this node's jobs; running them on would run them twice.
+   */
+  private watchChannelForJobs(state: ChannelState, heartbeatTimeoutMs: number): void {
+    if (state === 'open') {
+      if (this.channelLostTimer) clearTimeout(this.channelLostTimer);
+      this.channelLostTimer = null;
+      this.jobs.flush();
+      return;
+    }
+    if (this.channelLostTimer || this.jobs.running === 0) return;
+    this.channelLostTimer = setTimeout(() => {
+      this.channelLostTimer = null;
+      if (this.channelState !== 'open') {
+        this.jobs.cancelAll(
+          'The control channel was down longer than the heartbeat timeout; the control plane re-queues the job.',
+        );
+      }
+    }, heartbeatTimeoutMs);
+    this.channelLostTimer.unref();
   }
 
   private async closeChannel(): Promise<void> {
@@ -522,7 +689,7 @@ export class HostService implements HostApi {
       controlPlane: reg ? { endpoint: reg.endpoint } : null,
       connectedSince: this.connectedSince,
       lastError: this.lastError ? this.lastError.toBody() : null,
-      jobs: { running: 0, limit: this.jobLimit },
+      jobs: { running: this.jobs.running, limit: this.jobLimit() },
       system,
       vault: this.options.vault.backend,
       irNodes: reg ? this.irNodes : [],
@@ -542,6 +709,30 @@ export class HostService implements HostApi {
   private now(): Date {
     return (this.options.clock ?? (() => new Date()))();
   }
+}
+
+/** The real path of an existing folder, for the allow-list; jobs are checked against real paths too. */
+async function realFolder(folder: string): Promise<string> {
+  if (!path.isAbsolute(folder)) {
+    throw new OpenIrError('INVALID_INPUT', `${folder} is not an absolute path.`, {
+      fix: 'Give the full path of the folder.',
+    });
+  }
+  let real: string;
+  try {
+    real = await fs.realpath(folder);
+  } catch (error) {
+    throw new OpenIrError('NOT_FOUND', `There is no folder ${folder} on this node.`, {
+      fix: 'Create it first, or check the path.',
+      cause: error,
+    });
+  }
+  if (!(await fs.stat(real)).isDirectory()) {
+    throw new OpenIrError('INVALID_INPUT', `${folder} is a file, not a folder.`, {
+      fix: 'Allow the folder that holds it.',
+    });
+  }
+  return real;
 }
 
 /** The machine's short host name, made into a valid node name. */

@@ -7,6 +7,13 @@ import {
   SystemStoreSchema,
   ThumbprintInputSchema,
 } from './certificates';
+import {
+  CredentialInputSchema,
+  CredentialNameSchema,
+  CredentialViewSchema,
+  JobSettingsViewSchema,
+  MAX_CONCURRENT_JOBS_LIMIT,
+} from './credentials';
 import { ErrorBodySchema } from './errors';
 import { EVENT_NAME_LIST, OPERATION_NAME_LIST } from './contractNames';
 import { ProxyInputSchema, ProxyTestReportSchema, ProxyViewSchema } from './proxy';
@@ -235,6 +242,43 @@ export const OPERATIONS = {
       'Disable remote access, or enable it without TLS or with a certificate from the store (checked first).',
     input: RemoteAccessSettingsSchema,
     output: RemoteAccessViewSchema,
+  },
+  listCredentials: {
+    summary: 'The data store credentials on this node: names and non-secret fields, never a secret.',
+    input: Empty,
+    output: z.object({ credentials: z.array(CredentialViewSchema) }),
+  },
+  setCredential: {
+    summary:
+      'Create or replace a data store credential; its secrets go to the vault (an absent secret keeps the saved one).',
+    input: CredentialInputSchema,
+    output: CredentialViewSchema,
+  },
+  deleteCredential: {
+    summary: 'Delete a data store credential and its secrets.',
+    input: z.object({ name: CredentialNameSchema }).strict(),
+    output: CredentialViewSchema,
+  },
+  getJobSettings: {
+    summary: 'Local folder path validation (the allow-list) and the concurrent jobs limit.',
+    input: Empty,
+    output: JobSettingsViewSchema,
+  },
+  allowFolder: {
+    summary: 'Let jobs read and write under this folder (an absolute path; stored as its real path).',
+    input: z.object({ path: z.string().min(1).max(4096) }).strict(),
+    output: JobSettingsViewSchema,
+  },
+  disallowFolder: {
+    summary: 'Take a folder off the allow-list.',
+    input: z.object({ path: z.string().min(1).max(4096) }).strict(),
+    output: JobSettingsViewSchema,
+  },
+  setConcurrentJobsLimit: {
+    summary:
+      'Set the concurrent jobs limit of this node; null goes back to the default from cores and memory.',
+    input: z.object({ limit: z.number().int().min(1).max(MAX_CONCURRENT_JOBS_LIMIT).nullable() }).strict(),
+    output: JobSettingsViewSchema,
   },
 } as const satisfies Record<string, { summary: string; input: z.ZodType; output: z.ZodType }>;
 

@@ -24,6 +24,13 @@ export const OPERATION_NAME_LIST = [
   'setCertificateTrust',
   'getRemoteAccess',
   'setRemoteAccess',
+  'listCredentials',
+  'setCredential',
+  'deleteCredential',
+  'getJobSettings',
+  'allowFolder',
+  'disallowFolder',
+  'setConcurrentJobsLimit',
 ] as const;
 
 export const EVENT_NAME_LIST = ['statusChanged', 'systemSampled', 'log'] as const;

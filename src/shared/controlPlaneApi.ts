@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { ERROR_CODES } from './errors';
+import { JobFormatSchema, JobIdSchema, JobSinkSchema, JobSourceSchema } from './jobs';
 import { IrStatusSchema, NodeStatusSchema } from './status';
 
 /**
@@ -74,6 +76,31 @@ export const NodeMessageSchema = z.discriminatedUnion('type', [
     peersReachable: z.boolean(),
     /** The node's remote-access endpoint, so the control plane and peers know it. */
     remoteAccessUrl: z.string().max(300).nullable().optional(),
+    /** Jobs running here now, so a reconnecting node's lost or stale jobs are found at once. */
+    activeJobIds: z.array(JobIdSchema).max(1024).optional(),
+  }),
+  /** The node took the job on; it is Running from now. */
+  z.object({ type: z.literal('jobAccepted'), jobId: JobIdSchema, attempt: z.number().int().positive() }),
+  /** At most every 500 ms while a job runs. */
+  z.object({
+    type: z.literal('jobProgress'),
+    jobId: JobIdSchema,
+    bytes: z.number().int().nonnegative(),
+    rows: z.number().int().nonnegative().optional(),
+    /** Bytes per second since the job started. */
+    rate: z.number().nonnegative(),
+  }),
+  z.object({
+    type: z.literal('jobFinished'),
+    jobId: JobIdSchema,
+    state: z.enum(['Succeeded', 'Failed', 'Cancelled']),
+    reason: z.string().max(2000).optional(),
+    /** Stable error code of a failure (e.g. LOCAL_PATH_NOT_ALLOWED). */
+    code: z.enum(ERROR_CODES).optional(),
+    bytes: z.number().int().nonnegative(),
+    rows: z.number().int().nonnegative().optional(),
+    /** SHA-256 (hex) of the bytes written to the sink. */
+    sha256: z.string().regex(/^[0-9a-f]{64}$/),
   }),
 ]);
 export type NodeMessage = z.infer<typeof NodeMessageSchema>;
@@ -89,6 +116,16 @@ export const ControlPlaneMessageSchema = z.discriminatedUnion('type', [
   }),
   z.object({ type: z.literal('heartbeatAck'), ir: IrSummarySchema }),
   z.object({ type: z.literal('irChanged'), ir: IrSummarySchema }),
+  /** Run this job; `attempt` grows each time the job is re-queued. */
+  z.object({
+    type: z.literal('jobAssigned'),
+    jobId: JobIdSchema,
+    attempt: z.number().int().positive(),
+    source: JobSourceSchema,
+    sink: JobSinkSchema,
+    format: JobFormatSchema,
+  }),
+  z.object({ type: z.literal('jobCancel'), jobId: JobIdSchema }),
 ]);
 export type ControlPlaneMessage = z.infer<typeof ControlPlaneMessageSchema>;
 

@@ -47,6 +47,14 @@ export const ERROR_CODES = [
   'BAD_PASSWORD',
   'UNREADABLE',
   'NO_PRIVATE_KEY',
+  'LOCAL_PATH_NOT_ALLOWED',
+  'CREDENTIAL_NOT_FOUND',
+  'CREDENTIAL_TYPE_MISMATCH',
+  'JOB_NOT_FOUND',
+  'JOB_NOT_CANCELLABLE',
+  'JOB_NOT_ASSIGNED',
+  'DATA_SOURCE_FAILED',
+  'DATA_SINK_FAILED',
   'INTERNAL',
 ] as const;
 
@@ -104,7 +112,10 @@ export function httpStatusFor(code: ErrorCode): number {
     case 'AUTH_KEY_BAD_PIN':
     case 'BAD_PASSWORD':
     case 'UNREADABLE':
+    case 'CREDENTIAL_TYPE_MISMATCH':
       return 400;
+    case 'LOCAL_PATH_NOT_ALLOWED':
+      return 403;
     case 'UNAUTHORIZED':
     case 'AUTH_KEY_INVALID':
     case 'AUTH_KEY_REVOKED':
@@ -114,6 +125,8 @@ export function httpStatusFor(code: ErrorCode): number {
     case 'NODE_NOT_FOUND':
     case 'NOT_FOUND':
     case 'NOT_REGISTERED':
+    case 'CREDENTIAL_NOT_FOUND':
+    case 'JOB_NOT_FOUND':
       return 404;
     case 'IR_EXISTS':
     case 'NODE_LIMIT_REACHED':
@@ -125,6 +138,8 @@ export function httpStatusFor(code: ErrorCode): number {
     case 'REMOTE_ACCESS_LOCKED':
     case 'CONTROL_PLANE_BUSY':
     case 'NO_PRIVATE_KEY':
+    case 'JOB_NOT_CANCELLABLE':
+    case 'JOB_NOT_ASSIGNED':
       return 409;
     case 'CONTROL_PLANE_UNREACHABLE':
     case 'PROXY_UNREACHABLE':
@@ -134,6 +149,8 @@ export function httpStatusFor(code: ErrorCode): number {
     case 'CONTROL_PLANE_TLS_PIN_MISMATCH':
     case 'CONTROL_PLANE_TLS_FAILED':
     case 'CONTROL_PLANE_ERROR':
+    case 'DATA_SOURCE_FAILED':
+    case 'DATA_SINK_FAILED':
       return 502;
     case 'TIMEOUT':
       return 504;

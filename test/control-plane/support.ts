@@ -9,6 +9,7 @@ import {
   RegisterResponseSchema,
   channelAuthorization,
   type ControlPlaneMessage,
+  type IrSummary,
   type NodeMessage,
   type RegisterResponse,
 } from '../../src/shared/controlPlaneApi';
@@ -223,10 +224,7 @@ export class TestChannel {
   }
 
   /** Waits until an irChanged arrives whose summary satisfies `predicate`. */
-  async nextIrChanged(
-    predicate: (ir: ControlPlaneMessage['ir']) => boolean,
-    timeoutMs = 5_000,
-  ): Promise<ControlPlaneMessage['ir']> {
+  async nextIrChanged(predicate: (ir: IrSummary) => boolean, timeoutMs = 5_000): Promise<IrSummary> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const message = await this.next('irChanged', Math.max(1, deadline - Date.now()));

@@ -121,14 +121,15 @@ describe('config migration', () => {
     );
     const config = await new ConfigStore(file).load();
     expect(config).toMatchObject({
-      schemaVersion: 3,
+      schemaVersion: 4,
       vaultBackend: 'secret-service',
       logLevel: 'warn',
       registration,
       proxy: { mode: 'none' },
       remoteAccess: { mode: 'disabled' },
+      jobs: { allowedFolders: [], concurrentJobsLimit: null },
     });
-    expect(JSON.parse(fs.readFileSync(file, 'utf8')).schemaVersion).toBe(3);
+    expect(JSON.parse(fs.readFileSync(file, 'utf8')).schemaVersion).toBe(4);
   });
 
   it('refuses a config from a newer version instead of guessing', async () => {

@@ -1,0 +1,155 @@
+import { randomUUID } from 'node:crypto';
+import { OpenIrError } from '../shared/errors';
+import { JOB_FORMATS, JobFormatSchema, parseLocation, type JobSink } from '../shared/jobs';
+import type { AdminSession, CommandResult } from './admin';
+import { table } from './format';
+import { jobView, type JobRow, type JobView } from './jobStore';
+import { problems } from './problems';
+
+const CLI = 'openir-control-plane';
+const LIST_LIMIT = 200;
+
+export interface SubmitOptions {
+  ir: string;
+  source: string;
+  sink: string;
+  format?: string | undefined;
+}
+
+/** Queues a copy job; the running server (woken by the caller) pushes it to a node. */
+export function submitJob(session: AdminSession, options: SubmitOptions): CommandResult {
+  const ir = session.store.findIrByName(options.ir);
+  if (!ir) throw problems.irNotFoundByName(options.ir);
+  const source = parseLocation(options.source);
+  if (!source) {
+    throw new OpenIrError(
+      'INVALID_INPUT',
+      `--source must be <credential>:<path-or-url>, not '${options.source}'.`,
+      {
+        fix: 'Name a data store credential set on the nodes (`openir credential list`), e.g. --source files:in/data.csv.',
+      },
+    );
+  }
+  let sink: JobSink;
+  if (options.sink === 'staging') sink = { type: 'staging' };
+  else {
+    const location = parseLocation(options.sink);
+    if (!location) {
+      throw new OpenIrError(
+        'INVALID_INPUT',
+        `--sink must be 'staging' or <credential>:<path>, not '${options.sink}'.`,
+        {
+          fix: 'E.g. --sink staging, or --sink files:out/data.csv.',
+        },
+      );
+    }
+    sink = { type: 'credential', ...location };
+  }
+  const format = JobFormatSchema.safeParse(options.format ?? 'raw');
+  if (!format.success) {
+    throw new OpenIrError(
+      'INVALID_INPUT',
+      `--format must be ${JOB_FORMATS.join(', ')}, not '${options.format}'.`,
+    );
+  }
+  const id = randomUUID();
+  session.store.jobs.insert({ id, irId: ir.id, source, sink, format: format.data }, session.clock.nowMs());
+  return describe(session, findJob(session, id), 'Queued');
+}
+
+export function listJobs(session: AdminSession, irName: string | undefined): CommandResult {
+  let irId: string | null = null;
+  if (irName !== undefined) {
+    const ir = session.store.findIrByName(irName);
+    if (!ir) throw problems.irNotFoundByName(irName);
+    irId = ir.id;
+  }
+  const names = irNames(session);
+  const jobs = session.store.jobs
+    .list(irId, LIST_LIMIT)
+    .map((job) => jobView(job, names.get(job.irId) ?? '?'));
+  const text =
+    jobs.length === 0
+      ? `No jobs yet. Submit one with: ${CLI} job submit --ir <name> --source <credential>:<path> --sink staging`
+      : table(
+          ['ID', 'IR', 'STATE', 'NODE', 'BYTES', 'SOURCE', 'SINK', 'CREATED'],
+          jobs.map((job) => [
+            job.id,
+            job.ir,
+            job.state,
+            job.node?.name ?? '-',
+            String(job.progress.bytes),
+            `${job.source.credential}:${job.source.path}`,
+            sinkText(job),
+            job.createdAt,
+          ]),
+        );
+  return { json: { jobs }, text };
+}
+
+export function showJob(session: AdminSession, id: string): CommandResult {
+  return describe(session, findJob(session, id));
+}
+
+/** Queued: cancelled now. Dispatched or Running: its node is told to stop (the caller wakes the server). */
+export function cancelJob(session: AdminSession, id: string): CommandResult {
+  const job = findJob(session, id);
+  if (job.state === 'Succeeded' || job.state === 'Failed') {
+    throw new OpenIrError(
+      'JOB_NOT_CANCELLABLE',
+      `Job ${job.id} already ${job.state === 'Succeeded' ? 'succeeded' : 'failed'}.`,
+      {
+        fix: 'Only Queued, Dispatched or Running jobs can be cancelled.',
+      },
+    );
+  }
+  const updated = session.store.exclusive(() =>
+    session.store.jobs.requestCancel(job.id, session.clock.nowMs()),
+  );
+  return describe(session, updated ?? job);
+}
+
+function findJob(session: AdminSession, id: string): JobRow {
+  const job = session.store.jobs.find(id);
+  if (!job) {
+    throw new OpenIrError('JOB_NOT_FOUND', `There is no job ${id}.`, {
+      fix: `List the jobs with \`${CLI} job list\`.`,
+    });
+  }
+  return job;
+}
+
+function describe(session: AdminSession, job: JobRow, headline?: string): CommandResult {
+  const view = jobView(job, session.store.findIrById(job.irId)?.name ?? '?');
+  const rows: [string, string][] = [
+    ['Job', view.id],
+    ['Integration runtime', view.ir],
+    [
+      'State',
+      `${view.state}${view.cancelRequested && view.state !== 'Cancelled' ? ' (cancel requested)' : ''}`,
+    ],
+    ['Source', `${view.source.credential}:${view.source.path}`],
+    ['Sink', sinkText(view)],
+    ['Format', view.format],
+    ['Node', view.node ? `${view.node.name} (attempt ${view.attempt})` : '-'],
+    [
+      'Progress',
+      `${view.progress.bytes} bytes${view.progress.rows === null ? '' : `, ${view.progress.rows} rows`}${view.progress.rate === null ? '' : `, ${view.progress.rate} B/s`}`,
+    ],
+  ];
+  if (view.sha256) rows.push(['SHA-256', view.sha256]);
+  if (view.reason) rows.push(['Reason', `${view.reason}${view.reasonCode ? ` [${view.reasonCode}]` : ''}`]);
+  rows.push(['Created', view.createdAt]);
+  if (view.finishedAt) rows.push(['Finished', view.finishedAt]);
+  const width = Math.max(...rows.map(([k]) => k.length)) + 2;
+  const lines = rows.map(([k, v]) => `${`${k}:`.padEnd(width)}${v}`);
+  return { json: view, text: headline ? [`${headline}.`, ...lines].join('\n') : lines.join('\n') };
+}
+
+function sinkText(job: JobView): string {
+  return job.sink.type === 'staging' ? 'staging' : `${job.sink.credential}:${job.sink.path}`;
+}
+
+function irNames(session: AdminSession): Map<string, string> {
+  return new Map(session.store.listIrs().map((ir) => [ir.id, ir.name]));
+}

@@ -1,0 +1,184 @@
+import type { ControlPlaneMessage, NodeMessage } from '../../shared/controlPlaneApi';
+import { OpenIrError, toErrorBody } from '../../shared/errors';
+import type { SourceLogger } from '../logger';
+import { CopyActivity, type CopyEnds, type CopyRequest } from './copyActivity';
+
+type JobAssigned = Extract<ControlPlaneMessage, { type: 'jobAssigned' }>;
+type JobFinished = Extract<NodeMessage, { type: 'jobFinished' }>;
+
+export interface JobRunnerOptions {
+  ends: CopyEnds;
+  log: SourceLogger;
+  /** Sends on the control channel; false when it is not open (the message is then kept or dropped). */
+  send: (message: NodeMessage) => boolean;
+  /** Called whenever the number of running jobs changes. */
+  onChange: () => void;
+  progressIntervalMs?: number;
+  clock?: () => number;
+}
+
+interface RunningJob {
+  request: CopyRequest;
+  controller: AbortController;
+  activity: CopyActivity;
+  startedMs: number;
+  lastReportedBytes: number;
+  timer: NodeJS.Timeout;
+}
+
+const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+
+/**
+ * Runs the jobs the control plane pushes to this node. The control plane
+ * decides what runs where (it counts each node's limit); this class runs each
+ * job once, reports progress at most every 500 ms, and keeps the final report
+ * until the channel can carry it, so a finished job is never reported lost.
+ */
+export class JobRunner {
+  private readonly jobs = new Map<string, RunningJob>();
+  private readonly unsent = new Map<string, JobFinished>();
+
+  constructor(private readonly options: JobRunnerOptions) {}
+
+  get running(): number {
+    return this.jobs.size;
+  }
+
+  get activeJobIds(): string[] {
+    return [...this.jobs.keys()];
+  }
+
+  handle(message: ControlPlaneMessage): void {
+    if (message.type === 'jobAssigned') this.assign(message);
+    else if (message.type === 'jobCancel') this.cancel(message.jobId, 'Cancelled on the control plane.');
+  }
+
+  /** Re-sends final reports the channel could not carry; called when the channel opens. */
+  flush(): void {
+    for (const [jobId, message] of this.unsent) {
+      if (this.options.send(message)) this.unsent.delete(jobId);
+    }
+  }
+
+  cancel(jobId: string, why: string): void {
+    const job = this.jobs.get(jobId);
+    if (job && !job.controller.signal.aborted) {
+      this.options.log.info('Cancelling a job.', { jobId, why });
+      job.controller.abort(new JobCancelled(why));
+    }
+  }
+
+  /** Stops every job, e.g. when the control channel has been down so long the control plane re-queued them. */
+  cancelAll(why: string): void {
+    for (const jobId of this.jobs.keys()) this.cancel(jobId, why);
+  }
+
+  private assign(message: JobAssigned): void {
+    const { jobId, attempt } = message;
+    if (this.jobs.has(jobId)) {
+      // The same assignment again (a resend after a reconnect): it already runs here, once.
+      this.options.send({ type: 'jobAccepted', jobId, attempt });
+      return;
+    }
+    const request: CopyRequest = {
+      jobId,
+      attempt,
+      source: message.source,
+      sink: message.sink,
+      format: message.format,
+    };
+    const activity = new CopyActivity(this.options.ends, request);
+    const job: RunningJob = {
+      request,
+      controller: new AbortController(),
+      activity,
+      startedMs: this.now(),
+      lastReportedBytes: -1,
+      timer: setInterval(() => this.reportProgress(job), this.options.progressIntervalMs ?? 500),
+    };
+    job.timer.unref();
+    this.jobs.set(jobId, job);
+    this.options.send({ type: 'jobAccepted', jobId, attempt });
+    this.options.log.info('Job started.', {
+      jobId,
+      attempt,
+      source: message.source,
+      sink: message.sink.type,
+    });
+    this.options.onChange();
+    void this.run(job);
+  }
+
+  private async run(job: RunningJob): Promise<void> {
+    const { jobId } = job.request;
+    let finished: JobFinished;
+    try {
+      const result = await job.activity.run(job.controller.signal);
+      finished = {
+        type: 'jobFinished',
+        jobId,
+        state: 'Succeeded',
+        bytes: result.bytes,
+        ...(result.rows === undefined ? {} : { rows: result.rows }),
+        sha256: result.sha256,
+      };
+      this.options.log.info('Job succeeded.', { jobId, bytes: result.bytes, sha256: result.sha256 });
+    } catch (error) {
+      const reading = job.activity.reading();
+      const reason = job.controller.signal.reason;
+      if (job.controller.signal.aborted && reason instanceof JobCancelled) {
+        finished = {
+          type: 'jobFinished',
+          jobId,
+          state: 'Cancelled',
+          reason: reason.message,
+          bytes: reading.bytes,
+          sha256: EMPTY_SHA256,
+        };
+        this.options.log.info('Job cancelled.', { jobId, bytes: reading.bytes });
+      } else {
+        const body = toErrorBody(error instanceof OpenIrError ? error : wrap(error));
+        finished = {
+          type: 'jobFinished',
+          jobId,
+          state: 'Failed',
+          reason: body.fix ? `${body.message} ${body.fix}` : body.message,
+          code: body.code,
+          bytes: reading.bytes,
+          sha256: EMPTY_SHA256,
+        };
+        this.options.log.warn(`Job failed: ${body.message}`, { jobId, code: body.code });
+      }
+    } finally {
+      clearInterval(job.timer);
+      this.jobs.delete(jobId);
+    }
+    if (!this.options.send(finished)) this.unsent.set(jobId, finished);
+    this.options.onChange();
+  }
+
+  private reportProgress(job: RunningJob): void {
+    const reading = job.activity.reading();
+    if (reading.bytes === job.lastReportedBytes) return;
+    job.lastReportedBytes = reading.bytes;
+    const seconds = Math.max(0.001, (this.now() - job.startedMs) / 1000);
+    this.options.send({
+      type: 'jobProgress',
+      jobId: job.request.jobId,
+      bytes: reading.bytes,
+      ...(reading.rows === undefined ? {} : { rows: reading.rows }),
+      rate: Math.round(reading.bytes / seconds),
+    });
+  }
+
+  private now(): number {
+    return (this.options.clock ?? Date.now)();
+  }
+}
+
+class JobCancelled extends Error {}
+
+function wrap(error: unknown): OpenIrError {
+  const message = error instanceof Error ? error.message : String(error);
+  return new OpenIrError('DATA_SINK_FAILED', `The copy failed: ${message}.`, { cause: error });
+}

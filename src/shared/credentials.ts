@@ -1,0 +1,105 @@
+import { z } from 'zod';
+
+/**
+ * Data store credentials (linked services). They live only on the nodes; the
+ * control plane and jobs refer to them by name. Secrets (passwords, tokens,
+ * header values) cross the contract only on the way in: no output carries one.
+ */
+export const CREDENTIAL_TYPES = ['localFolder', 'http', 'postgresql'] as const;
+export const CredentialTypeSchema = z.enum(CREDENTIAL_TYPES);
+export type CredentialType = z.infer<typeof CredentialTypeSchema>;
+
+/** No ":" so `<credential>:<path>` in a job spec splits without ambiguity. */
+export const CredentialNameSchema = z
+  .string()
+  .trim()
+  .min(1, 'The credential name is empty.')
+  .max(64, 'The credential name is longer than 64 characters.')
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9._-]*$/,
+    'The credential name may contain letters, digits, ".", "_" and "-" only.',
+  );
+
+const SecretSchema = z.string().min(1).max(8192);
+const HeaderNameSchema = z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'Not a valid HTTP header name.');
+
+export const CredentialInputSchema = z.discriminatedUnion('type', [
+  z
+    .object({
+      name: CredentialNameSchema,
+      type: z.literal('localFolder'),
+      /** Absolute folder every path of this credential is relative to. */
+      root: z.string().min(1).max(4096),
+    })
+    .strict(),
+  z
+    .object({
+      name: CredentialNameSchema,
+      type: z.literal('http'),
+      baseUrl: z
+        .string()
+        .url()
+        .refine((url) => /^https?:\/\//i.test(url), 'The base URL must start with http:// or https://.'),
+      /** Header values are treated as secrets (API keys travel in headers): kept in the vault. */
+      headers: z.record(HeaderNameSchema, z.string().max(8192)).optional(),
+      /** Sent as `Authorization: Bearer …`; absent on update keeps the saved one. */
+      bearerToken: SecretSchema.optional(),
+    })
+    .strict(),
+  z
+    .object({
+      name: CredentialNameSchema,
+      type: z.literal('postgresql'),
+      host: z.string().min(1).max(253),
+      port: z.number().int().min(1).max(65535).default(5432),
+      database: z.string().min(1).max(63),
+      user: z.string().min(1).max(63),
+      ssl: z.boolean().default(true),
+      /** Absent on update keeps the saved one. */
+      password: SecretSchema.optional(),
+    })
+    .strict(),
+]);
+export type CredentialInput = z.infer<typeof CredentialInputSchema>;
+
+const ViewBase = { name: z.string(), createdAt: z.string(), updatedAt: z.string() };
+
+/** What list and set answer: names and non-secret fields, and only whether each secret is set. */
+export const CredentialViewSchema = z.discriminatedUnion('type', [
+  z.object({ ...ViewBase, type: z.literal('localFolder'), root: z.string() }),
+  z.object({
+    ...ViewBase,
+    type: z.literal('http'),
+    baseUrl: z.string(),
+    headerNames: z.array(z.string()),
+    hasBearerToken: z.boolean(),
+  }),
+  z.object({
+    ...ViewBase,
+    type: z.literal('postgresql'),
+    host: z.string(),
+    port: z.number().int(),
+    database: z.string(),
+    user: z.string(),
+    ssl: z.boolean(),
+    hasPassword: z.boolean(),
+  }),
+]);
+export type CredentialView = z.infer<typeof CredentialViewSchema>;
+
+/** The node's job settings: local folder path validation and the concurrent jobs limit. */
+export const JobSettingsViewSchema = z.object({
+  /** Real paths jobs may read and write; empty means no local path at all. */
+  allowedFolders: z.array(z.string()),
+  concurrentJobsLimit: z.object({
+    /** The limit in force. */
+    effective: z.number().int().positive(),
+    /** Set by the administrator; null means the default. */
+    configured: z.number().int().positive().nullable(),
+    /** Chosen from this machine's cores and memory. */
+    default: z.number().int().positive(),
+  }),
+});
+export type JobSettingsView = z.infer<typeof JobSettingsViewSchema>;
+
+export const MAX_CONCURRENT_JOBS_LIMIT = 256;

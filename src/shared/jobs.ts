@@ -1,0 +1,46 @@
+import { z } from 'zod';
+import { CredentialNameSchema } from './credentials';
+
+/**
+ * A copy job as the control plane queues it and a node runs it. The control
+ * plane knows credentials only by name; the node resolves them.
+ */
+export const JOB_STATES = ['Queued', 'Dispatched', 'Running', 'Succeeded', 'Failed', 'Cancelled'] as const;
+export const JobStateSchema = z.enum(JOB_STATES);
+export type JobState = z.infer<typeof JobStateSchema>;
+export const FINAL_JOB_STATES = ['Succeeded', 'Failed', 'Cancelled'] as const;
+export type FinalJobState = (typeof FINAL_JOB_STATES)[number];
+export const ACTIVE_JOB_STATES = ['Dispatched', 'Running'] as const;
+
+export const JOB_FORMATS = ['raw', 'csv', 'ndjson'] as const;
+export const JobFormatSchema = z.enum(JOB_FORMATS);
+export type JobFormat = z.infer<typeof JobFormatSchema>;
+
+/** A path under a localFolder credential's root, or a path (or URL) under an http credential's base URL. */
+const LocationSchema = z.string().min(1).max(4096);
+
+export const JobSourceSchema = z.object({ credential: CredentialNameSchema, path: LocationSchema });
+export type JobSource = z.infer<typeof JobSourceSchema>;
+
+export const JobSinkSchema = z.discriminatedUnion('type', [
+  /** The control plane's staging area (`PUT /api/v1/jobs/<id>/staging`). */
+  z.object({ type: z.literal('staging') }),
+  /** A file under a localFolder credential of the node. */
+  z.object({ type: z.literal('credential'), credential: CredentialNameSchema, path: LocationSchema }),
+]);
+export type JobSink = z.infer<typeof JobSinkSchema>;
+
+export const JobIdSchema = z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'Not a job id.');
+
+/** `<credential>:<path-or-url>`, split on the first ":" (credential names contain none). */
+export function parseLocation(text: string): { credential: string; path: string } | null {
+  const colon = text.indexOf(':');
+  if (colon <= 0 || colon === text.length - 1) return null;
+  const credential = CredentialNameSchema.safeParse(text.slice(0, colon));
+  if (!credential.success) return null;
+  return { credential: credential.data, path: text.slice(colon + 1) };
+}
+
+export function stagingPath(jobId: string): string {
+  return `/api/v1/jobs/${encodeURIComponent(jobId)}/staging`;
+}
