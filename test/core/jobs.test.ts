@@ -41,6 +41,8 @@ describe('local folder path validation', () => {
     await expect(policy.forRead(allowed, 'out-link/secret.txt')).rejects.toMatchObject(refused);
     await expect(policy.forWrite(allowed, 'out-link/new.txt')).rejects.toMatchObject(refused);
     await expect(policy.forRead(other, 'secret.txt')).rejects.toMatchObject(refused);
+    // A path outside is refused as such even when nothing is there: a job cannot probe the disk.
+    await expect(policy.forRead(allowed, '../no-such-dir/none.txt')).rejects.toMatchObject(refused);
   });
 
   it('allows nothing with an empty allow-list', async () => {

@@ -17,6 +17,8 @@ export class LocalPathPolicy {
   async forRead(root: string, relative: string): Promise<string> {
     const realRoot = await this.realRoot(root);
     const candidate = path.resolve(realRoot, stripLeadingSeparators(relative));
+    // Judge the path as written first, so a job cannot even learn whether a file outside exists.
+    await this.check(candidate, realRoot, relative);
     let real: string;
     try {
       real = await fs.realpath(candidate);
