@@ -10,6 +10,8 @@ import type { RemoteAccessSettings, RemoteAccessView } from '../shared/remoteAcc
 import type { CredentialInput, CredentialView, JobSettingsView } from '../shared/credentials';
 import { CredentialStore } from './jobs/credentialStore';
 import { JobRunner } from './jobs/jobRunner';
+import { JobHistory } from './jobHistory';
+import type { JobsView } from '../shared/jobs';
 import { LocalPathPolicy } from './jobs/pathPolicy';
 import { openSource } from './jobs/sources';
 import { openLocalFileSink, openStagingSink, type OpenedSink } from './jobs/sinks';
@@ -76,6 +78,9 @@ export class HostService implements HostApi {
   private readonly credentials: CredentialStore;
   private readonly localPaths: LocalPathPolicy;
   private readonly jobs: JobRunner;
+  /** The recent jobs for the UI, pushed as `jobsChanged`. */
+  private readonly jobHistory: JobHistory;
+  private lastJobsEmitted = '';
   /** Armed while the channel is down: past the heartbeat timeout the control plane has re-queued our jobs. */
   private channelLostTimer: NodeJS.Timeout | null = null;
   private sampler: NodeJS.Timeout | null = null;
@@ -126,10 +131,17 @@ export class HostService implements HostApi {
       onSecret: (secret) => options.redactor.add(secret),
     });
     this.localPaths = new LocalPathPolicy(async () => this.jobsConfig.allowedFolders);
+    this.jobHistory = new JobHistory({ onChange: () => this.publishJobs() });
     this.jobs = new JobRunner({
       log: options.logger.child('jobs'),
-      send: (message) => this.channel?.send(message) ?? false,
-      onChange: () => this.publish(),
+      send: (message) => {
+        this.jobHistory.sent(message);
+        return this.channel?.send(message) ?? false;
+      },
+      onChange: () => {
+        this.publish();
+        this.publishJobs();
+      },
       ends: {
         openSource: (source, signal) =>
           openSource(
@@ -468,7 +480,26 @@ export class HostService implements HostApi {
     // The control plane assigns by this limit: tell it now, not at the next heartbeat.
     this.channel?.heartbeatNow();
     this.publish();
+    this.publishJobs();
     return this.getJobSettings();
+  }
+
+  async getJobs(): Promise<JobsView> {
+    return this.jobsView();
+  }
+
+  private jobsView(): JobsView {
+    return { running: this.jobs.running, limit: this.jobLimit(), recent: this.jobHistory.recent };
+  }
+
+  /** Pushes jobsChanged when running/limit or a recent job changed. */
+  private publishJobs(): void {
+    this.jobHistory.reported();
+    const view = this.jobsView();
+    const key = JSON.stringify(view);
+    if (key === this.lastJobsEmitted) return;
+    this.lastJobsEmitted = key;
+    this.events.emit('jobsChanged', view);
   }
 
   private async updateJobsConfig(change: (jobs: JobsConfig) => void): Promise<void> {
@@ -541,6 +572,7 @@ export class HostService implements HostApi {
   /** Stops everything before the process exits. */
   async shutdown(): Promise<void> {
     if (this.sampler) clearInterval(this.sampler);
+    this.jobHistory.stop();
     if (this.channelLostTimer) clearTimeout(this.channelLostTimer);
     this.jobs.cancelAll('The OpenIR host is shutting down.');
     await this.remoteAccess.stop();
@@ -617,7 +649,10 @@ export class HostService implements HostApi {
         this.irNodes = ir.nodes;
         this.publish();
       },
-      onJobMessage: (message) => this.jobs.handle(message),
+      onJobMessage: (message) => {
+        this.jobHistory.received(message);
+        this.jobs.handle(message);
+      },
     });
     this.channel.start();
   }

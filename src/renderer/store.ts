@@ -7,6 +7,8 @@ import { NodeNameSchema } from '../shared/controlPlaneApi';
 import type { ProxyInput, ProxyTestReport, ProxyView } from '../shared/proxy';
 import type { CertificateInfo, StoredCertificate } from '../shared/certificates';
 import type { RemoteAccessSettings, RemoteAccessView } from '../shared/remoteAccess';
+import type { CredentialInput, CredentialView, JobSettingsView } from '../shared/credentials';
+import type { JobsView } from '../shared/jobs';
 import { toUiError, type UiError } from './errors';
 import { appendCapped, atLeast, LOG_CAP, mergeLogs, missingFrom, RECENT_CAP } from './logs';
 import type { ConnectionState, Transport } from './transport';
@@ -156,6 +158,37 @@ export interface CertificatesSlice {
   removeCertificate(thumbprint: string): Promise<boolean>;
 }
 
+export interface JobsSlice {
+  /** Running/limit and the recent jobs, newest first: loaded once, then pushed by `jobsChanged`. */
+  jobs: JobsView | null;
+  jobsLoadError: UiError | null;
+  refreshJobs(): Promise<void>;
+  /** A pushed `jobsChanged`: newer than any load still under way. */
+  receiveJobs(jobs: JobsView): void;
+}
+
+export interface JobSettingsSlice {
+  /** The allow-list of local folders and the concurrent jobs limit (no event: loaded on connect, after
+   * each change here, when Settings opens, and when the limit in the status report changes). */
+  jobSettings: JobSettingsView | null;
+  jobSettingsLoadError: UiError | null;
+  refreshJobSettings(): Promise<void>;
+  /** null goes back to the default from cores and memory. */
+  setConcurrentJobsLimit(limit: number | null): Promise<Outcome<JobSettingsView>>;
+  allowFolder(path: string): Promise<Outcome<JobSettingsView>>;
+  disallowFolder(path: string): Promise<Outcome<JobSettingsView>>;
+}
+
+export interface CredentialsSlice {
+  /** Names and non-secret fields only; a secret never reaches the UI (only whether one is saved). */
+  credentials: CredentialView[] | null;
+  credentialsLoadError: UiError | null;
+  refreshCredentials(): Promise<void>;
+  /** Secrets in `input` are passed through to the host, never kept in the store. */
+  saveCredential(input: CredentialInput): Promise<Outcome<CredentialView>>;
+  deleteCredential(name: string): Promise<Outcome<CredentialView>>;
+}
+
 export type AppState = StatusSlice &
   SystemSlice &
   LogsSlice &
@@ -163,7 +196,10 @@ export type AppState = StatusSlice &
   UiSlice &
   ProxySlice &
   RemoteAccessSlice &
-  CertificatesSlice;
+  CertificatesSlice &
+  JobsSlice &
+  JobSettingsSlice &
+  CredentialsSlice;
 export type AppStore = StoreApi<AppState>;
 
 type Slice<T> = StateCreator<AppState, [], [], T>;
@@ -549,6 +585,100 @@ const createCertificatesSlice =
     };
   };
 
+async function attempt<T>(run: () => Promise<T>): Promise<Outcome<T>> {
+  try {
+    return { ok: true, value: await run() };
+  } catch (error) {
+    return { ok: false, error: toUiError(error) };
+  }
+}
+
+const createJobsSlice =
+  (api: OpenIrApi): Slice<JobsSlice> =>
+  (set) => {
+    let seq = 0;
+    return {
+      jobs: null,
+      jobsLoadError: null,
+      async refreshJobs() {
+        const mine = ++seq;
+        try {
+          const jobs = await api.getJobs({});
+          if (mine === seq) set({ jobs, jobsLoadError: null });
+        } catch (error) {
+          if (mine === seq) set({ jobsLoadError: toUiError(error) });
+        }
+      },
+      receiveJobs(jobs) {
+        seq += 1;
+        set({ jobs, jobsLoadError: null });
+      },
+    };
+  };
+
+const createJobSettingsSlice =
+  (api: OpenIrApi): Slice<JobSettingsSlice> =>
+  (set) => {
+    let seq = 0;
+    const change = async (run: () => Promise<JobSettingsView>): Promise<Outcome<JobSettingsView>> => {
+      const mine = ++seq;
+      const outcome = await attempt(run);
+      if (outcome.ok && mine === seq) set({ jobSettings: outcome.value, jobSettingsLoadError: null });
+      return outcome;
+    };
+    return {
+      jobSettings: null,
+      jobSettingsLoadError: null,
+      async refreshJobSettings() {
+        const mine = ++seq;
+        try {
+          const view = await api.getJobSettings({});
+          if (mine === seq) set({ jobSettings: view, jobSettingsLoadError: null });
+        } catch (error) {
+          if (mine === seq) set({ jobSettingsLoadError: toUiError(error) });
+        }
+      },
+      setConcurrentJobsLimit(limit) {
+        return change(() => api.setConcurrentJobsLimit({ limit }));
+      },
+      allowFolder(path) {
+        return change(() => api.allowFolder({ path }));
+      },
+      disallowFolder(path) {
+        return change(() => api.disallowFolder({ path }));
+      },
+    };
+  };
+
+const createCredentialsSlice =
+  (api: OpenIrApi): Slice<CredentialsSlice> =>
+  (set, get) => {
+    let seq = 0;
+    return {
+      credentials: null,
+      credentialsLoadError: null,
+      async refreshCredentials() {
+        const mine = ++seq;
+        try {
+          const list = await api.listCredentials({});
+          if (mine === seq) set({ credentials: list.credentials, credentialsLoadError: null });
+        } catch (error) {
+          if (mine === seq) set({ credentialsLoadError: toUiError(error) });
+        }
+      },
+      async saveCredential(input) {
+        const outcome = await attempt(() => api.setCredential(input));
+        if (outcome.ok) await get().refreshCredentials();
+        return outcome;
+      },
+      async deleteCredential(name) {
+        const outcome = await attempt(() => api.deleteCredential({ name }));
+        await get().refreshCredentials();
+        return outcome;
+      },
+    };
+  };
+
 export function createAppStore(transport: Transport): AppStore {
   return createStore<AppState>()((...args) => ({
     ...createStatusSlice(transport.api)(...args),
@@ -559,6 +689,9 @@ export function createAppStore(transport: Transport): AppStore {
     ...createProxySlice(transport.api)(...args),
     ...createRemoteAccessSlice(transport.api)(...args),
     ...createCertificatesSlice(transport.api)(...args),
+    ...createJobsSlice(transport.api)(...args),
+    ...createJobSettingsSlice(transport.api)(...args),
+    ...createCredentialsSlice(transport.api)(...args),
   }));
 }
 
@@ -609,6 +742,14 @@ export function connectStore(store: AppStore, transport: Transport): () => void 
         void state.refreshRemoteAccess();
         void state.refreshCertificates();
       }
+      // The limit may be changed from the CLI too: the status report carries it, the settings follow.
+      if (state.report && state.report.jobs.limit !== previous.report?.jobs.limit)
+        void state.refreshJobSettings();
+      // Settings shows what the host has now (the CLI may have changed credentials or the allow-list).
+      if (state.tab === 'settings' && previous.tab !== 'settings') {
+        void state.refreshJobSettings();
+        void state.refreshCredentials();
+      }
     }),
     api.onStatusChanged((report) => {
       // The event's system sample is empty by design; CPU and memory arrive as systemSampled.
@@ -619,6 +760,7 @@ export function connectStore(store: AppStore, transport: Transport): () => void 
       }));
     }),
     api.onSystemSampled((system) => set({ system })),
+    api.onJobsChanged((jobs) => get().receiveJobs(jobs)),
     api.onLog(onLog),
     transport.connection.subscribe((connection, resumed) => {
       set({ connection });
@@ -627,6 +769,9 @@ export function connectStore(store: AppStore, transport: Transport): () => void 
         void get().refreshProxy();
         void get().refreshRemoteAccess();
         void get().refreshCertificates();
+        void get().refreshJobs();
+        void get().refreshJobSettings();
+        void get().refreshCredentials();
         void loadLogs();
       }
     }),
@@ -636,6 +781,9 @@ export function connectStore(store: AppStore, transport: Transport): () => void 
   void get().refreshProxy();
   void get().refreshRemoteAccess();
   void get().refreshCertificates();
+  void get().refreshJobs();
+  void get().refreshJobSettings();
+  void get().refreshCredentials();
   void loadLogs();
 
   return () => unsubscribe.forEach((off) => off());

@@ -15,6 +15,7 @@ import {
   MAX_CONCURRENT_JOBS_LIMIT,
 } from './credentials';
 import { ErrorBodySchema } from './errors';
+import { JobsViewSchema } from './jobs';
 import { EVENT_NAME_LIST, OPERATION_NAME_LIST } from './contractNames';
 import { ProxyInputSchema, ProxyTestReportSchema, ProxyViewSchema } from './proxy';
 import { RemoteAccessSettingsSchema, RemoteAccessViewSchema } from './remoteAccess';
@@ -280,6 +281,11 @@ export const OPERATIONS = {
     input: z.object({ limit: z.number().int().min(1).max(MAX_CONCURRENT_JOBS_LIMIT).nullable() }).strict(),
     output: JobSettingsViewSchema,
   },
+  getJobs: {
+    summary: 'Running/limit jobs and the recent jobs of this node (kept in memory), newest first.',
+    input: Empty,
+    output: JobsViewSchema,
+  },
 } as const satisfies Record<string, { summary: string; input: z.ZodType; output: z.ZodType }>;
 
 export type OperationName = keyof typeof OPERATIONS;
@@ -302,6 +308,11 @@ export const EVENTS = {
     payload: SystemSampleSchema,
   },
   log: { summary: 'A log entry was written.', payload: LogEntrySchema },
+  jobsChanged: {
+    summary:
+      "A job started, progressed (at most twice a second) or finished, or the limit changed: getJobs's answer.",
+    payload: JobsViewSchema,
+  },
 } as const satisfies Record<string, { summary: string; payload: z.ZodType }>;
 
 export type EventName = keyof typeof EVENTS;

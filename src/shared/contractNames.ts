@@ -31,6 +31,7 @@ export const OPERATION_NAME_LIST = [
   'allowFolder',
   'disallowFolder',
   'setConcurrentJobsLimit',
+  'getJobs',
 ] as const;
 
-export const EVENT_NAME_LIST = ['statusChanged', 'systemSampled', 'log'] as const;
+export const EVENT_NAME_LIST = ['statusChanged', 'systemSampled', 'log', 'jobsChanged'] as const;

@@ -44,3 +44,38 @@ export function parseLocation(text: string): { credential: string; path: string 
 export function stagingPath(jobId: string): string {
   return `/api/v1/jobs/${encodeURIComponent(jobId)}/staging`;
 }
+
+/** The states a job has on the node that runs it (it is Queued and Dispatched only on the control plane). */
+export const NODE_JOB_STATES = ['Running', 'Succeeded', 'Failed', 'Cancelled'] as const;
+
+/** A job as this node ran it or runs it now: for Home's recent jobs, never a secret. */
+export const JobViewSchema = z.object({
+  jobId: JobIdSchema,
+  attempt: z.number().int().positive(),
+  source: JobSourceSchema,
+  sink: JobSinkSchema,
+  format: JobFormatSchema,
+  state: z.enum(NODE_JOB_STATES),
+  bytes: z.number().int().nonnegative(),
+  /** Rows for csv and ndjson; null for raw bytes. */
+  rows: z.number().int().nonnegative().nullable(),
+  /** Bytes per second since the job started (its average once finished). */
+  rate: z.number().nonnegative(),
+  startedAt: z.string(),
+  finishedAt: z.string().nullable(),
+  /** Why it failed or was cancelled. */
+  reason: z.string().nullable(),
+});
+export type JobView = z.infer<typeof JobViewSchema>;
+
+/** How many recent jobs the node keeps in memory for the UI. */
+export const RECENT_JOBS_CAP = 20;
+
+/** What `getJobs` answers and `jobsChanged` pushes: running/limit and the recent jobs, newest first. */
+export const JobsViewSchema = z.object({
+  running: z.number().int().nonnegative(),
+  limit: z.number().int().positive(),
+  /** Every running job, then the newest finished ones, up to RECENT_JOBS_CAP in all when few run. */
+  recent: z.array(JobViewSchema),
+});
+export type JobsView = z.infer<typeof JobsViewSchema>;

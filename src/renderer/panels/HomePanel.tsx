@@ -1,6 +1,7 @@
 import { useId } from 'react';
 import type { LogEntry, StatusReport } from '../../shared/contract';
-import { PulseIcon } from '../components/Icons';
+import { RECENT_JOBS_CAP, type JobView } from '../../shared/jobs';
+import { CheckCircleIcon, ErrorCircleIcon, PulseIcon, StopCircleIcon, SyncIcon } from '../components/Icons';
 import { LevelBadge } from '../components/LevelBadge';
 import { STATUS_META, StatusBadge } from '../components/StatusBadge';
 import { Button, Callout, Card, ErrorDetails, Fact, Facts, Gauge } from '../components/ui';
@@ -12,6 +13,7 @@ import {
   formatClock,
   useNow,
 } from '../format';
+import { formatDuration, formatRate, jobDurationMs, progressText, sinkText, sourceText } from '../jobsFormat';
 import { useApp } from '../store';
 
 export function HomePanel() {
@@ -25,6 +27,7 @@ export function HomePanel() {
         <ConnectionCard report={report} />
         <ResourcesCard report={report} />
       </div>
+      <RecentJobsCard report={report} />
       <NodesCard report={report} />
       <RecentEventsCard />
     </div>
@@ -233,5 +236,130 @@ function EventRow({ entry }: { entry: LogEntry }) {
       <LevelBadge level={entry.level} />
       <span className="events__message">{entry.message}</span>
     </li>
+  );
+}
+
+const JOB_STATE_META: Record<
+  JobView['state'],
+  { tone: 'busy' | 'ok' | 'bad' | 'off'; icon: typeof CheckCircleIcon }
+> = {
+  Running: { tone: 'busy', icon: SyncIcon },
+  Succeeded: { tone: 'ok', icon: CheckCircleIcon },
+  Failed: { tone: 'bad', icon: ErrorCircleIcon },
+  Cancelled: { tone: 'off', icon: StopCircleIcon },
+};
+
+function RecentJobsCard({ report }: { report: StatusReport }) {
+  const headingId = useId();
+  const jobs = useApp((s) => s.jobs);
+  const loadError = useApp((s) => s.jobsLoadError);
+  const refresh = useApp((s) => s.refreshJobs);
+  const recent = jobs?.recent ?? [];
+  const anyRunning = recent.some((job) => job.state === 'Running');
+  // A local clock for the running jobs' durations; the figures themselves are pushed by the host.
+  const now = useNow(anyRunning ? 1000 : 30_000);
+  const running = jobs?.running ?? report.jobs.running;
+  const limit = jobs?.limit ?? report.jobs.limit;
+  return (
+    <section className="card" aria-labelledby={headingId}>
+      <header className="card__header">
+        <h3 id={headingId} className="card__title">
+          <span>Recent jobs</span>
+        </h3>
+        <span className="muted small" data-testid="jobs-running">
+          {running} running of {limit} (concurrent jobs limit)
+        </span>
+      </header>
+      <div className="table-scroll">
+        <table className="table jobs-table" aria-labelledby={headingId}>
+          <thead>
+            <tr>
+              <th scope="col">Source → sink</th>
+              <th scope="col">State</th>
+              <th scope="col">Progress</th>
+              <th scope="col">Started</th>
+              <th scope="col">Duration</th>
+            </tr>
+          </thead>
+          <tbody>
+            {recent.length === 0 ? (
+              <tr>
+                <td colSpan={5} className="table__empty">
+                  {jobs
+                    ? 'No jobs have run on this node since the host started. The control plane sends jobs here once this node is Online.'
+                    : loadError
+                      ? 'The recent jobs could not be loaded.'
+                      : 'Loading the recent jobs…'}
+                </td>
+              </tr>
+            ) : (
+              recent.map((job) => <JobRow key={`${job.jobId}#${job.attempt}`} job={job} now={now} />)
+            )}
+          </tbody>
+        </table>
+      </div>
+      {loadError ? (
+        <Callout tone="error" title="The recent jobs could not be loaded.">
+          <ErrorDetails error={loadError} />
+          <div className="callout__actions">
+            <Button onClick={() => void refresh()}>Try again</Button>
+          </div>
+        </Callout>
+      ) : null}
+      <p className="muted small">
+        The last {RECENT_JOBS_CAP} jobs this node ran since its host started, newest first, updated as they
+        progress. The control plane keeps the full history (
+        <code className="inline-code">openir-control-plane job list</code>).
+      </p>
+    </section>
+  );
+}
+
+function JobRow({ job, now }: { job: JobView; now: number }) {
+  const meta = JOB_STATE_META[job.state];
+  const IconFor = meta.icon;
+  const running = job.state === 'Running';
+  const progress = progressText(job);
+  const rate = formatRate(job.rate);
+  return (
+    <tr data-job-id={job.jobId}>
+      <th scope="row" className="jobs-table__route">
+        <span className="mono break">{sourceText(job.source)}</span>
+        <span aria-hidden="true"> → </span>
+        <span className="visually-hidden"> to </span>
+        <span className="mono break">{sinkText(job.sink)}</span>
+        <span className="jobs-table__id muted small">
+          Job <span className="mono">{job.jobId}</span>
+          {job.attempt > 1 ? `, attempt ${job.attempt}` : ''} · {job.format}
+        </span>
+      </th>
+      <td className="jobs-table__state">
+        <span className={`badge badge--${meta.tone}`}>
+          <IconFor size={16} className={running ? 'icon--spin' : undefined} />
+          <span>{job.state}</span>
+        </span>
+        {job.reason ? <span className="jobs-table__reason small">{job.reason}</span> : null}
+      </td>
+      <td className="jobs-table__progress">
+        <span>{progress}</span>
+        <span className="muted small"> at {rate}</span>
+        {running ? (
+          <span
+            className="job-progress"
+            role="progressbar"
+            aria-label={`Progress of job ${job.jobId}`}
+            aria-valuetext={`${progress} copied at ${rate}`}
+          >
+            <span className="job-progress__bar" />
+          </span>
+        ) : null}
+      </td>
+      <td>
+        <time dateTime={job.startedAt} title={formatDateTime(job.startedAt)}>
+          {formatClock(job.startedAt)}
+        </time>
+      </td>
+      <td>{formatDuration(jobDurationMs(job, now))}</td>
+    </tr>
   );
 }

@@ -24,6 +24,8 @@ import { Modal } from '../components/Modal';
 import { Button, Callout, Card, Code, ErrorDetails, Fact, Facts, Spinner } from '../components/ui';
 import { formatDateTime } from '../format';
 import { ChangeProxyButton } from '../components/ChangeProxyButton';
+import { CredentialsCard } from '../components/CredentialsCard';
+import { JobsCard } from '../components/JobsCard';
 import { PROXY_MODE_LABEL, proxyHostPort, SYSTEM_PROXY_HELP } from '../proxyForm';
 import { pemFileName, REMOTE_ACCESS_MODE_LABEL, shortThumbprint, subjectName } from '../remoteAccessForm';
 import { useApp, type ServiceAction } from '../store';
@@ -41,6 +43,8 @@ export function SettingsPanel() {
         <ServiceCard report={report} />
         <SecretStoreCard report={report} />
         <LoggingCard />
+        <JobsCard />
+        <CredentialsCard />
         <CertificatesCard />
       </div>
     </div>
