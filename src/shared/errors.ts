@@ -54,6 +54,8 @@ export const ERROR_CODES = [
   'JOB_NOT_CANCELLABLE',
   'JOB_NOT_ASSIGNED',
   'DATA_SOURCE_FAILED',
+  /** A data store refused the credential's user or password (e.g. PostgreSQL SQLSTATE 28P01). */
+  'DATA_SOURCE_AUTH_FAILED',
   'DATA_SINK_FAILED',
   'INTERNAL',
 ] as const;
@@ -150,6 +152,7 @@ export function httpStatusFor(code: ErrorCode): number {
     case 'CONTROL_PLANE_TLS_FAILED':
     case 'CONTROL_PLANE_ERROR':
     case 'DATA_SOURCE_FAILED':
+    case 'DATA_SOURCE_AUTH_FAILED':
     case 'DATA_SINK_FAILED':
       return 502;
     case 'TIMEOUT':

@@ -18,9 +18,12 @@ export interface CopyResult {
   sha256: string;
 }
 
+/** The source with the job's format, which a query source writes in (CSV or NDJSON). */
+export type SourceRequest = JobSource & { format: JobFormat };
+
 /** Opens the two ends of a copy; the runner hands in the real ones, tests may hand in others. */
 export interface CopyEnds {
-  openSource(source: JobSource, signal: AbortSignal): Promise<Readable>;
+  openSource(source: SourceRequest, signal: AbortSignal): Promise<Readable>;
   openSink(request: CopyRequest): Promise<OpenedSink>;
 }
 
@@ -43,7 +46,10 @@ export class CopyActivity {
   }
 
   async run(signal: AbortSignal): Promise<CopyResult> {
-    const source = await this.ends.openSource(this.request.source, signal);
+    const source = await this.ends.openSource(
+      { ...this.request.source, format: this.request.format },
+      signal,
+    );
     let sink: OpenedSink;
     try {
       sink = await this.ends.openSink(this.request);

@@ -2,10 +2,11 @@ import fs from 'node:fs';
 import http from 'node:http';
 import type { Readable } from 'node:stream';
 import { OpenIrError } from '../../shared/errors';
-import type { JobSource } from '../../shared/jobs';
 import type { Connector } from '../connector';
+import type { SourceRequest } from './copyActivity';
 import type { CredentialStore, ResolvedCredential } from './credentialStore';
 import type { LocalPathPolicy } from './pathPolicy';
+import { openPostgresSource } from './postgresSource';
 
 export interface SourceDeps {
   credentials: CredentialStore;
@@ -16,13 +17,17 @@ export interface SourceDeps {
 
 const HTTP_CONNECT_TIMEOUT_MS = 15_000;
 
-/** Opens the job's source as a byte stream: a file under a localFolder credential, or an HTTP(S) GET. */
+/**
+ * Opens the job's source as a byte stream: a file under a localFolder
+ * credential, an HTTP(S) GET, or a PostgreSQL query streamed by COPY in the
+ * job's format.
+ */
 export async function openSource(
   deps: SourceDeps,
-  source: JobSource,
+  source: SourceRequest,
   signal: AbortSignal,
 ): Promise<Readable> {
-  const credential = await deps.credentials.resolve(source.credential, ['localFolder', 'http']);
+  const credential = await deps.credentials.resolve(source.credential, ['localFolder', 'http', 'postgresql']);
   if (credential.type === 'localFolder') {
     const file = await deps.paths.forRead(credential.root, source.path);
     const stream = fs.createReadStream(file, { highWaterMark: 256 * 1024 });
@@ -40,10 +45,7 @@ export async function openSource(
     return stream;
   }
   if (credential.type === 'http') return openHttp(deps, credential, source.path, signal);
-  throw new OpenIrError(
-    'CREDENTIAL_TYPE_MISMATCH',
-    `The credential "${source.credential}" cannot be read yet.`,
-  );
+  return openPostgresSource(credential, source.path, source.format, signal);
 }
 
 function openHttp(
