@@ -10,6 +10,7 @@ import {
   stopAll as stopControlPlanes,
   type RunningControlPlane,
 } from '../test/helpers/controlPlane';
+import { startDataServer } from '../test/helpers/dataServer';
 import { runCli } from '../test/helpers/node';
 import { cleanupTempDirs, tempDir } from '../test/helpers/tmp';
 import { startWebHost, type WebHost } from '../test/helpers/webHost';
@@ -49,34 +50,6 @@ async function shoot(name: string, fullPage = false): Promise<void> {
   await page.emulateMedia({ colorScheme: 'light' });
 }
 
-/** An HTTP data store behind a bearer token: `/slow/<n>` sends n bytes at about 1.3 MB/s. */
-function startDataServer(): http.Server {
-  const data = randomBytes(SLOW_BYTES);
-  return http.createServer((req, res) => {
-    if (req.headers.authorization !== `Bearer ${TOKEN}`) {
-      res.writeHead(401).end();
-      return;
-    }
-    const slow = /^\/slow\/(\d+)$/.exec(req.url ?? '');
-    if (!slow) {
-      res.writeHead(404).end();
-      return;
-    }
-    const total = Math.min(Number(slow[1]), data.length);
-    res.writeHead(200, { 'content-type': 'application/octet-stream' });
-    let sent = 0;
-    const timer = setInterval(() => {
-      const chunk = data.subarray(sent, Math.min(total, sent + 64 * 1024));
-      sent += chunk.length;
-      if (sent >= total) {
-        clearInterval(timer);
-        res.end(chunk);
-      } else res.write(chunk);
-    }, 50);
-    res.on('close', () => clearInterval(timer));
-  });
-}
-
 const jobsCard = () => page.getByRole('region', { name: 'Jobs', exact: true });
 const credentialsCard = () => page.getByRole('region', { name: 'Data store credentials' });
 const credentialDialog = () => page.getByRole('dialog', { name: 'Data store credential' });
@@ -100,7 +73,7 @@ async function submit(source: string): Promise<JobJson> {
 
 test.beforeAll(async ({ browser }) => {
   dataRoot = fs.realpathSync(tempDir('openir-ui-data-'));
-  dataServer = startDataServer();
+  dataServer = startDataServer({ token: TOKEN, slowData: randomBytes(SLOW_BYTES) }).server;
   await new Promise<void>((resolve) => dataServer.listen(0, '127.0.0.1', resolve));
   webUrl = `http://127.0.0.1:${(dataServer.address() as AddressInfo).port}/`;
   cp = await startControlPlane({ heartbeatIntervalMs: 300, heartbeatTimeoutMs: 1500 });

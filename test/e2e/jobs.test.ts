@@ -1,12 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startControlPlane, stopAll as stopControlPlanes } from '../helpers/controlPlane';
 import { makeNode, stopAllNodes, type StatusJson, type TestNode } from '../helpers/node';
+import { startDataServer } from '../helpers/dataServer';
 import { cleanupTempDirs, filesContaining, tempDir } from '../helpers/tmp';
 
 /**
@@ -33,43 +33,6 @@ const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex
 const TOKEN = `tok-${randomBytes(16).toString('hex')}`;
 const FINAL = ['Succeeded', 'Failed', 'Cancelled'];
 
-/** An HTTP data store: `/files/big.bin` at full speed, `/slow/<bytes>` throttled, both behind a bearer token. */
-function startDataServer(big: Buffer, slowData: Buffer) {
-  const slowClosed: number[] = [];
-  const server = http.createServer((req, res) => {
-    if (req.headers.authorization !== `Bearer ${TOKEN}`) {
-      res.writeHead(401).end();
-      return;
-    }
-    if (req.url === '/files/big.bin') {
-      res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(big);
-      return;
-    }
-    const slow = /^\/slow\/(\d+)$/.exec(req.url ?? '');
-    if (!slow) {
-      res.writeHead(404).end();
-      return;
-    }
-    const total = Math.min(Number(slow[1]), slowData.length);
-    res.writeHead(200, { 'content-type': 'application/octet-stream' });
-    let sent = 0;
-    // About 1.3 MB/s: slow enough to cancel or kill mid-copy.
-    const timer = setInterval(() => {
-      const chunk = slowData.subarray(sent, Math.min(total, sent + 64 * 1024));
-      sent += chunk.length;
-      if (sent >= total) {
-        clearInterval(timer);
-        res.end(chunk);
-      } else res.write(chunk);
-    }, 50);
-    res.on('close', () => {
-      clearInterval(timer);
-      slowClosed.push(Date.now());
-    });
-  });
-  return { server, slowClosed };
-}
-
 describe('jobs: dispatch, copy, cancel, failover, limits', () => {
   const HEARTBEAT = { heartbeatIntervalMs: 300, heartbeatTimeoutMs: 1500 };
   let cp: Awaited<ReturnType<typeof startControlPlane>>;
@@ -81,7 +44,7 @@ describe('jobs: dispatch, copy, cancel, failover, limits', () => {
   const big = randomBytes(8 * 1024 * 1024 + 123);
   const webBig = randomBytes(3 * 1024 * 1024 + 7);
   const slowData = randomBytes(16 * 1024 * 1024);
-  const data = startDataServer(webBig, slowData);
+  const data = startDataServer({ token: TOKEN, big: webBig, slowData });
   let webUrl = '';
 
   const admin = async <T>(args: string[]): Promise<T> => {
