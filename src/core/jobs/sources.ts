@@ -6,7 +6,6 @@ import type { Connector } from '../connector';
 import type { SourceRequest } from './copyActivity';
 import type { CredentialStore, ResolvedCredential } from './credentialStore';
 import type { LocalPathPolicy } from './pathPolicy';
-import { openPostgresSource } from './postgresSource';
 
 export interface SourceDeps {
   credentials: CredentialStore;
@@ -45,6 +44,8 @@ export async function openSource(
     return stream;
   }
   if (credential.type === 'http') return openHttp(deps, credential, source.path, signal);
+  // Loaded on first use: the PostgreSQL driver is ~15 MB resident that an idle node should not carry.
+  const { openPostgresSource } = await import('./postgresSource.js');
   return openPostgresSource(credential, source.path, source.format, signal);
 }
 
