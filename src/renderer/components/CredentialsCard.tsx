@@ -17,7 +17,7 @@ import { formatDateTime } from '../format';
 import { useApp } from '../store';
 import { CheckCircleIcon, KeyIcon, TrashIcon } from './Icons';
 import { Modal } from './Modal';
-import { Button, Callout, Card, ErrorDetails, Fact, Facts, Spinner } from './ui';
+import { Button, Callout, Card, ErrorDetails, Fact, Facts, LoadFailed, Loading, Spinner } from './ui';
 
 type DialogState = { mode: 'add' } | { mode: 'edit'; view: CredentialView } | null;
 
@@ -107,17 +107,13 @@ export function CredentialsCard() {
           </ul>
         )
       ) : loadError ? (
-        <Callout tone="error" title="The data store credentials could not be loaded.">
-          <ErrorDetails error={loadError} />
-          <div className="callout__actions">
-            <Button onClick={() => void refresh()}>Try again</Button>
-          </div>
-        </Callout>
+        <LoadFailed
+          title="The data store credentials could not be loaded."
+          error={loadError}
+          onRetry={() => void refresh()}
+        />
       ) : (
-        <p className="inline-status muted">
-          <Spinner />
-          <span>Loading the data store credentials…</span>
-        </p>
+        <Loading text="Loading the data store credentials…" />
       )}
       {dialog ? (
         <CredentialDialog

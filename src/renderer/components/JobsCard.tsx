@@ -3,7 +3,7 @@ import { MAX_CONCURRENT_JOBS_LIMIT } from '../../shared/credentials';
 import type { UiError } from '../errors';
 import { useApp } from '../store';
 import { CheckCircleIcon, TrashIcon } from './Icons';
-import { Button, Callout, Card, Code, ErrorDetails, Spinner } from './ui';
+import { Button, Callout, Card, Code, ErrorDetails, LoadFailed, Loading } from './ui';
 
 type Busy = 'limit' | 'default' | 'allow' | { remove: string } | null;
 
@@ -242,17 +242,13 @@ export function JobsCard() {
           </div>
         </div>
       ) : loadError ? (
-        <Callout tone="error" title="The job settings could not be loaded.">
-          <ErrorDetails error={loadError} />
-          <div className="callout__actions">
-            <Button onClick={() => void refresh()}>Try again</Button>
-          </div>
-        </Callout>
+        <LoadFailed
+          title="The job settings could not be loaded."
+          error={loadError}
+          onRetry={() => void refresh()}
+        />
       ) : (
-        <p className="inline-status muted">
-          <Spinner />
-          <span>Loading the job settings…</span>
-        </p>
+        <Loading text="Loading the job settings…" />
       )}
       <p role="status" className="small status-line">
         {notice ? (

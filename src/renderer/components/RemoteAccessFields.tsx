@@ -20,7 +20,7 @@ import {
   ImportCertificateForm,
   RequirementCheck,
 } from './Certificates';
-import { Button, Callout, ErrorDetails, Spinner } from './ui';
+import { Button, Callout, LoadFailed, Loading } from './ui';
 
 /**
  * The remote access choice: the three settings, the port, and for TLS the certificate picker (the store's
@@ -189,17 +189,13 @@ export function RemoteAccessFields({
                 </legend>
                 {certificates === null ? (
                   loadError ? (
-                    <Callout tone="error" title="The certificate store could not be read.">
-                      <ErrorDetails error={loadError} />
-                      <div className="callout__actions">
-                        <Button onClick={() => void refresh()}>Try again</Button>
-                      </div>
-                    </Callout>
+                    <LoadFailed
+                      title="The certificate store could not be read."
+                      error={loadError}
+                      onRetry={() => void refresh()}
+                    />
                   ) : (
-                    <p className="inline-status muted">
-                      <Spinner />
-                      <span>Loading the certificate store…</span>
-                    </p>
+                    <Loading text="Loading the certificate store…" />
                   )
                 ) : certificates.length === 0 ? (
                   <p className="muted cert-picker__empty">

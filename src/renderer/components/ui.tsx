@@ -109,6 +109,36 @@ export function ErrorDetails({ error }: { error: UiError }) {
   );
 }
 
+/** A load from the host that failed: the reason, its fix, and a retry. Every card that loads data uses it. */
+export function LoadFailed({
+  title,
+  error,
+  onRetry,
+}: {
+  title: string;
+  error: UiError;
+  onRetry: () => void;
+}) {
+  return (
+    <Callout tone="error" title={title}>
+      <ErrorDetails error={error} />
+      <div className="callout__actions">
+        <Button onClick={onRetry}>Try again</Button>
+      </div>
+    </Callout>
+  );
+}
+
+/** The line shown while a card's data is on its way. */
+export function Loading({ text }: { text: string }) {
+  return (
+    <p className="inline-status muted">
+      <Spinner />
+      <span>{text}</span>
+    </p>
+  );
+}
+
 /** Renders `backticked` parts of host messages as code, the way the CLI prints them. */
 export function Code({ text }: { text: string }) {
   const parts = text.split('`');

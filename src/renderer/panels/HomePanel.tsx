@@ -4,7 +4,7 @@ import { RECENT_JOBS_CAP, type JobView } from '../../shared/jobs';
 import { CheckCircleIcon, ErrorCircleIcon, PulseIcon, StopCircleIcon, SyncIcon } from '../components/Icons';
 import { LevelBadge } from '../components/LevelBadge';
 import { STATUS_META, StatusBadge } from '../components/StatusBadge';
-import { Button, Callout, Card, ErrorDetails, Fact, Facts, Gauge } from '../components/ui';
+import { Button, Callout, Card, ErrorDetails, Fact, Facts, Gauge, LoadFailed } from '../components/ui';
 import {
   formatBytes,
   formatDateTime,
@@ -299,12 +299,11 @@ function RecentJobsCard({ report }: { report: StatusReport }) {
         </table>
       </div>
       {loadError ? (
-        <Callout tone="error" title="The recent jobs could not be loaded.">
-          <ErrorDetails error={loadError} />
-          <div className="callout__actions">
-            <Button onClick={() => void refresh()}>Try again</Button>
-          </div>
-        </Callout>
+        <LoadFailed
+          title="The recent jobs could not be loaded."
+          error={loadError}
+          onRetry={() => void refresh()}
+        />
       ) : null}
       <p className="muted small">
         The last {RECENT_JOBS_CAP} jobs this node ran since its host started, newest first, updated as they

@@ -21,7 +21,18 @@ import {
   WarningIcon,
 } from '../components/Icons';
 import { Modal } from '../components/Modal';
-import { Button, Callout, Card, Code, ErrorDetails, Fact, Facts, Spinner } from '../components/ui';
+import {
+  Button,
+  Callout,
+  Card,
+  Code,
+  ErrorDetails,
+  Fact,
+  Facts,
+  LoadFailed,
+  Loading,
+  Spinner,
+} from '../components/ui';
 import { formatDateTime } from '../format';
 import { ChangeProxyButton } from '../components/ChangeProxyButton';
 import { CredentialsCard } from '../components/CredentialsCard';
@@ -131,22 +142,18 @@ function ProxyCard({ report }: { report: StatusReport }) {
           </Fact>
         </Facts>
       ) : loadError ? null : (
-        <p className="inline-status muted">
-          <Spinner />
-          <span>Loading the proxy setting…</span>
-        </p>
+        <Loading text="Loading the proxy setting…" />
       )}
       {settings?.mode === 'system' ? <p className="muted small">{SYSTEM_PROXY_HELP}</p> : null}
       <p role="status" className="small status-line">
         {saved === 'settings' ? <SavedNotice report={report} /> : null}
       </p>
       {loadError ? (
-        <Callout tone="error" title="The proxy setting could not be loaded.">
-          <ErrorDetails error={loadError} />
-          <div className="callout__actions">
-            <Button onClick={() => void refresh()}>Try again</Button>
-          </div>
-        </Callout>
+        <LoadFailed
+          title="The proxy setting could not be loaded."
+          error={loadError}
+          onRetry={() => void refresh()}
+        />
       ) : null}
     </Card>
   );
@@ -451,10 +458,7 @@ function RemoteAccessCard() {
           ) : null}
         </Facts>
       ) : loadError ? null : (
-        <p className="inline-status muted">
-          <Spinner />
-          <span>Loading the remote access setting…</span>
-        </p>
+        <Loading text="Loading the remote access setting…" />
       )}
       {view?.warning ? (
         <Callout
@@ -486,12 +490,11 @@ function RemoteAccessCard() {
         ) : null}
       </p>
       {loadError ? (
-        <Callout tone="error" title="The remote access setting could not be loaded.">
-          <ErrorDetails error={loadError} />
-          <div className="callout__actions">
-            <Button onClick={() => void refresh()}>Try again</Button>
-          </div>
-        </Callout>
+        <LoadFailed
+          title="The remote access setting could not be loaded."
+          error={loadError}
+          onRetry={() => void refresh()}
+        />
       ) : null}
     </Card>
   );
@@ -584,17 +587,13 @@ function CertificatesCard() {
           </ul>
         )
       ) : loadError ? (
-        <Callout tone="error" title="The certificate store could not be read.">
-          <ErrorDetails error={loadError} />
-          <div className="callout__actions">
-            <Button onClick={() => void refresh()}>Try again</Button>
-          </div>
-        </Callout>
+        <LoadFailed
+          title="The certificate store could not be read."
+          error={loadError}
+          onRetry={() => void refresh()}
+        />
       ) : (
-        <p className="inline-status muted">
-          <Spinner />
-          <span>Loading the certificate store…</span>
-        </p>
+        <Loading text="Loading the certificate store…" />
       )}
       {removing ? <ConfirmRemove cert={removing} onDone={() => setRemoving(null)} /> : null}
     </Card>
