@@ -182,7 +182,10 @@ describe.skipIf(found.bin === null)(
       console.log(
         `PostgreSQL → staging: ${(expected.bytes / 1e6).toFixed(1)} MB; host VmHWM ${(before / 1e6).toFixed(1)} → ${(after / 1e6).toFixed(1)} MB (+${(growth / 1e6).toFixed(1)} MB)`,
       );
-      expect(growth).toBeLessThan(expected.bytes / 4);
+      // Loading the result would grow the host by at least the data's size; streaming keeps it to
+      // buffers plus V8's garbage, which V8 lets grow with the allocation rate (23–49 MB measured
+      // on a busy 2-core CI machine), so the bound is half the data, not a tight figure.
+      expect(growth).toBeLessThan(expected.bytes / 2);
       fs.rmSync(staged);
     }, 180_000);
 
