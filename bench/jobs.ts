@@ -225,7 +225,9 @@ async function main(): Promise<void> {
   // (c) PostgreSQL rows/s
   const pgBin = findPostgresBin();
   let postgres: { skipped: string } | { rows: number; csvBytes: number; results: Record<string, unknown>[] };
-  if (pgBin.bin === null) {
+  if (PG_ROWS <= 0) {
+    postgres = { skipped: 'BENCH_PG_ROWS=0' };
+  } else if (pgBin.bin === null) {
     postgres = { skipped: pgBin.reason };
   } else {
     log(`(c) PostgreSQL: loading ${PG_ROWS} rows…`);

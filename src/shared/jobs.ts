@@ -45,6 +45,13 @@ export function stagingPath(jobId: string): string {
   return `/api/v1/jobs/${encodeURIComponent(jobId)}/staging`;
 }
 
+/**
+ * The answer to `HEAD` on the staging path: how many bytes of the job
+ * attempt's broken upload the control plane kept, where a retry may resume
+ * (`PUT …/staging?offset=<n>`, n at most this).
+ */
+export const STAGED_BYTES_HEADER = 'x-openir-staged-bytes';
+
 /** The states a job has on the node that runs it (it is Queued and Dispatched only on the control plane). */
 export const NODE_JOB_STATES = ['Running', 'Succeeded', 'Failed', 'Cancelled'] as const;
 

@@ -1,8 +1,11 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { pipeline } from 'node:stream/promises';
-import type { Readable } from 'node:stream';
+import { OpenIrError } from '../../shared/errors';
 import type { JobFormat, JobSink, JobSource } from '../../shared/jobs';
-import { CopyMeter, type MeterReading } from './meter';
+import { CopyMeter, CopyTally, type MeterReading } from './meter';
+import { DEFAULT_RETRY_POLICY, describeFailure, isTransient, retryDelayMs, type RetryPolicy } from './retry';
 import type { OpenedSink } from './sinks';
+import type { OpenedSource } from './sources';
 
 export interface CopyRequest {
   jobId: string;
@@ -16,58 +19,142 @@ export interface CopyResult {
   bytes: number;
   rows: number | undefined;
   sha256: string;
+  /** Tries it took (1 when nothing failed). */
+  tries: number;
 }
 
-/** The source with the job's format, which a query source writes in (CSV or NDJSON). */
-export type SourceRequest = JobSource & { format: JobFormat };
+/**
+ * The source with the job's format, which a query source writes in (CSV or
+ * NDJSON); on a retry, the byte to start at and the HTTP validator of the
+ * document the first try read.
+ */
+export type SourceRequest = JobSource & { format: JobFormat; offset?: number; validator?: string };
 
 /** Opens the two ends of a copy; the runner hands in the real ones, tests may hand in others. */
 export interface CopyEnds {
-  openSource(source: SourceRequest, signal: AbortSignal): Promise<Readable>;
+  openSource(source: SourceRequest, signal: AbortSignal): Promise<OpenedSource>;
   openSink(request: CopyRequest): Promise<OpenedSink>;
+}
+
+/** What the runner hears before a retry, to log and show. */
+export interface RetryNotice {
+  /** The try about to start (2, 3, …) and how many there may be in all. */
+  next: number;
+  of: number;
+  delayMs: number;
+  error: unknown;
+}
+
+export interface CopyOptions {
+  retry?: Partial<RetryPolicy>;
+  /** Called before each retry, once its delay is known. */
+  onRetry?: (notice: RetryNotice) => void;
+  /** Called when a retry starts, with the byte it resumes at (0: from the start). */
+  onResume?: (offset: number) => void;
 }
 
 /**
  * The copy activity: source → meter → sink with back-pressure (stream.pipeline),
  * cancellable through `signal`, with the meter readable at any time for progress.
+ *
+ * A transient failure (a dropped connection, a timeout, an HTTP 5xx/429 from
+ * the source or the staging endpoint) is retried a bounded number of times
+ * with exponential backoff and jitter, resuming where both ends allow: the
+ * sink says how many bytes it kept, the copy goes back to the meter's latest
+ * checkpoint at or before that byte, and the source is opened there (a file
+ * seeks, an HTTP GET asks for a range; a query starts over from 0, and so does
+ * the sink). The checksum and row count are of the whole output either way.
  */
 export class CopyActivity {
-  readonly meter: CopyMeter;
+  private readonly tally: CopyTally;
+  private readonly policy: RetryPolicy;
+  /** The HTTP validator of the document the first try read, for If-Range on a resume. */
+  private validator: string | undefined;
 
   constructor(
     private readonly ends: CopyEnds,
     private readonly request: CopyRequest,
+    private readonly options: CopyOptions = {},
   ) {
-    this.meter = new CopyMeter(request.format);
+    this.tally = new CopyTally(request.format);
+    this.policy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
   }
 
   reading(): MeterReading {
-    return this.meter.reading();
+    return this.tally.reading();
   }
 
   async run(signal: AbortSignal): Promise<CopyResult> {
-    const source = await this.ends.openSource(
-      { ...this.request.source, format: this.request.format },
-      signal,
-    );
-    let sink: OpenedSink;
-    try {
-      sink = await this.ends.openSink(this.request);
-    } catch (error) {
-      source.destroy();
-      throw error;
+    const of = Math.max(1, this.policy.attempts);
+    for (let tries = 1; ; tries += 1) {
+      try {
+        await this.runOnce(signal, tries > 1);
+        const reading = this.tally.reading();
+        return { bytes: reading.bytes, rows: reading.rows, sha256: this.tally.sha256(), tries };
+      } catch (error) {
+        if (signal.aborted || tries >= of || !isTransient(error)) throw gaveUp(error, tries);
+        const delayMs = retryDelayMs(this.policy, tries + 1);
+        this.options.onRetry?.({ next: tries + 1, of, delayMs, error });
+        // A cancel during the wait ends the job as cancelled, at once.
+        await sleep(delayMs, undefined, { signal });
+      }
     }
+  }
+
+  private async runOnce(signal: AbortSignal, resume: boolean): Promise<void> {
+    let sink: OpenedSink | null = null;
+    let source: OpenedSource | null = null;
     try {
-      await pipeline(source, this.meter, sink.stream, { signal });
+      // On a retry the sink says first what it kept; the copy resumes at a checkpoint no later.
+      let from = 0;
+      if (resume) {
+        sink = await this.ends.openSink(this.request);
+        from = this.tally.checkpointAtOrBefore(await sink.held()).bytes;
+      }
+      source = await this.ends.openSource(
+        {
+          ...this.request.source,
+          format: this.request.format,
+          ...(from > 0 ? { offset: from } : {}),
+          ...(from > 0 && this.validator !== undefined ? { validator: this.validator } : {}),
+        },
+        signal,
+      );
+      // A source that started over is a new version: resumes compare against it.
+      if (source.offset === 0) this.validator = source.validator;
+      // The source starts at `from` or, when it cannot seek, at 0: both are checkpoints.
+      this.tally.restore(this.tally.checkpointAtOrBefore(source.offset));
+      if (resume) this.options.onResume?.(source.offset);
+      sink ??= await this.ends.openSink(this.request);
+      const stream = sink.open(source.offset, source.size);
+      await pipeline(source.stream, new CopyMeter(this.tally), stream, { signal });
       signal.throwIfAborted();
       await sink.commit();
     } catch (error) {
+      source?.stream.destroy();
       // A refusal by the staging endpoint surfaces as a broken pipe; its answer says why.
-      const refusal = signal.aborted ? null : await sink.refusal();
-      await sink.abort().catch(() => undefined);
+      const refusal = signal.aborted || !sink ? null : await sink.refusal();
+      await sink?.abort().catch(() => undefined);
       throw refusal ?? error;
     }
-    const reading = this.meter.reading();
-    return { bytes: reading.bytes, rows: reading.rows, sha256: this.meter.sha256() };
   }
+}
+
+/** The last failure, saying how many tries it took when there were several. */
+function gaveUp(error: unknown, tries: number): unknown {
+  if (tries <= 1) return error;
+  if (!(error instanceof OpenIrError)) {
+    return new OpenIrError(
+      'DATA_SINK_FAILED',
+      `The copy failed: ${describeFailure(error)} (gave up after ${tries} attempts).`,
+      {
+        fix: 'Check the connections to the data store and to the control plane, then run the job again.',
+        cause: error,
+      },
+    );
+  }
+  return new OpenIrError(error.code, `${error.message} (gave up after ${tries} attempts)`, {
+    ...(error.fix ? { fix: error.fix } : {}),
+    cause: error,
+  });
 }

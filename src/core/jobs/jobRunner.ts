@@ -2,6 +2,7 @@ import type { ControlPlaneMessage, NodeMessage } from '../../shared/controlPlane
 import { OpenIrError, toErrorBody } from '../../shared/errors';
 import type { SourceLogger } from '../logger';
 import { CopyActivity, type CopyEnds, type CopyRequest } from './copyActivity';
+import { describeFailure, type RetryPolicy } from './retry';
 
 type JobAssigned = Extract<ControlPlaneMessage, { type: 'jobAssigned' }>;
 type JobFinished = Extract<NodeMessage, { type: 'jobFinished' }>;
@@ -15,6 +16,8 @@ export interface JobRunnerOptions {
   onChange: () => void;
   progressIntervalMs?: number;
   clock?: () => number;
+  /** How a copy retries transient failures (3 tries, 500 ms base delay by default). */
+  retry?: Partial<RetryPolicy>;
 }
 
 interface RunningJob {
@@ -87,7 +90,26 @@ export class JobRunner {
       sink: message.sink,
       format: message.format,
     };
-    const activity = new CopyActivity(this.options.ends, request);
+    let tryNumber = 1;
+    let tries = 1;
+    const activity = new CopyActivity(this.options.ends, request, {
+      ...(this.options.retry ? { retry: this.options.retry } : {}),
+      onRetry: ({ next, of, delayMs, error }) => {
+        tryNumber = next;
+        tries = of;
+        this.options.log.warn(
+          `Copy interrupted: ${describeFailure(error)}; retrying (attempt ${next} of ${of}) after ${delayMs} ms.`,
+          { jobId, attempt, bytes: activity.reading().bytes },
+        );
+      },
+      onResume: (offset) =>
+        this.options.log.info(
+          offset > 0
+            ? `Resuming the copy at byte ${offset} (attempt ${tryNumber} of ${tries}).`
+            : `Restarting the copy from the start (attempt ${tryNumber} of ${tries}).`,
+          { jobId, attempt, offset },
+        ),
+    });
     const job: RunningJob = {
       request,
       controller: new AbortController(),
@@ -122,7 +144,12 @@ export class JobRunner {
         ...(result.rows === undefined ? {} : { rows: result.rows }),
         sha256: result.sha256,
       };
-      this.options.log.info('Job succeeded.', { jobId, bytes: result.bytes, sha256: result.sha256 });
+      this.options.log.info('Job succeeded.', {
+        jobId,
+        bytes: result.bytes,
+        sha256: result.sha256,
+        ...(result.tries > 1 ? { tries: result.tries } : {}),
+      });
     } catch (error) {
       const reading = job.activity.reading();
       const reason = job.controller.signal.reason;

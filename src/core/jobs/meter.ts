@@ -1,47 +1,165 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import type { JobFormat } from '../../shared/jobs';
 
 export interface MeterReading {
   bytes: number;
-  /** Lines for csv (less the header) and ndjson; undefined for raw bytes. */
+  /** Records for csv (less the header) and lines for ndjson; undefined for raw bytes. */
   rows: number | undefined;
 }
 
 const NEWLINE = 0x0a;
+const QUOTE = 0x22;
+
+/** Where the tally stood after a given byte: a copy can resume there with the same checksum and count. */
+export interface MeterCheckpoint {
+  readonly bytes: number;
+  readonly records: number;
+  readonly inQuotes: boolean;
+  readonly open: boolean;
+  readonly hash: Hash;
+}
+
+/** How far apart (at least) the checkpoints a resumed copy can go back to are. */
+const CHECKPOINT_SPACING = 1024 * 1024;
+/** How many checkpoints are kept: a resume can go back this many spacings (64 MiB), far more than is ever in flight. */
+const CHECKPOINTS_KEPT = 64;
 
 /**
- * Sits between source and sink: counts bytes and rows and hashes what passes,
- * so the node can report progress and the checksum of exactly what it wrote.
+ * The running count and checksum of a copy: bytes, records (CSV records,
+ * whose quoted values may hold line breaks, or NDJSON lines) and SHA-256 of
+ * everything that passed. It outlives one try of the copy: a retry that
+ * resumes at a byte offset restores the checkpoint taken at that offset, so
+ * the checksum and the count are of the whole output, not of the resumed part.
  */
-export class CopyMeter extends Transform {
-  private readonly hash = createHash('sha256');
+export class CopyTally {
+  private hash: Hash = createHash('sha256');
   private bytes = 0;
-  private newlines = 0;
-  private lastByte = -1;
+  /** Record ends seen: newlines outside quotes for CSV, every newline for NDJSON. */
+  private records = 0;
+  /** CSV only: inside a quoted value, where a newline is data. */
+  private inQuotes = false;
+  /** Bytes after the last record end: the last record has no newline (yet). */
+  private open = false;
+  private readonly checkpoints: MeterCheckpoint[] = [];
+  private readonly initial: MeterCheckpoint;
 
-  constructor(private readonly format: JobFormat) {
-    super();
+  constructor(readonly format: JobFormat) {
+    this.initial = this.checkpoint();
   }
 
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+  update(chunk: Buffer): void {
+    if (chunk.length === 0) return;
     this.hash.update(chunk);
     this.bytes += chunk.length;
-    if (this.format !== 'raw' && chunk.length > 0) {
-      for (let i = chunk.indexOf(NEWLINE); i !== -1; i = chunk.indexOf(NEWLINE, i + 1)) this.newlines += 1;
-      this.lastByte = chunk[chunk.length - 1] ?? -1;
+    if (this.format === 'csv') this.scanCsv(chunk);
+    else if (this.format === 'ndjson') {
+      for (let i = chunk.indexOf(NEWLINE); i !== -1; i = chunk.indexOf(NEWLINE, i + 1)) this.records += 1;
+      this.open = chunk[chunk.length - 1] !== NEWLINE;
     }
-    callback(null, chunk);
+    const last = this.checkpoints.at(-1) ?? this.initial;
+    if (this.bytes - last.bytes >= CHECKPOINT_SPACING) {
+      this.checkpoints.push(this.checkpoint());
+      if (this.checkpoints.length > CHECKPOINTS_KEPT) this.checkpoints.shift();
+    }
+  }
+
+  /**
+   * RFC 4180 records: a newline ends a record only outside quotes. Every `"`
+   * flips the quote state, which is also right for `""` (an escaped quote
+   * inside a quoted value flips twice), even when a chunk ends between the
+   * two. CRLF needs nothing special: the LF ends the record. Scans with
+   * indexOf only, never byte by byte in JavaScript.
+   */
+  private scanCsv(chunk: Buffer): void {
+    let quote = chunk.indexOf(QUOTE);
+    let newline = chunk.indexOf(NEWLINE);
+    let lastEnd = -1;
+    for (;;) {
+      if (this.inQuotes) {
+        if (quote === -1) break;
+        this.inQuotes = false;
+        const at = quote + 1;
+        quote = chunk.indexOf(QUOTE, at);
+        if (newline !== -1 && newline < at) newline = chunk.indexOf(NEWLINE, at);
+      } else if (newline !== -1 && (quote === -1 || newline < quote)) {
+        this.records += 1;
+        lastEnd = newline;
+        newline = chunk.indexOf(NEWLINE, newline + 1);
+      } else if (quote !== -1) {
+        this.inQuotes = true;
+        quote = chunk.indexOf(QUOTE, quote + 1);
+      } else break;
+    }
+    this.open = lastEnd !== chunk.length - 1;
   }
 
   reading(): MeterReading {
     if (this.format === 'raw') return { bytes: this.bytes, rows: undefined };
-    const lines = this.newlines + (this.bytes > 0 && this.lastByte !== NEWLINE ? 1 : 0);
+    const lines = this.records + (this.open ? 1 : 0);
     return { bytes: this.bytes, rows: this.format === 'csv' ? Math.max(0, lines - 1) : lines };
   }
 
   /** Only meaningful once the stream has ended. */
   sha256(): string {
     return this.hash.copy().digest('hex');
+  }
+
+  /** The latest kept checkpoint at or before `offset` (the start, 0, when none is). */
+  checkpointAtOrBefore(offset: number): MeterCheckpoint {
+    for (let i = this.checkpoints.length - 1; i >= 0; i -= 1) {
+      const checkpoint = this.checkpoints[i] as MeterCheckpoint;
+      if (checkpoint.bytes <= offset) return checkpoint;
+    }
+    return this.initial;
+  }
+
+  /** Goes back to a checkpoint (and forgets the later ones): what follows is counted from there. */
+  restore(checkpoint: MeterCheckpoint): void {
+    this.hash = checkpoint.hash.copy();
+    this.bytes = checkpoint.bytes;
+    this.records = checkpoint.records;
+    this.inQuotes = checkpoint.inQuotes;
+    this.open = checkpoint.open;
+    while ((this.checkpoints.at(-1)?.bytes ?? -1) > checkpoint.bytes) this.checkpoints.pop();
+  }
+
+  private checkpoint(): MeterCheckpoint {
+    return {
+      bytes: this.bytes,
+      records: this.records,
+      inQuotes: this.inQuotes,
+      open: this.open,
+      hash: this.hash.copy(),
+    };
+  }
+}
+
+/**
+ * Sits between source and sink: counts bytes and rows and hashes what passes,
+ * so the node can report progress and the checksum of exactly what it wrote.
+ * One stream per try of a copy; the tally it feeds may span several tries.
+ */
+export class CopyMeter extends Transform {
+  readonly tally: CopyTally;
+
+  constructor(format: JobFormat | CopyTally) {
+    // Large chunks pass as they are: a bigger buffer here only adds memory.
+    super();
+    this.tally = typeof format === 'string' ? new CopyTally(format) : format;
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.tally.update(chunk);
+    callback(null, chunk);
+  }
+
+  reading(): MeterReading {
+    return this.tally.reading();
+  }
+
+  /** Only meaningful once the stream has ended. */
+  sha256(): string {
+    return this.tally.sha256();
   }
 }

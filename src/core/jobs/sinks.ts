@@ -7,24 +7,46 @@ import type tls from 'node:tls';
 import type { Writable } from 'node:stream';
 import { channelAuthorization } from '../../shared/controlPlaneApi';
 import { ErrorBodySchema, OpenIrError } from '../../shared/errors';
-import { stagingPath } from '../../shared/jobs';
+import { STAGED_BYTES_HEADER, stagingPath } from '../../shared/jobs';
 import type { Connector } from '../connector';
 import type { LocalPathPolicy } from './pathPolicy';
+import { markTransient } from './retry';
 
 const REFUSAL_WAIT_MS = 1000;
+const HEAD_TIMEOUT_MS = 15_000;
+/**
+ * How much the upload's TLS socket queues before it pushes back: the source
+ * reads ahead (and the meter hashes) while TLS encrypts and the kernel sends,
+ * instead of taking turns every 16 KiB.
+ */
+const UPLOAD_BUFFER = 4 * 1024 * 1024;
 
-/** Where a copy writes: a stream, then commit (make it visible) or abort (leave nothing behind). */
+/**
+ * Where a copy writes. One per try of a copy: `held` (on a retry) says how much
+ * an earlier try left there, `open` gives the stream from a byte offset, then
+ * commit (make it visible) or abort (leave nothing visible behind).
+ */
 export interface OpenedSink {
-  stream: Writable;
+  /**
+   * How many bytes of this job attempt's output the far end already holds from
+   * an earlier try, which this try may continue after; 0 when it cannot resume.
+   */
+  held(): Promise<number>;
+  /**
+   * The stream to write to, starting at byte `offset` (0, or at most what
+   * `held` said), with `size` bytes to come when the source knows. Called once.
+   */
+  open(offset: number, size?: number): Writable;
   commit(): Promise<void>;
   abort(): Promise<void>;
-  /** Why the other end refused the data, when it said so; null otherwise. */
+  /** Why the other end refused the data, when it answered so; null otherwise. */
   refusal(): Promise<unknown>;
 }
 
 /**
  * A file under a localFolder credential, written atomically: a temp file next
- * to the target, fsync, rename. A cancelled or failed job leaves no partial file.
+ * to the target, fsync, rename. A cancelled or failed job leaves no partial
+ * file; a retry writes the file again from the start (it is local, so cheap).
  */
 export async function openLocalFileSink(
   paths: LocalPathPolicy,
@@ -35,9 +57,14 @@ export async function openLocalFileSink(
   const dir = path.dirname(target);
   await fsp.mkdir(dir, { recursive: true });
   const temp = path.join(dir, `.${path.basename(target)}.${randomBytes(4).toString('hex')}.part`);
-  const stream = fs.createWriteStream(temp, { flags: 'wx', mode: 0o640 });
+  let stream: fs.WriteStream | null = null;
   return {
-    stream,
+    held: async () => 0,
+    open(offset) {
+      if (offset !== 0) throw new Error('A local file sink starts at byte 0.');
+      stream = fs.createWriteStream(temp, { flags: 'wx', mode: 0o640 });
+      return stream;
+    },
     async commit() {
       const handle = await fsp.open(temp, 'r+');
       try {
@@ -48,7 +75,7 @@ export async function openLocalFileSink(
       await fsp.rename(temp, target);
     },
     async abort() {
-      stream.destroy();
+      stream?.destroy();
       await fsp.rm(temp, { force: true });
     },
     refusal: async () => null,
@@ -63,81 +90,142 @@ export interface StagingTarget {
   credential: string;
 }
 
+/** An answer of the staging endpoint that is not a success, as the error it carries. */
+function refusalOf(status: number, chunks: Buffer[]): OpenIrError {
+  let body: unknown = null;
+  try {
+    body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    // not JSON
+  }
+  const parsed = ErrorBodySchema.safeParse((body as { error?: unknown } | null)?.error);
+  const error = parsed.success
+    ? OpenIrError.fromBody(parsed.data)
+    : new OpenIrError('DATA_SINK_FAILED', `The staging upload was refused (HTTP ${status}).`, {
+        fix: 'Check the control plane log.',
+      });
+  // A failing or busy control plane may well take the next try.
+  return status >= 500 || status === 429 ? markTransient(error) : error;
+}
+
+function brokenOff(target: StagingTarget, error: Error): OpenIrError {
+  return new OpenIrError(
+    'DATA_SINK_FAILED',
+    `The staging upload to ${target.endpoint} failed: ${error.message}.`,
+    {
+      fix: 'Check the connection to the control plane; the job is retried when re-queued.',
+      cause: error,
+    },
+  );
+}
+
 /**
- * The control plane's staging upload: one streamed PUT, authenticated with
- * the node credential, over a connection from the node's Connector, so it takes
- * the same proxy and TLS pin as the control channel.
+ * The control plane's staging upload: one streamed PUT per try, authenticated
+ * with the node credential, over a connection from the node's Connector, so it
+ * takes the same proxy and TLS pin as the control channel. A retry first asks
+ * (HEAD) how many bytes the control plane kept from the broken try, then PUTs
+ * the rest with `?offset=<bytes>`.
  */
 export function openStagingSink(target: StagingTarget, jobId: string, attempt: number): OpenedSink {
   const url = new URL(stagingPath(jobId), target.endpoint);
-  const req = http.request({
-    host: url.hostname,
-    port: url.port || 443,
-    path: url.pathname,
-    method: 'PUT',
-    headers: {
-      authorization: channelAuthorization(target.nodeId, target.credential),
-      'content-type': 'application/octet-stream',
-      'x-openir-attempt': String(attempt),
-    },
-    // No `agent`: with `agent: false` Node would ignore createConnection and dial directly.
-    createConnection: target.connector.createConnection(target.endpoint, target.tls),
-  });
-  const answered = new Promise<void>((resolve, reject) => {
-    req.once('response', (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.length < 64 && chunks.push(chunk));
-      res.once('end', () => {
-        if (res.statusCode === 200) return resolve();
-        let body: unknown = null;
-        try {
-          body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-        } catch {
-          // not JSON
-        }
-        const error = ErrorBodySchema.safeParse((body as { error?: unknown } | null)?.error);
-        reject(
-          error.success
-            ? OpenIrError.fromBody(error.data)
-            : new OpenIrError(
-                'DATA_SINK_FAILED',
-                `The staging upload was refused (HTTP ${res.statusCode}).`,
-                {
-                  fix: 'Check the control plane log.',
-                },
-              ),
-        );
-      });
-      res.once('error', reject);
+  const headers = {
+    authorization: channelAuthorization(target.nodeId, target.credential),
+    'x-openir-attempt': String(attempt),
+  };
+  const request = (method: string, query: string, extra: Record<string, string>, tlsExtra = {}) =>
+    http.request({
+      host: url.hostname,
+      port: url.port || 443,
+      path: `${url.pathname}${query}`,
+      method,
+      headers: { ...headers, ...extra },
+      // No `agent`: with `agent: false` Node would ignore createConnection and dial directly.
+      createConnection: target.connector.createConnection(target.endpoint, { ...target.tls, ...tlsExtra }),
     });
-    req.once('error', (error) =>
-      reject(
-        new OpenIrError(
-          'DATA_SINK_FAILED',
-          `The staging upload to ${target.endpoint} failed: ${error.message}.`,
-          {
-            fix: 'Check the connection to the control plane; the job is retried when re-queued.',
-            cause: error,
-          },
-        ),
-      ),
-    );
-  });
-  // Nobody may be awaiting yet when an early refusal arrives.
+
+  let req: http.ClientRequest | null = null;
+  /** Settles when the upload's answer has been read: resolves on 200, rejects otherwise. */
+  let answered: Promise<void> = Promise.reject(new Error('The staging upload was never opened.'));
   answered.catch(() => undefined);
+  /** An answer that refused the data (not a broken connection), once one has arrived. */
+  let refused: Promise<OpenIrError> | null = null;
+  let closed: Promise<null> = Promise.resolve(null);
+  let responded = false;
+
   return {
-    stream: req,
+    held: () =>
+      new Promise<number>((resolve, reject) => {
+        const head = request('HEAD', '', {});
+        head.setTimeout(HEAD_TIMEOUT_MS, () =>
+          head.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })),
+        );
+        head.once('response', (res) => {
+          res.resume();
+          const status = res.statusCode ?? 0;
+          const bytes = Number(res.headers[STAGED_BYTES_HEADER]);
+          if (status === 200 && Number.isSafeInteger(bytes) && bytes >= 0) resolve(bytes);
+          else if (status >= 500 || status === 429) reject(refusalOf(status, []));
+          // A refusal (job re-queued, credential rejected): the upload hears why, with the body.
+          else resolve(0);
+        });
+        head.once('error', (error) => reject(brokenOff(target, error)));
+        head.end();
+      }),
+    open(offset, size) {
+      const put = request(
+        'PUT',
+        offset > 0 ? `?offset=${offset}` : '',
+        {
+          'content-type': 'application/octet-stream',
+          // A known length spares the chunked framing: one buffer per write, not three to join.
+          ...(size === undefined ? {} : { 'content-length': String(size) }),
+        },
+        { highWaterMark: UPLOAD_BUFFER },
+      );
+      req = put;
+      // A body shorter or longer than its Content-Length is an error here, not a hang there
+      // (OutgoingMessage has it since Node 18.10; @types/node types it on ServerResponse only).
+      Reflect.set(put, 'strictContentLength', true);
+      // Many small writes go out at once rather than waiting on the peer's ACK.
+      put.once('socket', (socket) => {
+        if ('setNoDelay' in socket) socket.setNoDelay(true);
+      });
+      closed = new Promise((resolve) => put.once('close', () => resolve(null)));
+      let answer: ((error: OpenIrError) => void) | null = null;
+      refused = new Promise((resolve) => (answer = resolve));
+      answered = new Promise<void>((resolve, reject) => {
+        put.once('response', (res) => {
+          responded = true;
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.length < 64 && chunks.push(chunk));
+          res.once('end', () => {
+            if (res.statusCode === 200) return resolve();
+            const error = refusalOf(res.statusCode ?? 0, chunks);
+            answer?.(error);
+            reject(error);
+          });
+          res.once('error', (error) => reject(brokenOff(target, error)));
+        });
+        put.once('error', (error) => reject(brokenOff(target, error)));
+      });
+      // Nobody may be awaiting yet when an early refusal arrives.
+      answered.catch(() => undefined);
+      return put;
+    },
     commit: () => answered,
     async abort() {
-      req.destroy();
+      req?.destroy();
     },
-    refusal: () =>
-      Promise.race([
-        answered.then(
-          () => null,
-          (error: unknown) => error,
-        ),
-        new Promise<null>((resolve) => setTimeout(() => resolve(null), REFUSAL_WAIT_MS).unref()),
-      ]),
+    refusal: () => {
+      if (!refused) return Promise.resolve(null);
+      const timeout = new Promise<null>((resolve) =>
+        setTimeout(() => resolve(null), REFUSAL_WAIT_MS).unref(),
+      );
+      // Closed without an answer (the connection broke): nothing to wait for.
+      const gone = closed.then(
+        () => new Promise<null>((resolve) => setImmediate(() => !responded && resolve(null))),
+      );
+      return Promise.race([refused, gone, timeout]);
+    },
   };
 }
