@@ -14,6 +14,7 @@ import { startDataServer } from '../test/helpers/dataServer';
 import { runCli } from '../test/helpers/node';
 import { cleanupTempDirs, tempDir } from '../test/helpers/tmp';
 import { startWebHost, type WebHost } from '../test/helpers/webHost';
+import { shootBoth } from './screenshots';
 
 /**
  * Jobs in the Configuration Manager, against a real `openir serve` and a real control plane: Settings
@@ -21,8 +22,6 @@ import { startWebHost, type WebHost } from '../test/helpers/webHost';
  * page), the control plane's admin CLI submits jobs, and Home's Recent jobs follows them as the host
  * pushes them (Running with live progress, then Succeeded), without polling.
  */
-const SCREENSHOTS = path.join(__dirname, 'screenshots');
-fs.mkdirSync(SCREENSHOTS, { recursive: true });
 
 test.describe.configure({ mode: 'serial' });
 
@@ -42,13 +41,7 @@ interface JobJson {
   state: string;
 }
 
-async function shoot(name: string, fullPage = false): Promise<void> {
-  for (const scheme of ['light', 'dark'] as const) {
-    await page.emulateMedia({ colorScheme: scheme });
-    await page.screenshot({ path: path.join(SCREENSHOTS, `${name}-${scheme}.png`), fullPage });
-  }
-  await page.emulateMedia({ colorScheme: 'light' });
-}
+const shoot = (name: string, fullPage = false) => shootBoth(page, name, fullPage);
 
 const jobsCard = () => page.getByRole('region', { name: 'Jobs', exact: true });
 const credentialsCard = () => page.getByRole('region', { name: 'Data store credentials' });

@@ -1,5 +1,3 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
 import {
   startControlPlane,
@@ -15,10 +13,9 @@ import {
 } from '../test/helpers/tinyproxy';
 import { cleanupTempDirs } from '../test/helpers/tmp';
 import { startWebHost, type WebHost } from '../test/helpers/webHost';
+import { shootBoth } from './screenshots';
 
 /** The proxy dialog in a real browser, saving a real tinyproxy with Basic auth and reconnecting through it. */
-const SCREENSHOTS = path.join(__dirname, 'screenshots');
-fs.mkdirSync(SCREENSHOTS, { recursive: true });
 const PASSWORD = 'dialog-Proxy-Pass-42';
 
 test.describe.configure({ mode: 'serial' });
@@ -29,13 +26,7 @@ let web: WebHost;
 let proxy: Tinyproxy;
 let page: Page;
 
-async function shoot(name: string): Promise<void> {
-  for (const scheme of ['light', 'dark'] as const) {
-    await page.emulateMedia({ colorScheme: scheme });
-    await page.screenshot({ path: path.join(SCREENSHOTS, `${name}-${scheme}.png`) });
-  }
-  await page.emulateMedia({ colorScheme: 'light' });
-}
+const shoot = (name: string) => shootBoth(page, name);
 
 test.beforeAll(async ({ browser }) => {
   cp = await startControlPlane({ heartbeatIntervalMs: 300, heartbeatTimeoutMs: 1500 });

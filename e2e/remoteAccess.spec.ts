@@ -10,16 +10,16 @@ import {
 import { freePort, runCli } from '../test/helpers/node';
 import { cleanupTempDirs } from '../test/helpers/tmp';
 import { startWebHost, type WebHost } from '../test/helpers/webHost';
+import { SCREENSHOTS, shootBoth } from './screenshots';
 
 /**
  * The remote access dialog in a real browser against a real `openir serve`: a certificate for the wrong
  * name is refused with its problems before saving, a self-signed one for this node enables TLS, and a
  * real TLS client that trusts the PEM exported from the Certificates card gets the health endpoint.
  */
-const SCREENSHOTS = path.join(__dirname, 'screenshots');
-fs.mkdirSync(SCREENSHOTS, { recursive: true });
 const FQDN = 'ra-node.openir.test';
 const WRONG = 'elsewhere.openir.test';
+const LOOPBACK_PEERS = { OPENIR_REMOTE_ACCESS_BIND: '127.0.0.1', OPENIR_ADVERTISE_HOST: '127.0.0.1' };
 
 test.describe.configure({ mode: 'serial' });
 
@@ -31,13 +31,7 @@ let page: Page;
 let port = 0;
 let pem = '';
 
-async function shoot(name: string, fullPage = false): Promise<void> {
-  for (const scheme of ['light', 'dark'] as const) {
-    await page.emulateMedia({ colorScheme: scheme });
-    await page.screenshot({ path: path.join(SCREENSHOTS, `${name}-${scheme}.png`), fullPage });
-  }
-  await page.emulateMedia({ colorScheme: 'light' });
-}
+const shoot = (name: string, fullPage = false) => shootBoth(page, name, fullPage);
 
 function health(url: string, ca: string): Promise<{ status: number; body: string }> {
   const target = new URL(url);
@@ -69,7 +63,8 @@ const certCard = () => page.getByRole('region', { name: 'Certificates' });
 test.beforeAll(async ({ browser }) => {
   cp = await startControlPlane({ heartbeatIntervalMs: 300, heartbeatTimeoutMs: 1500 });
   key = ((await cp.admin(['ir', 'create', 'ra-ui-ir'])).json as { key1: string }).key1;
-  web = await startWebHost({ OPENIR_FQDN: FQDN, OPENIR_REMOTE_ACCESS_BIND: '127.0.0.1' });
+  // The test FQDNs are not in DNS: each node tells its peers the loopback address instead.
+  web = await startWebHost({ OPENIR_FQDN: FQDN, ...LOOPBACK_PEERS });
   const registered = await runCli(['register', '--key-stdin', '--json'], { env: web.env, stdin: key });
   expect(registered.code).toBe(0);
   port = await freePort();
@@ -153,7 +148,7 @@ test('a self-signed certificate for this node: only UNTRUSTED warns, and Save en
 
   await expect(remoteCard()).toContainText('Enabled with TLS/SSL certificate');
   await expect(remoteCard()).toContainText(`CN=${FQDN}`);
-  await expect(remoteCard().getByTestId('remote-access-url')).toHaveText(`https://${FQDN}:${port}`);
+  await expect(remoteCard().getByTestId('remote-access-url')).toHaveText(`https://127.0.0.1:${port}`);
   await expect(remoteCard()).toContainText('Listening');
 });
 
@@ -235,7 +230,7 @@ test('Register page: a second node enables remote access with a generated certif
   browser,
 }) => {
   const fqdn2 = 'ra-node2.openir.test';
-  web2 = await startWebHost({ OPENIR_FQDN: fqdn2, OPENIR_REMOTE_ACCESS_BIND: '127.0.0.1' });
+  web2 = await startWebHost({ OPENIR_FQDN: fqdn2, ...LOOPBACK_PEERS });
   const port2 = await freePort();
   const page2 = await browser.newPage();
   try {
@@ -269,7 +264,7 @@ test('Register page: a second node enables remote access with a generated certif
       url: string | null;
     };
     expect(shown).toMatchObject({ settings: { mode: 'tls', port: port2 }, listening: true });
-    expect(shown.url).toBe(`https://${fqdn2}:${port2}`);
+    expect(shown.url).toBe(`https://127.0.0.1:${port2}`);
   } finally {
     await page2.close();
   }

@@ -1,6 +1,4 @@
 /// <reference lib="dom" />
-import fs from 'node:fs';
-import path from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
 import { formatAuthKey, parseAuthKey } from '../src/shared/authKey';
 import {
@@ -12,14 +10,13 @@ import { rawRequest } from '../test/helpers/http';
 import { freePort } from '../test/helpers/node';
 import { cleanupTempDirs } from '../test/helpers/tmp';
 import { startWebHost, type WebHost } from '../test/helpers/webHost';
+import { shootBoth } from './screenshots';
 
 /**
  * The Configuration Manager in a real browser against a real `openir serve`
  * and a real control plane: the same renderer and contract as the desktop app,
  * over HTTP + WebSocket instead of IPC.
  */
-const SCREENSHOTS = path.join(__dirname, 'screenshots');
-fs.mkdirSync(SCREENSHOTS, { recursive: true });
 
 test.describe.configure({ mode: 'serial' });
 
@@ -28,13 +25,7 @@ let web: WebHost;
 let key1 = '';
 let page: Page;
 
-async function shoot(name: string): Promise<void> {
-  for (const scheme of ['light', 'dark'] as const) {
-    await page.emulateMedia({ colorScheme: scheme });
-    await page.screenshot({ path: path.join(SCREENSHOTS, `${name}-${scheme}.png`), fullPage: true });
-  }
-  await page.emulateMedia({ colorScheme: 'light' });
-}
+const shoot = (name: string) => shootBoth(page, name, true);
 
 test.beforeAll(async ({ browser }) => {
   cp = await startControlPlane({ heartbeatIntervalMs: 300, heartbeatTimeoutMs: 1500 });

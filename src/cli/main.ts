@@ -6,6 +6,7 @@ import { ProxyInputSchema, type ProxyInput, type ProxyTestReport, type ProxyView
 import { invalidInput } from '../core/httpBinding';
 import { NodeConfigSchema } from '../core/config';
 import { dataPaths, defaultHome, machineFqdn, type DataPaths } from '../core/paths';
+import { registerBackupCommands } from './backupCommands';
 import { registerCertCommands } from './certCommands';
 import { registerConfigCommands } from './configCommands';
 import { registerCredentialCommands } from './credentialCommands';
@@ -97,8 +98,12 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     )
     .option('--key-stdin', 'read the authentication key from standard input')
     .option('--node-name <name>', 'name of this node in the integration runtime (default: host name)')
+    .option(
+      '--replace',
+      'on a registered node: remove it from its control plane, then register (back up first: `openir backup`)',
+    )
     .action(
-      run(async (o, authKeyArg: string | undefined, opts: { keyStdin?: boolean; nodeName?: string }) => {
+      run(async (o, authKeyArg: string | undefined, opts: RegisterFlags) => {
         if (authKeyArg && !opts.keyStdin) {
           o.err(
             'openir: warning: an authentication key given as an argument is visible in the process list; use --key-stdin.',
@@ -111,6 +116,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
         const status = await client.call('register', {
           authKey,
           ...(opts.nodeName ? { nodeName: opts.nodeName } : {}),
+          ...(opts.replace ? { replace: true } : {}),
         });
         printResult(o, status, () => `Registered.\n${formatStatus(status)}`);
       }),
@@ -234,6 +240,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
   registerRemoteAccessCommands(program, { run, ensureHost });
   registerCredentialCommands(program, { run, ensureHost, io });
   registerConfigCommands(program, { run, ensureHost });
+  registerBackupCommands(program, { run, ensureHost, io });
   registerCertCommands(program, {
     run,
     io,
@@ -336,6 +343,12 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     throw error;
   }
   return exitCode;
+}
+
+interface RegisterFlags {
+  keyStdin?: boolean;
+  nodeName?: string;
+  replace?: boolean;
 }
 
 interface ProxyFlags {

@@ -127,13 +127,14 @@ function describeSummary(summary: IrSummary): string {
   return [
     head,
     table(
-      ['NAME', 'STATUS', 'JOBS', 'FQDN', 'VERSION', 'LAST SEEN', 'REGISTERED', 'NODE ID'],
+      ['NAME', 'STATUS', 'JOBS', 'FQDN', 'VERSION', 'REMOTE ACCESS', 'LAST SEEN', 'REGISTERED', 'NODE ID'],
       summary.nodes.map((node) => [
         node.name,
         node.status,
         `${node.runningJobs}/${node.jobLimit}`,
         node.fqdn,
         node.version,
+        node.remoteAccessUrl ?? 'disabled',
         node.lastSeenAt ?? 'never',
         node.registeredAt,
         node.nodeId,

@@ -99,6 +99,14 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 4,
+    name: 'nodes report their remote-access certificate and credential-sync key (HA peers pin them)',
+    up(db) {
+      db.exec('ALTER TABLE nodes ADD COLUMN remote_access_cert_sha256 TEXT');
+      db.exec('ALTER TABLE nodes ADD COLUMN peer_key TEXT');
+    },
+  },
 ];
 
 export function currentSchemaVersion(db: Database): number {

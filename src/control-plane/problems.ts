@@ -53,6 +53,22 @@ export const problems = {
         fix: `Remove a node with \`openir-control-plane ir remove-node ${irName} <node>\`, or raise the limit with \`openir-control-plane ir update ${irName} --max-nodes N\`.`,
       },
     ),
+  remoteAccessRequired: (irName: string, nodeNames: readonly string[]) =>
+    new OpenIrError(
+      'REMOTE_ACCESS_REQUIRED',
+      `The integration runtime '${irName}' already has a node, and a second node can join only while every existing node has remote access from intranet enabled; ${nodeNames.map((n) => `'${n}'`).join(', ')} ${nodeNames.length === 1 ? 'has' : 'have'} it disabled.`,
+      {
+        fix: `Enable remote access on ${nodeNames.length === 1 ? 'that node' : 'those nodes'} (Settings → Remote access → Change, or \`openir remote-access enable --cert <thumbprint>\`), wait until it is Online again, then register this node. Nodes sync credentials with each other over it.`,
+      },
+    ),
+  joinerNeedsRemoteAccess: (irName: string) =>
+    new OpenIrError(
+      'REMOTE_ACCESS_REQUIRED',
+      `The integration runtime '${irName}' already has a node, so this node must join with remote access from intranet enabled: nodes sync credentials with each other over it.`,
+      {
+        fix: 'Tick "Enable remote access from intranet" on the Register page (or run `openir remote-access enable --cert <thumbprint>` before `openir register`), then register again.',
+      },
+    ),
   nodeNameTaken: (irName: string, nodeName: string) =>
     new OpenIrError(
       'NODE_NAME_TAKEN',

@@ -179,8 +179,21 @@ export class IrRegistry {
       if (this.store.countNodes(found.id) >= found.maxNodes)
         throw problems.nodeLimitReached(found.name, found.maxNodes);
       if (this.store.findNodeByName(found.id, nodeName)) throw problems.nodeNameTaken(found.name, nodeName);
+      // HA: nodes sync credentials over remote access, so a joiner needs every existing node reachable that way.
+      const existing = this.store.nodesOf(found.id);
+      const withoutRemoteAccess = existing
+        .filter((node) => node.remoteAccessUrl === null)
+        .map((node) => node.name);
+      if (withoutRemoteAccess.length > 0)
+        throw problems.remoteAccessRequired(found.name, withoutRemoteAccess);
+      // The joiner too: once in, it could no longer turn it on (it is locked with two nodes), and the
+      // next joiner would be refused because of it.
+      if (existing.length > 0 && !request.remoteAccessUrl) throw problems.joinerNeedsRemoteAccess(found.name);
       this.store.insertNode(
         {
+          remoteAccessUrl: request.remoteAccessUrl ?? null,
+          remoteAccessCertSha256: request.remoteAccessCertSha256 ?? null,
+          peerKey: request.peerKey ?? null,
           id: nodeId,
           irId: found.id,
           name: nodeName,

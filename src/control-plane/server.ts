@@ -2,12 +2,19 @@ import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import type { Server as HttpsServer } from 'node:https';
-import { CONTROL_PLANE_PATHS, RegisterRequestSchema, type RegisterResponse } from '../shared/controlPlaneApi';
+import { NODE_SELF_PATH } from '../shared/backup';
+import {
+  CONTROL_PLANE_PATHS,
+  parseChannelAuthorization,
+  RegisterRequestSchema,
+  type RegisterResponse,
+} from '../shared/controlPlaneApi';
 import { OpenIrError, httpStatusFor, isOpenIrError, toErrorBody, type ErrorBody } from '../shared/errors';
 import { ChannelHub } from './channel';
 import { JobDispatcher } from './dispatcher';
 import { registerStagingRoute } from './staging';
 import { listenForWake, type WakeListener } from './wake';
+import { problems } from './problems';
 import { systemClock, type Clock } from './clock';
 import { defaultPublicEndpoint, normalizePublicEndpoint } from './endpoint';
 import { silentLogger, type Logger } from './log';
@@ -259,6 +266,19 @@ function buildApp(deps: AppDeps): FastifyInstance<HttpsServer> {
       heartbeatIntervalMs: deps.heartbeatIntervalMs,
       heartbeatTimeoutMs: deps.heartbeatTimeoutMs,
     };
+  });
+
+  // A node unregistering itself: authenticated as the node, then the same removal as `ir remove-node`.
+  app.delete(NODE_SELF_PATH, async (request) => {
+    const presented = parseChannelAuthorization(request.headers.authorization);
+    const node = presented ? deps.registry.authenticateNode(presented.nodeId, presented.credential) : null;
+    if (!node) throw problems.credentialRejected();
+    const ir = deps.registry.summaryById(node.irId);
+    if (!ir) throw problems.credentialRejected();
+    const removed = deps.registry.removeNode(ir.name, node.name);
+    deps.log.info(`Node '${removed.nodeName}' (${removed.nodeId}) removed itself from '${removed.name}'`);
+    deps.hub.irChanged(removed.irId);
+    return removed;
   });
 
   return app;

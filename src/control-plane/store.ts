@@ -38,9 +38,18 @@ export interface NodeRow {
   runningJobs: number;
   jobLimit: number;
   remoteAccessUrl: string | null;
+  remoteAccessCertSha256: string | null;
+  peerKey: string | null;
 }
 
-export interface NewNode {
+/** What a node says about how peers reach it (registration and every heartbeat). */
+export interface PeerIdentity {
+  remoteAccessUrl?: string | null | undefined;
+  remoteAccessCertSha256?: string | null | undefined;
+  peerKey?: string | null | undefined;
+}
+
+export interface NewNode extends PeerIdentity {
   id: string;
   irId: string;
   name: string;
@@ -50,11 +59,10 @@ export interface NewNode {
   credentialHash: string;
 }
 
-export interface Heartbeat {
+export interface Heartbeat extends PeerIdentity {
   peersReachable: boolean;
   runningJobs: number;
   jobLimit: number;
-  remoteAccessUrl?: string | null | undefined;
 }
 
 /** What the server recorded on its last start, so admin commands can build auth keys and judge staleness. */
@@ -94,6 +102,8 @@ interface RawNode {
   running_jobs: number;
   job_limit: number;
   remote_access_url: string | null;
+  remote_access_cert_sha256: string | null;
+  peer_key: string | null;
 }
 
 const toIr = (r: RawIr): IrRow => ({
@@ -125,6 +135,8 @@ const toNode = (r: RawNode): NodeRow => ({
   runningJobs: r.running_jobs,
   jobLimit: r.job_limit,
   remoteAccessUrl: r.remote_access_url,
+  remoteAccessCertSha256: r.remote_access_cert_sha256,
+  peerKey: r.peer_key,
 });
 
 const IDENTITY_KEYS = {
@@ -244,8 +256,9 @@ export class ControlPlaneStore {
   insertNode(node: NewNode, registeredAtMs: number): void {
     this.db
       .prepare(
-        `INSERT INTO nodes (id, ir_id, name, fqdn, version, platform, credential_hash, registered_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO nodes (id, ir_id, name, fqdn, version, platform, credential_hash, registered_at,
+                            remote_access_url, remote_access_cert_sha256, peer_key)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         node.id,
@@ -256,6 +269,9 @@ export class ControlPlaneStore {
         node.platform,
         node.credentialHash,
         registeredAtMs,
+        node.remoteAccessUrl ?? null,
+        node.remoteAccessCertSha256 ?? null,
+        node.peerKey ?? null,
       );
   }
 
@@ -306,7 +322,8 @@ export class ControlPlaneStore {
   recordHeartbeat(nodeId: string, heartbeat: Heartbeat, nowMs: number): boolean {
     const result = this.db
       .prepare(
-        'UPDATE nodes SET last_seen_at = ?, peers_reachable = ?, running_jobs = ?, job_limit = ?, remote_access_url = ? WHERE id = ?',
+        `UPDATE nodes SET last_seen_at = ?, peers_reachable = ?, running_jobs = ?, job_limit = ?, remote_access_url = ?,
+                          remote_access_cert_sha256 = ?, peer_key = COALESCE(?, peer_key) WHERE id = ?`,
       )
       .run(
         nowMs,
@@ -314,6 +331,8 @@ export class ControlPlaneStore {
         heartbeat.runningJobs,
         heartbeat.jobLimit,
         heartbeat.remoteAccessUrl ?? null,
+        heartbeat.remoteAccessCertSha256 ?? null,
+        heartbeat.peerKey ?? null,
         nodeId,
       );
     return result.changes > 0;

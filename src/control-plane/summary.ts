@@ -19,6 +19,8 @@ export function nodeInfo(node: NodeRow, nowMs: number, heartbeatTimeoutMs: numbe
     runningJobs: node.runningJobs,
     jobLimit: node.jobLimit,
     remoteAccessUrl: node.remoteAccessUrl,
+    remoteAccessCertSha256: node.remoteAccessCertSha256,
+    peerKey: node.peerKey,
   };
 }
 
@@ -32,10 +34,17 @@ export function irSummary(
   return { irId: ir.id, name: ir.name, status: deriveIrStatus(infos.map((n) => n.status)), nodes: infos };
 }
 
-/** What nodes are told about: membership and statuses, not timestamps or job counts that move every heartbeat. */
+/**
+ * What nodes are told about at once: membership, statuses and how to reach
+ * peers; not timestamps or job counts that move every heartbeat (those reach
+ * them with the next heartbeat answer).
+ */
 export function statusFingerprint(summary: IrSummary): string {
   return [
     summary.status,
-    ...summary.nodes.map((node) => `${node.nodeId}=${node.status}@${node.remoteAccessUrl ?? ''}`),
+    ...summary.nodes.map(
+      (node) =>
+        `${node.nodeId}=${node.status}@${node.remoteAccessUrl ?? ''}#${node.remoteAccessCertSha256 ?? ''}#${node.peerKey ?? ''}`,
+    ),
   ].join('|');
 }

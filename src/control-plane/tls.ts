@@ -39,7 +39,11 @@ export function createSelfSignedCertificate(
   const cert = forge.pki.createCertificate();
   cert.publicKey = forge.pki.publicKeyFromPem(publicPem);
   // A positive serial: a leading 0 nibble keeps the DER integer from reading as negative.
-  cert.serialNumber = '0' + randomBytes(16).toString('hex');
+  // Positive, even-length and without a leading zero byte: DER INTEGER rules, which OpenSSL 3 enforces
+  // ('0' + 32 hex digits made a padded integer now and then: "asn1 … illegal padding").
+  const serial = randomBytes(16);
+  serial[0] = ((serial[0] ?? 1) & 0x7f) | 0x40;
+  cert.serialNumber = serial.toString('hex');
   cert.validity.notBefore = new Date(now.getTime() - 60_000);
   const notAfter = new Date(now);
   notAfter.setFullYear(notAfter.getFullYear() + VALIDITY_YEARS);

@@ -31,7 +31,13 @@ import { defaultConcurrentJobsLimit, type SystemMetrics } from './metrics';
 import { pinnedTlsOptions, probeControlPlane } from './pinnedTls';
 import { environmentProxyResolver, type SystemProxyResolver } from './proxyRoute';
 import { ProxyService } from './proxyService';
+import { PeerKey } from './peerSeal';
+import { PeerSync } from './peerSync';
 import type { SecretVault } from './vault';
+import { BackupService } from './backup/service';
+import { removeSelfFromControlPlane } from './backup/controlPlane';
+import { BACKUP_EXTENSION } from './backup/format';
+import { describeBackup } from '../shared/backup';
 
 export const NODE_CREDENTIAL = 'node-credential';
 
@@ -46,6 +52,10 @@ export interface HostServiceOptions {
   metrics: SystemMetrics;
   /** Interface the remote-access listener binds: all by default (it serves the intranet). */
   remoteAccessBind?: string;
+  /** The address peers are told to reach this node at, when DNS does not know its FQDN. */
+  advertiseHost?: string;
+  /** Credential-sync round with the peers (and reachability check); changes are pushed at once. */
+  peerSyncIntervalMs?: number;
   /** "Use system proxy": the environment by default; Electron passes the session's resolver. */
   systemProxy?: SystemProxyResolver;
   reconnectMinMs?: number;
@@ -87,10 +97,22 @@ export class HostService implements HostApi {
   private readonly proxy: ProxyService;
   private readonly certificates: CertificateStore;
   private readonly remoteAccess: RemoteAccessService;
+  /** Loaded (or created) on registration and when the channel opens; dropped when secrets are wiped. */
+  private peerKey: PeerKey | null = null;
+  private readonly peerSync: PeerSync;
+  private readonly backups: BackupService;
 
   constructor(private readonly options: HostServiceOptions) {
     this.log = options.logger.child('host');
     this.startedAt = this.now().toISOString();
+    this.backups = new BackupService({
+      dataDir: options.dataDir,
+      config: options.config,
+      vault: options.vault,
+      version: options.version,
+      log: options.logger.child('backup'),
+      clock: () => this.now(),
+    });
     this.certificates = new CertificateStore({
       dataDir: options.dataDir,
       vault: options.vault,
@@ -103,6 +125,7 @@ export class HostService implements HostApi {
     this.remoteAccess = new RemoteAccessService({
       config: options.config,
       fqdn: options.fqdn,
+      advertiseHost: options.advertiseHost,
       log: options.logger.child('remote-access'),
       certificates: { tlsMaterialFor: (thumbprint) => this.usableCertificate(thumbprint) },
       listener: new RemoteAccessListener({
@@ -115,6 +138,7 @@ export class HostService implements HostApi {
           state: this.report(false).status,
         }),
         encrypt: (value) => new CredentialCipher(options.vault).encrypt(value),
+        peerSync: (body) => this.peerSync.answer(body),
       }),
     });
     this.proxy = new ProxyService({
@@ -129,6 +153,31 @@ export class HostService implements HostApi {
       vault: options.vault,
       clock: () => this.now(),
       onSecret: (secret) => options.redactor.add(secret),
+      origin: () => this.registration?.nodeId ?? '',
+      onRejected: (name, reason) =>
+        this.log.warn(
+          `Kept this node's credential "${name}": the synced version is not valid here. ${reason}`,
+        ),
+    });
+    this.peerSync = new PeerSync({
+      credentials: this.credentials,
+      self: () =>
+        this.registration ? { irId: this.registration.irId, nodeId: this.registration.nodeId } : null,
+      key: () => this.loadPeerKey(),
+      nodes: () => this.irNodes,
+      log: options.logger.child('peer-sync'),
+      intervalMs: options.peerSyncIntervalMs ?? 30_000,
+      onReachability: (reachable) => {
+        this.log[reachable ? 'info' : 'warn'](
+          reachable
+            ? 'All Online peers are reachable again.'
+            : 'Cannot reach every Online peer over remote access; this node is Limited until it can.',
+        );
+        // The control plane shows Limited from the heartbeat: send it now, not at the next interval.
+        this.channel?.heartbeatNow();
+        this.publish();
+      },
+      onMerged: () => void this.publishCredentials(),
     });
     this.localPaths = new LocalPathPolicy(async () => this.jobsConfig.allowedFolders);
     this.jobHistory = new JobHistory({ onChange: () => this.publishJobs() });
@@ -178,14 +227,20 @@ export class HostService implements HostApi {
   }
 
   async register(input: OperationInput<'register'>): Promise<StatusReport> {
-    if (this.registration) {
+    if (this.registration && !input.replace) {
       throw new OpenIrError(
         'ALREADY_REGISTERED',
         `This node is already registered as "${this.registration.nodeName}" in the integration runtime "${this.registration.irName}" (${this.registration.endpoint}).`,
         {
-          fix: 'One integration runtime per data directory. To register elsewhere, use another data directory (OPENIR_HOME); moving a node arrives with backup and restore.',
+          fix: 'Back up this node first (`openir backup --out node.openir-backup --password-stdin`, or Settings › Back up), then register again with `--replace` (it removes this node from its control plane first), or `openir unregister` and register.',
         },
       );
+    }
+    if (this.registration && input.replace && !this.registering) {
+      // Check the new key before giving up the old registration.
+      parseAuthKey(input.authKey);
+      // This machine's data store credentials stay for the new registration (the user asked for it).
+      await this.unregister({}, { keepCredentials: true });
     }
     if (this.registering) {
       throw new OpenIrError(
@@ -229,6 +284,9 @@ export class HostService implements HostApi {
         fqdn: this.options.fqdn,
         version: this.options.version,
         platform: `${process.platform}-${process.arch}`,
+        remoteAccessUrl: this.remoteAccess.url,
+        remoteAccessCertSha256: this.remoteAccess.certSha256,
+        peerKey: (await this.loadPeerKey()).publicKey,
       });
       this.options.redactor.add(answer.nodeCredential);
       await this.options.vault.set(NODE_CREDENTIAL, answer.nodeCredential);
@@ -417,6 +475,8 @@ export class HostService implements HostApi {
 
   async setRemoteAccess(input: RemoteAccessSettings): Promise<RemoteAccessView> {
     await this.remoteAccess.set(input, this.irNodes.length, this.serviceRunning);
+    // The control plane admits a second node only once it knows this one has remote access: tell it now.
+    this.channel?.heartbeatNow();
     return this.getRemoteAccess();
   }
 
@@ -426,13 +486,36 @@ export class HostService implements HostApi {
 
   async setCredential(input: CredentialInput): Promise<CredentialView> {
     const view = await this.credentials.set(input);
-    this.log.info('Data store credential saved.', { name: view.name, type: view.type });
+    this.log.info('Data store credential saved.', {
+      name: view.name,
+      type: view.type,
+      version: view.version,
+    });
+    void this.peerSync.syncNow(`credential "${view.name}" saved`);
+    void this.publishCredentials();
     return view;
+  }
+
+  /** Pushes the credential list (names and non-secret fields) so an open Settings page follows syncs too. */
+  private async publishCredentials(): Promise<void> {
+    try {
+      this.events.emit('credentialsChanged', { credentials: await this.credentials.list() });
+    } catch (error) {
+      this.log.warn('The credential list could not be read to tell the UI.', { cause: String(error) });
+    }
+  }
+
+  /** This node's credential-sync key; created on first use, so upgraded nodes get one too. */
+  private async loadPeerKey(): Promise<PeerKey> {
+    this.peerKey ??= await PeerKey.load(this.options.vault);
+    return this.peerKey;
   }
 
   async deleteCredential(input: OperationInput<'deleteCredential'>): Promise<CredentialView> {
     const view = await this.credentials.delete(input.name);
     this.log.info('Data store credential deleted.', { name: view.name });
+    void this.peerSync.syncNow(`credential "${view.name}" deleted`);
+    void this.publishCredentials();
     return view;
   }
 
@@ -486,6 +569,159 @@ export class HostService implements HostApi {
 
   async getJobs(): Promise<JobsView> {
     return this.jobsView();
+  }
+
+  async createBackup(input: OperationInput<'createBackup'>): Promise<OperationOutput<'createBackup'>> {
+    this.options.redactor.add(input.password);
+    const made = await this.backups.create(input.password);
+    this.log.info('Backup made.', { files: made.files, secrets: made.secrets });
+    const name = (made.info.node?.name ?? 'unregistered').replace(/[^A-Za-z0-9._-]/g, '-');
+    return {
+      fileName: `openir-${name}-${made.info.createdAt.slice(0, 10)}${BACKUP_EXTENSION}`,
+      content: made.file.toString('base64'),
+      info: made.info,
+      contents: { files: made.files, secrets: made.secrets },
+    };
+  }
+
+  async inspectBackup(input: OperationInput<'inspectBackup'>): Promise<OperationOutput<'inspectBackup'>> {
+    return this.backups.inspect(Buffer.from(input.content, 'base64'));
+  }
+
+  async restoreBackup(input: OperationInput<'restoreBackup'>): Promise<OperationOutput<'restoreBackup'>> {
+    this.options.redactor.add(input.password);
+    const file = Buffer.from(input.content, 'base64');
+    const info = this.backups.inspect(file);
+    const current = this.registration;
+    if (current && !input.replace) {
+      throw new OpenIrError(
+        'ALREADY_REGISTERED',
+        `This node is already registered as "${current.nodeName}" in the integration runtime "${current.irName}"; the backup is of ${describeBackup(info)}.`,
+        {
+          fix: 'Restoring replaces this node’s registration, settings and secrets. Back up this node first if you may need it, then restore with --replace (Settings: tick “Replace this node”).',
+        },
+      );
+    }
+    if (this.registering) {
+      throw new OpenIrError('REGISTRATION_IN_PROGRESS', 'A registration is in progress on this node.', {
+        fix: 'Wait for it to finish, then restore.',
+      });
+    }
+    // Wrong password, damage or an unreadable payload all stop here, before anything is written.
+    const opened = await this.backups.open(file, input.password);
+    for (const secret of Object.values(opened.secrets)) this.options.redactor.add(secret);
+    const wasRunning = this.serviceRunning;
+    await this.stopService();
+    try {
+      await this.backups.apply(opened);
+    } catch (error) {
+      // `apply` put the old state back; carry on as before.
+      await this.reloadConfig();
+      if (wasRunning) await this.startService();
+      throw error;
+    }
+    await this.reloadConfig();
+    this.lastError = null;
+    this.log.info('Backup restored.', {
+      nodeName: info.node?.name ?? null,
+      irName: info.ir?.name ?? null,
+      nodeId: info.node?.id ?? null,
+      backedUpAt: info.createdAt,
+    });
+    await this.startService();
+    if (this.registration) await this.waitForSettled(this.options.registerSettleMs ?? 5000);
+    return {
+      info,
+      replaced: current
+        ? { nodeName: current.nodeName, irName: current.irName, sameNode: current.nodeId === info.node?.id }
+        : null,
+      status: this.report(true),
+    };
+  }
+
+  async unregister(
+    input: OperationInput<'unregister'>,
+    { keepCredentials = false } = {},
+  ): Promise<OperationOutput<'unregister'>> {
+    const reg = this.registration;
+    if (!reg) {
+      throw new OpenIrError('NOT_REGISTERED', 'This node is not registered.', {
+        fix: 'Register it with `openir register --key-stdin < key.txt`, or restore a backup.',
+      });
+    }
+    const removeThere = `openir-control-plane ir remove-node ${shellWord(reg.irName)} ${shellWord(reg.nodeName)}`;
+    let controlPlaneRemoved = false;
+    let notice: string | null = null;
+    try {
+      const credential = await this.options.vault.get(NODE_CREDENTIAL);
+      if (!credential) {
+        throw new OpenIrError('VAULT_UNAVAILABLE', 'The node credential is missing from the secret store.');
+      }
+      const tls = pinnedTlsOptions(reg.controlPlaneCaPem, reg.pin);
+      await removeSelfFromControlPlane(reg.endpoint, tls, this.proxy.connector(), reg.nodeId, credential);
+      controlPlaneRemoved = true;
+    } catch (error) {
+      const failure =
+        error instanceof OpenIrError
+          ? error
+          : new OpenIrError('INTERNAL', 'Removing the node failed unexpectedly.', { cause: error });
+      if (failure.code === 'NODE_CREDENTIAL_REJECTED' || failure.code === 'NODE_NOT_FOUND') {
+        // Removed on the control plane already (e.g. `ir remove-node`): only this machine is left to clean.
+        controlPlaneRemoved = true;
+        notice = 'The control plane had already removed this node.';
+      } else if (!input.force) {
+        throw new OpenIrError(
+          failure.code,
+          `This node could not be removed from its control plane (${reg.endpoint}): ${failure.message} Nothing was changed.`,
+          {
+            fix: `Make sure the control plane is reachable and try again. Or unregister with \`--force\` (in Settings: tick “Clean this machine only”) to clean this machine only; the control plane then still lists the node: remove it there with \`${removeThere}\`.`,
+            cause: failure,
+          },
+        );
+      } else {
+        notice = `The control plane could not be told (${failure.message.replace(/\.$/, '')}) and still lists the node "${reg.nodeName}" in "${reg.irName}". Remove it there with: ${removeThere}`;
+      }
+    }
+    this.jobs.cancelAll('This node was unregistered.');
+    await this.closeChannel();
+    await this.backups.clearRegistration();
+    // Data store credentials belong to the IR (its nodes sync them): they leave with the node, or
+    // a later registration elsewhere would hand them to another IR's nodes.
+    if (!keepCredentials) {
+      await this.credentials.clear();
+      void this.publishCredentials();
+    }
+    // Its vault entry went with the registration; a new registration makes a new key.
+    this.peerKey = null;
+    this.registration = null;
+    this.lastError = null;
+    this.log.info('Unregistered.', {
+      nodeName: reg.nodeName,
+      irName: reg.irName,
+      nodeId: reg.nodeId,
+      controlPlaneRemoved,
+    });
+    if (notice && !controlPlaneRemoved) this.log.warn(notice);
+    this.publish();
+    return {
+      controlPlaneRemoved,
+      notice,
+      node: { id: reg.nodeId, name: reg.nodeName },
+      ir: { id: reg.irId, name: reg.irName },
+      status: this.report(true),
+    };
+  }
+
+  /** Reads config.json again into the parts that keep it in memory (after a restore). */
+  private async reloadConfig(): Promise<void> {
+    // The restored vault holds the node's own sync key; forget the one this process made.
+    this.peerKey = null;
+    const config = await this.options.config.load();
+    this.options.logger.setLevel(config.logLevel);
+    this.registration = config.registration;
+    this.jobsConfig = config.jobs;
+    await this.proxy.load();
+    await this.remoteAccess.load();
   }
 
   private jobsView(): JobsView {
@@ -608,6 +844,16 @@ export class HostService implements HostApi {
       return;
     }
     this.options.redactor.add(credential);
+    let peerKey: PeerKey | null = null;
+    try {
+      peerKey = await this.loadPeerKey();
+    } catch (error) {
+      // Without it this node cannot sync credentials, but it can still run jobs: say so, carry on.
+      this.log.error('The credential-sync key could not be read or created; credentials will not sync.', {
+        cause: String(error),
+      });
+    }
+    if (this.channel || !this.serviceRunning) return;
     const tls = pinnedTlsOptions(registration.controlPlaneCaPem, registration.pin);
     this.channel = new ControlChannel({
       endpoint: registration.endpoint,
@@ -625,8 +871,10 @@ export class HostService implements HostApi {
           runningJobs: this.jobs.running,
           jobLimit: this.jobLimit(),
           ...system,
-          peersReachable: true,
+          peersReachable: this.peerSync.peersReachable,
           remoteAccessUrl: this.remoteAccess.url,
+          remoteAccessCertSha256: this.remoteAccess.certSha256,
+          peerKey: peerKey?.publicKey ?? null,
           activeJobIds: this.jobs.activeJobIds,
         };
       },
@@ -636,17 +884,21 @@ export class HostService implements HostApi {
         if (state === 'open') {
           this.connectedSince = this.now().toISOString();
           this.lastError = null;
+          this.peerSync.start();
         } else if (wasOpen || state === 'idle') {
           this.connectedSince = null;
           // What the control plane said about the IR is only true while connected to it.
           this.irNodes = [];
         }
-        if (error) this.lastError = error;
+        if (error)
+          this.lastError = error.code === 'NODE_CREDENTIAL_REJECTED' ? removedNode(registration) : error;
         this.watchChannelForJobs(state, registration.heartbeatTimeoutMs);
         this.publish();
       },
       onIrSummary: (ir) => {
         this.irNodes = ir.nodes;
+        // A joiner receives every credential; the others learn where a new peer is and its key.
+        this.peerSync.peersChanged();
         this.publish();
       },
       onJobMessage: (message) => {
@@ -684,6 +936,7 @@ export class HostService implements HostApi {
     const channel = this.channel;
     this.channel = null;
     if (channel) await channel.stop();
+    await this.peerSync.stop();
     this.channelState = 'idle';
     this.connectedSince = null;
     this.irNodes = [];
@@ -714,7 +967,7 @@ export class HostService implements HostApi {
         registered: reg !== null,
         registering: this.registering,
         channel: this.channelState,
-        peersReachable: true,
+        peersReachable: this.peerSync.peersReachable,
       }),
       registered: reg !== null,
       serviceRunning: this.serviceRunning,
@@ -723,7 +976,7 @@ export class HostService implements HostApi {
       node: reg ? { id: reg.nodeId, name: reg.nodeName, fqdn: reg.fqdn } : null,
       controlPlane: reg ? { endpoint: reg.endpoint } : null,
       connectedSince: this.connectedSince,
-      lastError: this.lastError ? this.lastError.toBody() : null,
+      lastError: (this.lastError ?? this.peerSync.problem)?.toBody() ?? null,
       jobs: { running: this.jobs.running, limit: this.jobLimit() },
       system,
       vault: this.options.vault.backend,
@@ -768,6 +1021,21 @@ async function realFolder(folder: string): Promise<string> {
     });
   }
   return real;
+}
+
+/** What a node hears when its control plane no longer knows it: it was removed there. */
+function removedNode(reg: Registration): OpenIrError {
+  return new OpenIrError(
+    'NODE_CREDENTIAL_REJECTED',
+    `The control plane no longer accepts this node: "${reg.nodeName}" was removed from the integration runtime "${reg.irName}" (or its credential was revoked). Unregister it here (openir unregister) to register again.`,
+    {
+      fix: 'To register again: `openir unregister` (Settings › Unregister) clears the old registration here, then `openir register --key-stdin < key.txt` with a current key.',
+    },
+  );
+}
+
+function shellWord(text: string): string {
+  return /^[A-Za-z0-9._-]+$/.test(text) ? text : `'${text}'`;
 }
 
 /** The machine's short host name, made into a valid node name. */

@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { httpStatusFor, OpenIrError, toErrorBody } from '../shared/errors';
@@ -7,6 +8,7 @@ import {
   type RemoteAccessSettings,
 } from '../shared/remoteAccess';
 import type { SourceLogger } from './logger';
+import { PEER_SYNC_MAX_BYTES } from './peerSync';
 
 export interface TlsMaterial {
   certPem: string;
@@ -18,6 +20,8 @@ export interface RemoteAccessListenerOptions {
   bindHost: string;
   health: () => Record<string, unknown>;
   encrypt: (value: string) => Promise<string>;
+  /** Answers a peer's sealed credential-sync exchange. */
+  peerSync?: (body: unknown) => Promise<unknown>;
   log: SourceLogger;
 }
 
@@ -28,11 +32,18 @@ export interface RemoteAccessListenerOptions {
  */
 export class RemoteAccessListener {
   private server: FastifyInstance | null = null;
+  private certificateSha256: string | null = null;
+  private readonly refusalsLogged = new Set<string>();
 
   constructor(private readonly options: RemoteAccessListenerOptions) {}
 
   get listening(): boolean {
     return this.server !== null;
+  }
+
+  /** SHA-256 fingerprint (AB:CD:…) of the certificate served, which peers pin; null without TLS. */
+  get certSha256(): string | null {
+    return this.server ? this.certificateSha256 : null;
   }
 
   get port(): number | null {
@@ -71,6 +82,26 @@ export class RemoteAccessListener {
         return reply.code(httpStatusFor(body.code)).send({ error: body });
       }
     });
+    const peerSync = this.options.peerSync;
+    if (peerSync) {
+      app.post(REMOTE_ACCESS_PATHS.peerSync, { bodyLimit: PEER_SYNC_MAX_BYTES }, async (request, reply) => {
+        try {
+          return await peerSync(request.body);
+        } catch (error) {
+          const body = toErrorBody(error);
+          // Once per client and reason: a peer retries every round.
+          const said = `${request.ip} ${body.message}`;
+          if (!this.refusalsLogged.has(said)) {
+            if (this.refusalsLogged.size > 100) this.refusalsLogged.clear();
+            this.refusalsLogged.add(said);
+            this.options.log.warn(`Refused a credential sync from ${request.ip}: ${body.message}`, {
+              code: body.code,
+            });
+          }
+          return reply.code(httpStatusFor(body.code)).send({ error: body });
+        }
+      });
+    }
     try {
       await app.listen({ host: this.options.bindHost, port: settings.port });
     } catch (error) {
@@ -88,6 +119,8 @@ export class RemoteAccessListener {
       );
     }
     this.server = app;
+    this.certificateSha256 =
+      settings.mode === 'tls' && tls ? new X509Certificate(tls.certPem).fingerprint256 : null;
     this.options.log.info(
       `Remote access listening on port ${this.port} (${settings.mode === 'tls' ? 'TLS' : 'no TLS'}).`,
     );

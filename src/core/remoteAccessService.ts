@@ -24,6 +24,8 @@ export interface RemoteAccessServiceOptions {
   certificates: RemoteAccessCertificates;
   listener: RemoteAccessListener;
   fqdn: string;
+  /** What peers are told to connect to instead of the FQDN (OPENIR_ADVERTISE_HOST). */
+  advertiseHost?: string | undefined;
   log: SourceLogger;
 }
 
@@ -44,7 +46,14 @@ export class RemoteAccessService {
 
   /** The URL peers and the control plane are told, or null while disabled or not listening. */
   get url(): string | null {
-    return this.options.listener.listening ? remoteAccessUrl(this.settings, this.options.fqdn) : null;
+    return this.options.listener.listening
+      ? remoteAccessUrl(this.settings, this.options.advertiseHost ?? this.options.fqdn)
+      : null;
+  }
+
+  /** The certificate peers must see (SHA-256, pinned by them), or null without TLS. */
+  get certSha256(): string | null {
+    return this.options.listener.certSha256;
   }
 
   /** Brings the listener in line with the saved setting (service start). A failure is reported, never fatal. */

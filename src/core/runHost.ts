@@ -63,6 +63,8 @@ export async function runHost(options: RunHostOptions): Promise<RunningHost> {
     metrics: new SystemMetrics(),
     systemProxy: options.systemProxy ?? environmentProxyResolver(env),
     ...(env.OPENIR_REMOTE_ACCESS_BIND ? { remoteAccessBind: env.OPENIR_REMOTE_ACCESS_BIND } : {}),
+    ...(env.OPENIR_ADVERTISE_HOST ? { advertiseHost: env.OPENIR_ADVERTISE_HOST } : {}),
+    peerSyncIntervalMs: numberFrom(env.OPENIR_PEER_SYNC_INTERVAL_MS, 30_000),
     reconnectMinMs: numberFrom(env.OPENIR_RECONNECT_MIN_MS, 500),
     reconnectMaxMs: numberFrom(env.OPENIR_RECONNECT_MAX_MS, 30_000),
   });

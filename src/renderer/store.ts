@@ -2,7 +2,8 @@ import { createContext, useContext } from 'react';
 import { createStore, useStore, type StateCreator, type StoreApi } from 'zustand';
 import type { OpenIrApi } from '../shared/api';
 import { parseAuthKey } from '../shared/authKey';
-import type { LogEntry, LogLevel, StatusReport, SystemSample } from '../shared/contract';
+import type { LogEntry, LogLevel, OperationOutput, StatusReport, SystemSample } from '../shared/contract';
+import type { BackupInfo, CreateBackupOutput } from '../shared/backup';
 import { NodeNameSchema } from '../shared/controlPlaneApi';
 import type { ProxyInput, ProxyTestReport, ProxyView } from '../shared/proxy';
 import type { CertificateInfo, StoredCertificate } from '../shared/certificates';
@@ -187,9 +188,25 @@ export interface CredentialsSlice {
   /** Secrets in `input` are passed through to the host, never kept in the store. */
   saveCredential(input: CredentialInput): Promise<Outcome<CredentialView>>;
   deleteCredential(name: string): Promise<Outcome<CredentialView>>;
+  /** A pushed `credentialsChanged` (a change here, from the CLI or synced from a peer): newer than any load under way. */
+  receiveCredentials(credentials: CredentialView[]): void;
+}
+
+export interface BackupSlice {
+  /** The password and the file pass through to the host; neither is kept in the store. */
+  createBackup(password: string): Promise<Outcome<CreateBackupOutput>>;
+  inspectBackup(content: string): Promise<Outcome<BackupInfo>>;
+  restoreBackup(input: {
+    content: string;
+    password: string;
+    replace?: boolean;
+  }): Promise<Outcome<OperationOutput<'restoreBackup'>>>;
+  /** On success the node needs registration: the Register page shows. */
+  unregister(force: boolean): Promise<Outcome<OperationOutput<'unregister'>>>;
 }
 
 export type AppState = StatusSlice &
+  BackupSlice &
   SystemSlice &
   LogsSlice &
   ConnectionSlice &
@@ -209,6 +226,41 @@ const applyReport = (report: StatusReport): Partial<AppState> => ({
   system: report.system,
   loadError: null,
 });
+
+/**
+ * Answers to a slice's requests may arrive out of order (a slow load after a
+ * save, an event while a load is under way); only the newest request's answer
+ * is kept. One per slice and kind of request.
+ */
+class NewestOnly {
+  private seq = 0;
+
+  /** Makes every request under way stale (an event or a save brought newer data). */
+  supersede(): void {
+    this.seq += 1;
+  }
+
+  /** Starts a request; the returned check says whether it is still the newest. */
+  start(): () => boolean {
+    const mine = ++this.seq;
+    return () => mine === this.seq;
+  }
+
+  /** Loads with `run`, then hands the value or the error on, unless a newer request started meanwhile. */
+  async load<T>(
+    run: () => Promise<T>,
+    onValue: (value: T) => void,
+    onError: (error: UiError) => void,
+  ): Promise<void> {
+    const newest = this.start();
+    try {
+      const value = await run();
+      if (newest()) onValue(value);
+    } catch (error) {
+      if (newest()) onError(toUiError(error));
+    }
+  }
+}
 
 const createStatusSlice =
   (api: OpenIrApi): Slice<StatusSlice> =>
@@ -338,8 +390,8 @@ const createProxySlice =
   (set, get) => {
     // Answers can overtake each other (a refresh after an event, the result of a save): only the newest is
     // applied. A test answer is dropped once the form it tested changed or the dialog closed.
-    let viewSeq = 0;
-    let testSeq = 0;
+    const view = new NewestOnly();
+    const tests = new NewestOnly();
     return {
       proxyView: null,
       proxyLoadError: null,
@@ -350,17 +402,15 @@ const createProxySlice =
       proxySaving: false,
       proxySaveError: null,
       proxySaved: null,
-      async refreshProxy() {
-        const seq = ++viewSeq;
-        try {
-          const view = await api.getProxy({});
-          if (seq === viewSeq) set({ proxyView: view, proxyLoadError: null });
-        } catch (error) {
-          if (seq === viewSeq) set({ proxyLoadError: toUiError(error) });
-        }
+      refreshProxy() {
+        return view.load(
+          () => api.getProxy({}),
+          (proxyView) => set({ proxyView, proxyLoadError: null }),
+          (proxyLoadError) => set({ proxyLoadError }),
+        );
       },
       openProxyDialog(context) {
-        testSeq += 1;
+        tests.supersede();
         set({
           proxyDialog: context,
           proxyTesting: false,
@@ -373,7 +423,7 @@ const createProxySlice =
       closeProxyDialog() {
         // A save in progress finishes first: its result (and the restart) must be seen.
         if (get().proxySaving) return;
-        testSeq += 1;
+        tests.supersede();
         set({
           proxyDialog: null,
           proxyTesting: false,
@@ -385,7 +435,7 @@ const createProxySlice =
       async testProxy(proxy) {
         const { proxyDialog: dialog, report } = get();
         if (!dialog) return;
-        const seq = ++testSeq;
+        const newest = tests.start();
         let target: ProxyTestTarget | undefined;
         if (dialog.from === 'register') {
           if (!dialog.target) {
@@ -400,26 +450,26 @@ const createProxySlice =
         set({ proxyTesting: true, proxyTest: null, proxyTestError: null });
         try {
           const result = await api.testProxy(target ? { proxy, target } : { proxy });
-          if (seq === testSeq) set({ proxyTesting: false, proxyTest: result });
+          if (newest()) set({ proxyTesting: false, proxyTest: result });
         } catch (error) {
-          if (seq === testSeq) set({ proxyTesting: false, proxyTestError: toUiError(error) });
+          if (newest()) set({ proxyTesting: false, proxyTestError: toUiError(error) });
         }
       },
       clearProxyTest() {
-        testSeq += 1;
+        tests.supersede();
         if (get().proxyTesting || get().proxyTest || get().proxyTestError)
           set({ proxyTesting: false, proxyTest: null, proxyTestError: null });
       },
       async saveProxy(proxy) {
         if (get().proxySaving) return false;
         const from = get().proxyDialog?.from ?? 'settings';
-        testSeq += 1;
-        const seq = ++viewSeq;
+        tests.supersede();
+        const newest = view.start();
         set({ proxySaving: true, proxySaveError: null, proxyTesting: false });
         try {
           // The host saves, then restarts its service; the status events follow (Stopped, Connecting, Online).
-          const view = await api.setProxy(proxy);
-          if (seq === viewSeq) set({ proxyView: view, proxyLoadError: null });
+          const saved = await api.setProxy(proxy);
+          if (newest()) set({ proxyView: saved, proxyLoadError: null });
           set({
             proxySaving: false,
             proxyDialog: null,
@@ -442,7 +492,7 @@ const createRemoteAccessSlice =
   (api: OpenIrApi): Slice<RemoteAccessSlice> =>
   (set, get) => {
     // Only the newest answer is applied (a refresh after an event can overtake a save's result).
-    let viewSeq = 0;
+    const view = new NewestOnly();
     return {
       remoteAccess: null,
       remoteAccessLoadError: null,
@@ -450,14 +500,12 @@ const createRemoteAccessSlice =
       remoteAccessSaving: false,
       remoteAccessSaveError: null,
       remoteAccessSaved: false,
-      async refreshRemoteAccess() {
-        const seq = ++viewSeq;
-        try {
-          const view = await api.getRemoteAccess({});
-          if (seq === viewSeq) set({ remoteAccess: view, remoteAccessLoadError: null });
-        } catch (error) {
-          if (seq === viewSeq) set({ remoteAccessLoadError: toUiError(error) });
-        }
+      refreshRemoteAccess() {
+        return view.load(
+          () => api.getRemoteAccess({}),
+          (remoteAccess) => set({ remoteAccess, remoteAccessLoadError: null }),
+          (remoteAccessLoadError) => set({ remoteAccessLoadError }),
+        );
       },
       openRemoteAccessDialog() {
         set({ remoteAccessDialog: true, remoteAccessSaveError: null, remoteAccessSaved: false });
@@ -470,11 +518,11 @@ const createRemoteAccessSlice =
       },
       async saveRemoteAccess(settings) {
         if (get().remoteAccessSaving) return false;
-        const seq = ++viewSeq;
+        const newest = view.start();
         set({ remoteAccessSaving: true, remoteAccessSaveError: null });
         try {
-          const view = await api.setRemoteAccess(settings);
-          if (seq === viewSeq) set({ remoteAccess: view, remoteAccessLoadError: null });
+          const saved = await api.setRemoteAccess(settings);
+          if (newest()) set({ remoteAccess: saved, remoteAccessLoadError: null });
           set({ remoteAccessSaving: false, remoteAccessDialog: false, remoteAccessSaved: true });
           return true;
         } catch (error) {
@@ -489,7 +537,7 @@ const createRemoteAccessSlice =
 const createCertificatesSlice =
   (api: OpenIrApi): Slice<CertificatesSlice> =>
   (set, get) => {
-    let listSeq = 0;
+    const list = new NewestOnly();
     const attempt = async <T>(run: () => Promise<T>): Promise<Outcome<T>> => {
       try {
         return { ok: true, value: await run() };
@@ -525,15 +573,17 @@ const createCertificatesSlice =
       certificateAction: null,
       certificateActionError: null,
       certificateNotice: null,
-      async refreshCertificates() {
-        const seq = ++listSeq;
-        try {
-          const list = await api.listCertificates({});
-          if (seq === listSeq)
-            set({ certificates: list.certificates, certificateFqdn: list.fqdn, certificatesLoadError: null });
-        } catch (error) {
-          if (seq === listSeq) set({ certificatesLoadError: toUiError(error) });
-        }
+      refreshCertificates() {
+        return list.load(
+          () => api.listCertificates({}),
+          (loaded) =>
+            set({
+              certificates: loaded.certificates,
+              certificateFqdn: loaded.fqdn,
+              certificatesLoadError: null,
+            }),
+          (certificatesLoadError) => set({ certificatesLoadError }),
+        );
       },
       async inspectCertificate(input) {
         return attempt(() => api.inspectCertificate(input));
@@ -596,21 +646,19 @@ async function attempt<T>(run: () => Promise<T>): Promise<Outcome<T>> {
 const createJobsSlice =
   (api: OpenIrApi): Slice<JobsSlice> =>
   (set) => {
-    let seq = 0;
+    const loads = new NewestOnly();
     return {
       jobs: null,
       jobsLoadError: null,
-      async refreshJobs() {
-        const mine = ++seq;
-        try {
-          const jobs = await api.getJobs({});
-          if (mine === seq) set({ jobs, jobsLoadError: null });
-        } catch (error) {
-          if (mine === seq) set({ jobsLoadError: toUiError(error) });
-        }
+      refreshJobs() {
+        return loads.load(
+          () => api.getJobs({}),
+          (jobs) => set({ jobs, jobsLoadError: null }),
+          (jobsLoadError) => set({ jobsLoadError }),
+        );
       },
       receiveJobs(jobs) {
-        seq += 1;
+        loads.supersede();
         set({ jobs, jobsLoadError: null });
       },
     };
@@ -619,24 +667,22 @@ const createJobsSlice =
 const createJobSettingsSlice =
   (api: OpenIrApi): Slice<JobSettingsSlice> =>
   (set) => {
-    let seq = 0;
+    const loads = new NewestOnly();
     const change = async (run: () => Promise<JobSettingsView>): Promise<Outcome<JobSettingsView>> => {
-      const mine = ++seq;
+      const newest = loads.start();
       const outcome = await attempt(run);
-      if (outcome.ok && mine === seq) set({ jobSettings: outcome.value, jobSettingsLoadError: null });
+      if (outcome.ok && newest()) set({ jobSettings: outcome.value, jobSettingsLoadError: null });
       return outcome;
     };
     return {
       jobSettings: null,
       jobSettingsLoadError: null,
-      async refreshJobSettings() {
-        const mine = ++seq;
-        try {
-          const view = await api.getJobSettings({});
-          if (mine === seq) set({ jobSettings: view, jobSettingsLoadError: null });
-        } catch (error) {
-          if (mine === seq) set({ jobSettingsLoadError: toUiError(error) });
-        }
+      refreshJobSettings() {
+        return loads.load(
+          () => api.getJobSettings({}),
+          (jobSettings) => set({ jobSettings, jobSettingsLoadError: null }),
+          (jobSettingsLoadError) => set({ jobSettingsLoadError }),
+        );
       },
       setConcurrentJobsLimit(limit) {
         return change(() => api.setConcurrentJobsLimit({ limit }));
@@ -653,18 +699,16 @@ const createJobSettingsSlice =
 const createCredentialsSlice =
   (api: OpenIrApi): Slice<CredentialsSlice> =>
   (set, get) => {
-    let seq = 0;
+    const loads = new NewestOnly();
     return {
       credentials: null,
       credentialsLoadError: null,
-      async refreshCredentials() {
-        const mine = ++seq;
-        try {
-          const list = await api.listCredentials({});
-          if (mine === seq) set({ credentials: list.credentials, credentialsLoadError: null });
-        } catch (error) {
-          if (mine === seq) set({ credentialsLoadError: toUiError(error) });
-        }
+      refreshCredentials() {
+        return loads.load(
+          () => api.listCredentials({}),
+          (list) => set({ credentials: list.credentials, credentialsLoadError: null }),
+          (credentialsLoadError) => set({ credentialsLoadError }),
+        );
       },
       async saveCredential(input) {
         const outcome = await attempt(() => api.setCredential(input));
@@ -676,8 +720,33 @@ const createCredentialsSlice =
         await get().refreshCredentials();
         return outcome;
       },
+      receiveCredentials(credentials) {
+        loads.supersede();
+        set({ credentials, credentialsLoadError: null });
+      },
     };
   };
+
+const createBackupSlice =
+  (api: OpenIrApi): Slice<BackupSlice> =>
+  (set) => ({
+    createBackup(password) {
+      return attempt(() => api.createBackup({ password }));
+    },
+    inspectBackup(content) {
+      return attempt(() => api.inspectBackup({ content }));
+    },
+    async restoreBackup(input) {
+      const outcome = await attempt(() => api.restoreBackup(input));
+      if (outcome.ok) set(applyReport(outcome.value.status));
+      return outcome;
+    },
+    async unregister(force) {
+      const outcome = await attempt(() => api.unregister(force ? { force: true } : {}));
+      if (outcome.ok) set({ ...applyReport(outcome.value.status), tab: 'home' });
+      return outcome;
+    },
+  });
 
 export function createAppStore(transport: Transport): AppStore {
   return createStore<AppState>()((...args) => ({
@@ -692,6 +761,7 @@ export function createAppStore(transport: Transport): AppStore {
     ...createJobsSlice(transport.api)(...args),
     ...createJobSettingsSlice(transport.api)(...args),
     ...createCredentialsSlice(transport.api)(...args),
+    ...createBackupSlice(transport.api)(...args),
   }));
 }
 
@@ -761,6 +831,7 @@ export function connectStore(store: AppStore, transport: Transport): () => void 
     }),
     api.onSystemSampled((system) => set({ system })),
     api.onJobsChanged((jobs) => get().receiveJobs(jobs)),
+    api.onCredentialsChanged((list) => get().receiveCredentials(list.credentials)),
     api.onLog(onLog),
     transport.connection.subscribe((connection, resumed) => {
       set({ connection });

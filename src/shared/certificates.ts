@@ -260,10 +260,10 @@ export function checkCertificateRequirements(
     add(
       'UNTRUSTED',
       facts.selfSigned
-        ? 'This self-signed certificate is not in any trust store here, so other nodes and clients will reject it.'
+        ? 'This self-signed certificate is not in any trust store here, so intranet clients will reject it (the OpenIR nodes of this IR do not: they pin the certificate each node reports).'
         : 'The certificate does not chain to a trusted root certification authority.',
       facts.selfSigned
-        ? "Export its public PEM (`openir cert export <thumbprint> --pem --out node.pem`) and install it in every node's trust store (`openir cert import node.pem --trust` on OpenIR nodes, or the OS store), or use a certificate from a CA all nodes trust."
+        ? "Export its public PEM (`openir cert export <thumbprint> --pem --out node.pem`) and install it in the trust store of every client that calls this node's remote access (`openir cert import node.pem --trust`, or the OS store), or use a certificate from a CA they all trust."
         : "Install the issuing CA (and any intermediates) in every node's trust store, or import the certificate with its full chain.",
     );
   }

@@ -14,6 +14,16 @@ import {
   JobSettingsViewSchema,
   MAX_CONCURRENT_JOBS_LIMIT,
 } from './credentials';
+import {
+  BackupContentSchema,
+  BackupInfoSchema,
+  CreateBackupInputSchema,
+  CreateBackupOutputSchema,
+  RestoreBackupInputSchema,
+  RestoreBackupResultSchema,
+  UnregisterInputSchema,
+  UnregisterResultSchema,
+} from './backup';
 import { ErrorBodySchema } from './errors';
 import { JobsViewSchema } from './jobs';
 import { EVENT_NAME_LIST, OPERATION_NAME_LIST } from './contractNames';
@@ -96,6 +106,8 @@ export const OPERATIONS = {
         nodeName: NodeNameSchema.optional(),
         /** Remote access from intranet to set up with the registration (Register page). */
         remoteAccess: RemoteAccessSettingsSchema.optional(),
+        /** On a registered node: remove it from its control plane first, then register (back up first). */
+        replace: z.boolean().optional(),
       })
       .strict(),
     output: StatusReportSchema,
@@ -286,6 +298,29 @@ export const OPERATIONS = {
     input: Empty,
     output: JobsViewSchema,
   },
+  createBackup: {
+    summary:
+      'Back up registration, settings and secrets into a password-encrypted file (returned as base64).',
+    input: CreateBackupInputSchema,
+    output: CreateBackupOutputSchema,
+  },
+  inspectBackup: {
+    summary: 'Read the clear, authenticated header of a backup file: which node, IR and version, and when.',
+    input: z.object({ content: BackupContentSchema }).strict(),
+    output: BackupInfoSchema,
+  },
+  restoreBackup: {
+    summary:
+      'Restore a backup (checked and decrypted fully before anything is written); the node comes back as itself.',
+    input: RestoreBackupInputSchema,
+    output: RestoreBackupResultSchema.extend({ status: StatusReportSchema }),
+  },
+  unregister: {
+    summary:
+      'Remove this node from its control plane, clear its registration secrets and go back to Register.',
+    input: UnregisterInputSchema,
+    output: UnregisterResultSchema.extend({ status: StatusReportSchema }),
+  },
 } as const satisfies Record<string, { summary: string; input: z.ZodType; output: z.ZodType }>;
 
 export type OperationName = keyof typeof OPERATIONS;
@@ -312,6 +347,11 @@ export const EVENTS = {
     summary:
       "A job started, progressed (at most twice a second) or finished, or the limit changed: getJobs's answer.",
     payload: JobsViewSchema,
+  },
+  credentialsChanged: {
+    summary:
+      "A data store credential was saved or deleted, here or on a peer node (synced): listCredentials's answer.",
+    payload: z.object({ credentials: z.array(CredentialViewSchema) }),
   },
 } as const satisfies Record<string, { summary: string; payload: z.ZodType }>;
 

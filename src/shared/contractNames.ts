@@ -32,6 +32,16 @@ export const OPERATION_NAME_LIST = [
   'disallowFolder',
   'setConcurrentJobsLimit',
   'getJobs',
+  'createBackup',
+  'inspectBackup',
+  'restoreBackup',
+  'unregister',
 ] as const;
 
-export const EVENT_NAME_LIST = ['statusChanged', 'systemSampled', 'log', 'jobsChanged'] as const;
+export const EVENT_NAME_LIST = [
+  'statusChanged',
+  'systemSampled',
+  'log',
+  'jobsChanged',
+  'credentialsChanged',
+] as const;

@@ -20,6 +20,22 @@ export const NodeNameSchema = z
   .max(63, 'The node name is longer than 63 characters.')
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'The node name may contain letters, digits, ".", "_" and "-" only.');
 
+/** SHA-256 of a certificate, hex, as Node's `fingerprint256` prints it (AB:CD:…). */
+const Fingerprint256Schema = z.string().regex(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
+
+/**
+ * What peers need to reach a node and trust what it says: its remote-access
+ * URL, the SHA-256 of the certificate that listener presents (pinned by peers,
+ * so self-signed certificates need no trust store), and its X25519 public key
+ * for sealing credential-sync exchanges end to end.
+ */
+const PeerIdentityShape = {
+  remoteAccessUrl: z.string().max(300).nullable().optional(),
+  remoteAccessCertSha256: Fingerprint256Schema.nullable().optional(),
+  /** base64 of the X25519 public key (SPKI DER). */
+  peerKey: z.string().max(200).nullable().optional(),
+};
+
 export const RegisterRequestSchema = z.object({
   irId: z.string().min(1),
   secret: z.string().min(1),
@@ -27,6 +43,7 @@ export const RegisterRequestSchema = z.object({
   fqdn: z.string().min(1).max(253),
   version: z.string().min(1).max(40),
   platform: z.string().max(40),
+  ...PeerIdentityShape,
 });
 export type RegisterRequest = z.infer<typeof RegisterRequestSchema>;
 
@@ -53,6 +70,8 @@ export const IrNodeInfoSchema = z.object({
   jobLimit: z.number().int().nonnegative(),
   /** Where peers reach this node's remote-access listener; null while it is disabled. */
   remoteAccessUrl: z.string().nullable().default(null),
+  remoteAccessCertSha256: z.string().nullable().default(null),
+  peerKey: z.string().nullable().default(null),
 });
 export type IrNodeInfo = z.infer<typeof IrNodeInfoSchema>;
 
@@ -74,8 +93,8 @@ export const NodeMessageSchema = z.discriminatedUnion('type', [
     memoryUsedBytes: z.number().nonnegative(),
     memoryTotalBytes: z.number().nonnegative(),
     peersReachable: z.boolean(),
-    /** The node's remote-access endpoint, so the control plane and peers know it. */
-    remoteAccessUrl: z.string().max(300).nullable().optional(),
+    /** The node's remote-access endpoint, certificate and sync key, so the control plane and peers know them. */
+    ...PeerIdentityShape,
     /** Jobs running here now, so a reconnecting node's lost or stale jobs are found at once. */
     activeJobIds: z.array(JobIdSchema).max(1024).optional(),
   }),

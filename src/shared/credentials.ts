@@ -62,7 +62,13 @@ export const CredentialInputSchema = z.discriminatedUnion('type', [
 ]);
 export type CredentialInput = z.infer<typeof CredentialInputSchema>;
 
-const ViewBase = { name: z.string(), createdAt: z.string(), updatedAt: z.string() };
+const ViewBase = {
+  name: z.string(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  /** Grows with every change on any node of the IR; the highest version wins when nodes sync. */
+  version: z.number().int().positive(),
+};
 
 /** What list and set answer: names and non-secret fields, and only whether each secret is set. */
 export const CredentialViewSchema = z.discriminatedUnion('type', [

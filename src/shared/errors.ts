@@ -41,6 +41,12 @@ export const ERROR_CODES = [
   'HOST_NOT_RUNNING',
   'REMOTE_ACCESS_PORT_IN_USE',
   'REMOTE_ACCESS_LOCKED',
+  /** A second node may join only while the IR's existing nodes have remote access enabled (HA). */
+  'REMOTE_ACCESS_REQUIRED',
+  /** A peer refused or could not read a credential-sync exchange (unknown node, bad seal, clock skew). */
+  'PEER_SYNC_REFUSED',
+  /** This node cannot reach one or more Online peers over remote access: it is Limited. */
+  'PEERS_UNREACHABLE',
   'CERTIFICATE_NOT_USABLE',
   'HOST_ALREADY_RUNNING',
   'TIMEOUT',
@@ -57,6 +63,12 @@ export const ERROR_CODES = [
   /** A data store refused the credential's user or password (e.g. PostgreSQL SQLSTATE 28P01). */
   'DATA_SOURCE_AUTH_FAILED',
   'DATA_SINK_FAILED',
+  /** The backup's password is wrong (or its key-derivation header was altered: the two look alike). */
+  'BACKUP_WRONG_PASSWORD',
+  /** Not an OpenIR backup, truncated, damaged or tampered with. */
+  'BACKUP_CORRUPT',
+  /** A backup format this version cannot read (made by a newer OpenIR). */
+  'BACKUP_UNSUPPORTED_VERSION',
   'INTERNAL',
 ] as const;
 
@@ -115,8 +127,12 @@ export function httpStatusFor(code: ErrorCode): number {
     case 'BAD_PASSWORD':
     case 'UNREADABLE':
     case 'CREDENTIAL_TYPE_MISMATCH':
+    case 'BACKUP_WRONG_PASSWORD':
+    case 'BACKUP_CORRUPT':
+    case 'BACKUP_UNSUPPORTED_VERSION':
       return 400;
     case 'LOCAL_PATH_NOT_ALLOWED':
+    case 'PEER_SYNC_REFUSED':
       return 403;
     case 'UNAUTHORIZED':
     case 'AUTH_KEY_INVALID':
@@ -138,6 +154,7 @@ export function httpStatusFor(code: ErrorCode): number {
     case 'HOST_ALREADY_RUNNING':
     case 'REMOTE_ACCESS_PORT_IN_USE':
     case 'REMOTE_ACCESS_LOCKED':
+    case 'REMOTE_ACCESS_REQUIRED':
     case 'CONTROL_PLANE_BUSY':
     case 'NO_PRIVATE_KEY':
     case 'JOB_NOT_CANCELLABLE':
@@ -154,6 +171,7 @@ export function httpStatusFor(code: ErrorCode): number {
     case 'DATA_SOURCE_FAILED':
     case 'DATA_SOURCE_AUTH_FAILED':
     case 'DATA_SINK_FAILED':
+    case 'PEERS_UNREACHABLE':
       return 502;
     case 'TIMEOUT':
       return 504;

@@ -48,6 +48,8 @@ export type RemoteAccessView = z.infer<typeof RemoteAccessViewSchema>;
 export const REMOTE_ACCESS_PATHS = {
   health: '/openir/v1/health',
   encryptCredential: '/openir/v1/credentials/encrypt',
+  /** Node-to-node credential sync (sealed for the peer; see core/peerSync). */
+  peerSync: '/openir/v1/peers/sync',
 } as const;
 
 export const EncryptCredentialRequestSchema = z
@@ -63,7 +65,9 @@ export const EncryptCredentialResponseSchema = z.object({ encrypted: z.string(),
 export const PLAIN_REMOTE_ACCESS_WARNING =
   'Remote access without TLS is not recommended: credentials sent by intranet clients and peer nodes cross the network unencrypted. Use a TLS certificate.';
 
-export function remoteAccessUrl(settings: RemoteAccessSettings, fqdn: string): string | null {
+/** `host` is the node's FQDN, or the address it advertises to peers (OPENIR_ADVERTISE_HOST). */
+export function remoteAccessUrl(settings: RemoteAccessSettings, host: string): string | null {
   if (settings.mode === 'disabled') return null;
-  return `${settings.mode === 'tls' ? 'https' : 'http'}://${fqdn}:${settings.port}`;
+  const name = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+  return `${settings.mode === 'tls' ? 'https' : 'http'}://${name}:${settings.port}`;
 }

@@ -136,6 +136,25 @@ describe('POST /api/v1/nodes/register over HTTPS', () => {
     expect(errorCodeOf((await register(ir.key1, { nodeName: 'second' })).body)).toBe('NODE_LIMIT_REACHED');
   });
 
+  it('lets a second node join only while every node, the joiner included, has remote access (REMOTE_ACCESS_REQUIRED)', async () => {
+    const ir = await createIr('reg-ha');
+    expect((await register(ir.key1, { nodeName: 'first', remoteAccessUrl: null })).status).toBe(200);
+    const refused = await register(ir.key1, { nodeName: 'second' });
+    expect(refused.status).toBe(409);
+    expect(errorCodeOf(refused.body)).toBe('REMOTE_ACCESS_REQUIRED');
+    expect(JSON.stringify(refused.body)).toContain("'first' has it disabled");
+    // Once the first node reports remote access (a heartbeat does that), a joiner with it may join...
+    const nodes = await cp.admin<{ nodes: { nodeId: string }[] }>(['ir', 'nodes', 'reg-ha']);
+    expect(nodes.json.nodes).toHaveLength(1);
+    await cp.admin(['ir', 'remove-node', 'reg-ha', 'first']);
+    expect((await register(ir.key1, { nodeName: 'first' })).status).toBe(200);
+    expect((await register(ir.key1, { nodeName: 'second' })).status).toBe(200);
+    // ...and one without it may not: it could never turn it on once in.
+    const joiner = await register(ir.key1, { nodeName: 'third', remoteAccessUrl: null });
+    expect(errorCodeOf(joiner.body)).toBe('REMOTE_ACCESS_REQUIRED');
+    expect(JSON.stringify(joiner.body)).toContain('this node must join with remote access');
+  });
+
   it('refuses a node name already in the IR (NODE_NAME_TAKEN), case-insensitively', async () => {
     const ir = await createIr('reg-dup');
     expect((await register(ir.key1, { nodeName: 'Worker' })).status).toBe(200);

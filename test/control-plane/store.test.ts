@@ -186,6 +186,7 @@ describe('IrRegistry', () => {
       fqdn: 'a',
       version: '1',
       platform: 'linux',
+      remoteAccessUrl: 'https://a:8060',
     });
     const b = registry.register({
       irId: ir.irId,
@@ -194,6 +195,7 @@ describe('IrRegistry', () => {
       fqdn: 'b',
       version: '1',
       platform: 'linux',
+      remoteAccessUrl: 'https://b:8060',
     });
     expect(registry.authenticateNode(a.nodeId, a.nodeCredential)?.name).toBe('a');
     expect(registry.authenticateNode(a.nodeId, b.nodeCredential)).toBeNull();

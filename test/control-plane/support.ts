@@ -74,6 +74,8 @@ export function httpsJson(
 export interface NodeIdentity {
   nodeName: string;
   fqdn?: string;
+  /** Defaults to a URL: the HA rule lets a second node join only while the others have remote access. */
+  remoteAccessUrl?: string | null;
 }
 
 /** Registers with the key exactly as a node does; checks the TLS pin from the key before sending the secret. */
@@ -86,6 +88,10 @@ export async function register(authKey: string, node: NodeIdentity): Promise<Htt
     fqdn: node.fqdn ?? `${node.nodeName.toLowerCase()}.test.internal`,
     version: '0.1.0',
     platform: 'linux',
+    remoteAccessUrl:
+      node.remoteAccessUrl === undefined
+        ? `http://${node.nodeName.toLowerCase()}.test.internal:8060`
+        : node.remoteAccessUrl,
   });
   if (result.pin !== key.pin)
     throw new Error(`TLS pin mismatch: key has ${key.pin}, server has ${result.pin}`);

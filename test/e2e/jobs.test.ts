@@ -67,6 +67,8 @@ describe('jobs: dispatch, copy, cancel, failover, limits', () => {
   };
   const setUpNode = async (node: TestNode) => {
     await node.startHost();
+    // Two nodes share this IR; a second node may join only while the first has remote access.
+    await node.enableRemoteAccess();
     expect((await node.cli(['config', 'allow-folder', dataRoot, '--json'])).code).toBe(0);
     const files = await node.cli([
       'credential',

@@ -114,6 +114,8 @@ describe.skipIf(found.bin === null)(
       );
     const setUpNode = async (node: TestNode) => {
       await node.startHost();
+      // Two nodes share this IR; a second node may join only while the first has remote access.
+      await node.enableRemoteAccess();
       expect((await setCredential(node, 'pg', PASSWORD)).code).toBe(0);
       expect((await setCredential(node, 'pgbad', 'not-the-password')).code).toBe(0);
       const registered = await node.cli(['register', '--key-stdin', '--json'], key);

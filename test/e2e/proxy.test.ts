@@ -112,6 +112,8 @@ describe.runIf(tinyproxyAvailable)('HTTP proxy', () => {
 
     it('can be set before registration; the password is only reported as saved', async () => {
       await node.startHost();
+      // Later nodes join this IR too: the HA rule wants remote access on every node.
+      await node.enableRemoteAccess();
       const set = await setCustom(node, authProxy, PASSWORD);
       expect(set.code).toBe(0);
       const view = set.json as ProxyView;
@@ -255,6 +257,7 @@ describe.runIf(tinyproxyAvailable)('HTTP proxy', () => {
   it('system mode follows HTTPS_PROXY, and NO_PROXY bypasses it', async () => {
     const viaEnv = makeNode({ HTTPS_PROXY: openProxy.url, NO_PROXY: '' }, 'sysproxy');
     await viaEnv.startHost();
+    await viaEnv.enableRemoteAccess();
     expect((await viaEnv.cli(['proxy', 'set', '--mode', 'system', '--json'])).code).toBe(0);
     const before = openProxy.connects().length;
     expect((await viaEnv.cli(['register', '--key-stdin', '--json'], key)).code).toBe(0);
@@ -266,6 +269,7 @@ describe.runIf(tinyproxyAvailable)('HTTP proxy', () => {
 
     const bypass = makeNode({ HTTPS_PROXY: openProxy.url, NO_PROXY: 'localhost,127.0.0.1' }, 'noproxy');
     await bypass.startHost();
+    await bypass.enableRemoteAccess();
     await bypass.cli(['proxy', 'set', '--mode', 'system', '--json']);
     const mark = openProxy.connects().length;
     expect((await bypass.cli(['register', '--key-stdin', '--json'], key)).code).toBe(0);

@@ -78,6 +78,7 @@ describe('registration errors', () => {
 
     const node = makeNode({}, 'oldkey');
     await node.startHost();
+    await node.enableRemoteAccess();
     expectFailure(await node.cli(['register', '--key-stdin', '--json'], keys.key2), 'AUTH_KEY_REVOKED');
     const ok = await node.cli(['register', '--key-stdin', '--json'], newKey2);
     expect(ok.code).toBe(0);
@@ -87,6 +88,7 @@ describe('registration errors', () => {
   it('registering twice is refused with a clear message', async () => {
     const node = makeNode({}, 'twice');
     await node.startHost();
+    await node.enableRemoteAccess();
     expect((await node.cli(['register', '--key-stdin', '--json'], keys.key1)).code).toBe(0);
     const again = await node.cli(['register', '--key-stdin', '--json'], keys.key1);
     expectFailure(again, 'ALREADY_REGISTERED');
@@ -120,6 +122,7 @@ describe('registration errors', () => {
         fqdn: `filler${i}.openir.test`,
         version: '0.1.0',
         platform: 'test',
+        remoteAccessUrl: `http://filler${i}.openir.test:8060`,
       });
     }
     const node = makeNode({}, 'fifth');

@@ -52,7 +52,11 @@ describe('remote access from intranet', () => {
   let port = 0;
   let thumbprint = '';
   let exported = '';
-  const node = makeNode({ OPENIR_REMOTE_ACCESS_BIND: '127.0.0.1', OPENIR_FQDN: FQDN }, 'node1');
+  const node = makeNode(
+    // This node is reached by its FQDN (the tests resolve it to 127.0.0.1 themselves), not the loopback address.
+    { OPENIR_REMOTE_ACCESS_BIND: '127.0.0.1', OPENIR_FQDN: FQDN, OPENIR_ADVERTISE_HOST: '' },
+    'node1',
+  );
 
   /** `openir remote-access enable --port <port> …` on node1. */
   const enableRemoteAccess = (...args: string[]) =>
@@ -186,12 +190,21 @@ describe('remote access from intranet', () => {
     expect(refused).toBe(true);
   });
 
-  it('is locked once a second node joins the integration runtime', async () => {
+  it('a second node joins only while the first has it, and then it is locked', async () => {
     const second = makeNode({ OPENIR_REMOTE_ACCESS_BIND: '127.0.0.1' }, 'node2');
     await second.startHost();
+    const refused = await second.cli(['register', '--key-stdin', '--json'], key);
+    expect((refused.json as { error: { code: string } }).error.code).toBe('REMOTE_ACCESS_REQUIRED');
+    expect((await enableRemoteAccess('--no-tls')).code).toBe(0);
+    // The joiner needs it too, and sets it before joining (afterwards it is locked).
+    const refusedJoiner = await second.cli(['register', '--key-stdin', '--json'], key);
+    expect((refusedJoiner.json as { error: { message: string } }).error.message).toMatch(
+      /this node must join with remote access/,
+    );
+    await second.enableRemoteAccess();
     expect((await second.cli(['register', '--key-stdin', '--json'], key)).code).toBe(0);
     await node.waitForStatus((s: StatusJson) => s.irNodes.length === 2, 10_000);
-    const attempt = await enableRemoteAccess('--no-tls');
+    const attempt = await node.cli(['remote-access', 'disable', '--json']);
     expect(attempt.code).toBe(1);
     expect((attempt.json as { error: { code: string } }).error.code).toBe('REMOTE_ACCESS_LOCKED');
     expect(attempt.stderr).toMatch(/single node/);

@@ -53,6 +53,11 @@ export interface TestNode {
   startHost(): Promise<ChildProcess>;
   kill(signal?: NodeJS.Signals): Promise<void>;
   waitForStatus(predicate: (status: StatusJson) => boolean, timeoutMs?: number): Promise<StatusJson>;
+  /**
+   * Enables remote access without TLS on a free loopback port (the host must be running):
+   * the control plane lets a second node join an IR only while the others have it.
+   */
+  enableRemoteAccess(): Promise<number>;
   output(): string;
 }
 
@@ -76,6 +81,9 @@ export function makeNode(extraEnv: NodeJS.ProcessEnv = {}, name = `node${nodes.l
     OPENIR_HOME: home,
     OPENIR_FQDN: `${name}.openir.test`,
     OPENIR_RECONNECT_MIN_MS: '100',
+    // Peers reach each other on loopback: the test FQDNs are not in DNS.
+    OPENIR_REMOTE_ACCESS_BIND: '127.0.0.1',
+    OPENIR_ADVERTISE_HOST: '127.0.0.1',
     OPENIR_RECONNECT_MAX_MS: '500',
     ...extraEnv,
   };
@@ -108,6 +116,19 @@ export function makeNode(extraEnv: NodeJS.ProcessEnv = {}, name = `node${nodes.l
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill(signal);
       await Promise.race([exited, sleep(10_000)]);
+    },
+    async enableRemoteAccess() {
+      const port = await freePort();
+      const result = await node.cli([
+        'remote-access',
+        'enable',
+        '--no-tls',
+        '--port',
+        String(port),
+        '--json',
+      ]);
+      if (result.code !== 0) throw new Error(`remote-access enable: ${result.stderr}${result.stdout}`);
+      return port;
     },
     async waitForStatus(predicate, timeoutMs = 15_000) {
       const deadline = Date.now() + timeoutMs;

@@ -2,6 +2,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import {
+  CredentialInputSchema,
+  CredentialNameSchema,
   CredentialTypeSchema,
   type CredentialInput,
   type CredentialType,
@@ -11,6 +13,14 @@ import { OpenIrError } from '../../shared/errors';
 import { writeFileAtomic } from '../atomicFile';
 import type { SecretVault } from '../vault';
 
+/**
+ * A peer may send versions up to 2^30; this node counts on from there, and the
+ * file takes up to 2^31, so no run of local changes after a peer's highest
+ * version can make the file unreadable.
+ */
+const MAX_SYNCED_VERSION = 2 ** 30;
+const MAX_STORED_VERSION = 2 ** 31;
+
 /** Non-secret fields, per credential, in `credentials.json`; the secrets sit in one vault entry each. */
 const RecordSchema = z.object({
   type: CredentialTypeSchema,
@@ -18,9 +28,23 @@ const RecordSchema = z.object({
   updatedAt: z.string(),
   fields: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.array(z.string())])),
   hasSecret: z.boolean(),
+  /** Sync version: the highest wins between nodes (files from before HA read as 1). */
+  version: z.number().int().positive().max(MAX_STORED_VERSION).default(1),
+  /** Node id that made this version ('' before registration); breaks ties between equal versions. */
+  origin: z.string().default(''),
 });
 type CredentialRecord = z.infer<typeof RecordSchema>;
-const FileSchema = z.object({ version: z.literal(1), credentials: z.record(z.string(), RecordSchema) });
+/** A deleted credential's version, kept so an older copy on a peer does not bring it back. */
+const TombstoneSchema = z.object({
+  version: z.number().int().positive().max(MAX_STORED_VERSION),
+  updatedAt: z.string(),
+  origin: z.string(),
+});
+const FileSchema = z.object({
+  version: z.literal(1),
+  credentials: z.record(z.string(), RecordSchema),
+  deleted: z.record(z.string(), TombstoneSchema).default({}),
+});
 type CredentialsFile = z.infer<typeof FileSchema>;
 
 const SecretsSchema = z.object({
@@ -28,6 +52,29 @@ const SecretsSchema = z.object({
   bearerToken: z.string().optional(),
   headers: z.record(z.string(), z.string()).optional(),
 });
+
+/** One credential as nodes exchange it when they sync: a version with its fields and secrets, or a deletion. */
+export const SyncEntrySchema = z.object({
+  name: CredentialNameSchema,
+  version: z.number().int().positive().max(MAX_SYNCED_VERSION),
+  updatedAt: z.iso.datetime(),
+  origin: z.string().max(100),
+  deleted: z.boolean(),
+  record: RecordSchema.omit({ version: true, origin: true, updatedAt: true }).optional(),
+  secrets: SecretsSchema.optional(),
+});
+export type SyncEntry = z.infer<typeof SyncEntrySchema>;
+
+type Stamp = Pick<SyncEntry, 'version' | 'updatedAt' | 'origin'>;
+
+/** Whether `a` is a later change than `b`: higher version, then later time, then node id, so every node picks the same. */
+export function isNewer(a: Stamp, b: Stamp | undefined): boolean {
+  if (!b) return true;
+  if (a.version !== b.version) return a.version > b.version;
+  if (a.updatedAt !== b.updatedAt) return a.updatedAt > b.updatedAt;
+  return a.origin > b.origin;
+}
+
 export type CredentialSecrets = z.infer<typeof SecretsSchema>;
 
 /** A credential resolved for a job: its fields and its secrets, kept in memory only while the job runs. */
@@ -51,6 +98,10 @@ export interface CredentialStoreOptions {
   clock?: () => Date;
   /** Every secret the node learns is redacted from its logs. */
   onSecret?: (secret: string) => void;
+  /** This node's id, stamped on the versions it makes ('' while unregistered). */
+  origin?: () => string;
+  /** A synced credential whose fields this node would not accept (it keeps its own). */
+  onRejected?: (name: string, reason: string) => void;
 }
 
 export const vaultEntryFor = (name: string): string => `data-store-credential:${name}`;
@@ -76,38 +127,102 @@ export class CredentialStore {
   }
 
   set(input: CredentialInput): Promise<CredentialView> {
-    return this.mutate(async (file) => {
+    return this.mutate(async (file, tx) => {
       const now = this.now();
       const previous = file.credentials[input.name];
       const kept = previous?.type === input.type ? await this.secretsOf(input.name) : {};
       const { fields, secrets } = split(input, kept);
-      const hasSecret = Object.keys(secrets).length > 0;
-      // Secret first: a crash between the two writes leaves an unused vault entry, never a credential without its secret.
-      if (hasSecret) {
-        await this.options.vault.set(vaultEntryFor(input.name), JSON.stringify(secrets));
-        for (const value of secretValues(secrets)) this.options.onSecret?.(value);
-      } else if (previous?.hasSecret) {
-        await this.options.vault.delete(vaultEntryFor(input.name));
-      }
+      const hasSecret = await this.storeSecrets(tx, input.name, secrets, previous?.hasSecret ?? false);
       const record: CredentialRecord = {
         type: input.type,
         createdAt: previous?.createdAt ?? now,
         updatedAt: now,
         fields,
         hasSecret,
+        version: Math.max(previous?.version ?? 0, file.deleted[input.name]?.version ?? 0) + 1,
+        origin: this.origin(),
       };
       file.credentials[input.name] = record;
+      delete file.deleted[input.name];
       return toView(input.name, record);
     });
   }
 
   delete(name: string): Promise<CredentialView> {
-    return this.mutate(async (file) => {
+    return this.mutate(async (file, tx) => {
       const record = file.credentials[name];
       if (!record) throw notFound(name);
       delete file.credentials[name];
-      if (record.hasSecret) await this.options.vault.delete(vaultEntryFor(name));
+      file.deleted[name] = { version: record.version + 1, updatedAt: this.now(), origin: this.origin() };
+      if (record.hasSecret) tx.deleteAfterSave(vaultEntryFor(name));
       return toView(name, record);
+    });
+  }
+
+  /** Forgets every credential, its secrets and the deletions (the node left its IR). */
+  clear(): Promise<void> {
+    return this.mutate(async (file, tx) => {
+      for (const [name, record] of Object.entries(file.credentials)) {
+        if (record.hasSecret) tx.deleteAfterSave(vaultEntryFor(name));
+      }
+      file.credentials = {};
+      file.deleted = {};
+    });
+  }
+
+  /** Every credential and deletion with its secrets, for a peer of this IR (sealed before it leaves). */
+  async syncEntries(): Promise<SyncEntry[]> {
+    const file = await this.read();
+    const entries: SyncEntry[] = [];
+    for (const [name, { version, origin, updatedAt, ...record }] of Object.entries(file.credentials)) {
+      const secrets = record.hasSecret ? await this.secretsOf(name) : undefined;
+      entries.push({
+        name,
+        version,
+        origin,
+        updatedAt,
+        deleted: false,
+        record,
+        ...(secrets ? { secrets } : {}),
+      });
+    }
+    for (const [name, tombstone] of Object.entries(file.deleted))
+      entries.push({ name, ...tombstone, deleted: true });
+    return entries;
+  }
+
+  /** Applies a peer's entries that are newer than ours; answers the names that changed here. */
+  merge(entries: readonly SyncEntry[]): Promise<string[]> {
+    return this.mutate(async (file, tx) => {
+      const changed: string[] = [];
+      for (const entry of entries) {
+        const current: Stamp | undefined = file.credentials[entry.name] ?? file.deleted[entry.name];
+        if (!isNewer(entry, current)) continue;
+        const problem = entry.record && !entry.deleted ? invalidRecord(entry.name, entry.record) : null;
+        if (problem) {
+          // A peer on another version, or a broken one: keep ours rather than store what set() would refuse.
+          this.options.onRejected?.(entry.name, problem);
+          continue;
+        }
+        const stamp = { version: entry.version, updatedAt: entry.updatedAt, origin: entry.origin };
+        const previous = file.credentials[entry.name];
+        if (entry.deleted || !entry.record) {
+          delete file.credentials[entry.name];
+          file.deleted[entry.name] = stamp;
+          if (previous?.hasSecret) tx.deleteAfterSave(vaultEntryFor(entry.name));
+        } else {
+          const hasSecret = await this.storeSecrets(
+            tx,
+            entry.name,
+            entry.secrets ?? {},
+            previous?.hasSecret ?? false,
+          );
+          file.credentials[entry.name] = { ...entry.record, ...stamp, hasSecret };
+          delete file.deleted[entry.name];
+        }
+        changed.push(entry.name);
+      }
+      return changed;
     });
   }
 
@@ -149,6 +264,22 @@ export class CredentialStore {
     }
   }
 
+  /** Writes a credential's secrets (or drops the old ones once the file is saved); answers whether it has any. */
+  private async storeSecrets(
+    tx: SecretWrites,
+    name: string,
+    secrets: CredentialSecrets,
+    hadSecret: boolean,
+  ): Promise<boolean> {
+    if (Object.keys(secrets).length > 0) {
+      await tx.set(vaultEntryFor(name), JSON.stringify(secrets));
+      for (const value of secretValues(secrets)) this.options.onSecret?.(value);
+      return true;
+    }
+    if (hadSecret) tx.deleteAfterSave(vaultEntryFor(name));
+    return false;
+  }
+
   private async secretsOf(name: string): Promise<CredentialSecrets> {
     const text = await this.options.vault.get(vaultEntryFor(name));
     if (!text) return {};
@@ -162,12 +293,25 @@ export class CredentialStore {
     return parsed.data;
   }
 
-  private mutate<T>(change: (file: CredentialsFile) => Promise<T>): Promise<T> {
+  /**
+   * One change of the file and its vault entries, in order with every other.
+   * Secrets are written before the file and old ones deleted only after it, and
+   * a failure puts the overwritten secrets back: the file and the vault never
+   * disagree about a credential, whatever fails in between.
+   */
+  private mutate<T>(change: (file: CredentialsFile, tx: SecretWrites) => Promise<T>): Promise<T> {
     const run = this.queue.then(async () => {
       const file = await this.read();
-      const result = await change(file);
-      await writeFileAtomic(this.file, `${JSON.stringify(file, null, 2)}\n`);
-      return result;
+      const tx = new SecretWrites(this.options.vault);
+      try {
+        const result = await change(file, tx);
+        await writeFileAtomic(this.file, `${JSON.stringify(file, null, 2)}\n`);
+        await tx.commit();
+        return result;
+      } catch (error) {
+        await tx.rollback();
+        throw error;
+      }
     });
     this.queue = run.catch(() => undefined);
     return run;
@@ -178,7 +322,8 @@ export class CredentialStore {
     try {
       text = await fs.readFile(this.file, 'utf8');
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, credentials: {} };
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+        return { version: 1, credentials: {}, deleted: {} };
       throw error;
     }
     const parsed = FileSchema.safeParse(JSON.parse(text));
@@ -193,6 +338,66 @@ export class CredentialStore {
   private now(): string {
     return (this.options.clock ?? (() => new Date()))().toISOString();
   }
+
+  private origin(): string {
+    return this.options.origin?.() ?? '';
+  }
+}
+
+/** Vault writes of one credential-store change, undone if the change fails. */
+class SecretWrites {
+  private readonly before = new Map<string, string | null>();
+  private readonly deletions = new Set<string>();
+
+  constructor(private readonly vault: SecretVault) {}
+
+  async set(name: string, value: string): Promise<void> {
+    if (!this.before.has(name)) this.before.set(name, await this.vault.get(name));
+    this.deletions.delete(name);
+    await this.vault.set(name, value);
+  }
+
+  deleteAfterSave(name: string): void {
+    this.deletions.add(name);
+  }
+
+  async commit(): Promise<void> {
+    // The file no longer refers to these; a failure here leaves an unused entry, never a missing one.
+    for (const name of this.deletions) await this.vault.delete(name).catch(() => undefined);
+  }
+
+  async rollback(): Promise<void> {
+    for (const [name, value] of this.before) {
+      await (value === null ? this.vault.delete(name) : this.vault.set(name, value)).catch(() => undefined);
+    }
+  }
+}
+
+/** Why a synced record is not one `set()` would have stored, or null: the same rules apply to every source. */
+function invalidRecord(
+  name: string,
+  record: Omit<CredentialRecord, 'version' | 'origin' | 'updatedAt'>,
+): string | null {
+  const f = record.fields;
+  const input =
+    record.type === 'localFolder'
+      ? { name, type: record.type, root: f.root }
+      : record.type === 'http'
+        ? { name, type: record.type, baseUrl: f.baseUrl }
+        : {
+            name,
+            type: record.type,
+            host: f.host,
+            port: f.port,
+            database: f.database,
+            user: f.user,
+            ssl: f.ssl,
+          };
+  const parsed = CredentialInputSchema.safeParse(input);
+  if (!parsed.success) return parsed.error.issues.map((issue) => issue.message).join(' ');
+  if (parsed.data.type === 'localFolder' && !path.isAbsolute(parsed.data.root))
+    return 'The folder is not an absolute path.';
+  return null;
 }
 
 function split(
@@ -235,7 +440,7 @@ function split(
 
 function toView(name: string, record: CredentialRecord): CredentialView {
   const f = record.fields;
-  const base = { name, createdAt: record.createdAt, updatedAt: record.updatedAt };
+  const base = { name, createdAt: record.createdAt, updatedAt: record.updatedAt, version: record.version };
   switch (record.type) {
     case 'localFolder':
       return { ...base, type: 'localFolder', root: String(f.root) };
@@ -272,7 +477,7 @@ function notFound(name: string): OpenIrError {
     'CREDENTIAL_NOT_FOUND',
     `There is no data store credential named "${name}" on this node.`,
     {
-      fix: `List them with \`openir credential list\`, or create it with \`openir credential set ${name} --type …\` on every node of the integration runtime.`,
+      fix: `List them with \`openir credential list\`, or create it with \`openir credential set ${name} --type …\` (it then syncs to the other nodes of the integration runtime).`,
     },
   );
 }

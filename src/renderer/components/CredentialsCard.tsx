@@ -167,7 +167,10 @@ function CredentialRow({
             <span className={fact.mono ? 'mono break' : 'break'}>{fact.value}</span>
           </Fact>
         ))}
-        <Fact label="Updated">{formatDateTime(view.updatedAt)}</Fact>
+        <Fact label="Updated">
+          {formatDateTime(view.updatedAt)}{' '}
+          <span className="muted small">(version {view.version}, synced to every node of the IR)</span>
+        </Fact>
       </Facts>
       {savedSecrets(view).length > 0 ? (
         <p className="cert-badges">

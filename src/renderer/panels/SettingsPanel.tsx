@@ -35,6 +35,7 @@ import {
 } from '../components/ui';
 import { formatDateTime } from '../format';
 import { ChangeProxyButton } from '../components/ChangeProxyButton';
+import { BackupCard } from '../components/BackupCard';
 import { CredentialsCard } from '../components/CredentialsCard';
 import { JobsCard } from '../components/JobsCard';
 import { PROXY_MODE_LABEL, proxyHostPort, SYSTEM_PROXY_HELP } from '../proxyForm';
@@ -57,6 +58,7 @@ export function SettingsPanel() {
         <JobsCard />
         <CredentialsCard />
         <CertificatesCard />
+        <BackupCard report={report} />
       </div>
     </div>
   );

@@ -1,0 +1,308 @@
+import https from 'node:https';
+import type { ClientRequestArgs } from 'node:http';
+import { isIP } from 'node:net';
+import type { Duplex } from 'node:stream';
+import tls from 'node:tls';
+import { z } from 'zod';
+import type { IrNodeInfo } from '../shared/controlPlaneApi';
+import { OpenIrError } from '../shared/errors';
+import { REMOTE_ACCESS_PATHS } from '../shared/remoteAccess';
+import { SyncEntrySchema, type SyncEntry } from './jobs/credentialStore';
+import { requestJson } from './jsonRequest';
+import type { SourceLogger } from './logger';
+import { open, seal, SealedMessageSchema, type PeerKey, type SealedMessage } from './peerSeal';
+import { socketFailureReason } from './pinnedTls';
+
+const PayloadSchema = z.object({ entries: z.array(SyncEntrySchema).max(10_000) });
+/** A whole IR's credentials fit easily; far more than the listener's default body limit. */
+export const PEER_SYNC_MAX_BYTES = 8 * 1024 * 1024;
+
+export interface SyncedCredentials {
+  syncEntries(): Promise<SyncEntry[]>;
+  merge(entries: readonly SyncEntry[]): Promise<string[]>;
+}
+
+export interface PeerSyncOptions {
+  credentials: SyncedCredentials;
+  /** This node, once registered. */
+  self: () => { irId: string; nodeId: string } | null;
+  key: () => Promise<PeerKey>;
+  /** The IR's nodes as the control plane last described them (this node included). */
+  nodes: () => readonly IrNodeInfo[];
+  log: SourceLogger;
+  /** Anti-entropy round and reachability check; changes are also pushed at once. */
+  intervalMs: number;
+  timeoutMs?: number;
+  /** Called when "can this node reach all its Online peers" changes. */
+  onReachability: (reachable: boolean) => void;
+  /** Called with the names of credentials a peer changed here. */
+  onMerged: (names: string[]) => void;
+  clock?: () => number;
+}
+
+/**
+ * Credential sync between the nodes of an IR, over their remote-access
+ * listeners. Each exchange sends all of this node's credentials (and
+ * deletions) and gets all of the peer's back; each side keeps the higher
+ * version of each. The payload is sealed for the one peer (X25519 + AES-GCM
+ * with the keys the control plane lists), so it stays secret without TLS and
+ * nothing on the path, the control plane's own traffic included, carries it.
+ * Every node re-encrypts what it receives with its own vault.
+ *
+ * Trust model: membership, peer keys and certificate pins come from the
+ * control plane, as in the reference product, whose cloud service decides
+ * which nodes form an IR. A control plane that lied about them (or anyone
+ * holding a current auth key, who can join a node) would be sent the
+ * credentials: guard the control plane and the keys accordingly. A replayed
+ * request inside the skew window changes nothing (only strictly newer
+ * versions are applied). The keys are static, so there is no forward secrecy.
+ */
+export class PeerSync {
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private again = false;
+  private reachable = true;
+  /** Peer id → last failure, so a peer that stays down is logged once, not every round. */
+  private readonly failing = new Map<string, string>();
+  private lastPeers = '';
+
+  constructor(private readonly options: PeerSyncOptions) {}
+
+  get peersReachable(): boolean {
+    return this.reachable;
+  }
+
+  /** Why this node is Limited, for the status report; null while every Online peer answers. */
+  get problem(): OpenIrError | null {
+    if (this.reachable || this.failing.size === 0) return null;
+    const names = this.peers().filter((p) => this.failing.has(p.nodeId));
+    const detail = names.map((p) => `'${p.name}' at ${p.remoteAccessUrl}: ${this.failing.get(p.nodeId)}`);
+    return new OpenIrError('PEERS_UNREACHABLE', `This node cannot reach ${detail.join('; ')}.`, {
+      fix: "Check that the peer's remote-access port is open in its firewall and reachable from this machine (its FQDN resolves here, or it advertises a reachable address), and that no proxy or TLS inspection sits between the nodes.",
+    });
+  }
+
+  /** Called whenever the control channel opens: the next IR summary triggers a round even if unchanged. */
+  start(): void {
+    this.lastPeers = '';
+    if (this.timer) return;
+    this.timer = setInterval(() => void this.syncNow('periodic'), this.options.intervalMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    this.lastPeers = '';
+    this.failing.clear();
+    await this.running;
+    this.setReachable(true);
+  }
+
+  /** Syncs when the peers (who, where, which key) differ from the last time this was called. */
+  peersChanged(): void {
+    const peers = JSON.stringify(
+      this.peers().map((p) => [p.nodeId, p.remoteAccessUrl, p.peerKey, p.remoteAccessCertSha256]),
+    );
+    if (peers === this.lastPeers) return;
+    this.lastPeers = peers;
+    void this.syncNow('the integration runtime changed');
+  }
+
+  /** One round with every Online peer; coalesces calls made while a round runs into one more round. */
+  syncNow(reason: string): Promise<void> {
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = (async () => {
+      try {
+        do {
+          this.again = false;
+          await this.round(reason);
+        } while (this.again);
+      } finally {
+        this.running = null;
+      }
+    })();
+    return this.running;
+  }
+
+  /** The listener's side of an exchange: check, merge, answer with everything this node holds. */
+  async answer(body: unknown): Promise<SealedMessage> {
+    const self = this.options.self();
+    const parsed = SealedMessageSchema.safeParse(body);
+    if (!self || !parsed.success || parsed.data.to !== self.nodeId) {
+      throw new OpenIrError('PEER_SYNC_REFUSED', 'This sync request is not addressed to this node.', {
+        fix: 'Check that the sender and this node are registered in the same integration runtime.',
+      });
+    }
+    const peer = this.peers().find((p) => p.nodeId === parsed.data.from);
+    if (!peer?.peerKey) {
+      throw new OpenIrError(
+        'PEER_SYNC_REFUSED',
+        `Node ${parsed.data.from} is not an Online node of this integration runtime as far as this node knows.`,
+        { fix: 'Wait until both nodes are Online; peers learn about each other from the control plane.' },
+      );
+    }
+    const key = (await this.options.key()).sharedKey(peer.peerKey, self.irId, self.nodeId, peer.nodeId);
+    const payload = PayloadSchema.parse(open(key, parsed.data, this.now()));
+    await this.apply(payload.entries, peer);
+    return seal(
+      key,
+      { from: self.nodeId, to: peer.nodeId, at: this.now() },
+      { entries: await this.options.credentials.syncEntries() },
+    );
+  }
+
+  private async round(reason: string): Promise<void> {
+    const self = this.options.self();
+    const peers = this.peers().filter((p) => p.remoteAccessUrl && p.peerKey);
+    if (!self || peers.length === 0) {
+      this.setReachable(true);
+      return;
+    }
+    this.options.log.debug(`Syncing credentials with ${peers.length} peer(s): ${reason}.`);
+    const results = await Promise.all(peers.map((peer) => this.exchange(self, peer)));
+    this.setReachable(results.every(Boolean));
+  }
+
+  private async exchange(self: { irId: string; nodeId: string }, peer: IrNodeInfo): Promise<boolean> {
+    try {
+      const key = (await this.options.key()).sharedKey(
+        peer.peerKey as string,
+        self.irId,
+        self.nodeId,
+        peer.nodeId,
+      );
+      const request = seal(
+        key,
+        { from: self.nodeId, to: peer.nodeId, at: this.now() },
+        {
+          entries: await this.options.credentials.syncEntries(),
+        },
+      );
+      const reply = await this.post(peer, request);
+      const parsed = SealedMessageSchema.safeParse(reply);
+      if (!parsed.success || parsed.data.from !== peer.nodeId || parsed.data.to !== self.nodeId) {
+        throw new OpenIrError(
+          'PEER_SYNC_REFUSED',
+          'The peer answered with something other than a sealed reply.',
+        );
+      }
+      await this.apply(PayloadSchema.parse(open(key, parsed.data, this.now())).entries, peer);
+      if (this.failing.delete(peer.nodeId)) this.options.log.info(`Peer '${peer.name}' is reachable again.`);
+      return true;
+    } catch (error) {
+      const why = error instanceof OpenIrError ? error.message : socketFailureReason(error);
+      if (this.failing.get(peer.nodeId) !== why) {
+        this.options.log.warn(
+          `Cannot sync credentials with peer '${peer.name}' at ${peer.remoteAccessUrl}: ${why}`,
+          {
+            peer: peer.name,
+          },
+        );
+      }
+      this.failing.set(peer.nodeId, why);
+      return false;
+    }
+  }
+
+  private async apply(entries: SyncEntry[], peer: IrNodeInfo): Promise<void> {
+    const changed = await this.options.credentials.merge(entries);
+    if (changed.length === 0) return;
+    this.options.log.info(`Credentials synced from peer '${peer.name}': ${changed.join(', ')}.`, {
+      peer: peer.name,
+    });
+    this.options.onMerged(changed);
+  }
+
+  private async post(peer: IrNodeInfo, message: SealedMessage): Promise<unknown> {
+    const url = new URL(REMOTE_ACCESS_PATHS.peerSync, peer.remoteAccessUrl as string);
+    const secure = url.protocol === 'https:';
+    const pinned = peer.remoteAccessCertSha256;
+    if (secure && !pinned) {
+      throw new OpenIrError(
+        'PEER_SYNC_REFUSED',
+        'The peer listens with TLS but has not reported its certificate yet.',
+      );
+    }
+    const answer = await requestJson(
+      {
+        hostname: url.hostname.replace(/^\[|\]$/g, ''),
+        port: Number(url.port),
+        path: url.pathname,
+        timeout: this.options.timeoutMs ?? 5000,
+        // The whole exchange, TLS included: one hung peer must not hold up the round (nor the next ones).
+        signal: AbortSignal.timeout(2 * (this.options.timeoutMs ?? 5000)),
+        ...(secure && pinned
+          ? { createConnection: pinnedConnection(pinned, this.options.timeoutMs ?? 5000) }
+          : {}),
+      } satisfies https.RequestOptions,
+      message,
+      { secure, maxBytes: PEER_SYNC_MAX_BYTES },
+    );
+    if (answer.status !== 200) {
+      const error = (answer.body as { error?: { message?: string } } | null)?.error;
+      throw new OpenIrError(
+        'PEER_SYNC_REFUSED',
+        `The peer refused the sync (HTTP ${answer.status}): ${error?.message ?? 'no reason given'}`,
+      );
+    }
+    return answer.body;
+  }
+
+  /** Online and Limited peers: an Offline node is the control plane's news, not a network problem of ours. */
+  private peers(): IrNodeInfo[] {
+    const self = this.options.self();
+    return this.options.nodes().filter((n) => n.nodeId !== self?.nodeId && n.status !== 'Offline');
+  }
+
+  private setReachable(reachable: boolean): void {
+    if (reachable === this.reachable) return;
+    this.reachable = reachable;
+    this.options.onReachability(reachable);
+  }
+
+  private now(): number {
+    return (this.options.clock ?? Date.now)();
+  }
+}
+
+/**
+ * TLS to a peer, trusting exactly the certificate it reported to the control
+ * plane (SHA-256 pin): self-signed intranet certificates work without a trust
+ * store, and nothing is sent until the pin matches.
+ */
+function pinnedConnection(fingerprint256: string, timeoutMs: number) {
+  return (options: ClientRequestArgs, done: (error: Error | null, socket: Duplex) => void): undefined => {
+    const host = String(options.hostname ?? options.host ?? 'localhost');
+    const socket = tls.connect({
+      host,
+      port: Number(options.port),
+      rejectUnauthorized: false,
+      ...(isIP(host) ? {} : { servername: host }),
+    });
+    // node:http applies `timeout` only to sockets it makes itself.
+    socket.setTimeout(timeoutMs, () =>
+      socket.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })),
+    );
+    socket.once('secureConnect', () => {
+      const actual = socket.getPeerCertificate().fingerprint256;
+      if (actual === fingerprint256) return done(null, socket);
+      socket.destroy();
+      done(
+        new OpenIrError(
+          'PEER_SYNC_REFUSED',
+          `The peer presented a certificate (${actual}) other than the one it reported to the control plane (${fingerprint256}).`,
+          {
+            fix: 'Something between the nodes is intercepting TLS, or the peer changed its certificate; check the network path.',
+          },
+        ),
+        socket,
+      );
+    });
+    socket.once('error', (error) => done(error, socket));
+    return undefined;
+  };
+}

@@ -1,0 +1,498 @@
+import { useId, useRef, useState, type ChangeEvent, type FormEvent, type RefObject } from 'react';
+import { describeBackup, MIN_BACKUP_PASSWORD_LENGTH, type BackupInfo } from '../../shared/backup';
+import type { StatusReport } from '../../shared/contract';
+import type { UiError } from '../errors';
+import { formatDateTime } from '../format';
+import { useApp } from '../store';
+import { CheckCircleIcon, DownloadIcon, PlugOffIcon, ShieldIcon } from './Icons';
+import { Modal } from './Modal';
+import { Button, Callout, Card, ErrorDetails } from './ui';
+
+/** A backup is a few KiB; the host takes at most this much. */
+const MAX_BACKUP_BYTES = 600 * 1024;
+/** Codes after which "Unregister anyway" (clean this machine only) makes sense. */
+const UNREACHABLE_CODES = new Set([
+  'CONTROL_PLANE_UNREACHABLE',
+  'CONTROL_PLANE_TLS_FAILED',
+  'CONTROL_PLANE_TLS_PIN_MISMATCH',
+  'CONTROL_PLANE_ERROR',
+  'PROXY_UNREACHABLE',
+  'PROXY_AUTH_FAILED',
+  'PROXY_REFUSED',
+  'PROXY_AUTH_UNSUPPORTED',
+  'TIMEOUT',
+  'VAULT_UNAVAILABLE',
+]);
+
+/**
+ * Settings → Backup and restore: back up (downloaded as an encrypted file), restore (uploaded with its
+ * password) and unregister, which offers a backup first. Passwords stay in this component's state only
+ * while typed and go to the host, never to the store.
+ */
+export function BackupCard({ report }: { report: StatusReport }) {
+  const backupPasswordRef = useRef<HTMLInputElement>(null);
+  const [confirming, setConfirming] = useState(false);
+  const [hint, setHint] = useState(false);
+  const unregisterTitle = useId();
+  const removed = report.registered && report.lastError?.code === 'NODE_CREDENTIAL_REJECTED';
+  return (
+    <Card title="Backup and restore" className="card--wide" icon={<ShieldIcon size={20} className="muted" />}>
+      <p className="muted small">
+        A backup holds this node&apos;s registration, settings, data store credentials and certificates with
+        their private keys, encrypted with a password you choose (scrypt and AES-256-GCM). Restore it here or
+        on a new machine to bring the node back as itself, with the same node ID.
+      </p>
+      <div className="backup-grid">
+        <BackupForm passwordRef={backupPasswordRef} highlight={hint} onDone={() => setHint(false)} />
+        <RestoreForm report={report} />
+        <section className="cert-panel" aria-labelledby={unregisterTitle}>
+          <h4 id={unregisterTitle} className="cert-panel__title">
+            Unregister
+          </h4>
+          {report.registered ? (
+            <>
+              {removed ? (
+                <Callout tone="warn" title="The control plane removed this node.">
+                  <p>
+                    Unregister to clear the old registration here, then register again with a current key.
+                  </p>
+                </Callout>
+              ) : null}
+              <p className="small">
+                Removes <strong>{report.node?.name}</strong> from the integration runtime{' '}
+                <strong>{report.ir?.name}</strong> and deletes its registration secrets from this machine.
+                Then the node can register again, elsewhere or anew.
+              </p>
+              <div className="button-row">
+                <Button
+                  variant="danger"
+                  icon={<PlugOffIcon size={16} />}
+                  aria-haspopup="dialog"
+                  onClick={() => setConfirming(true)}
+                >
+                  Unregister…
+                </Button>
+              </div>
+            </>
+          ) : (
+            <p className="small muted">This node is not registered.</p>
+          )}
+        </section>
+      </div>
+      {confirming && report.node && report.ir ? (
+        <ConfirmUnregister
+          nodeName={report.node.name}
+          irName={report.ir.name}
+          onCancel={() => setConfirming(false)}
+          onBackUpFirst={() => {
+            setConfirming(false);
+            setHint(true);
+            // After the dialog gave focus back to its opener.
+            setTimeout(() => backupPasswordRef.current?.focus(), 0);
+          }}
+        />
+      ) : null}
+    </Card>
+  );
+}
+
+function BackupForm({
+  passwordRef,
+  highlight,
+  onDone,
+}: {
+  passwordRef: RefObject<HTMLInputElement | null>;
+  highlight: boolean;
+  onDone: () => void;
+}) {
+  const createBackup = useApp((s) => s.createBackup);
+  const [password, setPassword] = useState('');
+  const [confirm, setConfirm] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<UiError | null>(null);
+  const [done, setDone] = useState<string | null>(null);
+  const ids = { password: useId(), confirm: useId(), hint: useId(), title: useId() };
+
+  const onSubmit = async (event: FormEvent) => {
+    event.preventDefault();
+    setDone(null);
+    if (password.length < MIN_BACKUP_PASSWORD_LENGTH) {
+      setError({
+        code: 'INVALID_INPUT',
+        message: `The backup password must have at least ${MIN_BACKUP_PASSWORD_LENGTH} characters.`,
+      });
+      passwordRef.current?.focus();
+      return;
+    }
+    if (password !== confirm) {
+      setError({
+        code: 'INVALID_INPUT',
+        message: 'The two passwords are not the same.',
+        fix: 'Type it again.',
+      });
+      return;
+    }
+    setBusy(true);
+    setError(null);
+    const outcome = await createBackup(password);
+    setBusy(false);
+    if (!outcome.ok) {
+      setError(outcome.error);
+      return;
+    }
+    downloadBytes(outcome.value.fileName, outcome.value.content);
+    setPassword('');
+    setConfirm('');
+    setDone(
+      `Saved ${outcome.value.fileName}: ${outcome.value.contents.files.join(', ')} and ${outcome.value.contents.secrets} secrets, encrypted. Keep the password apart from the file.`,
+    );
+    onDone();
+  };
+
+  return (
+    <form
+      className={`cert-panel cert-form${highlight ? ' backup-highlight' : ''}`}
+      aria-labelledby={ids.title}
+      onSubmit={(event) => void onSubmit(event)}
+    >
+      <h4 id={ids.title} className="cert-panel__title">
+        Back up
+      </h4>
+      {highlight ? (
+        <p className="small">
+          <strong>Back up first:</strong> choose a password, save the file, then unregister.
+        </p>
+      ) : null}
+      <div className="field">
+        <label htmlFor={ids.password} className="field__label">
+          Backup password
+        </label>
+        <input
+          id={ids.password}
+          ref={passwordRef}
+          className="input"
+          type="password"
+          value={password}
+          autoComplete="new-password"
+          maxLength={1024}
+          disabled={busy}
+          aria-describedby={ids.hint}
+          onChange={(event) => setPassword(event.target.value)}
+        />
+        <p id={ids.hint} className="field__hint">
+          At least {MIN_BACKUP_PASSWORD_LENGTH} characters. Without it the backup cannot be restored.
+        </p>
+      </div>
+      <div className="field">
+        <label htmlFor={ids.confirm} className="field__label">
+          Confirm password
+        </label>
+        <input
+          id={ids.confirm}
+          className="input"
+          type="password"
+          value={confirm}
+          autoComplete="new-password"
+          maxLength={1024}
+          disabled={busy}
+          onChange={(event) => setConfirm(event.target.value)}
+        />
+      </div>
+      <div role="alert" className="alert-slot">
+        {error ? (
+          <Callout tone="error" title="The backup was not made.">
+            <ErrorDetails error={error} />
+          </Callout>
+        ) : null}
+      </div>
+      <p role="status" className="small status-line">
+        {done ? (
+          <span className="inline-status tone-ok">
+            <CheckCircleIcon size={16} />
+            <span className="break">{done}</span>
+          </span>
+        ) : null}
+      </p>
+      <div className="button-row">
+        <Button type="submit" variant="primary" icon={<DownloadIcon size={16} />} busy={busy}>
+          Back up
+        </Button>
+      </div>
+    </form>
+  );
+}
+
+function RestoreForm({ report }: { report: StatusReport }) {
+  const inspect = useApp((s) => s.inspectBackup);
+  const restore = useApp((s) => s.restoreBackup);
+  const [file, setFile] = useState<{ name: string; content: string; info: BackupInfo } | null>(null);
+  const [password, setPassword] = useState('');
+  const [replace, setReplace] = useState(false);
+  const [busy, setBusy] = useState<'read' | 'restore' | null>(null);
+  const [error, setError] = useState<UiError | null>(null);
+  const [done, setDone] = useState<string | null>(null);
+  const fileRef = useRef<HTMLInputElement>(null);
+  const ids = { file: useId(), password: useId(), replace: useId(), title: useId() };
+
+  const onFile = async (event: ChangeEvent<HTMLInputElement>) => {
+    setError(null);
+    setDone(null);
+    setFile(null);
+    const chosen = event.target.files?.[0];
+    if (!chosen) return;
+    if (chosen.size > MAX_BACKUP_BYTES) {
+      setError({
+        code: 'BACKUP_CORRUPT',
+        message: `${chosen.name} is too large to be an OpenIR backup.`,
+        fix: 'Choose the file saved by Back up or `openir backup`.',
+      });
+      return;
+    }
+    setBusy('read');
+    try {
+      const content = await readAsBase64(chosen);
+      const outcome = await inspect(content);
+      if (outcome.ok) setFile({ name: chosen.name, content, info: outcome.value });
+      else setError(outcome.error);
+    } catch {
+      setError({ code: 'NOT_FOUND', message: `${chosen.name} could not be read.` });
+    } finally {
+      setBusy(null);
+    }
+  };
+
+  const onSubmit = async (event: FormEvent) => {
+    event.preventDefault();
+    setDone(null);
+    if (!file) {
+      setError({ code: 'INVALID_INPUT', message: 'Choose a backup file first.' });
+      fileRef.current?.focus();
+      return;
+    }
+    if (password === '') {
+      setError({ code: 'INVALID_INPUT', message: 'Type the password of the backup.' });
+      return;
+    }
+    setBusy('restore');
+    setError(null);
+    const outcome = await restore({
+      content: file.content,
+      password,
+      ...(replace ? { replace: true } : {}),
+    });
+    setBusy(null);
+    if (!outcome.ok) {
+      setError(outcome.error);
+      return;
+    }
+    setPassword('');
+    setReplace(false);
+    setDone(`Restored ${describeBackup(outcome.value.info)}.`);
+  };
+
+  return (
+    <form
+      className="cert-panel cert-form"
+      aria-labelledby={ids.title}
+      onSubmit={(event) => void onSubmit(event)}
+    >
+      <h4 id={ids.title} className="cert-panel__title">
+        Restore
+      </h4>
+      <div className="field">
+        <label htmlFor={ids.file} className="field__label">
+          Backup file
+        </label>
+        <input
+          id={ids.file}
+          ref={fileRef}
+          className="input input--file"
+          type="file"
+          accept=".openir-backup"
+          disabled={busy !== null}
+          onChange={(event) => void onFile(event)}
+        />
+      </div>
+      {file ? (
+        <p className="small">
+          Node <strong>{file.info.node?.name ?? '(not registered)'}</strong>
+          {file.info.ir ? (
+            <>
+              {' '}
+              in <strong>{file.info.ir.name}</strong>
+            </>
+          ) : null}
+          , backed up {formatDateTime(file.info.createdAt)} by OpenIR {file.info.productVersion}.
+        </p>
+      ) : null}
+      <div className="field">
+        <label htmlFor={ids.password} className="field__label">
+          Backup password
+        </label>
+        <input
+          id={ids.password}
+          className="input"
+          type="password"
+          value={password}
+          autoComplete="off"
+          maxLength={1024}
+          disabled={busy !== null}
+          onChange={(event) => setPassword(event.target.value)}
+        />
+      </div>
+      {report.registered ? (
+        <label className="checkbox" htmlFor={ids.replace}>
+          <input
+            id={ids.replace}
+            type="checkbox"
+            checked={replace}
+            disabled={busy !== null}
+            onChange={(event) => setReplace(event.target.checked)}
+          />
+          <span>Replace this node&apos;s registration, settings and secrets</span>
+        </label>
+      ) : null}
+      <div role="alert" className="alert-slot">
+        {error ? (
+          <Callout tone="error" title="Nothing was restored.">
+            <ErrorDetails error={error} />
+          </Callout>
+        ) : null}
+      </div>
+      <p role="status" className="small status-line">
+        {done ? (
+          <span className="inline-status tone-ok">
+            <CheckCircleIcon size={16} />
+            <span className="break">{done}</span>
+          </span>
+        ) : null}
+      </p>
+      <div className="button-row">
+        <Button type="submit" variant="primary" busy={busy === 'restore'} disabled={busy === 'read'}>
+          Restore
+        </Button>
+      </div>
+    </form>
+  );
+}
+
+function ConfirmUnregister({
+  nodeName,
+  irName,
+  onCancel,
+  onBackUpFirst,
+}: {
+  nodeName: string;
+  irName: string;
+  onCancel: () => void;
+  onBackUpFirst: () => void;
+}) {
+  const unregister = useApp((s) => s.unregister);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<UiError | null>(null);
+  const [force, setForce] = useState(false);
+  const cancelRef = useRef<HTMLButtonElement>(null);
+  const textId = useId();
+  const forceId = useId();
+  const canForce = error !== null && UNREACHABLE_CODES.has(error.code);
+
+  const onConfirm = async () => {
+    setBusy(true);
+    setError(null);
+    const outcome = await unregister(force);
+    setBusy(false);
+    // On success the node needs registration and the app shows the Register page; this dialog unmounts.
+    if (!outcome.ok) setError(outcome.error);
+  };
+
+  return (
+    <Modal
+      role="alertdialog"
+      title="Unregister this node?"
+      onClose={onCancel}
+      initialFocus={cancelRef}
+      describedBy={textId}
+      className="modal--confirm"
+      showClose={false}
+      canClose={!busy}
+      footer={
+        <>
+          <Button ref={cancelRef} onClick={onCancel} disabled={busy}>
+            Cancel
+          </Button>
+          <Button icon={<DownloadIcon size={18} />} onClick={onBackUpFirst} disabled={busy}>
+            Back up first
+          </Button>
+          <Button
+            variant="danger"
+            icon={<PlugOffIcon size={18} />}
+            busy={busy}
+            disabled={canForce && !force}
+            onClick={() => void onConfirm()}
+          >
+            {force ? 'Unregister anyway' : 'Unregister'}
+          </Button>
+        </>
+      }
+    >
+      <div id={textId} className="stack">
+        <p>
+          <strong>{nodeName}</strong> is removed from the integration runtime <strong>{irName}</strong> on the
+          control plane, its running jobs stop, and its node credential and the integration runtime's data
+          store credentials are deleted from this machine. Proxy settings and certificates stay.
+        </p>
+        <p>
+          To bring this node back as itself later, <strong>back up first</strong>: a backup made now can be
+          restored; without one the node must register again as a new node.
+        </p>
+      </div>
+      <div role="alert" className="alert-slot">
+        {error ? (
+          <Callout tone="error" title="The node was not unregistered.">
+            <ErrorDetails error={error} />
+          </Callout>
+        ) : null}
+      </div>
+      {canForce ? (
+        <label className="checkbox" htmlFor={forceId}>
+          <input
+            id={forceId}
+            type="checkbox"
+            checked={force}
+            disabled={busy}
+            onChange={(event) => setForce(event.target.checked)}
+          />
+          <span>Clean this machine only; the control plane keeps listing the node</span>
+        </label>
+      ) : null}
+    </Modal>
+  );
+}
+
+/** Saves the encrypted backup (base64 from the host) as a file through a Blob; the CSP allows it. */
+function downloadBytes(fileName: string, base64: string): void {
+  const binary = atob(base64);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i += 1) bytes[i] = binary.charCodeAt(i);
+  const url = URL.createObjectURL(new Blob([bytes], { type: 'application/octet-stream' }));
+  const link = document.createElement('a');
+  link.href = url;
+  link.download = fileName;
+  link.rel = 'noopener';
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+function readAsBase64(file: File): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => {
+      const url = typeof reader.result === 'string' ? reader.result : '';
+      resolve(url.slice(url.indexOf(',') + 1));
+    };
+    reader.onerror = () => reject(reader.error ?? new Error('The file could not be read.'));
+    reader.readAsDataURL(file);
+  });
+}
