@@ -7,18 +7,33 @@ import { z } from 'zod';
 import type { IrNodeInfo } from '../shared/controlPlaneApi';
 import { OpenIrError } from '../shared/errors';
 import { REMOTE_ACCESS_PATHS } from '../shared/remoteAccess';
-import { SyncEntrySchema, type SyncEntry } from './jobs/credentialStore';
+import {
+  ManifestEntrySchema,
+  SyncEntrySchema,
+  type ManifestEntry,
+  type SyncEntry,
+} from './jobs/credentialStore';
 import { requestJson } from './jsonRequest';
 import type { SourceLogger } from './logger';
 import { open, seal, SealedMessageSchema, type PeerKey, type SealedMessage } from './peerSeal';
 import { socketFailureReason } from './pinnedTls';
 
-const PayloadSchema = z.object({ entries: z.array(SyncEntrySchema).max(10_000) });
+/**
+ * Each message carries the sender's manifest (versions only) and the entries
+ * the receiver lacks as far as the sender knows. In step, nothing with a
+ * secret crosses and no vault is read.
+ */
+const PayloadSchema = z.object({
+  manifest: z.array(ManifestEntrySchema).max(10_000),
+  entries: z.array(SyncEntrySchema).max(10_000),
+});
+type Payload = z.infer<typeof PayloadSchema>;
 /** A whole IR's credentials fit easily; far more than the listener's default body limit. */
 export const PEER_SYNC_MAX_BYTES = 8 * 1024 * 1024;
 
 export interface SyncedCredentials {
-  syncEntries(): Promise<SyncEntry[]>;
+  manifest(): Promise<ManifestEntry[]>;
+  syncEntries(theirs?: readonly ManifestEntry[]): Promise<SyncEntry[]>;
   merge(entries: readonly SyncEntry[]): Promise<string[]>;
 }
 
@@ -151,8 +166,16 @@ export class PeerSync {
     return seal(
       key,
       { from: self.nodeId, to: peer.nodeId, at: this.now() },
-      { entries: await this.options.credentials.syncEntries() },
+      await this.offer(payload.manifest),
     );
+  }
+
+  /** This node's manifest, and what it holds newer than `theirs`. */
+  private async offer(theirs: readonly ManifestEntry[]): Promise<Payload> {
+    return {
+      manifest: await this.options.credentials.manifest(),
+      entries: await this.options.credentials.syncEntries(theirs),
+    };
   }
 
   private async round(reason: string): Promise<void> {
@@ -175,22 +198,26 @@ export class PeerSync {
         self.nodeId,
         peer.nodeId,
       );
-      const request = seal(
-        key,
-        { from: self.nodeId, to: peer.nodeId, at: this.now() },
-        {
-          entries: await this.options.credentials.syncEntries(),
-        },
-      );
-      const reply = await this.post(peer, request);
-      const parsed = SealedMessageSchema.safeParse(reply);
-      if (!parsed.success || parsed.data.from !== peer.nodeId || parsed.data.to !== self.nodeId) {
-        throw new OpenIrError(
-          'PEER_SYNC_REFUSED',
-          'The peer answered with something other than a sealed reply.',
+      const send = async (payload: Payload): Promise<Payload> => {
+        const reply = await this.post(
+          peer,
+          seal(key, { from: self.nodeId, to: peer.nodeId, at: this.now() }, payload),
         );
-      }
-      await this.apply(PayloadSchema.parse(open(key, parsed.data, this.now())).entries, peer);
+        const parsed = SealedMessageSchema.safeParse(reply);
+        if (!parsed.success || parsed.data.from !== peer.nodeId || parsed.data.to !== self.nodeId) {
+          throw new OpenIrError(
+            'PEER_SYNC_REFUSED',
+            'The peer answered with something other than a sealed reply.',
+          );
+        }
+        return PayloadSchema.parse(open(key, parsed.data, this.now()));
+      };
+      // First our manifest alone: the peer answers with what we lack and its own manifest...
+      const answer = await send({ manifest: await this.options.credentials.manifest(), entries: [] });
+      await this.apply(answer.entries, peer);
+      // ...then what it lacks, if anything.
+      const offer = await this.offer(answer.manifest);
+      if (offer.entries.length > 0) await this.apply((await send(offer)).entries, peer);
       if (this.failing.delete(peer.nodeId)) this.options.log.info(`Peer '${peer.name}' is reachable again.`);
       return true;
     } catch (error) {

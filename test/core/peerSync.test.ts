@@ -142,6 +142,13 @@ describe('PeerSync between two listeners (real HTTP/TLS on loopback)', () => {
   async function peer(nodeId: string, tls?: { certPem: string; keyPem: string }) {
     const { store, vault } = nodeStore(nodeId);
     const key = await PeerKey.load(vault);
+    // Counts the secrets read from the vault (the real file vault underneath).
+    const reads = { count: 0 };
+    const get = vault.get.bind(vault);
+    vault.get = (name: string) => {
+      if (name.startsWith('data-store-credential:')) reads.count += 1;
+      return get(name);
+    };
     const logger = new Logger({ file: null, level: 'debug', redactor: new Redactor() });
     const nodes: IrNodeInfo[] = [];
     const sync = new PeerSync({
@@ -181,7 +188,7 @@ describe('PeerSync between two listeners (real HTTP/TLS on loopback)', () => {
       remoteAccessCertSha256: listener.certSha256,
       peerKey: key.publicKey,
     });
-    return { store, sync, nodes, info, logger };
+    return { store, sync, nodes, info, logger, reads };
   }
 
   it('a round exchanges both ways over TLS with the pinned certificate', async () => {
@@ -201,6 +208,11 @@ describe('PeerSync between two listeners (real HTTP/TLS on loopback)', () => {
     expect(a.sync.peersReachable).toBe(true);
     expect((await a.store.list()).map((c) => c.name)).toEqual(['files', 'sales-db']);
     expect(await b.store.resolve('sales-db', ['postgresql'])).toMatchObject({ password: 'from-a' });
+    // In step, a round exchanges versions only: no secret is read on either side.
+    const before = a.reads.count + b.reads.count;
+    await a.sync.syncNow('again');
+    await b.sync.syncNow('again');
+    expect(a.reads.count + b.reads.count).toBe(before);
   });
 
   it('a peer whose certificate is not the one it reported is not sent anything: Limited, with why', async () => {

@@ -66,6 +66,17 @@ export const SyncEntrySchema = z.object({
 export type SyncEntry = z.infer<typeof SyncEntrySchema>;
 
 type Stamp = Pick<SyncEntry, 'version' | 'updatedAt' | 'origin'>;
+const stampOf = ({ version, updatedAt, origin }: Stamp): Stamp => ({ version, updatedAt, origin });
+
+/** One line of what a node holds: a credential's (or deletion's) version, never its fields or secrets. */
+export const ManifestEntrySchema = SyncEntrySchema.pick({
+  name: true,
+  version: true,
+  updatedAt: true,
+  origin: true,
+  deleted: true,
+});
+export type ManifestEntry = z.infer<typeof ManifestEntrySchema>;
 
 /** Whether `a` is a later change than `b`: higher version, then later time, then node id, so every node picks the same. */
 export function isNewer(a: Stamp, b: Stamp | undefined): boolean {
@@ -170,11 +181,26 @@ export class CredentialStore {
     });
   }
 
-  /** Every credential and deletion with its secrets, for a peer of this IR (sealed before it leaves). */
-  async syncEntries(): Promise<SyncEntry[]> {
+  /** What this node holds, without any secret: a peer compares it with its own to see what to send. */
+  async manifest(): Promise<ManifestEntry[]> {
+    const file = await this.read();
+    return [
+      ...Object.entries(file.credentials).map(([name, r]) => ({ name, ...stampOf(r), deleted: false })),
+      ...Object.entries(file.deleted).map(([name, t]) => ({ name, ...stampOf(t), deleted: true })),
+    ];
+  }
+
+  /**
+   * The credentials and deletions newer than `theirs` (a peer's manifest), with
+   * their secrets, for that peer (sealed before they leave). Secrets are read
+   * from the vault only for what the peer lacks, so nodes in step read none.
+   */
+  async syncEntries(theirs: readonly ManifestEntry[] = []): Promise<SyncEntry[]> {
+    const known = new Map(theirs.map((entry) => [entry.name, entry]));
     const file = await this.read();
     const entries: SyncEntry[] = [];
     for (const [name, { version, origin, updatedAt, ...record }] of Object.entries(file.credentials)) {
+      if (!isNewer({ version, origin, updatedAt }, known.get(name))) continue;
       const secrets = record.hasSecret ? await this.secretsOf(name) : undefined;
       entries.push({
         name,
@@ -186,8 +212,9 @@ export class CredentialStore {
         ...(secrets ? { secrets } : {}),
       });
     }
-    for (const [name, tombstone] of Object.entries(file.deleted))
-      entries.push({ name, ...tombstone, deleted: true });
+    for (const [name, tombstone] of Object.entries(file.deleted)) {
+      if (isNewer(tombstone, known.get(name))) entries.push({ name, ...tombstone, deleted: true });
+    }
     return entries;
   }
 

@@ -60,8 +60,9 @@ export function BackupCard({ report }: { report: StatusReport }) {
               ) : null}
               <p className="small">
                 Removes <strong>{report.node?.name}</strong> from the integration runtime{' '}
-                <strong>{report.ir?.name}</strong> and deletes its registration secrets from this machine.
-                Then the node can register again, elsewhere or anew.
+                <strong>{report.ir?.name}</strong> and deletes its registration secrets and the integration
+                runtime's data store credentials from this machine. Then the node can register again,
+                elsewhere or anew.
               </p>
               <div className="button-row">
                 <Button
