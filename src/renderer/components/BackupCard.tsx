@@ -4,9 +4,9 @@ import type { StatusReport } from '../../shared/contract';
 import type { UiError } from '../errors';
 import { formatDateTime } from '../format';
 import { useApp } from '../store';
-import { CheckCircleIcon, DownloadIcon, PlugOffIcon, ShieldIcon } from './Icons';
+import { DownloadIcon, PlugOffIcon, ShieldIcon } from './Icons';
 import { Modal } from './Modal';
-import { Button, Callout, Card, ErrorDetails } from './ui';
+import { Button, Callout, Card, DoneLine, ErrorSlot } from './ui';
 
 /** A backup is a few KiB; the host takes at most this much. */
 const MAX_BACKUP_BYTES = 600 * 1024;
@@ -199,21 +199,8 @@ function BackupForm({
           onChange={(event) => setConfirm(event.target.value)}
         />
       </div>
-      <div role="alert" className="alert-slot">
-        {error ? (
-          <Callout tone="error" title="The backup was not made.">
-            <ErrorDetails error={error} />
-          </Callout>
-        ) : null}
-      </div>
-      <p role="status" className="small status-line">
-        {done ? (
-          <span className="inline-status tone-ok">
-            <CheckCircleIcon size={16} />
-            <span className="break">{done}</span>
-          </span>
-        ) : null}
-      </p>
+      <ErrorSlot error={error} title="The backup was not made." />
+      <DoneLine text={done} />
       <div className="button-row">
         <Button type="submit" variant="primary" icon={<DownloadIcon size={16} />} busy={busy}>
           Back up
@@ -353,21 +340,8 @@ function RestoreForm({ report }: { report: StatusReport }) {
           <span>Replace this node&apos;s registration, settings and secrets</span>
         </label>
       ) : null}
-      <div role="alert" className="alert-slot">
-        {error ? (
-          <Callout tone="error" title="Nothing was restored.">
-            <ErrorDetails error={error} />
-          </Callout>
-        ) : null}
-      </div>
-      <p role="status" className="small status-line">
-        {done ? (
-          <span className="inline-status tone-ok">
-            <CheckCircleIcon size={16} />
-            <span className="break">{done}</span>
-          </span>
-        ) : null}
-      </p>
+      <ErrorSlot error={error} title="Nothing was restored." />
+      <DoneLine text={done} />
       <div className="button-row">
         <Button type="submit" variant="primary" busy={busy === 'restore'} disabled={busy === 'read'}>
           Restore
@@ -447,13 +421,7 @@ function ConfirmUnregister({
           restored; without one the node must register again as a new node.
         </p>
       </div>
-      <div role="alert" className="alert-slot">
-        {error ? (
-          <Callout tone="error" title="The node was not unregistered.">
-            <ErrorDetails error={error} />
-          </Callout>
-        ) : null}
-      </div>
+      <ErrorSlot error={error} title="The node was not unregistered." />
       {canForce ? (
         <label className="checkbox" htmlFor={forceId}>
           <input

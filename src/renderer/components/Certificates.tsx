@@ -6,7 +6,7 @@ import { formatDateTime } from '../format';
 import { blockingProblems, keyText, shortThumbprint } from '../remoteAccessForm';
 import { useApp } from '../store';
 import { CheckCircleIcon, ErrorCircleIcon, WarningIcon } from './Icons';
-import { Button, Callout, Code, ErrorDetails } from './ui';
+import { Button, Callout, Code, ErrorSlot } from './ui';
 
 /**
  * Certificates as every face shows them: status badges (never colour alone), the requirement check with
@@ -349,13 +349,7 @@ export function ImportCertificateForm({
         </section>
       ) : null}
 
-      <div role="alert" className="alert-slot">
-        {error ? (
-          <Callout tone="error" title="The certificate could not be read or imported.">
-            <ErrorDetails error={error} />
-          </Callout>
-        ) : null}
-      </div>
+      <ErrorSlot error={error} title="The certificate could not be read or imported." />
 
       <div className="button-row">
         {checked && !unreadable ? (
@@ -519,13 +513,7 @@ export function GenerateCertificateForm({
           </select>
         </div>
       </div>
-      <div role="alert" className="alert-slot">
-        {error ? (
-          <Callout tone="error" title="The certificate could not be generated.">
-            <ErrorDetails error={error} />
-          </Callout>
-        ) : null}
-      </div>
+      <ErrorSlot error={error} title="The certificate could not be generated." />
       <div className="button-row">
         <Button variant="primary" busy={busy} onClick={() => void onSubmit()}>
           {busy ? 'Generating…' : 'Generate certificate'}

@@ -15,9 +15,9 @@ import {
 import type { UiError } from '../errors';
 import { formatDateTime } from '../format';
 import { useApp } from '../store';
-import { CheckCircleIcon, KeyIcon, TrashIcon } from './Icons';
+import { KeyIcon, TrashIcon } from './Icons';
 import { Modal } from './Modal';
-import { Button, Callout, Card, ErrorDetails, Fact, Facts, LoadFailed, Loading, Spinner } from './ui';
+import { Button, Card, DoneLine, ErrorSlot, Fact, Facts, LoadFailed, Loading, Spinner } from './ui';
 
 type DialogState = { mode: 'add' } | { mode: 'edit'; view: CredentialView } | null;
 
@@ -68,21 +68,8 @@ export function CredentialsCard() {
         only by name; jobs refer to them as <span className="mono">name:path</span>. Passwords, tokens and
         header values are kept encrypted in this node&apos;s secret store and are never shown again.
       </p>
-      <p role="status" className="small status-line">
-        {notice ? (
-          <span className="inline-status tone-ok">
-            <CheckCircleIcon size={16} />
-            <span>{notice}</span>
-          </span>
-        ) : null}
-      </p>
-      <div role="alert" className="alert-slot">
-        {error ? (
-          <Callout tone="error" title="The credential could not be deleted.">
-            <ErrorDetails error={error} />
-          </Callout>
-        ) : null}
-      </div>
+      <DoneLine text={notice} />
+      <ErrorSlot error={error} title="The credential could not be deleted." />
       {credentials ? (
         credentials.length === 0 ? (
           <p className="cert-list__empty muted">
@@ -523,13 +510,7 @@ function CredentialDialog({
           </span>
         ) : null}
       </div>
-      <div role="alert" className="alert-slot">
-        {saveError ? (
-          <Callout tone="error" title="The credential could not be saved.">
-            <ErrorDetails error={saveError} />
-          </Callout>
-        ) : null}
-      </div>
+      <ErrorSlot error={saveError} title="The credential could not be saved." />
     </Modal>
   );
 }

@@ -2,8 +2,8 @@ import { useEffect, useId, useState, type FormEvent } from 'react';
 import { MAX_CONCURRENT_JOBS_LIMIT } from '../../shared/credentials';
 import type { UiError } from '../errors';
 import { useApp } from '../store';
-import { CheckCircleIcon, TrashIcon } from './Icons';
-import { Button, Callout, Card, Code, ErrorDetails, LoadFailed, Loading } from './ui';
+import { TrashIcon } from './Icons';
+import { Button, Callout, Card, Code, DoneLine, ErrorDetails, LoadFailed, Loading } from './ui';
 
 type Busy = 'limit' | 'default' | 'allow' | { remove: string } | null;
 
@@ -250,14 +250,7 @@ export function JobsCard() {
       ) : (
         <Loading text="Loading the job settings…" />
       )}
-      <p role="status" className="small status-line">
-        {notice ? (
-          <span className="inline-status tone-ok">
-            <CheckCircleIcon size={16} />
-            <span>{notice}</span>
-          </span>
-        ) : null}
-      </p>
+      <DoneLine text={notice} />
       <div role="alert" className="alert-slot">
         {error ? (
           <Callout tone="error" title={error.title}>

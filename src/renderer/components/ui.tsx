@@ -1,6 +1,6 @@
-import { useId, type ComponentPropsWithRef, type ReactNode } from 'react';
+import { useId, type ComponentPropsWithRef, type ReactNode, type Ref } from 'react';
 import type { UiError } from '../errors';
-import { ErrorCircleIcon, InfoIcon, WarningIcon } from './Icons';
+import { CheckCircleIcon, ErrorCircleIcon, InfoIcon, WarningIcon } from './Icons';
 
 /** A titled card; the heading names the section for screen readers. */
 export function Card({
@@ -106,6 +106,45 @@ export function ErrorDetails({ error }: { error: UiError }) {
       ) : null}
       <p className="callout__code">Error code: {error.code}</p>
     </>
+  );
+}
+
+/**
+ * Where an action's failure appears: an always-present live region (so screen
+ * readers announce the error when it arrives), empty until there is one.
+ */
+export function ErrorSlot({
+  error,
+  title,
+  slotRef,
+}: {
+  error: UiError | null;
+  title: ReactNode;
+  /** For dialogs that move focus to the error. */
+  slotRef?: Ref<HTMLDivElement>;
+}) {
+  return (
+    <div role="alert" className="alert-slot" {...(slotRef ? { ref: slotRef, tabIndex: -1 } : {})}>
+      {error ? (
+        <Callout tone="error" title={title}>
+          <ErrorDetails error={error} />
+        </Callout>
+      ) : null}
+    </div>
+  );
+}
+
+/** Where an action's success appears: a live status line, empty until there is news. */
+export function DoneLine({ text }: { text: string | null }) {
+  return (
+    <p role="status" className="small status-line">
+      {text ? (
+        <span className="inline-status tone-ok">
+          <CheckCircleIcon size={16} />
+          <span className="break">{text}</span>
+        </span>
+      ) : null}
+    </p>
   );
 }
 

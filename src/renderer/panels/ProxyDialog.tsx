@@ -2,7 +2,7 @@ import { useEffect, useId, useMemo, useRef, useState, type FormEvent, type React
 import { PROXY_MODES, type ProxyMode, type ProxyTestReport, type ProxyView } from '../../shared/proxy';
 import { CheckCircleIcon, ErrorCircleIcon, RestartIcon } from '../components/Icons';
 import { Modal } from '../components/Modal';
-import { Button, Callout, ErrorDetails, Spinner } from '../components/ui';
+import { Button, Callout, ErrorDetails, ErrorSlot, Spinner } from '../components/ui';
 import {
   checkProxyForm,
   formFromView,
@@ -391,13 +391,11 @@ function ProxyDialogContent({ context, view }: { context: ProxyDialogContext; vi
             </span>
           ) : null}
         </div>
-        <div ref={saveErrorRef} tabIndex={-1} role="alert" className="alert-slot">
-          {saveError ? (
-            <Callout tone="error" title="The proxy setting could not be saved and applied.">
-              <ErrorDetails error={saveError} />
-            </Callout>
-          ) : null}
-        </div>
+        <ErrorSlot
+          error={saveError}
+          title="The proxy setting could not be saved and applied."
+          slotRef={saveErrorRef}
+        />
       </Modal>
 
       {confirming ? <ConfirmRestart onConfirm={onConfirm} onCancel={() => setConfirming(false)} /> : null}

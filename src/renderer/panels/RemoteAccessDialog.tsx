@@ -2,7 +2,7 @@ import { useCallback, useEffect, useId, useMemo, useRef, useState } from 'react'
 import { REMOTE_ACCESS_MODES, type RemoteAccessView } from '../../shared/remoteAccess';
 import { Modal } from '../components/Modal';
 import { RemoteAccessFields } from '../components/RemoteAccessFields';
-import { Button, Callout, ErrorDetails, Spinner } from '../components/ui';
+import { Button, ErrorSlot, Spinner } from '../components/ui';
 import {
   checkRemoteAccessForm,
   formFromSettings,
@@ -110,13 +110,7 @@ function RemoteAccessDialogContent({ view }: { view: RemoteAccessView }) {
           </span>
         ) : null}
       </div>
-      <div ref={saveErrorRef} tabIndex={-1} role="alert" className="alert-slot">
-        {saveError ? (
-          <Callout tone="error" title="Remote access could not be changed.">
-            <ErrorDetails error={saveError} />
-          </Callout>
-        ) : null}
-      </div>
+      <ErrorSlot error={saveError} title="Remote access could not be changed." slotRef={saveErrorRef} />
     </Modal>
   );
 }

@@ -27,6 +27,7 @@ import {
   Card,
   Code,
   ErrorDetails,
+  ErrorSlot,
   Fact,
   Facts,
   LoadFailed,
@@ -681,13 +682,7 @@ function CertificateRow({ cert, onRemove }: { cert: StoredCertificate; onRemove:
           Remove{hidden}
         </Button>
       </div>
-      <div role="alert" className="alert-slot">
-        {error ? (
-          <Callout tone="error" title="The action on this certificate failed.">
-            <ErrorDetails error={error} />
-          </Callout>
-        ) : null}
-      </div>
+      <ErrorSlot error={error} title="The action on this certificate failed." />
     </li>
   );
 }
