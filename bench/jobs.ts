@@ -35,7 +35,12 @@ import { channelAuthorization } from '../src/shared/controlPlaneApi';
 import { stagingPath } from '../src/shared/jobs';
 import { startControlPlane, stopAll } from '../test/helpers/controlPlane';
 import { makeNode, stopAllNodes, type StatusJson, type TestNode } from '../test/helpers/node';
-import { findPostgresBin, startPostgres, stopAllPostgres } from '../test/helpers/postgres';
+import {
+  findPostgresBin,
+  startPostgres,
+  stopAllPostgres,
+  postgresCredentialArgs,
+} from '../test/helpers/postgres';
 import { cleanupTempDirs, tempDir } from '../test/helpers/tmp';
 
 const JOBS = Number(process.env.BENCH_JOBS ?? 1000);
@@ -242,27 +247,7 @@ async function main(): Promise<void> {
        ALTER TABLE big ADD PRIMARY KEY (id); GRANT SELECT ON big TO reader; VACUUM ANALYZE big;`,
       'shop',
     );
-    await mustCli(
-      node,
-      [
-        'credential',
-        'set',
-        'pg',
-        '--type',
-        'postgresql',
-        '--host',
-        pg.host,
-        '--port',
-        String(pg.port),
-        '--database',
-        'shop',
-        '--user',
-        'reader',
-        '--no-ssl',
-        '--secret-stdin',
-      ],
-      `${password}\n`,
-    );
+    await mustCli(node, postgresCredentialArgs('pg', pg, { json: false }), `${password}\n`);
     const query = 'SELECT * FROM big ORDER BY id';
     const reference = await pg.copyCsvDigest(query, { database: 'shop', user: 'reader', password });
     const results: Record<string, unknown>[] = [

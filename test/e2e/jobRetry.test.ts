@@ -8,7 +8,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startControlPlane, stopAll as stopControlPlanes } from '../helpers/controlPlane';
 import { startDataServer } from '../helpers/dataServer';
 import { makeNode, stopAllNodes, type StatusJson } from '../helpers/node';
-import { findPostgresBin, startPostgres, stopAllPostgres, type RunningPostgres } from '../helpers/postgres';
+import {
+  findPostgresBin,
+  startPostgres,
+  stopAllPostgres,
+  type RunningPostgres,
+  postgresCredentialArgs,
+} from '../helpers/postgres';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp';
 
 /**
@@ -229,27 +235,7 @@ describe('jobs: retry and resume on transient failures', () => {
       const pg: RunningPostgres = await startPostgres();
       const password = randomBytes(12).toString('hex');
       await pg.sql(`CREATE ROLE reader LOGIN PASSWORD '${password}'; CREATE DATABASE shop;`);
-      const set = await node.cli(
-        [
-          'credential',
-          'set',
-          'pg',
-          '--type',
-          'postgresql',
-          '--host',
-          pg.host,
-          '--port',
-          String(pg.port),
-          '--database',
-          'shop',
-          '--user',
-          'reader',
-          '--no-ssl',
-          '--secret-stdin',
-          '--json',
-        ],
-        `${password}\n`,
-      );
+      const set = await node.cli(postgresCredentialArgs('pg', pg), `${password}\n`);
       expect(set.code).toBe(0);
       // Rows stream out, then the first run pauses at row 5000 (long enough to kill its backend
       // there, whatever the load); once the table retry_done exists, runs go straight through.

@@ -5,7 +5,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startControlPlane, stopAll as stopControlPlanes } from '../helpers/controlPlane';
 import { makeNode, stopAllNodes, type StatusJson, type TestNode } from '../helpers/node';
-import { findPostgresBin, startPostgres, stopAllPostgres, type RunningPostgres } from '../helpers/postgres';
+import {
+  findPostgresBin,
+  startPostgres,
+  stopAllPostgres,
+  type RunningPostgres,
+  postgresCredentialArgs,
+} from '../helpers/postgres';
 import { cleanupTempDirs, filesContaining } from '../helpers/tmp';
 
 /**
@@ -91,27 +97,7 @@ describe.skipIf(found.bin === null)(
       return job;
     };
     const setCredential = (node: TestNode, name: string, password: string) =>
-      node.cli(
-        [
-          'credential',
-          'set',
-          name,
-          '--type',
-          'postgresql',
-          '--host',
-          pg.host,
-          '--port',
-          String(pg.port),
-          '--database',
-          'shop',
-          '--user',
-          'reader',
-          '--no-ssl',
-          '--secret-stdin',
-          '--json',
-        ],
-        `${password}\n`,
-      );
+      node.cli(postgresCredentialArgs(name, pg), `${password}\n`);
     const setUpNode = async (node: TestNode) => {
       await node.startHost();
       // Two nodes share this IR; a second node may join only while the first has remote access.

@@ -242,3 +242,32 @@ function withoutPgEnv(): NodeJS.ProcessEnv {
 
 /** A SQL string literal (standard_conforming_strings is on). */
 export const sqlLiteral = (text: string): string => `'${text.replace(/'/g, "''")}'`;
+
+/**
+ * `openir credential set <name> --type postgresql …` for this server, with the password to
+ * come from standard input (`--secret-stdin`); `json` adds `--json`.
+ */
+export function postgresCredentialArgs(
+  name: string,
+  pg: Pick<RunningPostgres, 'host' | 'port'>,
+  { database = 'shop', user = 'reader', json = true } = {},
+): string[] {
+  return [
+    'credential',
+    'set',
+    name,
+    '--type',
+    'postgresql',
+    '--host',
+    pg.host,
+    '--port',
+    String(pg.port),
+    '--database',
+    database,
+    '--user',
+    user,
+    '--no-ssl',
+    '--secret-stdin',
+    ...(json ? ['--json'] : []),
+  ];
+}
