@@ -30,7 +30,14 @@ export function filesUnder(dir: string): string[] {
 export function filesContaining(dir: string, needle: string): string[] {
   const forms = [Buffer.from(needle), Buffer.from(Buffer.from(needle).toString('base64'))];
   return filesUnder(dir).filter((file) => {
-    const bytes = fs.readFileSync(file);
+    let bytes: Buffer;
+    try {
+      bytes = fs.readFileSync(file);
+    } catch (error) {
+      // A running host's atomic write renamed its temp file away between listing and reading.
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw error;
+    }
     return forms.some((form) => bytes.includes(form));
   });
 }

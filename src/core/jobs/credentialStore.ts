@@ -220,37 +220,41 @@ export class CredentialStore {
 
   /** Applies a peer's entries that are newer than ours; answers the names that changed here. */
   merge(entries: readonly SyncEntry[]): Promise<string[]> {
-    return this.mutate(async (file, tx) => {
-      const changed: string[] = [];
-      for (const entry of entries) {
-        const current: Stamp | undefined = file.credentials[entry.name] ?? file.deleted[entry.name];
-        if (!isNewer(entry, current)) continue;
-        const problem = entry.record && !entry.deleted ? invalidRecord(entry.name, entry.record) : null;
-        if (problem) {
-          // A peer on another version, or a broken one: keep ours rather than store what set() would refuse.
-          this.options.onRejected?.(entry.name, problem);
-          continue;
+    return this.mutate(
+      async (file, tx) => {
+        const changed: string[] = [];
+        for (const entry of entries) {
+          const current: Stamp | undefined = file.credentials[entry.name] ?? file.deleted[entry.name];
+          if (!isNewer(entry, current)) continue;
+          const problem = entry.record && !entry.deleted ? invalidRecord(entry.name, entry.record) : null;
+          if (problem) {
+            // A peer on another version, or a broken one: keep ours rather than store what set() would refuse.
+            this.options.onRejected?.(entry.name, problem);
+            continue;
+          }
+          const stamp = { version: entry.version, updatedAt: entry.updatedAt, origin: entry.origin };
+          const previous = file.credentials[entry.name];
+          if (entry.deleted || !entry.record) {
+            delete file.credentials[entry.name];
+            file.deleted[entry.name] = stamp;
+            if (previous?.hasSecret) tx.deleteAfterSave(vaultEntryFor(entry.name));
+          } else {
+            const hasSecret = await this.storeSecrets(
+              tx,
+              entry.name,
+              entry.secrets ?? {},
+              previous?.hasSecret ?? false,
+            );
+            file.credentials[entry.name] = { ...entry.record, ...stamp, hasSecret };
+            delete file.deleted[entry.name];
+          }
+          changed.push(entry.name);
         }
-        const stamp = { version: entry.version, updatedAt: entry.updatedAt, origin: entry.origin };
-        const previous = file.credentials[entry.name];
-        if (entry.deleted || !entry.record) {
-          delete file.credentials[entry.name];
-          file.deleted[entry.name] = stamp;
-          if (previous?.hasSecret) tx.deleteAfterSave(vaultEntryFor(entry.name));
-        } else {
-          const hasSecret = await this.storeSecrets(
-            tx,
-            entry.name,
-            entry.secrets ?? {},
-            previous?.hasSecret ?? false,
-          );
-          file.credentials[entry.name] = { ...entry.record, ...stamp, hasSecret };
-          delete file.deleted[entry.name];
-        }
-        changed.push(entry.name);
-      }
-      return changed;
-    });
+        return changed;
+        // Nodes in step merge nothing: no rewrite of the file every round.
+      },
+      (changed) => changed.length > 0,
+    );
   }
 
   /** The credential with its secrets, for a job; CREDENTIAL_NOT_FOUND or CREDENTIAL_TYPE_MISMATCH otherwise. */
@@ -326,12 +330,16 @@ export class CredentialStore {
    * a failure puts the overwritten secrets back: the file and the vault never
    * disagree about a credential, whatever fails in between.
    */
-  private mutate<T>(change: (file: CredentialsFile, tx: SecretWrites) => Promise<T>): Promise<T> {
+  private mutate<T>(
+    change: (file: CredentialsFile, tx: SecretWrites) => Promise<T>,
+    changedAnything: (result: T) => boolean = () => true,
+  ): Promise<T> {
     const run = this.queue.then(async () => {
       const file = await this.read();
       const tx = new SecretWrites(this.options.vault);
       try {
         const result = await change(file, tx);
+        if (!changedAnything(result)) return result;
         await writeFileAtomic(this.file, `${JSON.stringify(file, null, 2)}\n`);
         await tx.commit();
         return result;
