@@ -538,13 +538,6 @@ const createCertificatesSlice =
   (api: OpenIrApi): Slice<CertificatesSlice> =>
   (set, get) => {
     const list = new NewestOnly();
-    const attempt = async <T>(run: () => Promise<T>): Promise<Outcome<T>> => {
-      try {
-        return { ok: true, value: await run() };
-      } catch (error) {
-        return { ok: false, error: toUiError(error) };
-      }
-    };
     /** Runs a row action: one at a time, its failure shown on its row, the list reloaded after a change. */
     const rowAction = async <T>(
       thumbprint: string,
