@@ -16,6 +16,7 @@ import type { UiError } from '../errors';
 import { formatDateTime } from '../format';
 import { useApp } from '../store';
 import { KeyIcon, TrashIcon } from './Icons';
+import { ConfirmDialog } from './ConfirmDialog';
 import { Modal } from './Modal';
 import { Button, Card, DoneLine, ErrorSlot, Fact, Facts, LoadFailed, Loading, Spinner } from './ui';
 
@@ -197,35 +198,21 @@ function ConfirmDelete({
   onCancel: () => void;
   onConfirm: () => void;
 }) {
-  const cancelRef = useRef<HTMLButtonElement>(null);
-  const textId = useId();
   return (
-    <Modal
-      role="alertdialog"
+    <ConfirmDialog
       title="Delete this credential?"
-      onClose={onCancel}
-      initialFocus={cancelRef}
-      describedBy={textId}
-      className="modal--confirm"
-      showClose={false}
+      confirmLabel="Delete"
+      confirmIcon={<TrashIcon size={18} />}
+      onConfirm={onConfirm}
+      onCancel={onCancel}
       returnFocus={() => document.querySelector<HTMLElement>('[data-credential-opener]')}
-      footer={
-        <>
-          <Button ref={cancelRef} onClick={onCancel}>
-            Cancel
-          </Button>
-          <Button variant="danger" icon={<TrashIcon size={18} />} onClick={onConfirm}>
-            Delete
-          </Button>
-        </>
-      }
     >
-      <p id={textId}>
+      <p>
         The credential <strong className="break">{view.name}</strong> ({CREDENTIAL_TYPE_LABEL[view.type]}) and
         its secrets are deleted from this node. Jobs that name it fail until it is added again. This cannot be
         undone.
       </p>
-    </Modal>
+    </ConfirmDialog>
   );
 }
 

@@ -1,6 +1,7 @@
 import { useEffect, useId, useMemo, useRef, useState, type FormEvent, type ReactNode } from 'react';
 import { PROXY_MODES, type ProxyMode, type ProxyTestReport, type ProxyView } from '../../shared/proxy';
 import { CheckCircleIcon, ErrorCircleIcon, RestartIcon } from '../components/Icons';
+import { ConfirmDialog } from '../components/ConfirmDialog';
 import { Modal } from '../components/Modal';
 import { Button, Callout, ErrorDetails, ErrorSlot, Spinner } from '../components/ui';
 import {
@@ -404,30 +405,17 @@ function ProxyDialogContent({ context, view }: { context: ProxyDialogContext; vi
 }
 
 function ConfirmRestart({ onConfirm, onCancel }: { onConfirm: () => void; onCancel: () => void }) {
-  const cancelRef = useRef<HTMLButtonElement>(null);
-  const textId = useId();
   return (
-    <Modal
-      role="alertdialog"
+    <ConfirmDialog
       title="Save and restart the host service?"
-      onClose={onCancel}
-      initialFocus={cancelRef}
-      describedBy={textId}
-      className="modal--confirm"
-      showClose={false}
-      footer={
-        <>
-          <Button ref={cancelRef} onClick={onCancel}>
-            Cancel
-          </Button>
-          <Button variant="primary" icon={<RestartIcon size={18} />} onClick={onConfirm}>
-            Save and restart
-          </Button>
-        </>
-      }
+      confirmLabel="Save and restart"
+      confirmIcon={<RestartIcon size={18} />}
+      variant="primary"
+      onConfirm={onConfirm}
+      onCancel={onCancel}
     >
-      <p id={textId}>{CONFIRM_RESTART_MESSAGE}</p>
-    </Modal>
+      <p>{CONFIRM_RESTART_MESSAGE}</p>
+    </ConfirmDialog>
   );
 }
 

@@ -1,4 +1,4 @@
-import { useEffect, useId, useRef, useState } from 'react';
+import { useEffect, useId, useState } from 'react';
 import type { StoredCertificate } from '../../shared/certificates';
 import { LOG_LEVELS, type LogLevel, type StatusReport } from '../../shared/contract';
 import {
@@ -20,7 +20,7 @@ import {
   TrashIcon,
   WarningIcon,
 } from '../components/Icons';
-import { Modal } from '../components/Modal';
+import { ConfirmDialog } from '../components/ConfirmDialog';
 import {
   Button,
   Callout,
@@ -690,49 +690,29 @@ function CertificateRow({ cert, onRemove }: { cert: StoredCertificate; onRemove:
 function ConfirmRemove({ cert, onDone }: { cert: StoredCertificate; onDone: () => void }) {
   const remove = useApp((s) => s.removeCertificate);
   const remoteAccess = useApp((s) => s.remoteAccess);
-  const cancelRef = useRef<HTMLButtonElement>(null);
-  const textId = useId();
   const inUse = remoteAccess?.settings.mode === 'tls' && remoteAccess.settings.thumbprint === cert.thumbprint;
   return (
-    <Modal
-      role="alertdialog"
+    <ConfirmDialog
       title="Remove this certificate?"
-      onClose={onDone}
-      initialFocus={cancelRef}
-      describedBy={textId}
-      className="modal--confirm"
-      showClose={false}
-      footer={
-        <>
-          <Button ref={cancelRef} onClick={onDone}>
-            Cancel
-          </Button>
-          <Button
-            variant="danger"
-            icon={<TrashIcon size={18} />}
-            onClick={() => {
-              onDone();
-              void remove(cert.thumbprint);
-            }}
-          >
-            Remove
-          </Button>
-        </>
-      }
+      confirmLabel="Remove"
+      confirmIcon={<TrashIcon size={18} />}
+      onConfirm={() => {
+        onDone();
+        void remove(cert.thumbprint);
+      }}
+      onCancel={onDone}
     >
-      <div id={textId} className="stack">
+      <p>
+        <strong className="break">{cert.subject || '(no subject)'}</strong> (thumbprint{' '}
+        <span className="mono">{shortThumbprint(cert.thumbprint)}</span>) and its private key are deleted from
+        this node. This cannot be undone.
+      </p>
+      {inUse ? (
         <p>
-          <strong className="break">{cert.subject || '(no subject)'}</strong> (thumbprint{' '}
-          <span className="mono">{shortThumbprint(cert.thumbprint)}</span>) and its private key are deleted
-          from this node. This cannot be undone.
+          <strong>Remote access uses this certificate.</strong> Choose another one first, or remote access
+          stops working.
         </p>
-        {inUse ? (
-          <p>
-            <strong>Remote access uses this certificate.</strong> Choose another one first, or remote access
-            stops working.
-          </p>
-        ) : null}
-      </div>
-    </Modal>
+      ) : null}
+    </ConfirmDialog>
   );
 }
