@@ -176,11 +176,10 @@ export class IrRegistry {
       const found = this.store.findIrById(request.irId);
       if (!found) throw problems.irNotFoundInKey();
       this.checkSecret(found, request.secret);
-      if (this.store.countNodes(found.id) >= found.maxNodes)
-        throw problems.nodeLimitReached(found.name, found.maxNodes);
+      const existing = this.store.nodesOf(found.id);
+      if (existing.length >= found.maxNodes) throw problems.nodeLimitReached(found.name, found.maxNodes);
       if (this.store.findNodeByName(found.id, nodeName)) throw problems.nodeNameTaken(found.name, nodeName);
       // HA: nodes sync credentials over remote access, so a joiner needs every existing node reachable that way.
-      const existing = this.store.nodesOf(found.id);
       const withoutRemoteAccess = existing
         .filter((node) => node.remoteAccessUrl === null)
         .map((node) => node.name);

@@ -298,13 +298,6 @@ export class ControlPlaneStore {
       .map(toNode);
   }
 
-  countNodes(irId: string): number {
-    const row = this.db
-      .prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM nodes WHERE ir_id = ?')
-      .get(irId);
-    return row?.n ?? 0;
-  }
-
   markConnected(nodeId: string, nowMs: number): void {
     this.db.prepare('UPDATE nodes SET connected = 1, last_seen_at = ? WHERE id = ?').run(nowMs, nodeId);
   }
