@@ -33,7 +33,7 @@ export const PEER_SYNC_MAX_BYTES = 8 * 1024 * 1024;
 
 export interface SyncedCredentials {
   manifest(): Promise<ManifestEntry[]>;
-  syncEntries(theirs?: readonly ManifestEntry[]): Promise<SyncEntry[]>;
+  offer(theirs: readonly ManifestEntry[]): Promise<Payload>;
   merge(entries: readonly SyncEntry[]): Promise<string[]>;
 }
 
@@ -166,16 +166,8 @@ export class PeerSync {
     return seal(
       key,
       { from: self.nodeId, to: peer.nodeId, at: this.now() },
-      await this.offer(payload.manifest),
+      await this.options.credentials.offer(payload.manifest),
     );
-  }
-
-  /** This node's manifest, and what it holds newer than `theirs`. */
-  private async offer(theirs: readonly ManifestEntry[]): Promise<Payload> {
-    return {
-      manifest: await this.options.credentials.manifest(),
-      entries: await this.options.credentials.syncEntries(theirs),
-    };
   }
 
   private async round(reason: string): Promise<void> {
@@ -216,7 +208,7 @@ export class PeerSync {
       const answer = await send({ manifest: await this.options.credentials.manifest(), entries: [] });
       await this.apply(answer.entries, peer);
       // ...then what it lacks, if anything.
-      const offer = await this.offer(answer.manifest);
+      const offer = await this.options.credentials.offer(answer.manifest);
       if (offer.entries.length > 0) await this.apply((await send(offer)).entries, peer);
       if (this.failing.delete(peer.nodeId)) this.options.log.info(`Peer '${peer.name}' is reachable again.`);
       return true;

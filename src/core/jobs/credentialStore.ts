@@ -183,11 +183,15 @@ export class CredentialStore {
 
   /** What this node holds, without any secret: a peer compares it with its own to see what to send. */
   async manifest(): Promise<ManifestEntry[]> {
+    return manifestOf(await this.read());
+  }
+
+  /** This node's manifest and what it holds newer than `theirs`, from one read of the file: a sync message. */
+  async offer(
+    theirs: readonly ManifestEntry[],
+  ): Promise<{ manifest: ManifestEntry[]; entries: SyncEntry[] }> {
     const file = await this.read();
-    return [
-      ...Object.entries(file.credentials).map(([name, r]) => ({ name, ...stampOf(r), deleted: false })),
-      ...Object.entries(file.deleted).map(([name, t]) => ({ name, ...stampOf(t), deleted: true })),
-    ];
+    return { manifest: manifestOf(file), entries: await this.entriesNewerThan(file, theirs) };
   }
 
   /**
@@ -196,8 +200,14 @@ export class CredentialStore {
    * from the vault only for what the peer lacks, so nodes in step read none.
    */
   async syncEntries(theirs: readonly ManifestEntry[] = []): Promise<SyncEntry[]> {
+    return this.entriesNewerThan(await this.read(), theirs);
+  }
+
+  private async entriesNewerThan(
+    file: CredentialsFile,
+    theirs: readonly ManifestEntry[],
+  ): Promise<SyncEntry[]> {
     const known = new Map(theirs.map((entry) => [entry.name, entry]));
-    const file = await this.read();
     const entries: SyncEntry[] = [];
     for (const [name, { version, origin, updatedAt, ...record }] of Object.entries(file.credentials)) {
       if (!isNewer({ version, origin, updatedAt }, known.get(name))) continue;
@@ -433,6 +443,13 @@ function invalidRecord(
   if (parsed.data.type === 'localFolder' && !path.isAbsolute(parsed.data.root))
     return 'The folder is not an absolute path.';
   return null;
+}
+
+function manifestOf(file: CredentialsFile): ManifestEntry[] {
+  return [
+    ...Object.entries(file.credentials).map(([name, r]) => ({ name, ...stampOf(r), deleted: false })),
+    ...Object.entries(file.deleted).map(([name, t]) => ({ name, ...stampOf(t), deleted: true })),
+  ];
 }
 
 function split(
