@@ -113,8 +113,8 @@ describe('data store credentials', () => {
 
 describe('copy meter', () => {
   const run = async (format: 'raw' | 'csv' | 'ndjson', text: string) => {
-    const meter = new CopyMeter(format);
-    await pipeline(Readable.from([Buffer.from(text)]), meter, new Writable({ write: (_c, _e, cb) => cb() }));
+    const meter = new CopyMeter(format, new Writable({ write: (_c, _e, cb) => cb() }));
+    await pipeline(Readable.from([Buffer.from(text)]), meter);
     return meter.reading();
   };
 

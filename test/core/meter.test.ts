@@ -8,8 +8,8 @@ const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex
 
 /** Feeds `chunks` through a CopyMeter stream, as a copy does. */
 async function meter(format: 'raw' | 'csv' | 'ndjson', chunks: Buffer[]) {
-  const m = new CopyMeter(format);
-  await pipeline(Readable.from(chunks), m, new Writable({ write: (_c, _e, cb) => cb() }));
+  const m = new CopyMeter(format, new Writable({ write: (_c, _e, cb) => cb() }));
+  await pipeline(Readable.from(chunks), m);
   return { ...m.reading(), sha256: m.sha256() };
 }
 

@@ -127,7 +127,7 @@ export class CopyActivity {
       if (resume) this.options.onResume?.(source.offset);
       sink ??= await this.ends.openSink(this.request);
       const stream = sink.open(source.offset, source.size);
-      await pipeline(source.stream, new CopyMeter(this.tally), stream, { signal });
+      await pipeline(source.stream, new CopyMeter(this.tally, stream, source.release), { signal });
       signal.throwIfAborted();
       await sink.commit();
     } catch (error) {

@@ -1,5 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
-import { Transform, type TransformCallback } from 'node:stream';
+import { finished, Writable } from 'node:stream';
 import type { JobFormat } from '../../shared/jobs';
 
 export interface MeterReading {
@@ -136,22 +136,53 @@ export class CopyTally {
 }
 
 /**
- * Sits between source and sink: counts bytes and rows and hashes what passes,
+ * The last stage of a copy: counts, hashes and writes each chunk to the sink,
  * so the node can report progress and the checksum of exactly what it wrote.
+ * It wraps the sink rather than sitting before it as a Transform so that it
+ * hears, from each write's callback, when the sink is done with a chunk: a
+ * source that reads into reused buffers (FileChunks) gets the buffer back then.
  * One stream per try of a copy; the tally it feeds may span several tries.
  */
-export class CopyMeter extends Transform {
+export class CopyMeter extends Writable {
   readonly tally: CopyTally;
+  /** Settles when the sink has finished (undefined) or failed (the error). */
+  private readonly sinkDone: Promise<Error | undefined>;
 
-  constructor(format: JobFormat | CopyTally) {
-    // Large chunks pass as they are: a bigger buffer here only adds memory.
+  constructor(
+    format: JobFormat | CopyTally,
+    private readonly sink: Writable,
+    private readonly release?: (chunk: Buffer) => void,
+  ) {
     super();
     this.tally = typeof format === 'string' ? new CopyTally(format) : format;
+    // A sink that fails or closes early fails the copy, as it would at the end of a pipeline.
+    this.sinkDone = new Promise((resolve) =>
+      finished(sink, { readable: false }, (error) => {
+        if (error) this.destroy(error);
+        resolve(error ?? undefined);
+      }),
+    );
   }
 
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     this.tally.update(chunk);
-    callback(null, chunk);
+    const release = this.release;
+    // Only a write that completed is done with the bytes; after a failed one, the buffer is dropped.
+    const more = this.sink.write(chunk, release ? (error) => error || release(chunk) : undefined);
+    if (more) callback();
+    else this.sink.once('drain', () => callback());
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    this.sink.end();
+    // On failure the meter is destroyed with the sink's error already.
+    void this.sinkDone.then((error) => error || callback());
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    // Stopped by a failure or a cancel: the sink stops too, as a pipeline would stop it.
+    if (error) this.sink.destroy(error);
+    callback(error);
   }
 
   reading(): MeterReading {

@@ -15,11 +15,12 @@ import { markTransient } from './retry';
 const REFUSAL_WAIT_MS = 1000;
 const HEAD_TIMEOUT_MS = 15_000;
 /**
- * How much the upload's TLS socket queues before it pushes back: the source
- * reads ahead (and the meter hashes) while TLS encrypts and the kernel sends,
- * instead of taking turns every 16 KiB.
+ * How much the upload's TLS socket queues before it pushes back: one read
+ * chunk, so the source reads ahead (and the meter hashes) while TLS encrypts
+ * and the kernel sends, instead of taking turns every 16 KiB. Not more: queued
+ * chunks go to TLS as one writev, which Node first copies into one buffer.
  */
-const UPLOAD_BUFFER = 4 * 1024 * 1024;
+const UPLOAD_BUFFER = 1024 * 1024;
 
 /**
  * Where a copy writes. One per try of a copy: `held` (on a retry) says how much

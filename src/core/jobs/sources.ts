@@ -6,6 +6,7 @@ import type { Connector } from '../connector';
 import type { SourceRequest } from './copyActivity';
 import type { CredentialStore, ResolvedCredential } from './credentialStore';
 import type { LocalPathPolicy } from './pathPolicy';
+import { FileChunks } from './fileChunks';
 import { markTransient } from './retry';
 
 export interface SourceDeps {
@@ -18,6 +19,8 @@ export interface SourceDeps {
 const HTTP_CONNECT_TIMEOUT_MS = 15_000;
 /** Bigger reads than the default 64 KiB: fewer chunks through meter, TLS and socket for the same bytes. */
 const FILE_READ_CHUNK = 1024 * 1024;
+/** Enough reused read buffers for every chunk in flight: read ahead, meter, socket buffer, TLS. */
+const FILE_BUFFERS_KEPT = 8;
 
 /** A source's byte stream and where in the source it starts. */
 export interface OpenedSource {
@@ -36,6 +39,12 @@ export interface OpenedSource {
   validator?: string;
   /** How many bytes the stream will give, when known (a file, an HTTP body with Content-Length). */
   size?: number;
+  /**
+   * For a stream that reads into buffers it uses again (a file): hands a chunk
+   * back once the sink has finished writing it. Until then its buffer is not
+   * read into again.
+   */
+  release?: (chunk: Buffer) => void;
 }
 
 /**
@@ -70,12 +79,19 @@ export async function openSource(
     // Bounded at the size seen now, so the upload can say its length (no chunked framing) and
     // a file that grows meanwhile is copied as it was; one that shrinks fails the copy.
     const bounded = stat.size > start;
-    const stream = handle.createReadStream({
-      highWaterMark: FILE_READ_CHUNK,
+    const stream = new FileChunks(handle, {
       start,
-      ...(bounded ? { end: stat.size - 1 } : {}),
+      end: bounded ? stat.size : Infinity,
+      chunkSize: FILE_READ_CHUNK,
+      keep: FILE_BUFFERS_KEPT,
     });
-    return { stream, offset: start, validator, ...(bounded ? { size: stat.size - start } : {}) };
+    return {
+      stream,
+      offset: start,
+      validator,
+      release: stream.release,
+      ...(bounded ? { size: stat.size - start } : {}),
+    };
   }
   if (credential.type === 'http') return openHttp(deps, credential, source, signal);
   // Loaded on first use: the PostgreSQL driver is ~15 MB resident that an idle node should not carry.
