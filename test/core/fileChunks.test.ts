@@ -1,6 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -116,6 +118,33 @@ describe('FileChunks', () => {
 });
 
 describe('CopyMeter over a sink', () => {
+  it('fails, not hangs, when a file is shorter than the length the upload announced', async () => {
+    const server = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.end('ok'));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const announced = bytes.length + CHUNK;
+      const put = http.request({
+        host: '127.0.0.1',
+        port: (server.address() as AddressInfo).port,
+        method: 'PUT',
+        headers: { 'content-length': String(announced) },
+      });
+      Reflect.set(put, 'strictContentLength', true);
+      put.on('error', () => undefined);
+      // As if the file had shrunk since its size was taken.
+      const source = await open(0, announced);
+      await expect(pipeline(source, new CopyMeter('raw', put, source.release))).rejects.toMatchObject({
+        code: 'ERR_HTTP_CONTENT_LENGTH_MISMATCH',
+      });
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
   it('hands a chunk back only after a write that completed', async () => {
     const released: number[] = [];
     const sink = new Writable({
