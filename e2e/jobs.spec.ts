@@ -28,6 +28,8 @@ test.describe.configure({ mode: 'serial' });
 const TOKEN = `tok-${randomBytes(16).toString('hex')}`;
 const BIG_BYTES = 20 * 1024 * 1024;
 const SLOW_BYTES = 4 * 1024 * 1024;
+/** Served by `flaky/drop-once/…`: the connection drops halfway through the first answer. */
+const FLAKY_BYTES = 8 * 1024 * 1024;
 
 let cp: RunningControlPlane;
 let web: WebHost;
@@ -66,7 +68,11 @@ async function submit(source: string): Promise<JobJson> {
 
 test.beforeAll(async ({ browser }) => {
   dataRoot = fs.realpathSync(tempDir('openir-ui-data-'));
-  dataServer = startDataServer({ token: TOKEN, slowData: randomBytes(SLOW_BYTES) }).server;
+  dataServer = startDataServer({
+    token: TOKEN,
+    slowData: randomBytes(SLOW_BYTES),
+    flaky: randomBytes(FLAKY_BYTES),
+  }).server;
   await new Promise<void>((resolve) => dataServer.listen(0, '127.0.0.1', resolve));
   webUrl = `http://127.0.0.1:${(dataServer.address() as AddressInfo).port}/`;
   cp = await startControlPlane({ heartbeatIntervalMs: 300, heartbeatTimeoutMs: 1500 });
@@ -267,6 +273,20 @@ test('a slow HTTP copy shows live progress while Running, then Succeeded', async
   await expect(page.getByTestId('jobs-running')).toContainText('0 running of 3');
   await shoot('home-jobs-done');
   expect(await page.content()).not.toContain(TOKEN);
+});
+
+test('a copy that lost its connection and resumed says so on Home', async () => {
+  const job = await submit('web:flaky/drop-once/home.bin');
+  const row = jobRow(job.id);
+  await expect(row).toContainText('Succeeded', { timeout: 30_000 });
+  await expect(row).toContainText('8.0 MB');
+  const note = row.getByTestId('job-note');
+  await expect(note).toHaveText(/^Resuming the copy at byte \d+ \(attempt 2 of 3\), after: .+\.$/);
+  // The control plane has the same words, for `job show`.
+  const shown = (await cp.admin<JobJson & { note: string | null }>(['job', 'show', job.id])).json;
+  expect(shown.note).toBe(await note.textContent());
+  await row.scrollIntoViewIfNeeded();
+  await shoot('home-job-resumed');
 });
 
 test('readable at 200 % zoom (a 640 px wide viewport)', async () => {

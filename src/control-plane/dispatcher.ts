@@ -153,7 +153,7 @@ export class JobDispatcher {
         }
         return;
       case 'jobProgress':
-        store.jobs.recordProgress(message.jobId, nodeId, message.bytes, message.rows, message.rate);
+        store.jobs.recordProgress(message.jobId, nodeId, message);
         return;
       case 'jobFinished': {
         const outcome = this.checkedOutcome(message);

@@ -137,6 +137,7 @@ function describe(session: AdminSession, job: JobRow, headline?: string): Comman
       `${view.progress.bytes} bytes${view.progress.rows === null ? '' : `, ${view.progress.rows} rows`}${view.progress.rate === null ? '' : `, ${view.progress.rate} B/s`}`,
     ],
   ];
+  if (view.note) rows.push(['Note', view.note]);
   if (view.sha256) rows.push(['SHA-256', view.sha256]);
   if (view.reason) rows.push(['Reason', `${view.reason}${view.reasonCode ? ` [${view.reasonCode}]` : ''}`]);
   rows.push(['Created', view.createdAt]);

@@ -19,6 +19,8 @@ export interface JobRow {
   bytes: number;
   rows: number | null;
   rate: number | null;
+  /** The node's latest retry or resume of this attempt's copy, in words. */
+  note: string | null;
   sha256: string | null;
   stagedBytes: number | null;
   stagedSha256: string | null;
@@ -64,6 +66,7 @@ interface RawJob {
   bytes: number;
   rows_copied: number | null;
   rate: number | null;
+  note: string | null;
   sha256: string | null;
   staged_bytes: number | null;
   staged_sha256: string | null;
@@ -92,6 +95,7 @@ const toJob = (r: RawJob): JobRow => ({
   bytes: r.bytes,
   rows: r.rows_copied,
   rate: r.rate,
+  note: r.note,
   sha256: r.sha256,
   stagedBytes: r.staged_bytes,
   stagedSha256: r.staged_sha256,
@@ -190,7 +194,7 @@ export class JobStore {
       this.db
         .prepare(
           `UPDATE jobs SET state = 'Dispatched', node_id = ?, node_name = ?, attempt = attempt + 1, dispatched_at = ?,
-             started_at = NULL, bytes = 0, rows_copied = NULL, rate = NULL, staged_bytes = NULL, staged_sha256 = NULL
+             started_at = NULL, bytes = 0, rows_copied = NULL, rate = NULL, note = NULL, staged_bytes = NULL, staged_sha256 = NULL
            WHERE id = ? AND state = 'Queued' AND cancel_requested = 0`,
         )
         .run(nodeId, nodeName, nowMs, id).changes > 0
@@ -207,12 +211,17 @@ export class JobStore {
     );
   }
 
-  recordProgress(id: string, nodeId: string, bytes: number, rows: number | undefined, rate: number): void {
+  recordProgress(
+    id: string,
+    nodeId: string,
+    progress: { bytes: number; rows?: number | undefined; rate: number; note?: string | undefined },
+  ): void {
     this.db
       .prepare(
-        `UPDATE jobs SET bytes = ?, rows_copied = ?, rate = ? WHERE id = ? AND node_id = ? AND ${ACTIVE}`,
+        `UPDATE jobs SET bytes = ?, rows_copied = ?, rate = ?, note = COALESCE(?, note)
+         WHERE id = ? AND node_id = ? AND ${ACTIVE}`,
       )
-      .run(bytes, rows ?? null, rate, id, nodeId);
+      .run(progress.bytes, progress.rows ?? null, progress.rate, progress.note ?? null, id, nodeId);
   }
 
   recordStaged(id: string, nodeId: string, bytes: number, sha256: string): boolean {
@@ -290,6 +299,7 @@ export function jobView(job: JobRow, irName: string) {
     attempt: job.attempt,
     cancelRequested: job.cancelRequested,
     progress: { bytes: job.bytes, rows: job.rows, rate: job.rate },
+    note: job.note,
     sha256: job.sha256,
     staging: job.stagedSha256 === null ? null : { bytes: job.stagedBytes, sha256: job.stagedSha256 },
     reason: job.reason,

@@ -107,6 +107,13 @@ export const MIGRATIONS: readonly Migration[] = [
       db.exec('ALTER TABLE nodes ADD COLUMN peer_key TEXT');
     },
   },
+  {
+    version: 5,
+    name: "jobs keep the node's latest retry or resume note",
+    up(db) {
+      db.exec('ALTER TABLE jobs ADD COLUMN note TEXT');
+    },
+  },
 ];
 
 export function currentSchemaVersion(db: Database): number {

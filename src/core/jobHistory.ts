@@ -46,6 +46,7 @@ export class JobHistory {
       job.bytes = message.bytes;
       job.rows = message.rows ?? null;
       job.rate = message.rate;
+      job.note = message.note ?? job.note;
       this.progressed();
     } else if (message.type === 'jobFinished') {
       // A final report sent again after a reconnect finds no running job: nothing changes.
@@ -109,6 +110,7 @@ export class JobHistory {
       startedAt: new Date(this.now()).toISOString(),
       finishedAt: null,
       reason: null,
+      note: null,
     };
   }
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ERROR_CODES } from './errors';
-import { JobFormatSchema, JobIdSchema, JobSinkSchema, JobSourceSchema } from './jobs';
+import { JOB_NOTE_MAX, JobFormatSchema, JobIdSchema, JobSinkSchema, JobSourceSchema } from './jobs';
 import { IrStatusSchema, NodeStatusSchema } from './status';
 
 /**
@@ -108,6 +108,11 @@ export const NodeMessageSchema = z.discriminatedUnion('type', [
     rows: z.number().int().nonnegative().optional(),
     /** Bytes per second since the job started. */
     rate: z.number().nonnegative(),
+    /**
+     * What the copy went through besides moving bytes, in words: a transient
+     * failure it is retrying, or the byte it resumed at. Kept until the next note.
+     */
+    note: z.string().max(JOB_NOTE_MAX).optional(),
   }),
   z.object({
     type: z.literal('jobFinished'),

@@ -13,6 +13,9 @@ export type FinalJobState = (typeof FINAL_JOB_STATES)[number];
 export const ACTIVE_JOB_STATES = ['Dispatched', 'Running'] as const;
 
 export const JOB_FORMATS = ['raw', 'csv', 'ndjson'] as const;
+
+/** The longest job note (a retry or resume in words) a node sends. */
+export const JOB_NOTE_MAX = 500;
 export const JobFormatSchema = z.enum(JOB_FORMATS);
 export type JobFormat = z.infer<typeof JobFormatSchema>;
 
@@ -72,6 +75,8 @@ export const JobViewSchema = z.object({
   finishedAt: z.string().nullable(),
   /** Why it failed or was cancelled. */
   reason: z.string().nullable(),
+  /** The latest retry or resume of its copy, in words (see the jobProgress message); null when none. */
+  note: z.string().nullable(),
 });
 export type JobView = z.infer<typeof JobViewSchema>;
 

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CopyActivity, type CopyEnds, type RetryNotice } from '../../src/core/jobs/copyActivity';
 import { CredentialStore } from '../../src/core/jobs/credentialStore';
 import { LocalPathPolicy } from '../../src/core/jobs/pathPolicy';
-import { isTransient, markTransient, retryDelayMs } from '../../src/core/jobs/retry';
+import { describeFailure, isTransient, markTransient, retryDelayMs } from '../../src/core/jobs/retry';
 import { openLocalFileSink } from '../../src/core/jobs/sinks';
 import { openSource } from '../../src/core/jobs/sources';
 import { FileVault } from '../../src/core/vault';
@@ -165,6 +165,19 @@ describe('transient or not', () => {
       false,
     );
     expect(isTransient(Object.assign(new Error('syntax error'), { code: '42601' }))).toBe(false);
+  });
+
+  it('says what happened to a connection in words, and keeps other messages', () => {
+    expect(describeFailure(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }))).toBe(
+      'the connection was reset (ECONNRESET)',
+    );
+    expect(describeFailure(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }))).toBe(
+      'the connection was closed while sending (EPIPE)',
+    );
+    expect(describeFailure(Object.assign(new Error('terminating connection'), { code: '57P01' }))).toBe(
+      'terminating connection (57P01)',
+    );
+    expect(describeFailure(new Error('socket hang up'))).toBe('socket hang up');
   });
 
   it('backs off exponentially, with jitter, up to the cap', () => {

@@ -40,6 +40,21 @@ describe('JobHistory (the recent jobs pushed to the UI)', () => {
     ]);
   });
 
+  it("keeps a job's latest retry note through later progress and its end", () => {
+    const history = new JobHistory({ onChange: () => undefined });
+    history.received(assigned('n'));
+    expect(history.recent[0]?.note).toBeNull();
+    const note = 'Resuming the copy at byte 1048576 (attempt 2 of 3), after: the connection was reset.';
+    history.sent({ type: 'jobProgress', jobId: 'n', bytes: 10, rate: 5, note });
+    history.sent({ type: 'jobProgress', jobId: 'n', bytes: 20, rate: 5 });
+    expect(history.recent[0]).toMatchObject({ bytes: 20, note });
+    history.sent({ type: 'jobFinished', jobId: 'n', state: 'Succeeded', bytes: 30, sha256: SHA });
+    expect(history.recent[0]).toMatchObject({ state: 'Succeeded', note });
+    // A new attempt starts without the old one's note.
+    history.received(assigned('n', 2));
+    expect(history.recent[0]?.note).toBeNull();
+  });
+
   it('keeps every running job and the newest finished ones up to the cap', () => {
     const history = new JobHistory({ onChange: () => undefined, keep: 3 });
     for (const id of ['j1', 'j2', 'j3', 'j4']) {

@@ -34,6 +34,7 @@ interface JobJson {
   reason: string | null;
   reasonCode: string | null;
   progress: { bytes: number; rows: number | null };
+  note: string | null;
 }
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
@@ -172,6 +173,10 @@ describe('jobs: retry and resume on transient failures', () => {
     expect(node.output()).toContain('retrying (attempt 2 of 3)');
     expect(node.output()).toContain(`Resuming the copy at byte ${resumedAt} (attempt 2 of 3)`);
     expect(cp.stderr()).toContain(`(resumed at byte ${resumedAt})`);
+    // The node's progress reports said so too: `job show` tells what the copy went through.
+    expect(job.note).toMatch(
+      new RegExp(`^Resuming the copy at byte ${resumedAt} \\(attempt 2 of 3\\), after: .+\\.$`),
+    );
   });
 
   it('retries an HTTP 503 from the data store, then copies byte-exact', async () => {
@@ -223,6 +228,7 @@ describe('jobs: retry and resume on transient failures', () => {
     expect(job.reason).toMatch(/gave up after 3 attempts/);
     expect(requestsFor('/flaky/drop-always/d.bin')).toHaveLength(3);
     expect(node.output()).toContain('retrying (attempt 3 of 3)');
+    expect(job.note).toMatch(/\(attempt 3 of 3\), after: /);
     expect(fs.existsSync(path.join(cp.dataDir, 'staging', submitted.id))).toBe(false);
   });
 
@@ -274,6 +280,7 @@ describe('jobs: retry and resume on transient failures', () => {
       expect(sha256(bytes)).toBe(reference.sha256);
       expect(node.output()).toMatch(/Copy interrupted: .*retrying \(attempt 2 of 3\)/);
       expect(node.output()).toContain('Restarting the copy from the start (attempt 2 of 3)');
+      expect(job.note).toMatch(/^Restarting the copy from the start \(attempt 2 of 3\), after: /);
     },
     60_000,
   );

@@ -1,5 +1,6 @@
 import type { ControlPlaneMessage, NodeMessage } from '../../shared/controlPlaneApi';
 import { OpenIrError, toErrorBody } from '../../shared/errors';
+import { JOB_NOTE_MAX } from '../../shared/jobs';
 import type { SourceLogger } from '../logger';
 import { CopyActivity, type CopyEnds, type CopyRequest } from './copyActivity';
 import { describeFailure, type RetryPolicy } from './retry';
@@ -26,6 +27,9 @@ interface RunningJob {
   activity: CopyActivity;
   startedMs: number;
   lastReportedBytes: number;
+  /** The latest retry or resume in words, sent with progress; null until one happens. */
+  note: string | null;
+  lastReportedNote: string | null;
   timer: NodeJS.Timeout;
 }
 
@@ -92,23 +96,32 @@ export class JobRunner {
     };
     let tryNumber = 1;
     let tries = 1;
+    let interruption = '';
+    // The log says it, and so do the job's progress reports: Home and `job show` tell a flaky link.
+    const note = (text: string) => {
+      job.note = text.length > JOB_NOTE_MAX ? `${text.slice(0, JOB_NOTE_MAX - 1)}…` : text;
+      this.reportProgress(job);
+    };
     const activity = new CopyActivity(this.options.ends, request, {
       ...(this.options.retry ? { retry: this.options.retry } : {}),
       onRetry: ({ next, of, delayMs, error }) => {
         tryNumber = next;
         tries = of;
+        interruption = describeFailure(error);
         this.options.log.warn(
-          `Copy interrupted: ${describeFailure(error)}; retrying (attempt ${next} of ${of}) after ${delayMs} ms.`,
+          `Copy interrupted: ${interruption}; retrying (attempt ${next} of ${of}) after ${delayMs} ms.`,
           { jobId, attempt, bytes: activity.reading().bytes },
         );
+        note(`Interrupted: ${interruption}; retrying (attempt ${next} of ${of}) in ${formatDelay(delayMs)}.`);
       },
-      onResume: (offset) =>
-        this.options.log.info(
+      onResume: (offset) => {
+        const text =
           offset > 0
-            ? `Resuming the copy at byte ${offset} (attempt ${tryNumber} of ${tries}).`
-            : `Restarting the copy from the start (attempt ${tryNumber} of ${tries}).`,
-          { jobId, attempt, offset },
-        ),
+            ? `Resuming the copy at byte ${offset} (attempt ${tryNumber} of ${tries})`
+            : `Restarting the copy from the start (attempt ${tryNumber} of ${tries})`;
+        this.options.log.info(`${text}.`, { jobId, attempt, offset });
+        note(`${text}, after: ${interruption}.`);
+      },
     });
     const job: RunningJob = {
       request,
@@ -116,6 +129,8 @@ export class JobRunner {
       activity,
       startedMs: this.now(),
       lastReportedBytes: -1,
+      note: null,
+      lastReportedNote: null,
       timer: setInterval(() => this.reportProgress(job), this.options.progressIntervalMs ?? 500),
     };
     job.timer.unref();
@@ -186,8 +201,9 @@ export class JobRunner {
 
   private reportProgress(job: RunningJob): void {
     const reading = job.activity.reading();
-    if (reading.bytes === job.lastReportedBytes) return;
+    if (reading.bytes === job.lastReportedBytes && job.note === job.lastReportedNote) return;
     job.lastReportedBytes = reading.bytes;
+    job.lastReportedNote = job.note;
     const seconds = Math.max(0.001, (this.now() - job.startedMs) / 1000);
     this.options.send({
       type: 'jobProgress',
@@ -195,6 +211,7 @@ export class JobRunner {
       bytes: reading.bytes,
       ...(reading.rows === undefined ? {} : { rows: reading.rows }),
       rate: Math.round(reading.bytes / seconds),
+      ...(job.note === null ? {} : { note: job.note }),
     });
   }
 
@@ -204,6 +221,11 @@ export class JobRunner {
 }
 
 class JobCancelled extends Error {}
+
+/** "800 ms", "2.5 s". */
+function formatDelay(ms: number): string {
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
+}
 
 function wrap(error: unknown): OpenIrError {
   const message = error instanceof Error ? error.message : String(error);

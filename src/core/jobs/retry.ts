@@ -85,11 +85,27 @@ export function isTransient(error: unknown): boolean {
   return false;
 }
 
-/** A short description of an error for a log line. */
+/**
+ * Socket errors in words: Node's own messages for them ("aborted", "read
+ * ECONNRESET", "socket hang up") do not say what happened.
+ */
+const SOCKET_ERRORS: Record<string, string> = {
+  ECONNRESET: 'the connection was reset',
+  EPIPE: 'the connection was closed while sending',
+  ETIMEDOUT: 'the connection timed out',
+  ECONNABORTED: 'the connection was aborted',
+  EHOSTUNREACH: 'the host could not be reached',
+  ENETUNREACH: 'the network could not be reached',
+  EAI_AGAIN: 'the name could not be looked up for now',
+  ERR_STREAM_PREMATURE_CLOSE: 'the connection closed before the end',
+};
+
+/** A short description of an error for a log line or a job's note. */
 export function describeFailure(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
   const code: unknown = Reflect.get(error, 'code');
-  return typeof code === 'string' && !error.message.includes(code)
-    ? `${error.message} (${code})`
-    : error.message;
+  if (typeof code !== 'string') return error.message;
+  const words = SOCKET_ERRORS[code];
+  if (words) return `${words} (${code})`;
+  return error.message.includes(code) ? error.message : `${error.message} (${code})`;
 }

@@ -338,6 +338,11 @@ function JobRow({ job, now }: { job: JobView; now: number }) {
           <span>{job.state}</span>
         </span>
         {job.reason ? <span className="jobs-table__reason small">{job.reason}</span> : null}
+        {job.note ? (
+          <span className="jobs-table__reason jobs-table__note small" data-testid="job-note">
+            {job.note}
+          </span>
+        ) : null}
       </td>
       <td className="jobs-table__progress">
         <span>{progress}</span>
