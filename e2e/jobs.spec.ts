@@ -281,7 +281,7 @@ test('a copy that lost its connection and resumed says so on Home', async () => 
   await expect(row).toContainText('Succeeded', { timeout: 30_000 });
   await expect(row).toContainText('8.0 MB');
   const note = row.getByTestId('job-note');
-  await expect(note).toHaveText(/^Resuming the copy at byte \d+ \(attempt 2 of 3\), after: .+\.$/);
+  await expect(note).toHaveText(/^Resuming the copy at byte \d+ \(try 2 of 3\), after: .+\.$/);
   // The control plane has the same words, for `job show`.
   const shown = (await cp.admin<JobJson & { note: string | null }>(['job', 'show', job.id])).json;
   expect(shown.note).toBe(await note.textContent());

@@ -103,7 +103,7 @@ describe('copy retry', () => {
     const failing = copy('web:flaky/drop-always/3.bin', 'out/3.bin', notices, 4);
     await expect(failing.run(new AbortController().signal)).rejects.toMatchObject({
       code: 'DATA_SINK_FAILED',
-      message: expect.stringContaining('gave up after 4 attempts'),
+      message: expect.stringContaining('gave up after 4 tries'),
     });
     expect(data.requests.filter((r) => r.url === '/flaky/drop-always/3.bin')).toHaveLength(4);
     expect(fs.existsSync(path.join(root, 'out', '3.bin'))).toBe(false);

@@ -44,7 +44,7 @@ describe('JobHistory (the recent jobs pushed to the UI)', () => {
     const history = new JobHistory({ onChange: () => undefined });
     history.received(assigned('n'));
     expect(history.recent[0]?.note).toBeNull();
-    const note = 'Resuming the copy at byte 1048576 (attempt 2 of 3), after: the connection was reset.';
+    const note = 'Resuming the copy at byte 1048576 (try 2 of 3), after: the connection was reset.';
     history.sent({ type: 'jobProgress', jobId: 'n', bytes: 10, rate: 5, note });
     history.sent({ type: 'jobProgress', jobId: 'n', bytes: 20, rate: 5 });
     expect(history.recent[0]).toMatchObject({ bytes: 20, note });

@@ -115,7 +115,7 @@ describe('jobs: retry and resume on transient failures', () => {
   };
   const staged = (id: string) => fs.readFileSync(path.join(cp.dataDir, 'staging', id));
   const requestsFor = (url: string) => data.requests.filter((r) => r.url === url);
-  const retryLines = () => node.output().match(/retrying \(attempt \d of \d\)/g) ?? [];
+  const retryLines = () => node.output().match(/retrying \(try \d of \d\)/g) ?? [];
 
   beforeAll(async () => {
     await new Promise<void>((resolve) => data.server.listen(0, '127.0.0.1', resolve));
@@ -170,12 +170,12 @@ describe('jobs: retry and resume on transient failures', () => {
     expect(resumedAt).toBeGreaterThan(0);
     expect(resumedAt).toBeLessThanOrEqual(flaky.length / 2);
     expect(retryLines().length).toBe(before + 1);
-    expect(node.output()).toContain('retrying (attempt 2 of 3)');
-    expect(node.output()).toContain(`Resuming the copy at byte ${resumedAt} (attempt 2 of 3)`);
+    expect(node.output()).toContain('retrying (try 2 of 3)');
+    expect(node.output()).toContain(`Resuming the copy at byte ${resumedAt} (try 2 of 3)`);
     expect(cp.stderr()).toContain(`(resumed at byte ${resumedAt})`);
     // The node's progress reports said so too: `job show` tells what the copy went through.
     expect(job.note).toMatch(
-      new RegExp(`^Resuming the copy at byte ${resumedAt} \\(attempt 2 of 3\\), after: .+\\.$`),
+      new RegExp(`^Resuming the copy at byte ${resumedAt} \\(try 2 of 3\\), after: .+\\.$`),
     );
   });
 
@@ -200,7 +200,7 @@ describe('jobs: retry and resume on transient failures', () => {
     expect(bytes.equals(local)).toBe(true);
     expect(job.staging).toEqual({ bytes: local.length, sha256: sha256(local) });
     const resumedAt = Number(
-      /Resuming the copy at byte (\d+) \(attempt 2 of 3\)/.exec(node.output().slice(logFrom))?.[1],
+      /Resuming the copy at byte (\d+) \(try 2 of 3\)/.exec(node.output().slice(logFrom))?.[1],
     );
     expect(resumedAt).toBeGreaterThan(0);
     expect(resumedAt).toBeLessThan(3 * 1024 * 1024);
@@ -221,14 +221,14 @@ describe('jobs: retry and resume on transient failures', () => {
     expect(retryLines().length).toBe(before);
   });
 
-  it('gives up after 3 attempts when the failure keeps coming back', async () => {
+  it('gives up after 3 tries when the failure keeps coming back', async () => {
     const submitted = await submit('web:flaky/drop-always/d.bin');
     const job = await finished(submitted.id);
     expect(job.state).toBe('Failed');
-    expect(job.reason).toMatch(/gave up after 3 attempts/);
+    expect(job.reason).toMatch(/gave up after 3 tries/);
     expect(requestsFor('/flaky/drop-always/d.bin')).toHaveLength(3);
-    expect(node.output()).toContain('retrying (attempt 3 of 3)');
-    expect(job.note).toMatch(/\(attempt 3 of 3\), after: /);
+    expect(node.output()).toContain('retrying (try 3 of 3)');
+    expect(job.note).toMatch(/\(try 3 of 3\), after: /);
     expect(fs.existsSync(path.join(cp.dataDir, 'staging', submitted.id))).toBe(false);
   });
 
@@ -278,9 +278,9 @@ describe('jobs: retry and resume on transient failures', () => {
       const bytes = staged(submitted.id);
       expect(bytes.length).toBe(reference.bytes);
       expect(sha256(bytes)).toBe(reference.sha256);
-      expect(node.output()).toMatch(/Copy interrupted: .*retrying \(attempt 2 of 3\)/);
-      expect(node.output()).toContain('Restarting the copy from the start (attempt 2 of 3)');
-      expect(job.note).toMatch(/^Restarting the copy from the start \(attempt 2 of 3\), after: /);
+      expect(node.output()).toMatch(/Copy interrupted: .*retrying \(try 2 of 3\)/);
+      expect(node.output()).toContain('Restarting the copy from the start (try 2 of 3)');
+      expect(job.note).toMatch(/^Restarting the copy from the start \(try 2 of 3\), after: /);
     },
     60_000,
   );

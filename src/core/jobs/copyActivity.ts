@@ -146,14 +146,14 @@ function gaveUp(error: unknown, tries: number): unknown {
   if (!(error instanceof OpenIrError)) {
     return new OpenIrError(
       'DATA_SINK_FAILED',
-      `The copy failed: ${describeFailure(error)} (gave up after ${tries} attempts).`,
+      `The copy failed: ${describeFailure(error)} (gave up after ${tries} tries).`,
       {
         fix: 'Check the connections to the data store and to the control plane, then run the job again.',
         cause: error,
       },
     );
   }
-  return new OpenIrError(error.code, `${error.message} (gave up after ${tries} attempts)`, {
+  return new OpenIrError(error.code, `${error.message} (gave up after ${tries} tries)`, {
     ...(error.fix ? { fix: error.fix } : {}),
     cause: error,
   });

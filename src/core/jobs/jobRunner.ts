@@ -109,16 +109,16 @@ export class JobRunner {
         tries = of;
         interruption = describeFailure(error);
         this.options.log.warn(
-          `Copy interrupted: ${interruption}; retrying (attempt ${next} of ${of}) after ${delayMs} ms.`,
+          `Copy interrupted: ${interruption}; retrying (try ${next} of ${of}) after ${delayMs} ms.`,
           { jobId, attempt, bytes: activity.reading().bytes },
         );
-        note(`Interrupted: ${interruption}; retrying (attempt ${next} of ${of}) in ${formatDelay(delayMs)}.`);
+        note(`Interrupted: ${interruption}; retrying (try ${next} of ${of}) in ${formatDelay(delayMs)}.`);
       },
       onResume: (offset) => {
         const text =
           offset > 0
-            ? `Resuming the copy at byte ${offset} (attempt ${tryNumber} of ${tries})`
-            : `Restarting the copy from the start (attempt ${tryNumber} of ${tries})`;
+            ? `Resuming the copy at byte ${offset} (try ${tryNumber} of ${tries})`
+            : `Restarting the copy from the start (try ${tryNumber} of ${tries})`;
         this.options.log.info(`${text}.`, { jobId, attempt, offset });
         note(`${text}, after: ${interruption}.`);
       },
