@@ -85,8 +85,11 @@ describe('FileChunks', () => {
     const third = (await iterator.next()).value as Buffer;
     expect(second.buffer).not.toBe(third.buffer);
     expect(Buffer.concat([second, third]).equals(bytes.subarray(CHUNK, 3 * CHUNK))).toBe(true);
-    // A buffer that is not the source's own is ignored.
+    // A buffer that is not the source's own is ignored, and so is a part of a chunk.
     source.release(Buffer.alloc(CHUNK));
+    source.release(second.subarray(0, 10));
+    const fourth = (await iterator.next()).value as Buffer;
+    expect([second.buffer, third.buffer]).not.toContain(fourth.buffer);
     await iterator.return?.();
   });
 

@@ -26,7 +26,8 @@ export interface FileChunksOptions {
  */
 export class FileChunks extends Readable {
   private readonly free: ArrayBuffer[] = [];
-  private readonly owned = new WeakSet<ArrayBufferLike>();
+  /** The chunks pushed and not yet handed back: only these, each once, free their buffer. */
+  private readonly handedOut = new WeakSet<Buffer>();
   private position: number;
 
   constructor(
@@ -39,11 +40,10 @@ export class FileChunks extends Readable {
 
   /** Gives a chunk's buffer back for the next read: the sink is done with every byte of it. */
   readonly release = (chunk: Buffer): void => {
-    const buffer = chunk.buffer;
-    if (!this.owned.has(buffer) || this.free.length >= this.options.keep) return;
-    // Given back twice would mean two reads into one buffer at once.
-    if (this.free.includes(buffer as ArrayBuffer)) return;
-    this.free.push(buffer as ArrayBuffer);
+    // Exactly a chunk this stream pushed, once: a second hand-back would mean two reads into one
+    // buffer at once, and a part of a chunk does not free the rest of it.
+    if (!this.handedOut.delete(chunk)) return;
+    this.keepForReuse(chunk.buffer as ArrayBuffer);
   };
 
   override _read(): void {
@@ -53,20 +53,23 @@ export class FileChunks extends Readable {
       return;
     }
     const buffer = this.nextBuffer();
-    this.handle.read(buffer, 0, length, this.position).then(
-      ({ bytesRead }) => {
+    this.handle
+      .read(buffer, 0, length, this.position)
+      .then(({ bytesRead }) => {
         if (this.destroyed) return;
         if (bytesRead === 0) {
           // The file ended early (it shrank): the copy sees fewer bytes than it announced.
-          this.release(buffer);
+          this.keepForReuse(buffer.buffer as ArrayBuffer);
           this.push(null);
           return;
         }
         this.position += bytesRead;
-        this.push(buffer.subarray(0, bytesRead));
-      },
-      (error: Error) => this.destroy(error),
-    );
+        const chunk = buffer.subarray(0, bytesRead);
+        this.handedOut.add(chunk);
+        // push() may run the next stage's write at once; what that throws fails the stream.
+        this.push(chunk);
+      })
+      .catch((error: Error) => this.destroy(error));
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
@@ -76,11 +79,12 @@ export class FileChunks extends Readable {
     );
   }
 
+  private keepForReuse(buffer: ArrayBuffer): void {
+    if (this.free.length < this.options.keep) this.free.push(buffer);
+  }
+
   private nextBuffer(): Buffer {
     const reused = this.free.pop();
-    if (reused) return Buffer.from(reused);
-    const buffer = Buffer.allocUnsafeSlow(this.options.chunkSize);
-    this.owned.add(buffer.buffer);
-    return buffer;
+    return reused ? Buffer.from(reused) : Buffer.allocUnsafeSlow(this.options.chunkSize);
   }
 }

@@ -167,8 +167,9 @@ export class CopyMeter extends Writable {
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     this.tally.update(chunk);
     const release = this.release;
-    // Only a write that completed is done with the bytes; after a failed one, the buffer is dropped.
-    const more = this.sink.write(chunk, release ? (error) => error || release(chunk) : undefined);
+    // Only a write that completed is done with the bytes; a failed one fails the copy (the sink
+    // errors too, but the meter must not wait for a drain that will not come) and drops the buffer.
+    const more = this.sink.write(chunk, (error) => (error ? this.destroy(error) : release?.(chunk)));
     if (more) callback();
     else this.sink.once('drain', () => callback());
   }

@@ -76,7 +76,14 @@ export async function openLocalFileSink(
       await fsp.rename(temp, target);
     },
     async abort() {
-      stream?.destroy();
+      // Closed first, so no write still in flight lands after the temp file is gone.
+      const open = stream;
+      if (open && !open.closed) {
+        await new Promise<void>((resolve) => {
+          open.once('close', () => resolve());
+          open.destroy();
+        });
+      }
       await fsp.rm(temp, { force: true });
     },
     refusal: async () => null,
