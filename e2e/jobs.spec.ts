@@ -15,6 +15,7 @@ import { runCli } from '../test/helpers/node';
 import { cleanupTempDirs, tempDir } from '../test/helpers/tmp';
 import { startWebHost, type WebHost } from '../test/helpers/webHost';
 import { shootBoth } from './screenshots';
+import type { JobView as JobJson } from '../src/control-plane/jobStore';
 
 /**
  * Jobs in the Configuration Manager, against a real `openir serve` and a real control plane: Settings
@@ -37,11 +38,6 @@ let page: Page;
 let dataRoot = '';
 let dataServer: http.Server;
 let webUrl = '';
-
-interface JobJson {
-  id: string;
-  state: string;
-}
 
 const shoot = (name: string, fullPage = false) => shootBoth(page, name, fullPage);
 
@@ -283,7 +279,7 @@ test('a copy that lost its connection and resumed says so on Home', async () => 
   const note = row.getByTestId('job-note');
   await expect(note).toHaveText(/^Resuming the copy at byte \d+ \(try 2 of 3\), after: .+\.$/);
   // The control plane has the same words, for `job show`.
-  const shown = (await cp.admin<JobJson & { note: string | null }>(['job', 'show', job.id])).json;
+  const shown = (await cp.admin<JobJson>(['job', 'show', job.id])).json;
   expect(shown.note).toBe(await note.textContent());
   await row.scrollIntoViewIfNeeded();
   await shoot('home-job-resumed');

@@ -8,6 +8,7 @@ import { startControlPlane, stopAll as stopControlPlanes } from '../helpers/cont
 import { startDataServer } from '../helpers/dataServer';
 import { freePort, makeNode, stopAllNodes, type StatusJson, type TestNode } from '../helpers/node';
 import { cleanupTempDirs, filesContaining } from '../helpers/tmp';
+import type { JobView as JobJson } from '../../src/control-plane/jobStore';
 
 /**
  * High availability with three real host processes (each its own OPENIR_HOME,
@@ -16,14 +17,6 @@ import { cleanupTempDirs, filesContaining } from '../helpers/tmp';
  * failover after kill -9, Limited when peers are unreachable.
  */
 
-interface JobJson {
-  id: string;
-  state: string;
-  node: { id: string; name: string } | null;
-  attempt: number;
-  progress: { bytes: number };
-  sha256: string | null;
-}
 interface NodesJson {
   status: string;
   nodes: { name: string; nodeId: string; status: string; version: string; remoteAccessUrl: string | null }[];

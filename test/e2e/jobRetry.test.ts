@@ -16,6 +16,7 @@ import {
   postgresCredentialArgs,
 } from '../helpers/postgres';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp';
+import type { JobView as JobJson } from '../../src/control-plane/jobStore';
 
 /**
  * Retry and resume of a copy, all real processes: an HTTP data store that
@@ -24,18 +25,6 @@ import { cleanupTempDirs, tempDir } from '../helpers/tmp';
  * mid-body. The copies must end Succeeded, byte-exact, having resumed where
  * the ends allowed; a refusal (401) must fail at once, without a retry.
  */
-
-interface JobJson {
-  id: string;
-  state: string;
-  attempt: number;
-  sha256: string | null;
-  staging: { bytes: number; sha256: string } | null;
-  reason: string | null;
-  reasonCode: string | null;
-  progress: { bytes: number; rows: number | null };
-  note: string | null;
-}
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 const TOKEN = `tok-${randomBytes(16).toString('hex')}`;

@@ -8,26 +8,13 @@ import { startControlPlane, stopAll as stopControlPlanes } from '../helpers/cont
 import { makeNode, stopAllNodes, type StatusJson, type TestNode } from '../helpers/node';
 import { startDataServer } from '../helpers/dataServer';
 import { cleanupTempDirs, filesContaining, tempDir } from '../helpers/tmp';
+import type { JobView as JobJson } from '../../src/control-plane/jobStore';
 
 /**
  * Jobs end to end, all real processes: the control plane queues and pushes,
  * OpenIR hosts copy (local folder, HTTP) to staging or a local folder, and the
  * checksums of what arrived are compared byte for byte.
  */
-
-interface JobJson {
-  id: string;
-  state: string;
-  node: { id: string; name: string } | null;
-  attempt: number;
-  progress: { bytes: number; rows: number | null; rate: number | null };
-  sha256: string | null;
-  staging: { bytes: number; sha256: string } | null;
-  reason: string | null;
-  reasonCode: string | null;
-  dispatchedAt: string | null;
-  finishedAt: string | null;
-}
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 const TOKEN = `tok-${randomBytes(16).toString('hex')}`;

@@ -13,6 +13,7 @@ import {
   postgresCredentialArgs,
 } from '../helpers/postgres';
 import { cleanupTempDirs, filesContaining } from '../helpers/tmp';
+import type { JobView as JobJson } from '../../src/control-plane/jobStore';
 
 /**
  * The PostgreSQL source end to end, all real processes: a PostgreSQL server
@@ -20,19 +21,6 @@ import { cleanupTempDirs, filesContaining } from '../helpers/tmp';
  * copied to staging and compared byte for byte with `psql \copy` of the same
  * query; the node's peak memory is read from /proc while it copies.
  */
-
-interface JobJson {
-  id: string;
-  state: string;
-  node: { id: string; name: string } | null;
-  attempt: number;
-  progress: { bytes: number; rows: number | null; rate: number | null };
-  sha256: string | null;
-  reason: string | null;
-  reasonCode: string | null;
-  startedAt: string | null;
-  finishedAt: string | null;
-}
 
 const found = findPostgresBin();
 if (found.bin === null) console.warn(`Skipping the PostgreSQL tests: ${found.reason}`);
