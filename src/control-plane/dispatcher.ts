@@ -1,5 +1,6 @@
 import type { ControlPlaneMessage, NodeMessage } from '../shared/controlPlaneApi';
 import type { Clock } from './clock';
+import { isActiveJobState } from '../shared/jobs';
 import type { JobOutcome, JobRow } from './jobStore';
 import type { Logger } from './log';
 import type { ControlPlaneStore } from './store';
@@ -113,7 +114,7 @@ export class JobDispatcher {
     }
     for (const jobId of running) {
       const job = store.jobs.find(jobId);
-      const mine = job?.nodeId === nodeId && (job.state === 'Dispatched' || job.state === 'Running');
+      const mine = job?.nodeId === nodeId && isActiveJobState(job.state);
       if (!mine) {
         this.deps.log.warn(
           `Node ${nodeId} runs job ${jobId}, which is no longer its own; cancelling it there`,

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { formatAuthKey, isValidIrName } from '../shared/authKey';
-import type { IrSummary, RegisterRequest } from '../shared/controlPlaneApi';
+import { parseChannelAuthorization, type IrSummary, type RegisterRequest } from '../shared/controlPlaneApi';
 import type { IrStatus } from '../shared/status';
 import { isoTime, type Clock } from './clock';
 import { problems } from './problems';
@@ -154,6 +154,17 @@ export class IrRegistry {
     const ir = this.irByName(irName);
     const node = this.store.findNodeByName(ir.id, nodeName);
     if (!node) throw problems.nodeNotFound(ir.name, nodeName);
+    return this.remove(ir, node);
+  }
+
+  /** A node removing itself (it unregisters), from its own authenticated row. */
+  removeOwnNode(node: NodeRow): { irId: string; name: string; nodeId: string; nodeName: string } {
+    const ir = this.store.findIrById(node.irId);
+    if (!ir) throw problems.credentialRejected();
+    return this.remove(ir, node);
+  }
+
+  private remove(ir: IrRow, node: NodeRow): { irId: string; name: string; nodeId: string; nodeName: string } {
     this.store.deleteNode(node.id);
     return { irId: ir.id, name: ir.name, nodeId: node.id, nodeName: node.name };
   }
@@ -206,6 +217,18 @@ export class IrRegistry {
       return found;
     });
     return { ir, nodeId, nodeName, nodeCredential };
+  }
+
+  /**
+   * The node an `Authorization` header of the node credential scheme names, if
+   * the credential is its own (the staging upload, a node unregistering);
+   * CREDENTIAL_REJECTED otherwise.
+   */
+  nodeFromAuthorization(header: string | undefined): NodeRow {
+    const presented = parseChannelAuthorization(header);
+    const node = presented ? this.authenticateNode(presented.nodeId, presented.credential) : null;
+    if (!node) throw problems.credentialRejected();
+    return node;
   }
 
   /** The node, if the credential is its own; null for unknown nodes too, so probing ids reveals nothing. */

@@ -3,18 +3,12 @@ import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import type { Server as HttpsServer } from 'node:https';
 import { NODE_SELF_PATH } from '../shared/backup';
-import {
-  CONTROL_PLANE_PATHS,
-  parseChannelAuthorization,
-  RegisterRequestSchema,
-  type RegisterResponse,
-} from '../shared/controlPlaneApi';
+import { CONTROL_PLANE_PATHS, RegisterRequestSchema, type RegisterResponse } from '../shared/controlPlaneApi';
 import { OpenIrError, httpStatusFor, isOpenIrError, toErrorBody, type ErrorBody } from '../shared/errors';
 import { ChannelHub } from './channel';
 import { JobDispatcher } from './dispatcher';
 import { registerStagingRoute } from './staging';
 import { listenForWake, type WakeListener } from './wake';
-import { problems } from './problems';
 import { systemClock, type Clock } from './clock';
 import { defaultPublicEndpoint, normalizePublicEndpoint } from './endpoint';
 import { silentLogger, type Logger } from './log';
@@ -270,12 +264,8 @@ function buildApp(deps: AppDeps): FastifyInstance<HttpsServer> {
 
   // A node unregistering itself: authenticated as the node, then the same removal as `ir remove-node`.
   app.delete(NODE_SELF_PATH, async (request) => {
-    const presented = parseChannelAuthorization(request.headers.authorization);
-    const node = presented ? deps.registry.authenticateNode(presented.nodeId, presented.credential) : null;
-    if (!node) throw problems.credentialRejected();
-    const ir = deps.registry.summaryById(node.irId);
-    if (!ir) throw problems.credentialRejected();
-    const removed = deps.registry.removeNode(ir.name, node.name);
+    const node = deps.registry.nodeFromAuthorization(request.headers.authorization);
+    const removed = deps.registry.removeOwnNode(node);
     deps.log.info(`Node '${removed.nodeName}' (${removed.nodeId}) removed itself from '${removed.name}'`);
     deps.hub.irChanged(removed.irId);
     return removed;

@@ -3,17 +3,15 @@ import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { Transform, Writable } from 'node:stream';
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { IncomingMessage } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
-import { parseChannelAuthorization } from '../shared/controlPlaneApi';
 import { OpenIrError } from '../shared/errors';
-import { JobIdSchema, STAGED_BYTES_HEADER } from '../shared/jobs';
+import { isActiveJobState, JobIdSchema, STAGED_BYTES_HEADER } from '../shared/jobs';
 import type { JobRow } from './jobStore';
 import type { Logger } from './log';
-import { problems } from './problems';
 import type { IrRegistry } from './registry';
 import type { ControlPlaneStore } from './store';
 
@@ -57,9 +55,7 @@ export function registerStagingRoute(app: FastifyInstance<HttpsServer>, deps: St
   let lastSweepMs = 0;
 
   const authorize = (request: FastifyRequest<{ Params: { id: string } }>) => {
-    const presented = parseChannelAuthorization(request.headers.authorization);
-    const node = presented ? deps.registry.authenticateNode(presented.nodeId, presented.credential) : null;
-    if (!node) throw problems.credentialRejected();
+    const node = deps.registry.nodeFromAuthorization(request.headers.authorization);
     const id = JobIdSchema.safeParse(request.params.id);
     const job = id.success ? deps.store.jobs.find(id.data) : null;
     if (!job) throw new OpenIrError('JOB_NOT_FOUND', `There is no job ${request.params.id}.`);
@@ -85,10 +81,7 @@ export function registerStagingRoute(app: FastifyInstance<HttpsServer>, deps: St
   app.head<{ Params: { id: string } }>(STAGING_ROUTE, async (request, reply) => {
     const { job, partial } = authorize(request);
     await supersede(job.id);
-    const held = await fs.stat(partial).then(
-      (stat) => stat.size,
-      () => 0,
-    );
+    const held = await keptBytes(partial);
     return reply.header(STAGED_BYTES_HEADER, String(held)).send();
   });
 
@@ -116,10 +109,7 @@ export function registerStagingRoute(app: FastifyInstance<HttpsServer>, deps: St
       const hash = createHash('sha256');
       let bytes = 0;
       if (offset > 0) {
-        const held = await fs.stat(partial).then(
-          (stat) => stat.size,
-          () => 0,
-        );
+        const held = await keptBytes(partial);
         if (offset > held) {
           // 502: the node takes it as transient, asks again (HEAD) and resumes lower.
           throw new OpenIrError(
@@ -129,15 +119,9 @@ export function registerStagingRoute(app: FastifyInstance<HttpsServer>, deps: St
           );
         }
         await fs.truncate(partial, offset);
-        await pipeline(
-          createReadStream(partial, { highWaterMark: WRITE_CHUNK }),
-          new Writable({
-            write(chunk: Buffer, _encoding, callback) {
-              hash.update(chunk);
-              callback();
-            },
-          }),
-        );
+        for await (const chunk of createReadStream(partial, { highWaterMark: WRITE_CHUNK })) {
+          hash.update(chunk as Buffer);
+        }
         bytes = offset;
       }
       const meter = new Transform({
@@ -192,12 +176,24 @@ export function registerStagingRoute(app: FastifyInstance<HttpsServer>, deps: St
 }
 
 function isUploadable(job: JobRow, nodeId: string, attempt: number): boolean {
-  const active = job.state === 'Dispatched' || job.state === 'Running';
-  return job.sink.type === 'staging' && job.nodeId === nodeId && active && attempt === job.attempt;
+  return (
+    job.sink.type === 'staging' &&
+    job.nodeId === nodeId &&
+    isActiveJobState(job.state) &&
+    attempt === job.attempt
+  );
 }
 
 function partialPath(dir: string, jobId: string, attempt: number): string {
   return path.join(dir, `.${jobId}.${attempt}.part`);
+}
+
+/** How many bytes of a broken upload are kept (0 when none are). */
+function keptBytes(partial: string): Promise<number> {
+  return fs.stat(partial).then(
+    (stat) => stat.size,
+    () => 0,
+  );
 }
 
 const PARTIAL = /^\.([A-Za-z0-9-]{1,64})\.(\d+)\.part$/;
@@ -215,8 +211,7 @@ async function sweep(deps: StagingDeps, dir: string): Promise<void> {
     if (!match) continue;
     const [, id = '', attempt = ''] = match;
     const job = deps.store.jobs.find(id);
-    const live =
-      job && (job.state === 'Dispatched' || job.state === 'Running') && job.attempt === Number(attempt);
+    const live = job && isActiveJobState(job.state) && job.attempt === Number(attempt);
     if (!live) await fs.rm(path.join(dir, name), { force: true });
   }
 }

@@ -38,7 +38,6 @@ export function createSelfSignedCertificate(
   });
   const cert = forge.pki.createCertificate();
   cert.publicKey = forge.pki.publicKeyFromPem(publicPem);
-  // A positive serial: a leading 0 nibble keeps the DER integer from reading as negative.
   // Positive, even-length and without a leading zero byte: DER INTEGER rules, which OpenSSL 3 enforces
   // ('0' + 32 hex digits made a padded integer now and then: "asn1 … illegal padding").
   const serial = randomBytes(16);

@@ -12,6 +12,11 @@ export const FINAL_JOB_STATES = ['Succeeded', 'Failed', 'Cancelled'] as const;
 export type FinalJobState = (typeof FINAL_JOB_STATES)[number];
 export const ACTIVE_JOB_STATES = ['Dispatched', 'Running'] as const;
 
+/** Given to a node and not finished: Dispatched or Running. */
+export function isActiveJobState(state: JobState): boolean {
+  return (ACTIVE_JOB_STATES as readonly JobState[]).includes(state);
+}
+
 export const JOB_FORMATS = ['raw', 'csv', 'ndjson'] as const;
 
 /** The longest job note (a retry or resume in words) a node sends. */
