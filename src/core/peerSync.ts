@@ -1,6 +1,5 @@
 import https from 'node:https';
 import type { ClientRequestArgs } from 'node:http';
-import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { z } from 'zod';
@@ -16,7 +15,7 @@ import {
 import { requestJson } from './jsonRequest';
 import type { SourceLogger } from './logger';
 import { open, seal, SealedMessageSchema, type PeerKey, type SealedMessage } from './peerSeal';
-import { socketFailureReason } from './pinnedTls';
+import { endpointTarget, socketFailureReason, type EndpointTarget } from './pinnedTls';
 
 /**
  * Each message carries the sender's manifest (versions only) and the entries
@@ -228,6 +227,8 @@ export class PeerSync {
   }
 
   private async apply(entries: SyncEntry[], peer: IrNodeInfo): Promise<void> {
+    // Nodes in step send none: nothing to read the credentials file for.
+    if (entries.length === 0) return;
     const changed = await this.options.credentials.merge(entries);
     if (changed.length === 0) return;
     this.options.log.info(`Credentials synced from peer '${peer.name}': ${changed.join(', ')}.`, {
@@ -238,6 +239,8 @@ export class PeerSync {
 
   private async post(peer: IrNodeInfo, message: SealedMessage): Promise<unknown> {
     const url = new URL(REMOTE_ACCESS_PATHS.peerSync, peer.remoteAccessUrl as string);
+    const target = endpointTarget(url.href);
+    const timeoutMs = this.options.timeoutMs ?? 5000;
     const secure = url.protocol === 'https:';
     const pinned = peer.remoteAccessCertSha256;
     if (secure && !pinned) {
@@ -248,15 +251,13 @@ export class PeerSync {
     }
     const answer = await requestJson(
       {
-        hostname: url.hostname.replace(/^\[|\]$/g, ''),
-        port: Number(url.port),
+        hostname: target.host,
+        port: target.port,
         path: url.pathname,
-        timeout: this.options.timeoutMs ?? 5000,
+        timeout: timeoutMs,
         // The whole exchange, TLS included: one hung peer must not hold up the round (nor the next ones).
-        signal: AbortSignal.timeout(2 * (this.options.timeoutMs ?? 5000)),
-        ...(secure && pinned
-          ? { createConnection: pinnedConnection(pinned, this.options.timeoutMs ?? 5000) }
-          : {}),
+        signal: AbortSignal.timeout(2 * timeoutMs),
+        ...(secure && pinned ? { createConnection: pinnedConnection(target, pinned, timeoutMs) } : {}),
       } satisfies https.RequestOptions,
       message,
       { secure, maxBytes: PEER_SYNC_MAX_BYTES },
@@ -293,14 +294,13 @@ export class PeerSync {
  * plane (SHA-256 pin): self-signed intranet certificates work without a trust
  * store, and nothing is sent until the pin matches.
  */
-function pinnedConnection(fingerprint256: string, timeoutMs: number) {
-  return (options: ClientRequestArgs, done: (error: Error | null, socket: Duplex) => void): undefined => {
-    const host = String(options.hostname ?? options.host ?? 'localhost');
+function pinnedConnection(target: EndpointTarget, fingerprint256: string, timeoutMs: number) {
+  return (_options: ClientRequestArgs, done: (error: Error | null, socket: Duplex) => void): undefined => {
     const socket = tls.connect({
-      host,
-      port: Number(options.port),
+      host: target.host,
+      port: target.port,
       rejectUnauthorized: false,
-      ...(isIP(host) ? {} : { servername: host }),
+      ...(target.servername ? { servername: target.servername } : {}),
     });
     // node:http applies `timeout` only to sockets it makes itself.
     socket.setTimeout(timeoutMs, () =>

@@ -62,7 +62,9 @@ export function socketFailureReason(error: unknown): string {
 export function endpointTarget(endpoint: string): EndpointTarget {
   const url = new URL(endpoint);
   const host = url.hostname.replace(/^\[|\]$/g, '');
-  return { host, port: Number(url.port || 443), servername: net.isIP(host) ? undefined : host };
+  // URL drops a port that is the scheme's default.
+  const port = Number(url.port || (url.protocol === 'http:' ? 80 : 443));
+  return { host, port, servername: net.isIP(host) ? undefined : host };
 }
 
 /** Maps a socket-level failure to the error a user can act on. */

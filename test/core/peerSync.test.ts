@@ -90,28 +90,28 @@ describe('credential versions', () => {
     const one = nodeStore('node-1');
     const two = nodeStore('node-2');
     await one.store.set(pg('first'));
-    expect(await two.store.merge(await one.store.syncEntries())).toEqual(['sales-db']);
+    expect(await two.store.merge((await one.store.offer([])).entries)).toEqual(['sales-db']);
     expect(await two.store.resolve('sales-db', ['postgresql'])).toMatchObject({ password: 'first' });
     expect(fs.readFileSync(path.join(two.home, 'credentials.json'), 'utf8')).not.toContain('first');
     // Nothing newer: merging again changes nothing.
-    expect(await two.store.merge(await one.store.syncEntries())).toEqual([]);
+    expect(await two.store.merge((await one.store.offer([])).entries)).toEqual([]);
   });
 
   it('the higher version wins, whichever node it comes from, and a deletion does not come back', async () => {
     const one = nodeStore('node-1');
     const two = nodeStore('node-2');
     await one.store.set(pg('v1'));
-    await two.store.merge(await one.store.syncEntries());
+    await two.store.merge((await one.store.offer([])).entries);
     const v2 = await two.store.set(pg('v2'));
     expect(v2.version).toBe(2);
     // node-1 still has v1: the older entry from it must not overwrite v2 on node-2.
-    expect(await two.store.merge(await one.store.syncEntries())).toEqual([]);
-    expect(await one.store.merge(await two.store.syncEntries())).toEqual(['sales-db']);
+    expect(await two.store.merge((await one.store.offer([])).entries)).toEqual([]);
+    expect(await one.store.merge((await two.store.offer([])).entries)).toEqual(['sales-db']);
     expect(await one.store.resolve('sales-db', ['postgresql'])).toMatchObject({ password: 'v2' });
 
     await one.store.delete('sales-db');
-    const stale = await two.store.syncEntries();
-    expect(await two.store.merge(await one.store.syncEntries())).toEqual(['sales-db']);
+    const stale = (await two.store.offer([])).entries;
+    expect(await two.store.merge((await one.store.offer([])).entries)).toEqual(['sales-db']);
     expect(await two.store.list()).toEqual([]);
     expect(await two.vault.get('data-store-credential:sales-db')).toBeNull();
     // node-2's copy from before the deletion arrives late: the tombstone's version is higher.
@@ -283,7 +283,7 @@ describe('PeerSync between two listeners (real HTTP/TLS on loopback)', () => {
       onRejected: (name) => rejected.push(name),
     });
     await store.set(pg('x'));
-    const [entry] = await store.syncEntries();
+    const [entry] = (await store.offer([])).entries;
     const bad = {
       ...entry!,
       version: 7,

@@ -141,7 +141,9 @@ export class CredentialStore {
     return this.mutate(async (file, tx) => {
       const now = this.now();
       const previous = file.credentials[input.name];
-      const kept = previous?.type === input.type ? await this.secretsOf(input.name) : {};
+      // Read through the change, which keeps the entry for a rollback: the vault is read once.
+      const kept =
+        previous?.type === input.type ? await this.secretsOf(input.name, (entry) => tx.get(entry)) : {};
       const { fields, secrets } = split(input, kept);
       const hasSecret = await this.storeSecrets(tx, input.name, secrets, previous?.hasSecret ?? false);
       const record: CredentialRecord = {
@@ -199,10 +201,6 @@ export class CredentialStore {
    * their secrets, for that peer (sealed before they leave). Secrets are read
    * from the vault only for what the peer lacks, so nodes in step read none.
    */
-  async syncEntries(theirs: readonly ManifestEntry[] = []): Promise<SyncEntry[]> {
-    return this.entriesNewerThan(await this.read(), theirs);
-  }
-
   private async entriesNewerThan(
     file: CredentialsFile,
     theirs: readonly ManifestEntry[],
@@ -242,7 +240,7 @@ export class CredentialStore {
             this.options.onRejected?.(entry.name, problem);
             continue;
           }
-          const stamp = { version: entry.version, updatedAt: entry.updatedAt, origin: entry.origin };
+          const stamp = stampOf(entry);
           const previous = file.credentials[entry.name];
           if (entry.deleted || !entry.record) {
             delete file.credentials[entry.name];
@@ -321,8 +319,11 @@ export class CredentialStore {
     return false;
   }
 
-  private async secretsOf(name: string): Promise<CredentialSecrets> {
-    const text = await this.options.vault.get(vaultEntryFor(name));
+  private async secretsOf(
+    name: string,
+    read: (entry: string) => Promise<string | null> = (entry) => this.options.vault.get(entry),
+  ): Promise<CredentialSecrets> {
+    const text = await read(vaultEntryFor(name));
     if (!text) return {};
     const parsed = SecretsSchema.safeParse(JSON.parse(text));
     if (!parsed.success) {
@@ -396,8 +397,14 @@ class SecretWrites {
 
   constructor(private readonly vault: SecretVault) {}
 
-  async set(name: string, value: string): Promise<void> {
+  /** An entry as it was before this change: read once, and kept for a rollback of a later set. */
+  async get(name: string): Promise<string | null> {
     if (!this.before.has(name)) this.before.set(name, await this.vault.get(name));
+    return this.before.get(name) ?? null;
+  }
+
+  async set(name: string, value: string): Promise<void> {
+    await this.get(name);
     this.deletions.delete(name);
     await this.vault.set(name, value);
   }
