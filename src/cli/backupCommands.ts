@@ -1,16 +1,19 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { describeBackup, MIN_BACKUP_PASSWORD_LENGTH, type BackupInfo } from '../shared/backup';
+import {
+  describeBackup,
+  MAX_BACKUP_BYTES,
+  MIN_BACKUP_PASSWORD_LENGTH,
+  removeNodeCommand,
+  type BackupInfo,
+} from '../shared/backup';
 import type { StatusReport } from '../shared/contract';
 import { OpenIrError } from '../shared/errors';
 import { writeFileAtomic } from '../core/atomicFile';
 import { parseBackup } from '../core/backup/format';
 import type { CertCommandDeps } from './certCommands';
-import { formatStatus, printResult } from './output';
-
-/** A backup is a few KiB; anything much larger is not one. */
-const MAX_BACKUP_BYTES = 600 * 1024;
+import { formatStatus, printResult, readSecretFromStdin } from './output';
 
 /** `openir backup`, `openir backup inspect`, `openir restore` and `openir unregister`. */
 export function registerBackupCommands(
@@ -25,7 +28,7 @@ export function registerBackupCommands(
         fix: 'Add --password-stdin and pipe the password in (e.g. from a password manager), so it never shows in the process list.',
       });
     }
-    return (await io.readStdin()).replace(/\r?\n$/, '');
+    return readSecretFromStdin(io);
   };
 
   const backup = program
@@ -100,7 +103,7 @@ export function registerBackupCommands(
           const lines = [`Restored ${describeBackup(restored.info)}.`];
           if (restored.replaced && !restored.replaced.sameNode) {
             lines.push(
-              `It replaced the registration of "${restored.replaced.nodeName}" in "${restored.replaced.irName}", which its control plane still lists (remove it there with \`openir-control-plane ir remove-node ${restored.replaced.irName} ${restored.replaced.nodeName}\`).`,
+              `It replaced the registration of "${restored.replaced.nodeName}" in "${restored.replaced.irName}", which its control plane still lists (remove it there with \`${removeNodeCommand(restored.replaced.irName, restored.replaced.nodeName)}\`).`,
             );
           }
           lines.push(formatStatus(restored.status));

@@ -7,7 +7,7 @@ import { writeFileAtomic } from '../core/atomicFile';
 import { inspectCertificateOffline } from '../core/certificates';
 import type { HostClient } from './client';
 import type { Io } from './main';
-import { printResult, type Output } from './output';
+import { printResult, readSecretFromStdin, type Output } from './output';
 
 type Run = <A extends unknown[]>(
   fn: (o: Output, ...args: A) => Promise<void>,
@@ -70,7 +70,7 @@ export function registerCertCommands(program: Command, deps: CertCommandDeps): v
     .action(
       run(async (o, file: string, opts: { passwordStdin?: boolean }) => {
         const content = readCertificateFile(file);
-        const password = opts.passwordStdin ? await readPassword(io) : undefined;
+        const password = opts.passwordStdin ? await readSecretFromStdin(io) : undefined;
         // Parsed here, in the CLI process: works without a running host, and the file never travels.
         let info: CertificateInfo;
         try {
@@ -106,7 +106,7 @@ export function registerCertCommands(program: Command, deps: CertCommandDeps): v
     .action(
       run(async (o, file: string, opts: { passwordStdin?: boolean; trust?: boolean }) => {
         const content = readCertificateFile(file);
-        const password = opts.passwordStdin ? await readPassword(io) : undefined;
+        const password = opts.passwordStdin ? await readSecretFromStdin(io) : undefined;
         const client = await deps.ensureHost();
         const stored = await client.call('importCertificate', {
           content: content.toString('base64'),
@@ -167,7 +167,7 @@ export function registerCertCommands(program: Command, deps: CertCommandDeps): v
             },
           );
         }
-        const password = opts.pem ? undefined : await readPassword(io);
+        const password = opts.pem ? undefined : await readSecretFromStdin(io);
         const client = await deps.ensureHost();
         const exported = await client.call('exportCertificate', {
           thumbprint,
@@ -235,11 +235,6 @@ function readCertificateFile(file: string): Buffer {
     );
   }
   return fs.readFileSync(file);
-}
-
-/** The password is the whole of standard input, less one trailing newline (as `echo` adds). */
-async function readPassword(io: Io): Promise<string> {
-  return (await io.readStdin()).replace(/\r?\n$/, '');
 }
 
 function formatInfo(info: CertificateInfo, fqdn: string): string {

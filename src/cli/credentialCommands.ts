@@ -4,7 +4,7 @@ import { CredentialInputSchema, type CredentialInput, type CredentialView } from
 import { OpenIrError } from '../shared/errors';
 import { invalidInput } from '../core/httpBinding';
 import type { CertCommandDeps } from './certCommands';
-import { printResult } from './output';
+import { printResult, readSecretFromStdin } from './output';
 
 interface SetFlags {
   type: string;
@@ -62,7 +62,7 @@ export function registerCredentialCommands(
     )
     .action(
       run(async (o, name: string, flags: SetFlags) => {
-        const secret = flags.secretStdin ? (await io.readStdin()).replace(/\r?\n$/, '') : undefined;
+        const secret = flags.secretStdin ? await readSecretFromStdin(io) : undefined;
         const parsed = CredentialInputSchema.safeParse(inputFrom(name, flags, secret));
         if (!parsed.success) throw invalidInput(parsed.error);
         const view = await (await ensureHost()).call('setCredential', parsed.data);

@@ -16,7 +16,7 @@ import { OpenIrError } from '../shared/errors';
 import type { RunningWebUi } from '../web/server';
 import { HostClient } from './client';
 import { ensureHostRunning, stopHostProcess } from './hostProcess';
-import { formatStatus, printError, printResult, type Output } from './output';
+import { formatStatus, printError, printResult, readSecretFromStdin, type Output } from './output';
 
 export interface Io {
   env: NodeJS.ProcessEnv;
@@ -362,11 +362,7 @@ interface ProxyFlags {
 
 async function proxyInputFrom(opts: ProxyFlags, io: Io): Promise<ProxyInput> {
   const mode = opts.mode;
-  const password = opts.passwordStdin
-    ? (await io.readStdin()).replace(/\r?\n$/, '')
-    : opts.clearPassword
-      ? null
-      : undefined;
+  const password = opts.passwordStdin ? await readSecretFromStdin(io) : opts.clearPassword ? null : undefined;
   const raw =
     mode === 'custom'
       ? {

@@ -1,5 +1,6 @@
 import type { StatusReport } from '../shared/contract';
 import { toErrorBody, type ErrorBody } from '../shared/errors';
+import type { Io } from './main';
 
 /** Everything the CLI prints goes through here, so --json and human output never drift apart. */
 export interface Output {
@@ -38,4 +39,9 @@ export function formatStatus(s: StatusReport): string {
     lines.push('', 'Register this node with: openir register --key-stdin < key.txt');
   if (s.vault.strength === 'weak') lines.push('', `Warning: ${s.vault.description}`);
   return lines.join('\n');
+}
+
+/** A secret (password, token) is the whole of standard input, less one trailing newline (as `echo` adds). */
+export async function readSecretFromStdin(io: Io): Promise<string> {
+  return (await io.readStdin()).replace(/\r?\n$/, '');
 }

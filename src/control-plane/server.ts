@@ -2,7 +2,6 @@ import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import type { Server as HttpsServer } from 'node:https';
-import { NODE_SELF_PATH } from '../shared/backup';
 import { CONTROL_PLANE_PATHS, RegisterRequestSchema, type RegisterResponse } from '../shared/controlPlaneApi';
 import { OpenIrError, httpStatusFor, isOpenIrError, toErrorBody, type ErrorBody } from '../shared/errors';
 import { ChannelHub } from './channel';
@@ -263,7 +262,7 @@ function buildApp(deps: AppDeps): FastifyInstance<HttpsServer> {
   });
 
   // A node unregistering itself: authenticated as the node, then the same removal as `ir remove-node`.
-  app.delete(NODE_SELF_PATH, async (request) => {
+  app.delete(CONTROL_PLANE_PATHS.nodeSelf, async (request) => {
     const node = deps.registry.nodeFromAuthorization(request.headers.authorization);
     const removed = deps.registry.removeOwnNode(node);
     deps.log.info(`Node '${removed.nodeName}' (${removed.nodeId}) removed itself from '${removed.name}'`);

@@ -29,6 +29,12 @@ export interface ControlChannelOptions {
   heartbeat: () => Omit<Extract<NodeMessage, { type: 'heartbeat' }>, 'type'>;
   log: SourceLogger;
   onState: (state: ChannelState, error: OpenIrError | null) => void;
+  /**
+   * The error when the control plane refuses the node credential (HTTP 401, or
+   * the channel closed for it): the host knows the node and IR to name and how
+   * to register again.
+   */
+  credentialRejected: () => OpenIrError;
   onIrSummary: (ir: IrSummary) => void;
   /** Job messages (assignments, cancellations) from the control plane. */
   onJobMessage?: (message: Extract<ControlPlaneMessage, { type: 'jobAssigned' | 'jobCancel' }>) => void;
@@ -113,13 +119,7 @@ export class ControlChannel {
     socket.on('unexpected-response', (_req, res) => {
       failure =
         res.statusCode === 401
-          ? new OpenIrError(
-              'NODE_CREDENTIAL_REJECTED',
-              'The control plane no longer accepts this node’s credential.',
-              {
-                fix: 'The node may have been removed from its integration runtime; register it again with a current key.',
-              },
-            )
+          ? this.options.credentialRejected()
           : new OpenIrError(
               'CONTROL_PLANE_ERROR',
               `The control plane refused the control channel (HTTP ${res.statusCode}).`,
@@ -141,13 +141,7 @@ export class ControlChannel {
       this.clearTimers();
       if (this.stopped) return;
       if (!failure && code === CHANNEL_CLOSE.credentialRejected) {
-        failure = new OpenIrError(
-          'NODE_CREDENTIAL_REJECTED',
-          'The control plane closed the channel: this node’s credential was revoked.',
-          {
-            fix: 'Register the node again with a current key.',
-          },
-        );
+        failure = this.options.credentialRejected();
       }
       failure ??= new OpenIrError(
         'CONTROL_PLANE_UNREACHABLE',

@@ -1,5 +1,6 @@
 import type tls from 'node:tls';
 import {
+  channelAuthorization,
   CONTROL_PLANE_PATHS,
   RegisterResponseSchema,
   type RegisterRequest,
@@ -12,6 +13,9 @@ import { connectionError, endpointTarget } from './pinnedTls';
 
 const MAX_RESPONSE_BYTES = 1024 * 1024;
 
+/** The vault entry of the node credential: the node's identity towards its control plane. */
+export const NODE_CREDENTIAL = 'node-credential';
+
 /** The node's HTTPS calls to the control plane (the control channel is separate). */
 export async function registerWithControlPlane(
   endpoint: string,
@@ -20,10 +24,9 @@ export async function registerWithControlPlane(
   request: RegisterRequest,
   timeoutMs = 15_000,
 ): Promise<RegisterResponse> {
-  const { status, body } = await postJson(
+  const { status, body } = await callControlPlane(
     endpoint,
-    CONTROL_PLANE_PATHS.register,
-    request,
+    { path: CONTROL_PLANE_PATHS.register, payload: request },
     tlsOptions,
     connector,
     timeoutMs,
@@ -50,10 +53,33 @@ export function errorFromResponse(status: number, body: unknown): OpenIrError {
   });
 }
 
-async function postJson(
+/** Asks the control plane to remove this node, authenticated as the node (its channel credential). */
+export async function removeSelfFromControlPlane(
   endpoint: string,
-  path: string,
-  payload: unknown,
+  tlsOptions: tls.ConnectionOptions,
+  connector: Connector,
+  nodeId: string,
+  credential: string,
+  timeoutMs = 15_000,
+): Promise<void> {
+  const answer = await callControlPlane(
+    endpoint,
+    {
+      method: 'DELETE',
+      path: CONTROL_PLANE_PATHS.nodeSelf,
+      payload: {},
+      headers: { authorization: channelAuthorization(nodeId, credential) },
+    },
+    tlsOptions,
+    connector,
+    timeoutMs,
+  );
+  if (answer.status < 200 || answer.status >= 300) throw errorFromResponse(answer.status, answer.body);
+}
+
+async function callControlPlane(
+  endpoint: string,
+  call: { method?: string; path: string; payload: unknown; headers?: Record<string, string> },
   tlsOptions: tls.ConnectionOptions,
   connector: Connector,
   timeoutMs: number,
@@ -62,14 +88,16 @@ async function postJson(
   try {
     return await requestJson(
       {
+        ...(call.method ? { method: call.method } : {}),
         host: target.host,
         port: target.port,
-        path,
+        path: call.path,
         timeout: timeoutMs,
+        ...(call.headers ? { headers: call.headers } : {}),
         // No `agent` here: with `agent: false` Node ignores createConnection and dials directly.
         createConnection: connector.createConnection(endpoint, tlsOptions),
       },
-      payload,
+      call.payload,
       { maxBytes: MAX_RESPONSE_BYTES },
     );
   } catch (error) {

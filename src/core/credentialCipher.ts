@@ -2,7 +2,8 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { OpenIrError } from '../shared/errors';
 import type { SecretVault } from './vault';
 
-const KEY_NAME = 'credential-encryption-key';
+/** The vault entry of the key remote-access clients' credentials are encrypted with. */
+export const CREDENTIAL_ENCRYPTION_KEY = 'credential-encryption-key';
 const PREFIX = 'openir:v1:';
 const AAD = Buffer.from('openir data store credential');
 
@@ -49,7 +50,7 @@ export class CredentialCipher {
   }
 
   private async key(create: boolean): Promise<Buffer> {
-    const stored = await this.vault.get(KEY_NAME);
+    const stored = await this.vault.get(CREDENTIAL_ENCRYPTION_KEY);
     if (stored) return Buffer.from(stored, 'base64');
     if (!create) {
       throw new OpenIrError('VAULT_UNAVAILABLE', 'This node has no credential encryption key yet.', {
@@ -57,7 +58,7 @@ export class CredentialCipher {
       });
     }
     const key = randomBytes(32);
-    await this.vault.set(KEY_NAME, key.toString('base64'));
+    await this.vault.set(CREDENTIAL_ENCRYPTION_KEY, key.toString('base64'));
     return key;
   }
 }

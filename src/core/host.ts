@@ -24,7 +24,7 @@ import { RemoteAccessService } from './remoteAccessService';
 import { deriveNodeStatus } from '../shared/status';
 import type { ConfigStore, JobsConfig, Registration } from './config';
 import { ControlChannel, type ChannelState } from './controlChannel';
-import { registerWithControlPlane } from './controlPlaneClient';
+import { NODE_CREDENTIAL, registerWithControlPlane, removeSelfFromControlPlane } from './controlPlaneClient';
 import { HostEvents } from './events';
 import type { Logger, Redactor, SourceLogger } from './logger';
 import { defaultConcurrentJobsLimit, type SystemMetrics } from './metrics';
@@ -35,11 +35,8 @@ import { PeerKey } from './peerSeal';
 import { PeerSync } from './peerSync';
 import type { SecretVault } from './vault';
 import { BackupService } from './backup/service';
-import { removeSelfFromControlPlane } from './backup/controlPlane';
 import { BACKUP_EXTENSION } from './backup/format';
-import { describeBackup } from '../shared/backup';
-
-export const NODE_CREDENTIAL = 'node-credential';
+import { describeBackup, removeNodeCommand } from '../shared/backup';
 
 export interface HostServiceOptions {
   dataDir: string;
@@ -209,12 +206,7 @@ export class HostService implements HostApi {
 
   /** Loads the registration and starts the service, as the OS service would at boot. */
   async init({ startService = true } = {}): Promise<void> {
-    const config = await this.options.config.load();
-    this.options.logger.setLevel(config.logLevel);
-    this.registration = config.registration;
-    this.jobsConfig = config.jobs;
-    await this.proxy.load();
-    await this.remoteAccess.load();
+    await this.loadConfig();
     this.options.logger.onEntry((entry) => this.events.emit('log', entry));
     // Pushed, so the UI shows live CPU and memory without polling.
     this.sampler = setInterval(() => this.events.emit('systemSampled', this.options.metrics.sample()), 2000);
@@ -616,11 +608,11 @@ export class HostService implements HostApi {
       await this.backups.apply(opened);
     } catch (error) {
       // `apply` put the old state back; carry on as before.
-      await this.reloadConfig();
+      await this.loadConfig();
       if (wasRunning) await this.startService();
       throw error;
     }
-    await this.reloadConfig();
+    await this.loadConfig();
     this.lastError = null;
     this.log.info('Backup restored.', {
       nodeName: info.node?.name ?? null,
@@ -649,7 +641,7 @@ export class HostService implements HostApi {
         fix: 'Register it with `openir register --key-stdin < key.txt`, or restore a backup.',
       });
     }
-    const removeThere = `openir-control-plane ir remove-node ${shellWord(reg.irName)} ${shellWord(reg.nodeName)}`;
+    const removeThere = removeNodeCommand(reg.irName, reg.nodeName);
     let controlPlaneRemoved = false;
     let notice: string | null = null;
     try {
@@ -712,9 +704,9 @@ export class HostService implements HostApi {
     };
   }
 
-  /** Reads config.json again into the parts that keep it in memory (after a restore). */
-  private async reloadConfig(): Promise<void> {
-    // The restored vault holds the node's own sync key; forget the one this process made.
+  /** The config, proxy and remote-access settings from disk: at start-up, and again after a restore. */
+  private async loadConfig(): Promise<void> {
+    // After a restore, the vault holds the node's own sync key: forget the one this process made.
     this.peerKey = null;
     const config = await this.options.config.load();
     this.options.logger.setLevel(config.logLevel);
@@ -865,6 +857,7 @@ export class HostService implements HostApi {
       reconnectMinMs: this.options.reconnectMinMs ?? 500,
       reconnectMaxMs: this.options.reconnectMaxMs ?? 30_000,
       log: this.options.logger.child('control-channel'),
+      credentialRejected: () => removedNode(registration),
       heartbeat: () => {
         const system = this.options.metrics.sample();
         return {
@@ -890,8 +883,7 @@ export class HostService implements HostApi {
           // What the control plane said about the IR is only true while connected to it.
           this.irNodes = [];
         }
-        if (error)
-          this.lastError = error.code === 'NODE_CREDENTIAL_REJECTED' ? removedNode(registration) : error;
+        if (error) this.lastError = error;
         this.watchChannelForJobs(state, registration.heartbeatTimeoutMs);
         this.publish();
       },
@@ -1032,10 +1024,6 @@ function removedNode(reg: Registration): OpenIrError {
       fix: 'To register again: `openir unregister` (Settings › Unregister) clears the old registration here, then `openir register --key-stdin < key.txt` with a current key.',
     },
   );
-}
-
-function shellWord(text: string): string {
-  return /^[A-Za-z0-9._-]+$/.test(text) ? text : `'${text}'`;
 }
 
 /** The machine's short host name, made into a valid node name. */

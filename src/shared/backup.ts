@@ -7,9 +7,6 @@ import { z } from 'zod';
  * is, and the password is never stored or logged.
  */
 
-/** The control plane route a node calls to remove itself (authenticated with its node credential). */
-export const NODE_SELF_PATH = '/api/v1/nodes/self';
-
 /** What the file's clear (but authenticated) header says: readable without the password. */
 export const BackupInfoSchema = z.object({
   formatVersion: z.number().int().positive(),
@@ -20,6 +17,9 @@ export const BackupInfoSchema = z.object({
   controlPlane: z.string().nullable(),
 });
 export type BackupInfo = z.infer<typeof BackupInfoSchema>;
+
+/** A backup file is a few KiB; anything much larger is not one (the CLI and the UI refuse it before sending). */
+export const MAX_BACKUP_BYTES = 600 * 1024;
 
 /** The encrypted file as base64; a real backup is a few KiB, the limit stays below the 1 MiB body limit. */
 export const BackupContentSchema = z
@@ -93,4 +93,13 @@ export function describeBackup(info: BackupInfo): string {
     ? `node "${info.node.name}" in the integration runtime "${info.ir?.name ?? '?'}"`
     : 'an unregistered node';
   return `${who} (backed up ${info.createdAt} by OpenIR ${info.productVersion})`;
+}
+
+/** The admin command that removes a node from its IR on the control plane, ready to paste into a shell. */
+export function removeNodeCommand(irName: string, nodeName: string): string {
+  return `openir-control-plane ir remove-node ${shellWord(irName)} ${shellWord(nodeName)}`;
+}
+
+function shellWord(text: string): string {
+  return /^[A-Za-z0-9._-]+$/.test(text) ? text : `'${text}'`;
 }

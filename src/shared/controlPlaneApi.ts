@@ -11,6 +11,8 @@ export const CONTROL_PLANE_PATHS = {
   register: '/api/v1/nodes/register',
   channel: '/api/v1/channel',
   health: '/api/v1/health',
+  /** DELETE, as the node: a node unregistering itself. */
+  nodeSelf: '/api/v1/nodes/self',
 } as const;
 
 export const NodeNameSchema = z

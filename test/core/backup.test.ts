@@ -15,7 +15,7 @@ import { BackupService } from '../../src/core/backup/service';
 import { CertificateStore } from '../../src/core/certificates';
 import { ConfigStore, type Registration } from '../../src/core/config';
 import { CredentialCipher } from '../../src/core/credentialCipher';
-import { NODE_CREDENTIAL } from '../../src/core/host';
+import { NODE_CREDENTIAL } from '../../src/core/controlPlaneClient';
 import { CredentialStore, vaultEntryFor } from '../../src/core/jobs/credentialStore';
 import { Logger, Redactor } from '../../src/core/logger';
 import { PROXY_PASSWORD } from '../../src/core/proxyService';

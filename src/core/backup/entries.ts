@@ -1,20 +1,19 @@
 import { certificateKeyName } from '../certificates/store';
+import { NODE_CREDENTIAL } from '../controlPlaneClient';
+import { CREDENTIAL_ENCRYPTION_KEY } from '../credentialCipher';
 import { vaultEntryFor } from '../jobs/credentialStore';
+import { PEER_SYNC_KEY } from '../peerSeal';
+import { PROXY_PASSWORD } from '../proxyService';
 
-/**
- * Every vault entry a backup carries, in one place. The fixed names are
- * literals here (not imports) because host.ts imports the backup module; the
- * tests check they match the constants of their owners.
- */
+/** Every vault entry a backup carries, in one place. */
 export const FIXED_BACKUP_VAULT_ENTRIES = [
-  /** NODE_CREDENTIAL in host.ts: the node's identity towards the control plane. */
-  'node-credential',
-  /** PROXY_PASSWORD in proxyService.ts. */
-  'proxy-password',
-  /** KEY_NAME in credentialCipher.ts: the key remote-access clients' credentials are encrypted with. */
-  'credential-encryption-key',
-  /** The key peers of the IR share to sync with each other (absent until that feature writes it). */
-  'peer-sync-key',
+  /** The node's identity towards the control plane. */
+  NODE_CREDENTIAL,
+  PROXY_PASSWORD,
+  /** The key remote-access clients' credentials are encrypted with. */
+  CREDENTIAL_ENCRYPTION_KEY,
+  /** This node's key for sealing credential sync with its peers. */
+  PEER_SYNC_KEY,
 ] as const;
 
 /**
@@ -23,9 +22,9 @@ export const FIXED_BACKUP_VAULT_ENTRIES = [
  * belong to the machine and stay.
  */
 export const REGISTRATION_BOUND_VAULT_ENTRIES = [
-  'node-credential',
-  'credential-encryption-key',
-  'peer-sync-key',
+  NODE_CREDENTIAL,
+  CREDENTIAL_ENCRYPTION_KEY,
+  PEER_SYNC_KEY,
 ] as const;
 
 /** The data files (relative to the data directory) a backup carries besides config.json. */
@@ -60,7 +59,7 @@ export function backupVaultEntries(files: Partial<Record<BackupDataFile, string 
   return [...new Set<string>([...FIXED_BACKUP_VAULT_ENTRIES, ...dynamicVaultEntries(files)])];
 }
 
-function parseObject(text: string | null | undefined): Record<string, unknown> | null {
+export function parseObject(text: string | null | undefined): Record<string, unknown> | null {
   if (!text) return null;
   try {
     const value: unknown = JSON.parse(text);

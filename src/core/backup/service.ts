@@ -10,6 +10,7 @@ import type { SecretVault } from '../vault';
 import {
   BACKUP_DATA_FILES,
   backupVaultEntries,
+  parseObject,
   REGISTRATION_BOUND_VAULT_ENTRIES,
   type BackupDataFile,
 } from './entries';
@@ -117,7 +118,7 @@ export class BackupService {
     const files = {} as Record<BackupDataFile, string | null>;
     for (const name of BACKUP_DATA_FILES) {
       const text = parsed.files[name] ?? null;
-      if (text !== null && !isJsonObject(text)) throw corruptPayload(`its ${name} is not readable`);
+      if (text !== null && parseObject(text) === null) throw corruptPayload(`its ${name} is not readable`);
       files[name] = text;
     }
     return { info, config: config.data, files, secrets: parsed.secrets };
@@ -222,15 +223,6 @@ export class BackupService {
 
   private now(): Date {
     return (this.options.clock ?? (() => new Date()))();
-  }
-}
-
-function isJsonObject(text: string): boolean {
-  try {
-    const value: unknown = JSON.parse(text);
-    return value !== null && typeof value === 'object' && !Array.isArray(value);
-  } catch {
-    return false;
   }
 }
 

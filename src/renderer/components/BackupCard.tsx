@@ -1,5 +1,10 @@
 import { useId, useRef, useState, type ChangeEvent, type FormEvent, type RefObject } from 'react';
-import { describeBackup, MIN_BACKUP_PASSWORD_LENGTH, type BackupInfo } from '../../shared/backup';
+import {
+  describeBackup,
+  MAX_BACKUP_BYTES,
+  MIN_BACKUP_PASSWORD_LENGTH,
+  type BackupInfo,
+} from '../../shared/backup';
 import type { StatusReport } from '../../shared/contract';
 import type { UiError } from '../errors';
 import { formatDateTime } from '../format';
@@ -8,8 +13,6 @@ import { DownloadIcon, PlugOffIcon, ShieldIcon } from './Icons';
 import { Modal } from './Modal';
 import { Button, Callout, Card, DoneLine, ErrorSlot } from './ui';
 
-/** A backup is a few KiB; the host takes at most this much. */
-const MAX_BACKUP_BYTES = 600 * 1024;
 /** Codes after which "Unregister anyway" (clean this machine only) makes sense. */
 const UNREACHABLE_CODES = new Set([
   'CONTROL_PLANE_UNREACHABLE',
