@@ -228,12 +228,6 @@ export class HostService implements HostApi {
         },
       );
     }
-    if (this.registration && input.replace && !this.registering) {
-      // Check the new key before giving up the old registration.
-      parseAuthKey(input.authKey);
-      // This machine's data store credentials stay for the new registration (the user asked for it).
-      await this.unregister({}, { keepCredentials: true });
-    }
     if (this.registering) {
       throw new OpenIrError(
         'REGISTRATION_IN_PROGRESS',
@@ -253,6 +247,11 @@ export class HostService implements HostApi {
       );
     }
     const key = parseAuthKey(input.authKey);
+    if (this.registration && input.replace) {
+      // Only now, with the new key checked and the service running, is the old registration given up.
+      // This machine's data store credentials stay for the new registration (the user asked for it).
+      await this.unregister({}, { keepCredentials: true });
+    }
     this.options.redactor.add(key.secret);
     // Set up first, so a port in use or an unusable certificate stops registration before it starts.
     if (input.remoteAccess) await this.remoteAccess.set(input.remoteAccess, 0, this.serviceRunning);

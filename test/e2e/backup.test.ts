@@ -200,6 +200,12 @@ describe('backup, restore and unregister', () => {
   it('register --replace removes the old node first; a node removed on the control plane says so', async () => {
     expect((await node.cli(['register', '--key-stdin'], key1)).code).toBe(0);
     const first = (await node.waitForStatus((s) => s.status === 'Online')).node?.id;
+    // With the service stopped, --replace refuses before giving up the old registration.
+    expect((await node.cli(['stop', '--json'])).code).toBe(0);
+    expectFailure(await node.cli(['register', '--key-stdin', '--replace'], key1), 'SERVICE_STOPPED');
+    expect((await nodesOnControlPlane()).map((n) => n.nodeId)).toEqual([first]);
+    expect((await node.cli(['start', '--json'])).code).toBe(0);
+    expect((await node.waitForStatus((s) => s.status === 'Online')).node?.id).toBe(first);
     const replaced = await node.cli(['register', '--key-stdin', '--replace', '--json'], key1);
     expect(replaced.stderr).toBe('');
     const second = (replaced.json as StatusJson).node?.id;
