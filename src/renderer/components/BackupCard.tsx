@@ -7,6 +7,7 @@ import {
 } from '../../shared/backup';
 import type { StatusReport } from '../../shared/contract';
 import type { UiError } from '../errors';
+import { downloadBase64, readAsBase64 } from '../files';
 import { formatDateTime } from '../format';
 import { useApp } from '../store';
 import { DownloadIcon, PlugOffIcon, ShieldIcon } from './Icons';
@@ -144,7 +145,7 @@ function BackupForm({
       setError(outcome.error);
       return;
     }
-    downloadBytes(outcome.value.fileName, outcome.value.content);
+    downloadBase64(outcome.value.fileName, outcome.value.content);
     setPassword('');
     setConfirm('');
     setDone(
@@ -216,7 +217,7 @@ function BackupForm({
 function RestoreForm({ report }: { report: StatusReport }) {
   const inspect = useApp((s) => s.inspectBackup);
   const restore = useApp((s) => s.restoreBackup);
-  const [file, setFile] = useState<{ name: string; content: string; info: BackupInfo } | null>(null);
+  const [file, setFile] = useState<{ content: string; info: BackupInfo } | null>(null);
   const [password, setPassword] = useState('');
   const [replace, setReplace] = useState(false);
   const [busy, setBusy] = useState<'read' | 'restore' | null>(null);
@@ -243,7 +244,7 @@ function RestoreForm({ report }: { report: StatusReport }) {
     try {
       const content = await readAsBase64(chosen);
       const outcome = await inspect(content);
-      if (outcome.ok) setFile({ name: chosen.name, content, info: outcome.value });
+      if (outcome.ok) setFile({ content, info: outcome.value });
       else setError(outcome.error);
     } catch {
       setError({ code: 'NOT_FOUND', message: `${chosen.name} could not be read.` });
@@ -439,32 +440,4 @@ function ConfirmUnregister({
       ) : null}
     </Modal>
   );
-}
-
-/** Saves the encrypted backup (base64 from the host) as a file through a Blob; the CSP allows it. */
-function downloadBytes(fileName: string, base64: string): void {
-  const binary = atob(base64);
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i += 1) bytes[i] = binary.charCodeAt(i);
-  const url = URL.createObjectURL(new Blob([bytes], { type: 'application/octet-stream' }));
-  const link = document.createElement('a');
-  link.href = url;
-  link.download = fileName;
-  link.rel = 'noopener';
-  document.body.append(link);
-  link.click();
-  link.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 1000);
-}
-
-function readAsBase64(file: File): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const reader = new FileReader();
-    reader.onload = () => {
-      const url = typeof reader.result === 'string' ? reader.result : '';
-      resolve(url.slice(url.indexOf(',') + 1));
-    };
-    reader.onerror = () => reject(reader.error ?? new Error('The file could not be read.'));
-    reader.readAsDataURL(file);
-  });
 }

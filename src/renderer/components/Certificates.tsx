@@ -2,6 +2,7 @@ import { useId, useRef, useState, type ChangeEvent, type KeyboardEvent } from 'r
 import type { CertificateInfo, StoredCertificate } from '../../shared/certificates';
 import { OPERATIONS } from '../../shared/contract';
 import type { UiError } from '../errors';
+import { readAsBase64 } from '../files';
 import { formatDateTime } from '../format';
 import { blockingProblems, keyText, shortThumbprint } from '../remoteAccessForm';
 import { useApp } from '../store';
@@ -148,19 +149,6 @@ export function RequirementCheck({ cert, titleId }: { cert: CertificateInfo; tit
   );
 }
 
-/** Saves text as a file through a Blob (no navigation, allowed by the CSP). */
-export function downloadText(fileName: string, text: string, type = 'application/x-pem-file'): void {
-  const url = URL.createObjectURL(new Blob([text], { type }));
-  const link = document.createElement('a');
-  link.href = url;
-  link.download = fileName;
-  link.rel = 'noopener';
-  document.body.append(link);
-  link.click();
-  link.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 1000);
-}
-
 /** Enter in a text or password field (not a button, select or checkbox) submits. */
 function submitsOnEnter(event: KeyboardEvent<HTMLElement>): boolean {
   const target = event.target;
@@ -172,18 +160,6 @@ function submitsOnEnter(event: KeyboardEvent<HTMLElement>): boolean {
 }
 
 const MAX_FILE_BYTES = 512 * 1024;
-
-function readAsBase64(file: File): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const reader = new FileReader();
-    reader.onload = () => {
-      const url = typeof reader.result === 'string' ? reader.result : '';
-      resolve(url.slice(url.indexOf(',') + 1));
-    };
-    reader.onerror = () => reject(reader.error ?? new Error('The file could not be read.'));
-    reader.readAsDataURL(file);
-  });
-}
 
 const fileError = (message: string, fix?: string): UiError => ({
   code: 'INVALID_INPUT',

@@ -3,7 +3,7 @@ import { MAX_CONCURRENT_JOBS_LIMIT } from '../../shared/credentials';
 import type { UiError } from '../errors';
 import { useApp } from '../store';
 import { TrashIcon } from './Icons';
-import { Button, Callout, Card, Code, DoneLine, ErrorDetails, LoadFailed, Loading } from './ui';
+import { Button, Card, Code, DoneLine, ErrorSlot, LoadFailed, Loading } from './ui';
 
 type Busy = 'limit' | 'default' | 'allow' | { remove: string } | null;
 
@@ -251,13 +251,7 @@ export function JobsCard() {
         <Loading text="Loading the job settings…" />
       )}
       <DoneLine text={notice} />
-      <div role="alert" className="alert-slot">
-        {error ? (
-          <Callout tone="error" title={error.title}>
-            <ErrorDetails error={error.error} />
-          </Callout>
-        ) : null}
-      </div>
+      <ErrorSlot error={error?.error ?? null} title={error?.title} />
     </Card>
   );
 }

@@ -4,10 +4,10 @@ import { LOG_LEVELS, type LogLevel, type StatusReport } from '../../shared/contr
 import {
   CertificateFacts,
   CertificateStatus,
-  downloadText,
   GenerateCertificateForm,
   ImportCertificateForm,
 } from '../components/Certificates';
+import { downloadText } from '../files';
 import {
   CheckCircleIcon,
   DownloadIcon,
