@@ -41,6 +41,15 @@ test.beforeAll(async ({ browser }) => {
   const registered = await runCli(['register', '--key-stdin', '--json'], { env: web.env, stdin: key1 });
   expect(registered.code, registered.stderr).toBe(0);
   nodeId = (registered.json as { node: { id: string } }).node.id;
+  // A data store credential for the backup to carry.
+  const folder = fs.realpathSync(tempDir('openir-ui-backup-data-'));
+  for (const args of [
+    ['config', 'allow-folder', folder],
+    ['credential', 'set', 'files', '--type', 'localFolder', '--root', folder],
+  ]) {
+    const result = await runCli([...args, '--json'], { env: web.env });
+    expect(result.code, result.stderr).toBe(0);
+  }
   page = await browser.newPage({ acceptDownloads: true });
   await page.goto(web.url);
   await expect(page.getByTestId('node-status')).toHaveText('Online', { timeout: 15_000 });
@@ -98,6 +107,11 @@ test('Back up with a password downloads an encrypted backup file', async () => {
 
 test('Restore shows whose backup it is, refuses a wrong password, then restores over this node', async () => {
   const card = backupCard();
+  // Deleted after the backup: the restore brings it back into the open page.
+  const credentials = page.getByRole('region', { name: 'Data store credentials' });
+  await expect(credentials.getByRole('listitem').filter({ hasText: 'files' })).toHaveCount(1);
+  expect((await runCli(['credential', 'delete', 'files', '--json'], { env: web.env })).code).toBe(0);
+  await expect(credentials.getByRole('listitem').filter({ hasText: 'files' })).toHaveCount(0);
   await card.getByLabel('Backup file').setInputFiles(saved);
   await expect(card).toContainText('Node web-node in backup-ui-ir, backed up');
   await card.getByLabel('Backup password', { exact: true }).nth(1).fill('not the password');
@@ -117,6 +131,7 @@ test('Restore shows whose backup it is, refuses a wrong password, then restores 
   await expect(page.getByTestId('node-status')).toHaveText('Online', { timeout: 15_000 });
   const status = (await runCli(['status', '--json'], { env: web.env })).json as { node: { id: string } };
   expect(status.node.id).toBe(nodeId);
+  await expect(credentials.getByRole('listitem').filter({ hasText: 'files' })).toHaveCount(1);
 });
 
 test('Unregister asks for confirmation, offers a backup first, then lands on Register', async () => {

@@ -613,6 +613,8 @@ export class HostService implements HostApi {
     }
     await this.loadConfig();
     this.lastError = null;
+    // The restored credentials.json is news to an open Settings page, as a sync from a peer would be.
+    void this.publishCredentials();
     this.log.info('Backup restored.', {
       nodeName: info.node?.name ?? null,
       irName: info.ir?.name ?? null,
