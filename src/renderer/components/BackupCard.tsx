@@ -12,7 +12,7 @@ import { formatDateTime } from '../format';
 import { useApp } from '../store';
 import { DownloadIcon, PlugOffIcon, ShieldIcon } from './Icons';
 import { Modal } from './Modal';
-import { Button, Callout, Card, DoneLine, ErrorSlot } from './ui';
+import { Button, Callout, Card, DoneLine, ErrorSlot, Field } from './ui';
 
 /** Codes after which "Unregister anyway" (clean this machine only) makes sense. */
 const UNREACHABLE_CODES = new Set([
@@ -116,7 +116,7 @@ function BackupForm({
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<UiError | null>(null);
   const [done, setDone] = useState<string | null>(null);
-  const ids = { password: useId(), confirm: useId(), hint: useId(), title: useId() };
+  const ids = { password: useId(), confirm: useId(), title: useId() };
 
   const onSubmit = async (event: FormEvent) => {
     event.preventDefault();
@@ -168,41 +168,39 @@ function BackupForm({
           <strong>Back up first:</strong> choose a password, save the file, then unregister.
         </p>
       ) : null}
-      <div className="field">
-        <label htmlFor={ids.password} className="field__label">
-          Backup password
-        </label>
-        <input
-          id={ids.password}
-          ref={passwordRef}
-          className="input"
-          type="password"
-          value={password}
-          autoComplete="new-password"
-          maxLength={1024}
-          disabled={busy}
-          aria-describedby={ids.hint}
-          onChange={(event) => setPassword(event.target.value)}
-        />
-        <p id={ids.hint} className="field__hint">
-          At least {MIN_BACKUP_PASSWORD_LENGTH} characters. Without it the backup cannot be restored.
-        </p>
-      </div>
-      <div className="field">
-        <label htmlFor={ids.confirm} className="field__label">
-          Confirm password
-        </label>
-        <input
-          id={ids.confirm}
-          className="input"
-          type="password"
-          value={confirm}
-          autoComplete="new-password"
-          maxLength={1024}
-          disabled={busy}
-          onChange={(event) => setConfirm(event.target.value)}
-        />
-      </div>
+      <Field
+        id={ids.password}
+        label="Backup password"
+        hint={`At least ${MIN_BACKUP_PASSWORD_LENGTH} characters. Without it the backup cannot be restored.`}
+      >
+        {(control) => (
+          <input
+            {...control}
+            ref={passwordRef}
+            className="input"
+            type="password"
+            value={password}
+            autoComplete="new-password"
+            maxLength={1024}
+            disabled={busy}
+            onChange={(event) => setPassword(event.target.value)}
+          />
+        )}
+      </Field>
+      <Field id={ids.confirm} label="Confirm password">
+        {(control) => (
+          <input
+            {...control}
+            className="input"
+            type="password"
+            value={confirm}
+            autoComplete="new-password"
+            maxLength={1024}
+            disabled={busy}
+            onChange={(event) => setConfirm(event.target.value)}
+          />
+        )}
+      </Field>
       <ErrorSlot error={error} title="The backup was not made." />
       <DoneLine text={done} />
       <div className="button-row">
@@ -291,20 +289,19 @@ function RestoreForm({ report }: { report: StatusReport }) {
       <h4 id={ids.title} className="cert-panel__title">
         Restore
       </h4>
-      <div className="field">
-        <label htmlFor={ids.file} className="field__label">
-          Backup file
-        </label>
-        <input
-          id={ids.file}
-          ref={fileRef}
-          className="input input--file"
-          type="file"
-          accept=".openir-backup"
-          disabled={busy !== null}
-          onChange={(event) => void onFile(event)}
-        />
-      </div>
+      <Field id={ids.file} label="Backup file">
+        {(control) => (
+          <input
+            {...control}
+            ref={fileRef}
+            className="input input--file"
+            type="file"
+            accept=".openir-backup"
+            disabled={busy !== null}
+            onChange={(event) => void onFile(event)}
+          />
+        )}
+      </Field>
       {file ? (
         <p className="small">
           Node <strong>{file.info.node?.name ?? '(not registered)'}</strong>
@@ -317,21 +314,20 @@ function RestoreForm({ report }: { report: StatusReport }) {
           , backed up {formatDateTime(file.info.createdAt)} by OpenIR {file.info.productVersion}.
         </p>
       ) : null}
-      <div className="field">
-        <label htmlFor={ids.password} className="field__label">
-          Backup password
-        </label>
-        <input
-          id={ids.password}
-          className="input"
-          type="password"
-          value={password}
-          autoComplete="off"
-          maxLength={1024}
-          disabled={busy !== null}
-          onChange={(event) => setPassword(event.target.value)}
-        />
-      </div>
+      <Field id={ids.password} label="Backup password">
+        {(control) => (
+          <input
+            {...control}
+            className="input"
+            type="password"
+            value={password}
+            autoComplete="off"
+            maxLength={1024}
+            disabled={busy !== null}
+            onChange={(event) => setPassword(event.target.value)}
+          />
+        )}
+      </Field>
       {report.registered ? (
         <label className="checkbox" htmlFor={ids.replace}>
           <input

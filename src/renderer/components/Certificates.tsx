@@ -7,7 +7,7 @@ import { formatDateTime } from '../format';
 import { blockingProblems, keyText, shortThumbprint } from '../remoteAccessForm';
 import { useApp } from '../store';
 import { CheckCircleIcon, ErrorCircleIcon, WarningIcon } from './Icons';
-import { Button, Callout, Code, ErrorSlot } from './ui';
+import { Button, Callout, Code, ErrorSlot, Field } from './ui';
 
 /**
  * Certificates as every face shows them: status badges (never colour alone), the requirement check with
@@ -187,7 +187,7 @@ export function ImportCertificateForm({
   const [checked, setChecked] = useState<CertificateInfo | null>(null);
   const [error, setError] = useState<UiError | null>(null);
   const fileRef = useRef<HTMLInputElement>(null);
-  const ids = { file: useId(), fileHint: useId(), password: useId(), passwordHint: useId(), trust: useId() };
+  const ids = { file: useId(), password: useId(), trust: useId() };
 
   const reset = () => {
     setChecked(null);
@@ -262,47 +262,49 @@ export function ImportCertificateForm({
         }
       }}
     >
-      <div className="field">
-        <label htmlFor={ids.file} className="field__label">
-          Certificate file
-        </label>
-        <input
-          id={ids.file}
-          ref={fileRef}
-          className="input input--file"
-          type="file"
-          accept=".pfx,.p12,.pem,.crt,.cer"
-          disabled={busy !== null}
-          aria-describedby={ids.fileHint}
-          onChange={(event) => void onFile(event)}
-        />
-        <p id={ids.fileHint} className="field__hint">
-          PFX/PKCS#12 (.pfx, .p12) with its password, or PEM (.pem, .crt, .cer) with the certificate and, to
-          serve TLS, its private key. The private key goes to this machine&apos;s secret store.
-        </p>
-      </div>
-      <div className="field">
-        <label htmlFor={ids.password} className="field__label">
-          Password (PFX or encrypted key)
-        </label>
-        <input
-          id={ids.password}
-          className="input"
-          type="password"
-          value={password}
-          autoComplete="off"
-          maxLength={1024}
-          disabled={busy !== null}
-          aria-describedby={ids.passwordHint}
-          onChange={(event) => {
-            setPassword(event.target.value);
-            reset();
-          }}
-        />
-        <p id={ids.passwordHint} className="field__hint">
-          Leave it empty for a file without a password. It is used once and never stored.
-        </p>
-      </div>
+      <Field
+        id={ids.file}
+        label="Certificate file"
+        hint={
+          <>
+            PFX/PKCS#12 (.pfx, .p12) with its password, or PEM (.pem, .crt, .cer) with the certificate and, to
+            serve TLS, its private key. The private key goes to this machine&apos;s secret store.
+          </>
+        }
+      >
+        {(control) => (
+          <input
+            {...control}
+            ref={fileRef}
+            className="input input--file"
+            type="file"
+            accept=".pfx,.p12,.pem,.crt,.cer"
+            disabled={busy !== null}
+            onChange={(event) => void onFile(event)}
+          />
+        )}
+      </Field>
+      <Field
+        id={ids.password}
+        label="Password (PFX or encrypted key)"
+        hint="Leave it empty for a file without a password. It is used once and never stored."
+      >
+        {(control) => (
+          <input
+            {...control}
+            className="input"
+            type="password"
+            value={password}
+            autoComplete="off"
+            maxLength={1024}
+            disabled={busy !== null}
+            onChange={(event) => {
+              setPassword(event.target.value);
+              reset();
+            }}
+          />
+        )}
+      </Field>
       <label className="checkbox" htmlFor={ids.trust}>
         <input
           id={ids.trust}
@@ -371,7 +373,7 @@ export function GenerateCertificateForm({
   const [error, setError] = useState<UiError | null>(null);
   const namesRef = useRef<HTMLInputElement>(null);
   const daysRef = useRef<HTMLInputElement>(null);
-  const ids = { names: useId(), namesHint: useId(), days: useId(), key: useId(), problem: useId() };
+  const ids = { names: useId(), days: useId(), key: useId() };
 
   const onSubmit = async () => {
     if (busy) return;
@@ -405,13 +407,7 @@ export function GenerateCertificateForm({
     else setError(outcome.error);
   };
 
-  const problemFor = (field: 'names' | 'days') =>
-    problem?.field === field ? (
-      <p id={ids.problem} className="field__problem">
-        <span className="field__problem-label">Problem: </span>
-        {problem.message}
-      </p>
-    ) : null;
+  const problemFor = (field: 'names' | 'days') => (problem?.field === field ? problem.message : null);
 
   return (
     <div
@@ -425,69 +421,58 @@ export function GenerateCertificateForm({
         }
       }}
     >
-      <div className="field">
-        <label htmlFor={ids.names} className="field__label">
-          DNS names
-        </label>
-        <input
-          id={ids.names}
-          ref={namesRef}
-          className="input input--mono"
-          type="text"
-          value={names}
-          autoComplete="off"
-          autoCapitalize="off"
-          spellCheck={false}
-          disabled={busy}
-          aria-invalid={problem?.field === 'names' || undefined}
-          aria-describedby={[ids.namesHint, problem?.field === 'names' ? ids.problem : null]
-            .filter(Boolean)
-            .join(' ')}
-          onChange={(event) => setNames(event.target.value)}
-        />
-        <p id={ids.namesHint} className="field__hint">
-          Separated by commas. The Subject Alternative Names must include this machine&apos;s FQDN
-          {defaultDnsName ? ` (${defaultDnsName})` : ''} and, for one certificate on every node, the other
-          nodes&apos; FQDNs. No wildcards.
-        </p>
-        {problemFor('names')}
-      </div>
-      <div className="cert-form__row">
-        <div className="field field--port">
-          <label htmlFor={ids.days} className="field__label">
-            Valid for (days)
-          </label>
+      <Field
+        id={ids.names}
+        label="DNS names"
+        hint={`Separated by commas. The Subject Alternative Names must include this machine's FQDN${defaultDnsName ? ` (${defaultDnsName})` : ''} and, for one certificate on every node, the other nodes' FQDNs. No wildcards.`}
+        problem={problemFor('names')}
+      >
+        {(control) => (
           <input
-            id={ids.days}
-            ref={daysRef}
-            className="input"
+            {...control}
+            ref={namesRef}
+            className="input input--mono"
             type="text"
-            inputMode="numeric"
-            value={days}
-            maxLength={4}
+            value={names}
             autoComplete="off"
+            autoCapitalize="off"
+            spellCheck={false}
             disabled={busy}
-            aria-invalid={problem?.field === 'days' || undefined}
-            aria-describedby={problem?.field === 'days' ? ids.problem : undefined}
-            onChange={(event) => setDays(event.target.value)}
+            onChange={(event) => setNames(event.target.value)}
           />
-          {problemFor('days')}
-        </div>
-        <div className="field">
-          <label htmlFor={ids.key} className="field__label">
-            Key type
-          </label>
-          <select
-            id={ids.key}
-            className="select"
-            value={key}
-            disabled={busy}
-            onChange={(event) => setKey(event.target.value === 'p256' ? 'p256' : 'rsa2048')}
-          >
-            <option value="rsa2048">RSA 2048</option>
-            <option value="p256">EC P-256</option>
-          </select>
-        </div>
+        )}
+      </Field>
+      <div className="cert-form__row">
+        <Field id={ids.days} label="Valid for (days)" className="field--port" problem={problemFor('days')}>
+          {(control) => (
+            <input
+              {...control}
+              ref={daysRef}
+              className="input"
+              type="text"
+              inputMode="numeric"
+              value={days}
+              maxLength={4}
+              autoComplete="off"
+              disabled={busy}
+              onChange={(event) => setDays(event.target.value)}
+            />
+          )}
+        </Field>
+        <Field id={ids.key} label="Key type">
+          {(control) => (
+            <select
+              {...control}
+              className="select"
+              value={key}
+              disabled={busy}
+              onChange={(event) => setKey(event.target.value === 'p256' ? 'p256' : 'rsa2048')}
+            >
+              <option value="rsa2048">RSA 2048</option>
+              <option value="p256">EC P-256</option>
+            </select>
+          )}
+        </Field>
       </div>
       <ErrorSlot error={error} title="The certificate could not be generated." />
       <div className="button-row">

@@ -18,7 +18,19 @@ import { useApp } from '../store';
 import { KeyIcon, TrashIcon } from './Icons';
 import { ConfirmDialog } from './ConfirmDialog';
 import { Modal } from './Modal';
-import { Button, Card, DoneLine, ErrorSlot, Fact, Facts, LoadFailed, Loading, Spinner } from './ui';
+import {
+  Button,
+  Card,
+  DoneLine,
+  ErrorSlot,
+  Fact,
+  Facts,
+  Field,
+  FieldProblem,
+  LoadFailed,
+  Loading,
+  Spinner,
+} from './ui';
 
 type DialogState = { mode: 'add' } | { mode: 'edit'; view: CredentialView } | null;
 
@@ -278,44 +290,24 @@ function CredentialDialog({
       disabled?: boolean;
     },
   ) => {
-    const id = idOf(name);
-    const problem = problems[name];
     return (
-      <div className="field">
-        <label htmlFor={id} className="field__label">
-          {label}
-        </label>
-        <input
-          id={id}
-          className={options.mono ? 'input input--mono' : 'input'}
-          type={options.secret ? 'password' : 'text'}
-          value={options.value}
-          onChange={(event) => options.onChange(event.target.value)}
-          autoComplete={options.secret ? 'new-password' : 'off'}
-          autoCapitalize="off"
-          spellCheck={false}
-          inputMode={options.inputMode}
-          placeholder={options.placeholder}
-          disabled={saving || options.disabled}
-          aria-invalid={problem ? true : undefined}
-          aria-describedby={
-            [options.hint ? `${id}-hint` : null, problem ? `${id}-problem` : null]
-              .filter(Boolean)
-              .join(' ') || undefined
-          }
-        />
-        {options.hint ? (
-          <p id={`${id}-hint`} className="field__hint">
-            {options.hint}
-          </p>
-        ) : null}
-        {problem ? (
-          <p id={`${id}-problem`} className="field__problem">
-            <span className="field__problem-label">Problem: </span>
-            {problem}
-          </p>
-        ) : null}
-      </div>
+      <Field id={idOf(name)} label={label} hint={options.hint} problem={problems[name]}>
+        {(control) => (
+          <input
+            {...control}
+            className={options.mono ? 'input input--mono' : 'input'}
+            type={options.secret ? 'password' : 'text'}
+            value={options.value}
+            onChange={(event) => options.onChange(event.target.value)}
+            autoComplete={options.secret ? 'new-password' : 'off'}
+            autoCapitalize="off"
+            spellCheck={false}
+            inputMode={options.inputMode}
+            placeholder={options.placeholder}
+            disabled={saving || options.disabled}
+          />
+        )}
+      </Field>
     );
   };
 
@@ -582,12 +574,7 @@ function HeaderRows({
           Add header
         </Button>
       </div>
-      {problem ? (
-        <p id={problemId} className="field__problem">
-          <span className="field__problem-label">Problem: </span>
-          {problem}
-        </p>
-      ) : null}
+      <FieldProblem id={problemId} problem={problem} />
     </div>
   );
 }

@@ -3,7 +3,7 @@ import { MAX_CONCURRENT_JOBS_LIMIT } from '../../shared/credentials';
 import type { UiError } from '../errors';
 import { useApp } from '../store';
 import { TrashIcon } from './Icons';
-import { Button, Card, Code, DoneLine, ErrorSlot, LoadFailed, Loading } from './ui';
+import { Button, Card, Code, DoneLine, ErrorSlot, Field, LoadFailed, Loading } from './ui';
 
 type Busy = 'limit' | 'default' | 'allow' | { remove: string } | null;
 
@@ -38,8 +38,6 @@ export function JobsCard() {
   const [error, setError] = useState<{ title: string; error: UiError } | null>(null);
   const ids = {
     limit: useId(),
-    limitHint: useId(),
-    limitProblem: useId(),
     folder: useId(),
     folderHint: useId(),
     folders: useId(),
@@ -120,54 +118,49 @@ export function JobsCard() {
       {view && limits ? (
         <div className="jobs-settings">
           <form className="jobs-settings__limit" onSubmit={onSaveLimit} noValidate>
-            <div className="field">
-              <label htmlFor={ids.limit} className="field__label">
-                Concurrent jobs limit
-              </label>
-              <div className="inline-controls">
-                <input
-                  id={ids.limit}
-                  className="input input--number"
-                  type="text"
-                  inputMode="numeric"
-                  autoComplete="off"
-                  maxLength={3}
-                  value={limitText}
-                  disabled={pending}
-                  aria-invalid={limitProblem ? true : undefined}
-                  aria-describedby={[ids.limitHint, limitProblem ? ids.limitProblem : null]
-                    .filter(Boolean)
-                    .join(' ')}
-                  onChange={(event) => {
-                    setLimitTouched(true);
-                    setLimitProblem(null);
-                    setLimitText(event.target.value);
-                  }}
-                />
-                <Button type="submit" variant="primary" busy={busy === 'limit'} disabled={pending}>
-                  Save<span className="visually-hidden"> concurrent jobs limit</span>
-                </Button>
-                {limits.configured !== null ? (
-                  <Button busy={busy === 'default'} disabled={pending} onClick={onUseDefault}>
-                    Use default ({limits.default})
+            <Field
+              id={ids.limit}
+              label="Concurrent jobs limit"
+              hint={
+                <>
+                  In force: <strong>{limits.effective}</strong>{' '}
+                  {limits.configured === null
+                    ? `(the default for this machine, chosen from its cores and memory)`
+                    : `(set here; the default for this machine is ${limits.default})`}
+                  . The control plane sends this node at most this many jobs at once; more nodes in the
+                  integration runtime scale out, a higher limit scales up.
+                </>
+              }
+              problem={limitProblem}
+            >
+              {(control) => (
+                <div className="inline-controls">
+                  <input
+                    {...control}
+                    className="input input--number"
+                    type="text"
+                    inputMode="numeric"
+                    autoComplete="off"
+                    maxLength={3}
+                    value={limitText}
+                    disabled={pending}
+                    onChange={(event) => {
+                      setLimitTouched(true);
+                      setLimitProblem(null);
+                      setLimitText(event.target.value);
+                    }}
+                  />
+                  <Button type="submit" variant="primary" busy={busy === 'limit'} disabled={pending}>
+                    Save<span className="visually-hidden"> concurrent jobs limit</span>
                   </Button>
-                ) : null}
-              </div>
-              <p id={ids.limitHint} className="field__hint">
-                In force: <strong>{limits.effective}</strong>{' '}
-                {limits.configured === null
-                  ? `(the default for this machine, chosen from its cores and memory)`
-                  : `(set here; the default for this machine is ${limits.default})`}
-                . The control plane sends this node at most this many jobs at once; more nodes in the
-                integration runtime scale out, a higher limit scales up.
-              </p>
-              {limitProblem ? (
-                <p id={ids.limitProblem} className="field__problem">
-                  <span className="field__problem-label">Problem: </span>
-                  {limitProblem}
-                </p>
-              ) : null}
-            </div>
+                  {limits.configured !== null ? (
+                    <Button busy={busy === 'default'} disabled={pending} onClick={onUseDefault}>
+                      Use default ({limits.default})
+                    </Button>
+                  ) : null}
+                </div>
+              )}
+            </Field>
           </form>
 
           <div className="jobs-settings__folders">

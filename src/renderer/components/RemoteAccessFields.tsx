@@ -20,7 +20,7 @@ import {
   ImportCertificateForm,
   RequirementCheck,
 } from './Certificates';
-import { Button, Callout, LoadFailed, Loading } from './ui';
+import { Button, Callout, Field, FieldProblem, LoadFailed, Loading } from './ui';
 
 /**
  * The remote access choice: the three settings, the port, and for TLS the certificate picker (the store's
@@ -61,7 +61,6 @@ export function RemoteAccessFields({
   const ids = {
     mode: useId(),
     port: useId(),
-    portHint: useId(),
     cert: useId(),
     certProblem: useId(),
     checkHeading: useId(),
@@ -142,37 +141,28 @@ export function RemoteAccessFields({
 
       {form.mode !== 'disabled' ? (
         <div className="proxy-fields">
-          <div className="field field--port">
-            <label htmlFor={ids.port} className="field__label">
-              Port
-            </label>
-            <input
-              id={ids.port}
-              ref={register('port')}
-              className="input"
-              type="text"
-              inputMode="numeric"
-              value={form.port}
-              onChange={(event) => onChange({ port: event.target.value })}
-              autoComplete="off"
-              maxLength={5}
-              disabled={disabled}
-              aria-invalid={problems.port ? true : undefined}
-              aria-describedby={[ids.portHint, problems.port ? `${ids.port}-problem` : null]
-                .filter(Boolean)
-                .join(' ')}
-            />
-            <p id={ids.portHint} className="field__hint">
-              The TCP port other nodes and intranet clients connect to (8060 by default). Allow it through
-              this machine&apos;s firewall for them.
-            </p>
-            {problems.port ? (
-              <p id={`${ids.port}-problem`} className="field__problem">
-                <span className="field__problem-label">Problem: </span>
-                {problems.port}
-              </p>
-            ) : null}
-          </div>
+          <Field
+            id={ids.port}
+            label="Port"
+            className="field--port"
+            hint="The TCP port other nodes and intranet clients connect to (8060 by default). Allow it through this machine's firewall for them."
+            problem={problems.port}
+          >
+            {(control) => (
+              <input
+                {...control}
+                ref={register('port')}
+                className="input"
+                type="text"
+                inputMode="numeric"
+                value={form.port}
+                onChange={(event) => onChange({ port: event.target.value })}
+                autoComplete="off"
+                maxLength={5}
+                disabled={disabled}
+              />
+            )}
+          </Field>
 
           {form.mode === 'tls' ? (
             <>
@@ -220,12 +210,7 @@ export function RemoteAccessFields({
                   ))
                 )}
               </fieldset>
-              {problems.certificate ? (
-                <p id={ids.certProblem} className="field__problem">
-                  <span className="field__problem-label">Problem: </span>
-                  {problems.certificate}
-                </p>
-              ) : null}
+              <FieldProblem id={ids.certProblem} problem={problems.certificate} />
 
               <div className="button-row">
                 <Button

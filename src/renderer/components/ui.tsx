@@ -237,3 +237,71 @@ export function Gauge({ label, percent, valueText }: { label: string; percent: n
     </div>
   );
 }
+
+/** What a field's control takes to be linked to its label, hint and problem. */
+export interface FieldControl {
+  id: string;
+  'aria-invalid'?: true;
+  'aria-describedby'?: string;
+}
+
+/**
+ * One form field: its label, its control, a hint and a problem, linked for
+ * assistive technology (the control is described by the hint and, while there
+ * is one, the problem, and marked invalid). The control is the caller's (an
+ * input, a select, an input with buttons beside it), rendered with the props
+ * that link it; the hint's and the problem's ids are `<id>-hint` and
+ * `<id>-problem`.
+ */
+export function Field({
+  id,
+  label,
+  hint,
+  problem,
+  className,
+  after,
+  children,
+}: {
+  id: string;
+  label: ReactNode;
+  hint?: ReactNode;
+  problem?: string | null | undefined;
+  className?: string;
+  /** What belongs to the field below its problem (e.g. a checkbox that empties it). */
+  after?: ReactNode;
+  children: (control: FieldControl) => ReactNode;
+}) {
+  const describedBy = [hint ? `${id}-hint` : null, problem ? `${id}-problem` : null]
+    .filter(Boolean)
+    .join(' ');
+  return (
+    <div className={className ? `field ${className}` : 'field'}>
+      <label htmlFor={id} className="field__label">
+        {label}
+      </label>
+      {children({
+        id,
+        ...(problem ? { 'aria-invalid': true as const } : {}),
+        ...(describedBy ? { 'aria-describedby': describedBy } : {}),
+      })}
+      {hint ? (
+        <p id={`${id}-hint`} className="field__hint">
+          {hint}
+        </p>
+      ) : null}
+      <FieldProblem id={`${id}-problem`} problem={problem} />
+      {after}
+    </div>
+  );
+}
+
+/** A field's problem, in words, while there is one. */
+export function FieldProblem({ id, problem }: { id: string; problem: string | null | undefined }) {
+  if (!problem) return null;
+  return (
+    <p id={id} className="field__problem">
+      <span className="field__problem-label">Problem: </span>
+      {problem}
+    </p>
+  );
+}

@@ -12,7 +12,7 @@ import {
 import { LOG_LEVELS, type LogEntry, type LogLevel } from '../../shared/contract';
 import { CopyIcon, DownloadIcon, PauseIcon, PlayIcon, TrashIcon } from '../components/Icons';
 import { LevelBadge } from '../components/LevelBadge';
-import { Button, Callout, Card, ErrorDetails } from '../components/ui';
+import { Button, Callout, Card, ErrorDetails, Field } from '../components/ui';
 import { formatDateTime, formatTime } from '../format';
 import { atLeast, LOG_CAP, logsAsJsonLines, logsAsText, matchesSearch } from '../logs';
 import { useApp } from '../store';
@@ -80,38 +80,38 @@ export function DiagnosticsPanel() {
       <Card title="Log viewer" className="card--logs">
         <div className="toolbar" role="group" aria-label="Log viewer controls">
           <div className="toolbar__filters">
-            <div className="field field--inline">
-              <label htmlFor={ids.level} className="field__label">
-                Minimum level
-              </label>
-              <select
-                id={ids.level}
-                className="select"
-                value={minLevel}
-                onChange={(event) => setMinLevel(LOG_LEVELS.find((l) => l === event.target.value) ?? 'debug')}
-              >
-                {LOG_LEVELS.map((level) => (
-                  <option key={level} value={level}>
-                    {level}
-                  </option>
-                ))}
-              </select>
-            </div>
-            <div className="field field--inline field--grow">
-              <label htmlFor={ids.search} className="field__label">
-                Search logs
-              </label>
-              <input
-                id={ids.search}
-                className="input"
-                type="search"
-                value={search}
-                placeholder="Text in message, source or fields"
-                onChange={(event) => setSearch(event.target.value)}
-                autoComplete="off"
-                spellCheck={false}
-              />
-            </div>
+            <Field id={ids.level} label="Minimum level" className="field--inline">
+              {(control) => (
+                <select
+                  {...control}
+                  className="select"
+                  value={minLevel}
+                  onChange={(event) =>
+                    setMinLevel(LOG_LEVELS.find((l) => l === event.target.value) ?? 'debug')
+                  }
+                >
+                  {LOG_LEVELS.map((level) => (
+                    <option key={level} value={level}>
+                      {level}
+                    </option>
+                  ))}
+                </select>
+              )}
+            </Field>
+            <Field id={ids.search} label="Search logs" className="field--inline field--grow">
+              {(control) => (
+                <input
+                  {...control}
+                  className="input"
+                  type="search"
+                  value={search}
+                  placeholder="Text in message, source or fields"
+                  onChange={(event) => setSearch(event.target.value)}
+                  autoComplete="off"
+                  spellCheck={false}
+                />
+              )}
+            </Field>
           </div>
           <div className="toolbar__actions">
             <Button

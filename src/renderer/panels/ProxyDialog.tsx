@@ -3,7 +3,7 @@ import { PROXY_MODES, type ProxyMode, type ProxyTestReport, type ProxyView } fro
 import { CheckCircleIcon, ErrorCircleIcon, RestartIcon } from '../components/Icons';
 import { ConfirmDialog } from '../components/ConfirmDialog';
 import { Modal } from '../components/Modal';
-import { Button, Callout, ErrorDetails, ErrorSlot, Spinner } from '../components/ui';
+import { Button, Callout, ErrorDetails, ErrorSlot, Field, Spinner } from '../components/ui';
 import {
   checkProxyForm,
   formFromView,
@@ -155,22 +155,16 @@ function ProxyDialogContent({ context, view }: { context: ProxyDialogContext; vi
   );
   const custom = form.mode === 'custom';
 
-  const fieldProps = (field: ProxyField, hintId?: string) => {
-    const problem = shown(field);
-    const problemId = `${ids[field]}-problem`;
-    return {
-      id: ids[field],
-      ref: (element: HTMLInputElement | null) => {
-        if (element) fieldRefs.current.set(field, element);
-        else fieldRefs.current.delete(field);
-      },
-      className: 'input',
-      disabled: saving,
-      onBlur: () => settle(field),
-      'aria-invalid': problem ? true : undefined,
-      'aria-describedby': [hintId, problem ? problemId : null].filter(Boolean).join(' ') || undefined,
-    };
-  };
+  /** What every proxy field's input takes besides the links Field gives it. */
+  const fieldProps = (field: ProxyField) => ({
+    ref: (element: HTMLInputElement | null) => {
+      if (element) fieldRefs.current.set(field, element);
+      else fieldRefs.current.delete(field);
+    },
+    className: 'input',
+    disabled: saving,
+    onBlur: () => settle(field),
+  });
 
   return (
     <>
@@ -247,98 +241,104 @@ function ProxyDialogContent({ context, view }: { context: ProxyDialogContext; vi
           {custom ? (
             <div className="proxy-fields">
               <div className="proxy-fields__row">
-                <div className="field field--grow">
-                  <label htmlFor={ids.address} className="field__label">
-                    Proxy address
-                  </label>
+                <Field
+                  id={ids.address}
+                  label="Proxy address"
+                  className="field--grow"
+                  hint="A host name or IP address, such as proxy.corp.example. The port has its own field."
+                  problem={shown('address')}
+                >
+                  {(control) => (
+                    <input
+                      {...control}
+                      {...fieldProps('address')}
+                      type="text"
+                      value={form.address}
+                      onChange={(event) => update({ address: event.target.value })}
+                      autoComplete="off"
+                      autoCapitalize="off"
+                      spellCheck={false}
+                      maxLength={253}
+                      placeholder="proxy.example.com"
+                    />
+                  )}
+                </Field>
+                <Field id={ids.port} label="Port" className="field--port" problem={shown('port')}>
+                  {(control) => (
+                    <input
+                      {...control}
+                      {...fieldProps('port')}
+                      type="text"
+                      inputMode="numeric"
+                      value={form.port}
+                      onChange={(event) => update({ port: event.target.value })}
+                      autoComplete="off"
+                      maxLength={5}
+                      placeholder="3128"
+                    />
+                  )}
+                </Field>
+              </div>
+              <Field
+                id={ids.user}
+                label="User name (optional)"
+                hint="For proxies that ask for Basic authentication. NTLM and Negotiate (Kerberos) are not supported."
+                problem={shown('user')}
+              >
+                {(control) => (
                   <input
-                    {...fieldProps('address', `${ids.address}-hint`)}
+                    {...control}
+                    {...fieldProps('user')}
                     type="text"
-                    value={form.address}
-                    onChange={(event) => update({ address: event.target.value })}
+                    value={form.user}
+                    onChange={(event) => update({ user: event.target.value })}
                     autoComplete="off"
                     autoCapitalize="off"
                     spellCheck={false}
-                    maxLength={253}
-                    placeholder="proxy.example.com"
+                    maxLength={256}
                   />
-                  <p id={`${ids.address}-hint`} className="field__hint">
-                    A host name or IP address, such as proxy.corp.example. The port has its own field.
-                  </p>
-                  <FieldProblem id={`${ids.address}-problem`} problem={shown('address')} />
-                </div>
-                <div className="field field--port">
-                  <label htmlFor={ids.port} className="field__label">
-                    Port
-                  </label>
-                  <input
-                    {...fieldProps('port')}
-                    type="text"
-                    inputMode="numeric"
-                    value={form.port}
-                    onChange={(event) => update({ port: event.target.value })}
-                    autoComplete="off"
-                    maxLength={5}
-                    placeholder="3128"
-                  />
-                  <FieldProblem id={`${ids.port}-problem`} problem={shown('port')} />
-                </div>
-              </div>
-              <div className="field">
-                <label htmlFor={ids.user} className="field__label">
-                  User name (optional)
-                </label>
-                <input
-                  {...fieldProps('user', `${ids.user}-hint`)}
-                  type="text"
-                  value={form.user}
-                  onChange={(event) => update({ user: event.target.value })}
-                  autoComplete="off"
-                  autoCapitalize="off"
-                  spellCheck={false}
-                  maxLength={256}
-                />
-                <p id={`${ids.user}-hint`} className="field__hint">
-                  For proxies that ask for Basic authentication. NTLM and Negotiate (Kerberos) are not
-                  supported.
-                </p>
-                <FieldProblem id={`${ids.user}-problem`} problem={shown('user')} />
-              </div>
-              <div className="field">
-                <label htmlFor={ids.password} className="field__label">
-                  Password (optional)
-                </label>
-                <input
-                  {...fieldProps('password', `${ids.password}-hint`)}
-                  type="password"
-                  value={form.clearPassword ? '' : form.password}
-                  onChange={(event) => update({ password: event.target.value })}
-                  autoComplete="new-password"
-                  maxLength={1024}
-                  placeholder={view.hasPassword && !form.clearPassword ? 'unchanged' : undefined}
-                  disabled={saving || form.clearPassword}
-                />
-                <p id={`${ids.password}-hint`} className="field__hint">
-                  {view.hasPassword
+                )}
+              </Field>
+              <Field
+                id={ids.password}
+                label="Password (optional)"
+                hint={
+                  view.hasPassword
                     ? form.clearPassword
                       ? 'The saved password is removed when you save.'
                       : 'A password is saved. Leave this empty to keep it, or type a new one.'
-                    : 'Sent only to the proxy, with the user name.'}
-                </p>
-                <FieldProblem id={`${ids.password}-problem`} problem={shown('password')} />
-                {view.hasPassword ? (
-                  <label className="checkbox" htmlFor={ids.clear}>
-                    <input
-                      id={ids.clear}
-                      type="checkbox"
-                      checked={form.clearPassword}
-                      disabled={saving}
-                      onChange={(event) => update({ clearPassword: event.target.checked, password: '' })}
-                    />
-                    <span>Clear saved password</span>
-                  </label>
-                ) : null}
-              </div>
+                    : 'Sent only to the proxy, with the user name.'
+                }
+                problem={shown('password')}
+                after={
+                  view.hasPassword ? (
+                    <label className="checkbox" htmlFor={ids.clear}>
+                      <input
+                        id={ids.clear}
+                        type="checkbox"
+                        checked={form.clearPassword}
+                        disabled={saving}
+                        onChange={(event) => update({ clearPassword: event.target.checked, password: '' })}
+                      />
+                      <span>Clear saved password</span>
+                    </label>
+                  ) : null
+                }
+              >
+                {(control) => (
+                  <input
+                    {...control}
+                    {...fieldProps('password')}
+                    type="password"
+                    value={form.clearPassword ? '' : form.password}
+                    onChange={(event) => update({ password: event.target.value })}
+                    autoComplete="new-password"
+                    maxLength={1024}
+                    placeholder={view.hasPassword && !form.clearPassword ? 'unchanged' : undefined}
+                    disabled={saving || form.clearPassword}
+                  />
+                )}
+              </Field>
             </div>
           ) : null}
         </form>
@@ -416,16 +416,6 @@ function ConfirmRestart({ onConfirm, onCancel }: { onConfirm: () => void; onCanc
     >
       <p>{CONFIRM_RESTART_MESSAGE}</p>
     </ConfirmDialog>
-  );
-}
-
-function FieldProblem({ id, problem }: { id: string; problem: string | undefined }) {
-  if (!problem) return null;
-  return (
-    <p id={id} className="field__problem">
-      <span className="field__problem-label">Problem: </span>
-      {problem}
-    </p>
   );
 }
 

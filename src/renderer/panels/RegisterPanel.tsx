@@ -4,7 +4,7 @@ import { NodeNameSchema } from '../../shared/controlPlaneApi';
 import { ChangeProxyButton } from '../components/ChangeProxyButton';
 import { RemoteAccessFields } from '../components/RemoteAccessFields';
 import { GlobeIcon, KeyIcon, PlayIcon } from '../components/Icons';
-import { Button, Callout, Code, ErrorDetails } from '../components/ui';
+import { Button, Callout, Code, ErrorDetails, Field } from '../components/ui';
 import { toUiError, type UiError } from '../errors';
 import { proxySummary } from '../proxyForm';
 import {
@@ -104,8 +104,6 @@ export function RegisterPanel() {
     keyProblem: useId(),
     keyInfo: useId(),
     name: useId(),
-    nameHint: useId(),
-    nameProblem: useId(),
     show: useId(),
     heading: useId(),
     remote: useId(),
@@ -232,38 +230,30 @@ export function RegisterPanel() {
             disabled={busy}
           />
 
-          <div className="field">
-            <label htmlFor={ids.name} className="field__label">
-              Node name (optional)
-            </label>
-            <input
-              id={ids.name}
-              className="input"
-              type="text"
-              value={nodeName}
-              onChange={(event) => {
-                setNodeName(event.target.value);
-                if (registerError) clearRegisterError();
-              }}
-              onBlur={() => setNameSettled(true)}
-              autoComplete="off"
-              spellCheck={false}
-              maxLength={63}
-              disabled={busy}
-              aria-invalid={showNameProblem || undefined}
-              aria-describedby={showNameProblem ? `${ids.nameHint} ${ids.nameProblem}` : ids.nameHint}
-            />
-            <p id={ids.nameHint} className="field__hint">
-              How this machine appears in the integration runtime. Leave it empty to use this machine&apos;s
-              host name.
-            </p>
-            {showNameProblem ? (
-              <p id={ids.nameProblem} className="field__problem">
-                <span className="field__problem-label">Problem: </span>
-                {nameProblem}
-              </p>
-            ) : null}
-          </div>
+          <Field
+            id={ids.name}
+            label="Node name (optional)"
+            hint="How this machine appears in the integration runtime. Leave it empty to use this machine's host name."
+            problem={showNameProblem ? nameProblem : null}
+          >
+            {(control) => (
+              <input
+                {...control}
+                className="input"
+                type="text"
+                value={nodeName}
+                onChange={(event) => {
+                  setNodeName(event.target.value);
+                  if (registerError) clearRegisterError();
+                }}
+                onBlur={() => setNameSettled(true)}
+                autoComplete="off"
+                spellCheck={false}
+                maxLength={63}
+                disabled={busy}
+              />
+            )}
+          </Field>
 
           <div className="field">
             <label className="checkbox" htmlFor={ids.remote}>

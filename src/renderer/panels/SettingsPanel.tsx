@@ -30,6 +30,7 @@ import {
   ErrorSlot,
   Fact,
   Facts,
+  Field,
   LoadFailed,
   Loading,
   Spinner,
@@ -323,7 +324,6 @@ function LoggingCard() {
   const error = useApp((s) => s.logLevelError);
   const setLogLevel = useApp((s) => s.setLogLevel);
   const selectId = useId();
-  const helpId = useId();
   const [saved, setSaved] = useState<LogLevel | null>(null);
 
   useEffect(() => {
@@ -334,48 +334,55 @@ function LoggingCard() {
 
   return (
     <Card title="Logging">
-      <div className="field">
-        <label htmlFor={selectId} className="field__label">
-          Log level
-        </label>
-        <div className="inline-controls">
-          <select
-            id={selectId}
-            className="select"
-            value={logLevel ?? ''}
-            disabled={logLevel === null || saving}
-            aria-describedby={helpId}
-            onChange={(event) => {
-              const level = LOG_LEVELS.find((candidate) => candidate === event.target.value);
-              if (!level) return;
-              setSaved(null);
-              void setLogLevel(level).then(() => setSaved(level));
-            }}
-          >
-            {logLevel === null ? <option value="">Loading…</option> : null}
-            {LOG_LEVELS.map((level) => (
-              <option key={level} value={level}>
-                {level}
-              </option>
-            ))}
-          </select>
-          {saving ? <Spinner /> : null}
-        </div>
-        <p id={helpId} className="field__hint">
-          The minimum level written to the log file and shown in Diagnostics.{' '}
-          {logLevel ? LEVEL_HELP[logLevel] : null}
-        </p>
-        <p role="status" className="small status-line tone-ok">
-          {saved && !error ? `Log level set to ${saved}.` : ''}
-        </p>
-        <div role="alert">
-          {error ? (
-            <Callout tone="error" title="The log level could not be changed.">
-              <ErrorDetails error={error} />
-            </Callout>
-          ) : null}
-        </div>
-      </div>
+      <Field
+        id={selectId}
+        label="Log level"
+        hint={
+          <>
+            The minimum level written to the log file and shown in Diagnostics.{' '}
+            {logLevel ? LEVEL_HELP[logLevel] : null}
+          </>
+        }
+        after={
+          <>
+            <p role="status" className="small status-line tone-ok">
+              {saved && !error ? `Log level set to ${saved}.` : ''}
+            </p>
+            <div role="alert">
+              {error ? (
+                <Callout tone="error" title="The log level could not be changed.">
+                  <ErrorDetails error={error} />
+                </Callout>
+              ) : null}
+            </div>
+          </>
+        }
+      >
+        {(control) => (
+          <div className="inline-controls">
+            <select
+              {...control}
+              className="select"
+              value={logLevel ?? ''}
+              disabled={logLevel === null || saving}
+              onChange={(event) => {
+                const level = LOG_LEVELS.find((candidate) => candidate === event.target.value);
+                if (!level) return;
+                setSaved(null);
+                void setLogLevel(level).then(() => setSaved(level));
+              }}
+            >
+              {logLevel === null ? <option value="">Loading…</option> : null}
+              {LOG_LEVELS.map((level) => (
+                <option key={level} value={level}>
+                  {level}
+                </option>
+              ))}
+            </select>
+            {saving ? <Spinner /> : null}
+          </div>
+        )}
+      </Field>
     </Card>
   );
 }
