@@ -80,7 +80,7 @@ async function main(): Promise<void> {
   const webUrl = `http://127.0.0.1:${(data.server.address() as AddressInfo).port}/`;
 
   const cp = await startControlPlane({ heartbeatIntervalMs: HEARTBEAT_MS, heartbeatTimeoutMs: TIMEOUT_MS });
-  const key = ((await cp.admin(['ir', 'create', 'bench-ha'])).json as { key1: string }).key1;
+  const key = (await cp.createIr('bench-ha')).key1;
   const nodes = ['bench-ha1', 'bench-ha2', 'bench-ha3'].map((name) =>
     makeNode({ OPENIR_VAULT: 'file' }, name),
   );

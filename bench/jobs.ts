@@ -172,7 +172,7 @@ async function startStallServer(): Promise<{ url: string; close(): void }> {
 
 async function main(): Promise<void> {
   const cp = await startControlPlane({ heartbeatIntervalMs: 1000, heartbeatTimeoutMs: 5000 });
-  const key = ((await cp.admin(['ir', 'create', 'bench-jobs'])).json as { key1: string }).key1;
+  const key = (await cp.createIr('bench-jobs')).key1;
   const dataRoot = tempDir('openir-bench-data-');
   const stall = await startStallServer();
   const node = makeNode({ OPENIR_VAULT: 'file' }, 'bench-jobs-node');

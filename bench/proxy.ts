@@ -15,7 +15,7 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 10);
 
 async function main(): Promise<void> {
   const cp = await startControlPlane({ heartbeatIntervalMs: 1000, heartbeatTimeoutMs: 5000 });
-  const key = ((await cp.admin(['ir', 'create', 'bench-proxy'])).json as { key1: string }).key1;
+  const key = (await cp.createIr('bench-proxy')).key1;
   const proxies = [
     await startTinyproxy({ connectPorts: [cp.port] }),
     await startTinyproxy({ connectPorts: [cp.port], basicAuth: { user: 'u', password: 'bench-pass' } }),

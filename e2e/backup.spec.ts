@@ -36,7 +36,7 @@ const shoot = (name: string) => shootBoth(page, name);
 
 test.beforeAll(async ({ browser }) => {
   cp = await startControlPlane({ heartbeatIntervalMs: 300, heartbeatTimeoutMs: 1500 });
-  key1 = ((await cp.admin(['ir', 'create', 'backup-ui-ir'])).json as { key1: string }).key1;
+  key1 = (await cp.createIr('backup-ui-ir')).key1;
   web = await startWebHost({ OPENIR_VAULT: 'file' });
   const registered = await runCli(['register', '--key-stdin', '--json'], { env: web.env, stdin: key1 });
   expect(registered.code, registered.stderr).toBe(0);

@@ -38,8 +38,7 @@ const nodesTable = () => page.getByRole('table', { name: 'Nodes in this integrat
 
 test.beforeAll(async ({ browser }) => {
   cp = await startControlPlane({ heartbeatIntervalMs: 300, heartbeatTimeoutMs: 1500 });
-  const created = await cp.admin<{ key1: string }>(['ir', 'create', 'ha-web-ir']);
-  key = created.json.key1;
+  key = (await cp.createIr('ha-web-ir')).key1;
   first = makeNode(SYNC_ENV, 'ha-first');
   third = makeNode(SYNC_ENV, 'ha-third');
   await first.startHost();

@@ -72,7 +72,7 @@ test.beforeAll(async ({ browser }) => {
   await new Promise<void>((resolve) => dataServer.listen(0, '127.0.0.1', resolve));
   webUrl = `http://127.0.0.1:${(dataServer.address() as AddressInfo).port}/`;
   cp = await startControlPlane({ heartbeatIntervalMs: 300, heartbeatTimeoutMs: 1500 });
-  const key = ((await cp.admin(['ir', 'create', 'jobs-ui-ir'])).json as { key1: string }).key1;
+  const key = (await cp.createIr('jobs-ui-ir')).key1;
   web = await startWebHost();
   const registered = await runCli(['register', '--key-stdin', '--json'], { env: web.env, stdin: key });
   expect(registered.code, registered.stderr).toBe(0);

@@ -30,7 +30,7 @@ const shoot = (name: string) => shootBoth(page, name);
 
 test.beforeAll(async ({ browser }) => {
   cp = await startControlPlane({ heartbeatIntervalMs: 300, heartbeatTimeoutMs: 1500 });
-  const key = ((await cp.admin(['ir', 'create', 'proxy-ui-ir'])).json as { key1: string }).key1;
+  const key = (await cp.createIr('proxy-ui-ir')).key1;
   proxy = await startTinyproxy({ connectPorts: [cp.port], basicAuth: { user: 'alice', password: PASSWORD } });
   web = await startWebHost();
   const registered = await runCli(['register', '--key-stdin', '--json'], { env: web.env, stdin: key });

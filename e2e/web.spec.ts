@@ -29,7 +29,7 @@ const shoot = (name: string) => shootBoth(page, name, true);
 
 test.beforeAll(async ({ browser }) => {
   cp = await startControlPlane({ heartbeatIntervalMs: 300, heartbeatTimeoutMs: 1500 });
-  key1 = ((await cp.admin(['ir', 'create', 'sales-ir'])).json as { key1: string }).key1;
+  key1 = (await cp.createIr('sales-ir')).key1;
   web = await startWebHost();
   page = await browser.newPage();
 });

@@ -7,16 +7,11 @@ import {
   runControlPlaneCli,
   startControlPlane,
   stopAll,
+  type CreatedIr,
   type RunningControlPlane,
 } from '../helpers/controlPlane';
 import { pinOfPeer } from './support';
 
-interface CreatedIr {
-  irId: string;
-  name: string;
-  key1: string;
-  key2: string;
-}
 interface ErrorDoc {
   error: { code: string; message: string; fix?: string };
 }

@@ -2,14 +2,13 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CHANNEL_CLOSE, channelAuthorization, type IrSummary } from '../../src/shared/controlPlaneApi';
-import { startControlPlane, stopAll, type RunningControlPlane } from '../helpers/controlPlane';
+import {
+  startControlPlane,
+  stopAll,
+  type CreatedIr,
+  type RunningControlPlane,
+} from '../helpers/controlPlane';
 import { TestChannel, errorCodeOf, eventually, heartbeat, registerOk } from './support';
-
-interface CreatedIr {
-  irId: string;
-  key1: string;
-  key2: string;
-}
 
 afterAll(stopAll);
 

@@ -8,15 +8,13 @@ import {
   type IrSummary,
 } from '../../src/shared/controlPlaneApi';
 import { hashSecret } from '../../src/control-plane/secrets';
-import { startControlPlane, stopAll, type RunningControlPlane } from '../helpers/controlPlane';
+import {
+  startControlPlane,
+  stopAll,
+  type CreatedIr,
+  type RunningControlPlane,
+} from '../helpers/controlPlane';
 import { errorCodeOf, httpsJson, register, registerOk } from './support';
-
-interface CreatedIr {
-  irId: string;
-  name: string;
-  key1: string;
-  key2: string;
-}
 
 let cp: RunningControlPlane;
 /** Every secret this suite saw, to prove none of them reached the disk or the log. */

@@ -37,9 +37,7 @@ describe('backup, restore and unregister', () => {
 
   beforeAll(async () => {
     cp = await startControlPlane(HEARTBEAT);
-    const created = await cp.admin(['ir', 'create', 'ha-ir']);
-    expect(created.code).toBe(0);
-    key1 = (created.json as { key1: string }).key1;
+    key1 = (await cp.createIr('ha-ir')).key1;
     await node.startHost();
   });
 

@@ -49,7 +49,7 @@ describe.runIf(tinyproxyAvailable)('HTTP proxy', () => {
 
   beforeAll(async () => {
     cp = await startControlPlane({ ...HEARTBEAT });
-    key = ((await cp.admin(['ir', 'create', 'proxied-ir'])).json as { key1: string }).key1;
+    key = (await cp.createIr('proxied-ir')).key1;
     authProxy = await startTinyproxy({
       connectPorts: [cp.port],
       basicAuth: { user: 'alice', password: PASSWORD },

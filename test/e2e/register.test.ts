@@ -20,9 +20,7 @@ describe('register a node and keep it Online', () => {
 
   beforeAll(async () => {
     cp = await startControlPlane(HEARTBEAT);
-    const created = await cp.admin(['ir', 'create', 'sales-ir']);
-    expect(created.code).toBe(0);
-    key1 = (created.json as { key1: string }).key1;
+    key1 = (await cp.createIr('sales-ir')).key1;
     await node.startHost();
   });
 

@@ -64,7 +64,7 @@ describe('remote access from intranet', () => {
 
   beforeAll(async () => {
     cp = await startControlPlane({ heartbeatIntervalMs: 300, heartbeatTimeoutMs: 1500 });
-    key = ((await cp.admin(['ir', 'create', 'ra-ir'])).json as { key1: string }).key1;
+    key = (await cp.createIr('ra-ir')).key1;
     await node.startHost();
     expect((await node.cli(['register', '--key-stdin', '--json'], key)).code).toBe(0);
     port = await freePort();

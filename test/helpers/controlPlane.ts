@@ -49,6 +49,15 @@ export interface RunningControlPlane {
   kill(): Promise<void>;
   /** `openir-control-plane <args> --data <dataDir> --json`. */
   admin<T = unknown>(args: readonly string[]): Promise<CliResult<T>>;
+  /** `ir create <name> [args]`: the new IR and its two keys; throws when the command fails. */
+  createIr(name: string, args?: readonly string[]): Promise<CreatedIr>;
+}
+
+export interface CreatedIr {
+  irId: string;
+  name: string;
+  key1: string;
+  key2: string;
 }
 
 const running = new Set<ChildProcess>();
@@ -135,6 +144,19 @@ export async function startControlPlane(
     },
     admin: <T>(adminArgs: readonly string[]) =>
       runControlPlaneCli<T>([...adminArgs, '--data', dataDir, '--json']),
+    createIr: async (name: string, args: readonly string[] = []) => {
+      const created = await runControlPlaneCli<CreatedIr>([
+        'ir',
+        'create',
+        name,
+        ...args,
+        '--data',
+        dataDir,
+        '--json',
+      ]);
+      if (created.code !== 0) throw new Error(`ir create ${name} failed: ${created.stderr}`);
+      return created.json;
+    },
   };
 }
 

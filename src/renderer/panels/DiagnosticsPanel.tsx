@@ -13,6 +13,7 @@ import { LOG_LEVELS, type LogEntry, type LogLevel } from '../../shared/contract'
 import { CopyIcon, DownloadIcon, PauseIcon, PlayIcon, TrashIcon } from '../components/Icons';
 import { LevelBadge } from '../components/LevelBadge';
 import { Button, Callout, Card, ErrorDetails, Field } from '../components/ui';
+import { downloadText } from '../files';
 import { formatDateTime, formatTime } from '../format';
 import { atLeast, LOG_CAP, logsAsJsonLines, logsAsText, matchesSearch } from '../logs';
 import { useApp } from '../store';
@@ -68,7 +69,7 @@ export function DiagnosticsPanel() {
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
     const name = `openir-${stamp}.${format}`;
     const body = format === 'log' ? logsAsText(visible) : logsAsJsonLines(visible);
-    download(name, body, format === 'log' ? 'text/plain' : 'application/x-ndjson');
+    downloadText(name, body, format === 'log' ? 'text/plain' : 'application/x-ndjson');
     setNotice({ tone: 'ok', text: `Saved ${countText(visible.length)} as ${name}.` });
   };
 
@@ -291,17 +292,4 @@ async function copyText(text: string): Promise<void> {
   const ok = document.execCommand('copy');
   area.remove();
   if (!ok) throw new Error('copy refused');
-}
-
-function download(name: string, body: string, type: string): void {
-  const url = URL.createObjectURL(new Blob([body], { type }));
-  const link = document.createElement('a');
-  link.href = url;
-  link.download = name;
-  link.className = 'offscreen';
-  document.body.append(link);
-  link.click();
-  link.remove();
-  // The download has started reading the blob by the next task.
-  setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
