@@ -8,7 +8,7 @@ import {
 import { OpenIrError } from '../shared/errors';
 import { errorFromResponse } from '../core/controlPlaneClient';
 import { requestJson, type JsonResponse } from '../core/jsonRequest';
-import { invalidInput } from '../core/httpBinding';
+import { invalidInput } from '../shared/invoke';
 
 /** A typed client of the host contract over the local socket. */
 export class HostClient {

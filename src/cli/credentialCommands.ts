@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { CredentialInputSchema, type CredentialInput, type CredentialView } from '../shared/credentials';
 import { OpenIrError } from '../shared/errors';
-import { invalidInput } from '../core/httpBinding';
+import { invalidInput } from '../shared/invoke';
 import type { CertCommandDeps } from './certCommands';
 import { printResult, readSecretFromStdin } from './output';
 

@@ -3,7 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { parseAuthKey } from '../shared/authKey';
 import type { OperationInput, StatusReport } from '../shared/contract';
 import { ProxyInputSchema, type ProxyInput, type ProxyTestReport, type ProxyView } from '../shared/proxy';
-import { invalidInput } from '../core/httpBinding';
+import { invalidInput } from '../shared/invoke';
 import { NodeConfigSchema } from '../core/config';
 import { dataPaths, defaultHome, machineFqdn, type DataPaths } from '../core/paths';
 import { registerBackupCommands } from './backupCommands';

@@ -7,7 +7,7 @@ import {
   type RemoteAccessSettings,
   type RemoteAccessView,
 } from '../shared/remoteAccess';
-import { invalidInput } from '../core/httpBinding';
+import { invalidInput } from '../shared/invoke';
 import type { CertCommandDeps } from './certCommands';
 import { printResult } from './output';
 

@@ -1,13 +1,7 @@
 import type { FastifyInstance } from 'fastify';
-import { z } from 'zod';
-import {
-  OPERATIONS,
-  httpPathFor,
-  OPERATION_NAMES,
-  type HostApi,
-  type OperationName,
-} from '../shared/contract';
-import { httpStatusFor, OpenIrError, toErrorBody } from '../shared/errors';
+import { httpPathFor, OPERATION_NAMES, type HostApi } from '../shared/contract';
+import { httpStatusFor, toErrorBody } from '../shared/errors';
+import { invokeOperation } from '../shared/invoke';
 import type { SourceLogger } from './logger';
 
 /**
@@ -28,26 +22,4 @@ export function bindContractOverHttp(app: FastifyInstance, api: HostApi, log: So
       }
     });
   }
-}
-
-/** Validates and runs one operation; shared by every binding (HTTP, IPC). */
-export async function invokeOperation(
-  api: HostApi,
-  name: OperationName,
-  rawInput: unknown,
-): Promise<unknown> {
-  const spec = OPERATIONS[name];
-  const parsed = spec.input.safeParse(rawInput);
-  if (!parsed.success) throw invalidInput(parsed.error);
-  const run = api[name] as (input: unknown) => Promise<unknown>;
-  const output = await run.call(api, parsed.data);
-  return spec.output.parse(output);
-}
-
-export function invalidInput(error: z.ZodError): OpenIrError {
-  const first = error.issues[0];
-  const where = first && first.path.length > 0 ? `${first.path.join('.')}: ` : '';
-  return new OpenIrError('INVALID_INPUT', `${where}${first?.message ?? 'invalid input'}`, {
-    fix: 'Correct the value and try again.',
-  });
 }

@@ -3,7 +3,7 @@ import { ipcChannelForEvent, ipcChannelForOperation, type IpcReply } from '../sh
 import { EVENT_NAMES, OPERATION_NAMES, type HostApi } from '../shared/contract';
 import { OpenIrError, toErrorBody } from '../shared/errors';
 import type { HostEvents } from '../core/events';
-import { invokeOperation } from '../core/httpBinding';
+import { invokeOperation } from '../shared/invoke';
 import { isAppUrl } from './navigation';
 
 /** Only the app's own top-level page may call the host. */

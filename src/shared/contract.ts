@@ -83,6 +83,12 @@ export type LogEntry = z.infer<typeof LogEntrySchema>;
 
 const Empty = z.object({}).strict();
 
+/** This node's certificate store as `listCertificates` answers and `certificatesChanged` pushes it. */
+export const CertificateListSchema = z.object({
+  fqdn: z.string(),
+  certificates: z.array(StoredCertificateSchema),
+});
+
 /** A certificate file crosses the API as base64; 512 KiB of file is far more than any real PFX. */
 const CertificateContentSchema = z
   .string()
@@ -168,7 +174,7 @@ export const OPERATIONS = {
   listCertificates: {
     summary: "This node's certificate store, each certificate checked against the TLS requirements.",
     input: Empty,
-    output: z.object({ fqdn: z.string(), certificates: z.array(StoredCertificateSchema) }),
+    output: CertificateListSchema,
   },
   listSystemCertificates: {
     summary: 'The system trust stores, read-only, and which stores could be read.',
@@ -352,6 +358,25 @@ export const EVENTS = {
     summary:
       "A data store credential was saved or deleted, here or on a peer node (synced): listCredentials's answer.",
     payload: z.object({ credentials: z.array(CredentialViewSchema) }),
+  },
+  proxyChanged: {
+    summary:
+      "The HTTP proxy setting or the route it gives changed (saved, restored, registered): getProxy's answer.",
+    payload: ProxyViewSchema,
+  },
+  remoteAccessChanged: {
+    summary:
+      "Remote access changed: its setting, whether it listens, or whether it may change (the IR's node count): getRemoteAccess's answer.",
+    payload: RemoteAccessViewSchema,
+  },
+  certificatesChanged: {
+    summary:
+      "A certificate was imported, generated, removed or (un)trusted, or the IR's nodes changed what it must name: listCertificates's answer.",
+    payload: CertificateListSchema,
+  },
+  jobSettingsChanged: {
+    summary: "The allow-list or the concurrent jobs limit changed: getJobSettings's answer.",
+    payload: JobSettingsViewSchema,
   },
 } as const satisfies Record<string, { summary: string; payload: z.ZodType }>;
 

@@ -44,4 +44,8 @@ export const EVENT_NAME_LIST = [
   'log',
   'jobsChanged',
   'credentialsChanged',
+  'proxyChanged',
+  'remoteAccessChanged',
+  'certificatesChanged',
+  'jobSettingsChanged',
 ] as const;
