@@ -56,7 +56,7 @@ async function start(): Promise<void> {
   try {
     running = await runHost({
       home,
-      preferredVault: safeStorageVault(safeStorage, dataPaths(home).vaultDir) ?? undefined,
+      preferredVault: (await safeStorageVault(safeStorage, dataPaths(home).vaultDir)) ?? undefined,
       systemProxy: electronProxyResolver(session.defaultSession),
     });
   } catch (error) {

@@ -5,6 +5,7 @@
  * exactly the calls the real object would receive.
  */
 import { EventEmitter } from 'node:events';
+import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { HostEvents } from '../../src/core/events';
@@ -214,27 +215,52 @@ describe('IPC binding', () => {
 });
 
 describe('safeStorage vault', () => {
-  // A reversible stand-in for Electron's safeStorage cipher.
-  const fakeSafeStorage = (backend: string, available = true) => ({
-    isEncryptionAvailable: () => available,
+  // A reversible stand-in for Electron's async safeStorage cipher (no Electron binary can exist here).
+  // Byte 0 names the key generation; decrypting an older generation asks for a re-encrypt, as a rotated key does.
+  const fakeSafeStorage = (backend: string, available = true, generation = 1) => ({
+    isAsyncEncryptionAvailable: async () => available,
     getSelectedStorageBackend: () => backend as never,
-    encryptString: (s: string) => Buffer.from(Buffer.from(s).map((b) => b ^ 0x5a)),
-    decryptString: (b: Buffer) => Buffer.from(b.map((x) => x ^ 0x5a)).toString(),
+    encryptStringAsync: async (s: string) =>
+      Buffer.concat([Buffer.from([generation]), Buffer.from(Buffer.from(s).map((b) => b ^ 0x5a))]),
+    decryptStringAsync: async (b: Buffer) => ({
+      result: Buffer.from(b.subarray(1).map((x) => x ^ 0x5a)).toString(),
+      shouldReEncrypt: (b[0] ?? 0) < generation,
+    }),
   });
 
-  it('refuses basic_text and unavailable encryption (the core then picks and reports its own backend)', () => {
-    expect(safeStorageVault(fakeSafeStorage('basic_text'), tempDir(), 'linux')).toBeNull();
-    expect(safeStorageVault(fakeSafeStorage('gnome_libsecret', false), tempDir(), 'linux')).toBeNull();
+  it('refuses basic_text and unavailable encryption (the core then picks and reports its own backend)', async () => {
+    expect(await safeStorageVault(fakeSafeStorage('basic_text'), tempDir(), 'linux')).toBeNull();
+    expect(await safeStorageVault(fakeSafeStorage('unknown'), tempDir(), 'linux')).toBeNull();
+    expect(await safeStorageVault(fakeSafeStorage('gnome_libsecret', false), tempDir(), 'linux')).toBeNull();
   });
 
   it('with libsecret: strong, round-trips, and writes only sealed values', async () => {
     const dir = tempDir();
-    const vault = safeStorageVault(fakeSafeStorage('gnome_libsecret'), dir, 'linux');
+    const vault = await safeStorageVault(fakeSafeStorage('gnome_libsecret'), dir, 'linux');
     expect(vault?.backend).toMatchObject({ id: 'electron-safe-storage', strength: 'strong' });
     await vault?.set('node-credential', 'the-node-credential-value');
     expect(await vault?.get('node-credential')).toBe('the-node-credential-value');
     expect(filesContaining(dir, 'the-node-credential-value')).toEqual([]);
     expect(path.basename(filesContaining(dir, 'version')[0] ?? '')).toBe('safe-storage.json');
+  });
+
+  it('seals an entry again when safeStorage says its key was rotated', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'safe-storage.json');
+    const sealedEntry = () =>
+      (JSON.parse(fs.readFileSync(file, 'utf8')) as { entries: Record<string, string> }).entries[
+        'node-credential'
+      ];
+    await (
+      await safeStorageVault(fakeSafeStorage('gnome_libsecret', true, 1), dir, 'linux')
+    )?.set('node-credential', 'v');
+    const before = sealedEntry();
+    const rotated = await safeStorageVault(fakeSafeStorage('gnome_libsecret', true, 2), dir, 'linux');
+    expect(await rotated?.get('node-credential')).toBe('v');
+    const after = sealedEntry();
+    expect(after).not.toBe(before);
+    expect(Buffer.from(after ?? '', 'base64')[0]).toBe(2);
+    expect(await rotated?.get('node-credential')).toBe('v');
   });
 });
 

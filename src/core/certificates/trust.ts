@@ -56,7 +56,7 @@ export function chainsToAnchor(
   return false;
 }
 
-/** Where system roots may be read on this machine. */
+/** Where a Node without `tls.getCACertificates` finds the roots on Linux (Node 22.12–22.14). */
 const BUNDLE_PATHS = [
   '/etc/ssl/certs/ca-certificates.crt', // Debian, Ubuntu
   '/etc/pki/tls/certs/ca-bundle.crt', // Fedora, RHEL
@@ -64,26 +64,43 @@ const BUNDLE_PATHS = [
   '/etc/ssl/cert.pem', // Alpine, macOS (OpenSSL's copy)
 ];
 
-type GetCaCertificates = (type: 'system' | 'bundled') => string[];
+/** `tls.getCACertificates` (Node >= 22.15): 'system' is the OS store on every platform. */
+export type GetCaCertificates = (type: 'system' | 'bundled') => string[];
 
 interface StoreRead {
   store: SystemStore;
   certs: X509Certificate[];
 }
 
+export interface SystemTrustOptions {
+  platform?: NodeJS.Platform;
+  /** Absent on Node 22.12–22.14: the CA bundle files are read instead on Linux. */
+  getCaCertificates?: GetCaCertificates | undefined;
+  env?: NodeJS.ProcessEnv;
+  bundlePaths?: string[];
+}
+
 /**
  * The system's trust stores, read once, read-only: Node's bundled Mozilla
- * roots, the OS store where Node can read it (`tls.getCACertificates`, Node
- * >= 22.15), and the distribution's CA bundle file on Linux.
+ * roots and the operating system's own store, which `tls.getCACertificates`
+ * reads on every platform (the Windows certificate store, the macOS
+ * Keychain, OpenSSL's default file and folder on Linux). Each store says
+ * whether it was read and, if not, why.
  */
 export class SystemTrust {
   private reads: StoreRead[] | null = null;
   private anchorSet: TrustAnchors | null = null;
+  private readonly platform: NodeJS.Platform;
+  private readonly getCa: GetCaCertificates | undefined;
+  private readonly env: NodeJS.ProcessEnv;
+  private readonly bundlePaths: string[];
 
-  constructor(
-    private readonly bundlePaths: string[] = BUNDLE_PATHS,
-    private readonly platform: NodeJS.Platform = process.platform,
-  ) {}
+  constructor(options: SystemTrustOptions = {}) {
+    this.platform = options.platform ?? process.platform;
+    this.getCa = 'getCaCertificates' in options ? options.getCaCertificates : nodeGetCaCertificates();
+    this.env = options.env ?? process.env;
+    this.bundlePaths = options.bundlePaths ?? BUNDLE_PATHS;
+  }
 
   anchors(): TrustAnchors {
     this.anchorSet ??= new TrustAnchors(this.read().flatMap((r) => r.certs));
@@ -108,17 +125,28 @@ export class SystemTrust {
 
   private read(): StoreRead[] {
     if (this.reads) return this.reads;
-    const reads: StoreRead[] = [];
-    reads.push(
-      fromPems('node-bundled', "Node.js bundled roots (Mozilla's CA list)", [...tls.rootCertificates]),
-    );
-    const getCa = (tls as unknown as { getCACertificates?: GetCaCertificates }).getCACertificates;
-    if (typeof getCa === 'function') {
-      reads.push(fromPems('os', 'Operating system trust store', getCa('system')));
-    } else if (this.platform === 'win32' || this.platform === 'darwin') {
-      reads.push(notRead('os', 'Operating system trust store', 'needs Node.js 22.15 or later to read it'));
+    const getCa = this.getCa;
+    const bundled = getCa ? getCa('bundled') : [...tls.rootCertificates];
+    const reads: StoreRead[] = [
+      fromPems('node-bundled', "Node.js bundled roots (Mozilla's CA list)", bundled),
+    ];
+    const label = osStoreLabel(this.platform, this.env);
+    if (getCa) {
+      let pems: string[] | null = null;
+      let failure = '';
+      try {
+        pems = getCa('system');
+      } catch (error) {
+        failure = (error as Error).message;
+      }
+      reads.push(
+        pems ? fromPems('os', label, pems) : notRead('os', label, `it could not be read: ${failure}`),
+      );
+    } else if (this.platform === 'linux') {
+      reads.push(this.readBundle());
+    } else {
+      reads.push(notRead('os', label, 'it needs Node.js 22.15 or later'));
     }
-    if (this.platform !== 'win32') reads.push(this.readBundle());
     this.reads = reads;
     return reads;
   }
@@ -131,18 +159,36 @@ export class SystemTrust {
       } catch {
         continue;
       }
-      const read = fromPems('system-bundle', `System CA bundle (${file})`, splitPem(text));
-      return read;
+      return fromPems('os', `System CA bundle (${file})`, splitPem(text));
     }
-    return notRead('system-bundle', 'System CA bundle', `none of ${this.bundlePaths.join(', ')} is readable`);
+    return notRead('os', 'System CA bundle', `none of ${this.bundlePaths.join(', ')} is readable`);
   }
+}
+
+function nodeGetCaCertificates(): GetCaCertificates | undefined {
+  const getCa = (tls as { getCACertificates?: GetCaCertificates }).getCACertificates;
+  return typeof getCa === 'function' ? getCa.bind(tls) : undefined;
+}
+
+/** What the OS store is called where the user would look for it. */
+export function osStoreLabel(platform: NodeJS.Platform, env: NodeJS.ProcessEnv): string {
+  if (platform === 'win32') return 'Windows certificate store (Trusted Root Certification Authorities)';
+  if (platform === 'darwin') return 'macOS Keychain (system roots and trust settings)';
+  // OpenSSL's defaults, which these variables override, as they do for every OpenSSL program here.
+  const where = [env.SSL_CERT_FILE, env.SSL_CERT_DIR].filter(Boolean).join(', ') || '/etc/ssl/certs';
+  return `Operating system trust store (${where})`;
 }
 
 function fromPems(id: string, label: string, pems: string[]): StoreRead {
   const certs: X509Certificate[] = [];
+  // OpenSSL's folder holds each root under more than one name (hash links): count each certificate once.
+  const seen = new Set<string>();
   for (const pem of pems) {
     try {
-      certs.push(new X509Certificate(pem));
+      const cert = new X509Certificate(pem);
+      if (seen.has(cert.fingerprint256)) continue;
+      seen.add(cert.fingerprint256);
+      certs.push(cert);
     } catch {
       // One damaged entry in a system bundle must not hide the others.
     }

@@ -26,12 +26,13 @@ class KeyFileSealer implements Sealer {
     });
   }
 
-  async unseal(name: string, sealed: string): Promise<string> {
+  async unseal(name: string, sealed: string): Promise<{ plaintext: string }> {
     const { iv, tag, data } = SealedSchema.parse(JSON.parse(sealed));
     const decipher = createDecipheriv('aes-256-gcm', await this.key(false), Buffer.from(iv, 'base64'));
     decipher.setAAD(Buffer.from(name));
     decipher.setAuthTag(Buffer.from(tag, 'base64'));
-    return Buffer.concat([decipher.update(Buffer.from(data, 'base64')), decipher.final()]).toString('utf8');
+    const plaintext = Buffer.concat([decipher.update(Buffer.from(data, 'base64')), decipher.final()]);
+    return { plaintext: plaintext.toString('utf8') };
   }
 
   private async key(create: boolean): Promise<Buffer> {

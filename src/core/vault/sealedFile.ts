@@ -8,7 +8,8 @@ import type { SecretVault } from './types';
 /** Turns a secret into an opaque string and back; `name` binds the two so entries cannot be swapped. */
 export interface Sealer {
   seal(name: string, plaintext: string): Promise<string>;
-  unseal(name: string, sealed: string): Promise<string>;
+  /** `reseal`: the backend's key was rotated or got stronger; the entry should be sealed again. */
+  unseal(name: string, sealed: string): Promise<{ plaintext: string; reseal?: boolean }>;
 }
 
 const FileSchema = z.object({
@@ -35,8 +36,9 @@ export class SealedFileVault implements SecretVault {
   async get(name: string): Promise<string | null> {
     const sealed = (await this.read()).entries[name];
     if (sealed === undefined) return null;
+    let opened: { plaintext: string; reseal?: boolean };
     try {
-      return await this.sealer.unseal(name, sealed);
+      opened = await this.sealer.unseal(name, sealed);
     } catch (error) {
       if (error instanceof OpenIrError) throw error;
       throw new OpenIrError(
@@ -48,6 +50,14 @@ export class SealedFileVault implements SecretVault {
         },
       );
     }
+    if (opened.reseal) {
+      // Best effort: the secret was read, so a failed re-seal costs nothing but the upgrade; it is tried again next read.
+      await this.mutate(async (file) => {
+        if (file.entries[name] === sealed)
+          file.entries[name] = await this.sealer.seal(name, opened.plaintext);
+      }).catch(() => undefined);
+    }
+    return opened.plaintext;
   }
 
   set(name: string, value: string): Promise<void> {
