@@ -2,10 +2,11 @@
 'use strict';
 // Thin launcher: the CLI is compiled to dist/ by `npm run build`.
 const { main } = require('../dist/cli/main.js');
+const { exitAfterFlush } = require('./exit.js');
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  (code) => exitAfterFlush(code),
   (error) => {
     process.stderr.write(`openir: ${error && error.message ? error.message : error}\n`);
-    process.exit(1);
+    exitAfterFlush(1);
   },
 );
