@@ -49,12 +49,33 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
   return ctx.exitCode;
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (error: unknown) => {
-      process.stderr.write(`openir: ${(error as Error).message}\n`);
-      process.exit(1);
-    },
-  );
+/**
+ * Runs the CLI as this process (`bin/openir.js`, and `main.js serve --background`
+ * as `openir start` spawns it): exits with its code once the output is written.
+ */
+export function runAsProcess(argv: string[]): void {
+  main(argv).then(exitAfterOutput, (error: unknown) => {
+    const message = (error as Error | undefined)?.message;
+    process.stderr.write(`openir: ${message ? message : String(error)}\n`);
+    exitAfterOutput(1);
+  });
 }
+
+/**
+ * process.exit drops what a pipe has not taken yet (a --json answer over 64 KiB
+ * came out cut), so exit only when stdout and stderr have written everything,
+ * or when the reader is gone (EPIPE).
+ */
+function exitAfterOutput(code: number): void {
+  let open = 2;
+  const done = () => {
+    open -= 1;
+    if (open === 0) process.exit(code);
+  };
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.once('error', () => process.exit(code));
+    stream.write('', done);
+  }
+}
+
+if (require.main === module) runAsProcess(process.argv.slice(2));
