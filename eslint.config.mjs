@@ -1,4 +1,4 @@
-// Lint also guards the layers of ARCHITECTURE.md: imports run downward only.
+// Lint also guards the layers of README.md ("How it fits together"): imports run downward only.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import globals from 'globals';

@@ -2,13 +2,12 @@
 'use strict';
 // Thin launcher: the control plane is compiled to dist/ by `npm run build`.
 const { main } = require('../dist/control-plane/main.js');
-const { exitAfterFlush } = require('./exit.js');
 Promise.resolve(main(process.argv.slice(2))).then(
   (code) => {
     if (typeof code === 'number') process.exitCode = code;
   },
   (error) => {
     process.stderr.write(`openir-control-plane: ${error && error.message ? error.message : error}\n`);
-    exitAfterFlush(1);
+    process.exit(1);
   },
 );

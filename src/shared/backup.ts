@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { StatusReportSchema } from './statusReport';
 
 /**
  * Backup, restore and unregister: what crosses the host API. A backup file
@@ -27,6 +28,9 @@ export const BackupContentSchema = z
   .min(1)
   .max(900_000)
   .regex(/^[A-Za-z0-9+/=\s]*$/, 'Base64 expected.');
+
+/** What `inspectBackup` takes: the file alone; its header is readable without the password. */
+export const InspectBackupInputSchema = z.object({ content: BackupContentSchema }).strict();
 
 export const MIN_BACKUP_PASSWORD_LENGTH = 8;
 
@@ -63,12 +67,13 @@ export const RestoreBackupInputSchema = z
   })
   .strict();
 
-/** The contract adds the status report after the restore (`restoreBackup`'s output). */
+/** What the restore did; `restoreBackup` answers it with the status report after it. */
 export const RestoreBackupResultSchema = z.object({
   info: BackupInfoSchema,
   /** The registration the restore replaced, if any (it is still listed on its control plane). */
   replaced: z.object({ nodeName: z.string(), irName: z.string(), sameNode: z.boolean() }).nullable(),
 });
+export const RestoreBackupOutputSchema = RestoreBackupResultSchema.extend({ status: StatusReportSchema });
 
 export const UnregisterInputSchema = z
   .object({
@@ -77,7 +82,7 @@ export const UnregisterInputSchema = z
   })
   .strict();
 
-/** The contract adds the status report after unregistering (`unregister`'s output). */
+/** What unregistering did; `unregister` answers it with the status report after it. */
 export const UnregisterResultSchema = z.object({
   /** True when the control plane removed the node (or no longer knew it). */
   controlPlaneRemoved: z.boolean(),
@@ -86,6 +91,7 @@ export const UnregisterResultSchema = z.object({
   node: z.object({ id: z.string(), name: z.string() }),
   ir: z.object({ id: z.string(), name: z.string() }),
 });
+export const UnregisterOutputSchema = UnregisterResultSchema.extend({ status: StatusReportSchema });
 
 /** "node1 in the integration runtime sales-ir (backed up 2026-11-28T…, OpenIR 0.1.0)". */
 export function describeBackup(info: BackupInfo): string {

@@ -323,3 +323,77 @@ export const ThumbprintInputSchema = z
   .refine((value) => /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/.test(value), {
     message: 'A thumbprint is 40 (SHA-1) or 64 (SHA-256) hexadecimal digits.',
   });
+
+/** This node's certificate store as `listCertificates` answers and `certificatesChanged` pushes it. */
+export const CertificateListSchema = z.object({
+  fqdn: z.string(),
+  certificates: z.array(StoredCertificateSchema),
+});
+export type CertificateList = z.infer<typeof CertificateListSchema>;
+
+/** The system trust stores (read-only), and which of them could be read. */
+export const SystemCertificateListSchema = z.object({
+  stores: z.array(SystemStoreSchema),
+  certificates: z.array(SystemCertificateSchema),
+});
+
+/** A certificate file crosses the API as base64; 512 KiB of file is far more than any real PFX. */
+const CertificateContentSchema = z
+  .string()
+  .min(1)
+  .max(700_000)
+  .regex(/^[A-Za-z0-9+/=\s]*$/, 'Base64 expected.');
+/** The password of a PFX or encrypted PEM key; never logged, never stored. */
+const CertificatePasswordSchema = z.string().max(1024);
+
+export const InspectCertificateInputSchema = z
+  .object({ content: CertificateContentSchema, password: CertificatePasswordSchema.optional() })
+  .strict();
+
+export const ImportCertificateInputSchema = z
+  .object({
+    content: CertificateContentSchema,
+    password: CertificatePasswordSchema.optional(),
+    /** Also trust it as a root on this node (a peer's self-signed certificate). */
+    trust: z.boolean().optional(),
+  })
+  .strict();
+
+export const CreateSelfSignedCertificateInputSchema = z
+  .object({
+    dnsNames: z
+      .array(
+        z
+          .string()
+          .trim()
+          .min(1)
+          .max(253)
+          .regex(/^[A-Za-z0-9.:-]+$/, 'A DNS name or IP address, without wildcards.'),
+      )
+      .max(50)
+      .optional(),
+    days: z.number().int().min(1).max(3650).optional(),
+    key: z.enum(['rsa2048', 'p256']).optional(),
+  })
+  .strict();
+
+export const ExportCertificateInputSchema = z
+  .object({
+    thumbprint: ThumbprintInputSchema,
+    format: z.enum(['pem', 'pfx']),
+    password: CertificatePasswordSchema.optional(),
+  })
+  .strict();
+
+export const ExportedCertificateSchema = z.object({
+  format: z.enum(['pem', 'pfx']),
+  thumbprint: z.string(),
+  /** PEM text, or the PFX file as base64. */
+  data: z.string(),
+});
+
+export const ThumbprintOnlyInputSchema = z.object({ thumbprint: ThumbprintInputSchema }).strict();
+
+export const SetCertificateTrustInputSchema = z
+  .object({ thumbprint: ThumbprintInputSchema, trusted: z.boolean() })
+  .strict();

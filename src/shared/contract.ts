@@ -1,102 +1,72 @@
 import { z } from 'zod';
-import { IrNodeInfoSchema, NodeNameSchema } from './controlPlaneApi';
 import {
   CertificateInfoSchema,
+  CertificateListSchema,
+  CreateSelfSignedCertificateInputSchema,
+  ExportCertificateInputSchema,
+  ExportedCertificateSchema,
+  ImportCertificateInputSchema,
+  InspectCertificateInputSchema,
+  SetCertificateTrustInputSchema,
   StoredCertificateSchema,
-  SystemCertificateSchema,
-  SystemStoreSchema,
-  ThumbprintInputSchema,
+  SystemCertificateListSchema,
+  ThumbprintOnlyInputSchema,
 } from './certificates';
 import {
   CredentialInputSchema,
-  CredentialNameSchema,
+  CredentialListSchema,
   CredentialViewSchema,
+  DeleteCredentialInputSchema,
+  FolderInputSchema,
   JobSettingsViewSchema,
-  MAX_CONCURRENT_JOBS_LIMIT,
+  SetConcurrentJobsLimitInputSchema,
 } from './credentials';
 import {
-  BackupContentSchema,
   BackupInfoSchema,
   CreateBackupInputSchema,
   CreateBackupOutputSchema,
+  InspectBackupInputSchema,
   RestoreBackupInputSchema,
-  RestoreBackupResultSchema,
+  RestoreBackupOutputSchema,
   UnregisterInputSchema,
-  UnregisterResultSchema,
+  UnregisterOutputSchema,
 } from './backup';
-import { ErrorBodySchema } from './errors';
 import { JobsViewSchema } from './jobs';
 import { EVENT_NAME_LIST, OPERATION_NAME_LIST } from './contractNames';
-import { ProxyInputSchema, ProxyTestReportSchema, ProxyViewSchema } from './proxy';
+import {
+  GetLogsInputSchema,
+  LogEntrySchema,
+  LogLevelViewSchema,
+  LogsViewSchema,
+  SetLogLevelInputSchema,
+} from './logs';
+import { ProxyInputSchema, ProxyTestReportSchema, ProxyViewSchema, TestProxyInputSchema } from './proxy';
+import { RegisterInputSchema } from './registration';
 import { RemoteAccessSettingsSchema, RemoteAccessViewSchema } from './remoteAccess';
-import { NodeStatusSchema } from './status';
+import { StatusReportSchema, SystemSampleSchema } from './statusReport';
 
 /**
  * The host's API: the single source of truth for every operation and event.
  * Electron IPC, HTTP + WebSocket and the CLI are bindings generated from
  * `OPERATIONS` and `EVENTS`; adding an operation means adding a row here and
- * its implementation in the core (`HostApi`), nothing else.
+ * its implementation in the core (`HostApi`), nothing else (see README.md).
+ * The schemas live in their domain modules; this file only names them.
  */
 
-export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
-export const LogLevelSchema = z.enum(LOG_LEVELS);
-export type LogLevel = z.infer<typeof LogLevelSchema>;
+// Long-standing names of the contract, kept importable from here; new code imports the domain module.
+export { LOG_LEVELS, LogEntrySchema, LogLevelSchema, type LogEntry, type LogLevel } from './logs';
+export {
+  StatusReportSchema,
+  SystemSampleSchema,
+  VaultBackendSchema,
+  type StatusReport,
+  type SystemSample,
+  type VaultBackend,
+} from './statusReport';
+export { CertificateListSchema } from './certificates';
 
-export const VaultBackendSchema = z.object({
-  id: z.enum(['secret-service', 'keychain', 'dpapi', 'electron-safe-storage', 'encrypted-file']),
-  label: z.string(),
-  strength: z.enum(['strong', 'weak']),
-  description: z.string(),
-});
-export type VaultBackend = z.infer<typeof VaultBackendSchema>;
-
-export const StatusReportSchema = z.object({
-  status: NodeStatusSchema,
-  registered: z.boolean(),
-  serviceRunning: z.boolean(),
-  version: z.string(),
-  ir: z.object({ id: z.string(), name: z.string() }).nullable(),
-  node: z.object({ id: z.string(), name: z.string(), fqdn: z.string() }).nullable(),
-  controlPlane: z.object({ endpoint: z.string() }).nullable(),
-  connectedSince: z.string().nullable(),
-  lastError: ErrorBodySchema.nullable(),
-  jobs: z.object({ running: z.number().int().nonnegative(), limit: z.number().int().positive() }),
-  system: z.object({
-    cpuPercent: z.number(),
-    memoryUsedBytes: z.number(),
-    memoryTotalBytes: z.number(),
-  }),
-  vault: VaultBackendSchema,
-  irNodes: z.array(IrNodeInfoSchema),
-  host: z.object({ pid: z.number().int(), dataDir: z.string(), startedAt: z.string() }),
-});
-export type StatusReport = z.infer<typeof StatusReportSchema>;
-
-export const LogEntrySchema = z.object({
-  time: z.string(),
-  level: LogLevelSchema,
-  source: z.string(),
-  message: z.string(),
-  fields: z.record(z.string(), z.unknown()).optional(),
-});
-export type LogEntry = z.infer<typeof LogEntrySchema>;
-
+/** Operations that take nothing still refuse unknown fields. */
 const Empty = z.object({}).strict();
-
-/** This node's certificate store as `listCertificates` answers and `certificatesChanged` pushes it. */
-export const CertificateListSchema = z.object({
-  fqdn: z.string(),
-  certificates: z.array(StoredCertificateSchema),
-});
-
-/** A certificate file crosses the API as base64; 512 KiB of file is far more than any real PFX. */
-const CertificateContentSchema = z
-  .string()
-  .min(1)
-  .max(700_000)
-  .regex(/^[A-Za-z0-9+/=\s]*$/, 'Base64 expected.');
-/** The password of a PFX or encrypted PEM key; never logged, never stored. */
-const CertificatePasswordSchema = z.string().max(1024);
 
 export const OPERATIONS = {
   getStatus: {
@@ -106,16 +76,7 @@ export const OPERATIONS = {
   },
   register: {
     summary: 'Register this node with an integration runtime using its authentication key.',
-    input: z
-      .object({
-        authKey: z.string().max(1024),
-        nodeName: NodeNameSchema.optional(),
-        /** Remote access from intranet to set up with the registration (Register page). */
-        remoteAccess: RemoteAccessSettingsSchema.optional(),
-        /** On a registered node: remove it from its control plane first, then register (back up first). */
-        replace: z.boolean().optional(),
-      })
-      .strict(),
+    input: RegisterInputSchema,
     output: StatusReportSchema,
   },
   startService: {
@@ -135,15 +96,13 @@ export const OPERATIONS = {
   },
   getLogs: {
     summary: 'Recent log entries, newest last.',
-    input: z
-      .object({ limit: z.number().int().min(1).max(5000).optional(), minLevel: LogLevelSchema.optional() })
-      .strict(),
-    output: z.object({ entries: z.array(LogEntrySchema), level: LogLevelSchema }),
+    input: GetLogsInputSchema,
+    output: LogsViewSchema,
   },
   setLogLevel: {
     summary: 'Set the minimum level written to the log.',
-    input: z.object({ level: LogLevelSchema }).strict(),
-    output: z.object({ level: LogLevelSchema }),
+    input: SetLogLevelInputSchema,
+    output: LogLevelViewSchema,
   },
   getProxy: {
     summary: 'The HTTP proxy setting and the route traffic to the control plane takes now.',
@@ -158,17 +117,7 @@ export const OPERATIONS = {
   testProxy: {
     summary:
       'Test reaching the control plane step by step (DNS, proxy, tunnel, TLS with the pin), before or after saving.',
-    input: z
-      .object({
-        /** Settings to try; the saved ones when absent. */
-        proxy: ProxyInputSchema.optional(),
-        /** The control plane to reach; the registered one when absent (e.g. from a pasted key before registration). */
-        target: z
-          .object({ endpoint: z.string().url(), pin: z.string().min(1) })
-          .strict()
-          .optional(),
-      })
-      .strict(),
+    input: TestProxyInputSchema,
     output: ProxyTestReportSchema,
   },
   listCertificates: {
@@ -179,75 +128,39 @@ export const OPERATIONS = {
   listSystemCertificates: {
     summary: 'The system trust stores, read-only, and which stores could be read.',
     input: Empty,
-    output: z.object({ stores: z.array(SystemStoreSchema), certificates: z.array(SystemCertificateSchema) }),
+    output: SystemCertificateListSchema,
   },
   inspectCertificate: {
     summary:
       'Read a certificate file (PFX or PEM) and check it against the TLS requirements, without storing it.',
-    input: z
-      .object({ content: CertificateContentSchema, password: CertificatePasswordSchema.optional() })
-      .strict(),
+    input: InspectCertificateInputSchema,
     output: CertificateInfoSchema,
   },
   importCertificate: {
     summary:
       'Import a certificate (PFX with password, or PEM with or without key) into the store; the key goes to the vault.',
-    input: z
-      .object({
-        content: CertificateContentSchema,
-        password: CertificatePasswordSchema.optional(),
-        /** Also trust it as a root on this node (a peer's self-signed certificate). */
-        trust: z.boolean().optional(),
-      })
-      .strict(),
+    input: ImportCertificateInputSchema,
     output: StoredCertificateSchema,
   },
   createSelfSignedCertificate: {
     summary: "Generate a self-signed server certificate (default: for this node's FQDN, RSA 2048, 365 days).",
-    input: z
-      .object({
-        dnsNames: z
-          .array(
-            z
-              .string()
-              .trim()
-              .min(1)
-              .max(253)
-              .regex(/^[A-Za-z0-9.:-]+$/, 'A DNS name or IP address, without wildcards.'),
-          )
-          .max(50)
-          .optional(),
-        days: z.number().int().min(1).max(3650).optional(),
-        key: z.enum(['rsa2048', 'p256']).optional(),
-      })
-      .strict(),
+    input: CreateSelfSignedCertificateInputSchema,
     output: StoredCertificateSchema,
   },
   exportCertificate: {
     summary:
       'Export a stored certificate: public PEM (for trust stores) or PFX with its key (password required).',
-    input: z
-      .object({
-        thumbprint: ThumbprintInputSchema,
-        format: z.enum(['pem', 'pfx']),
-        password: CertificatePasswordSchema.optional(),
-      })
-      .strict(),
-    output: z.object({
-      format: z.enum(['pem', 'pfx']),
-      thumbprint: z.string(),
-      /** PEM text, or the PFX file as base64. */
-      data: z.string(),
-    }),
+    input: ExportCertificateInputSchema,
+    output: ExportedCertificateSchema,
   },
   removeCertificate: {
     summary: 'Remove a certificate from the store and its key from the vault.',
-    input: z.object({ thumbprint: ThumbprintInputSchema }).strict(),
+    input: ThumbprintOnlyInputSchema,
     output: StoredCertificateSchema,
   },
   setCertificateTrust: {
     summary: "Add a stored certificate to this node's own trust list, or take it off.",
-    input: z.object({ thumbprint: ThumbprintInputSchema, trusted: z.boolean() }).strict(),
+    input: SetCertificateTrustInputSchema,
     output: StoredCertificateSchema,
   },
   getRemoteAccess: {
@@ -265,7 +178,7 @@ export const OPERATIONS = {
   listCredentials: {
     summary: 'The data store credentials on this node: names and non-secret fields, never a secret.',
     input: Empty,
-    output: z.object({ credentials: z.array(CredentialViewSchema) }),
+    output: CredentialListSchema,
   },
   setCredential: {
     summary:
@@ -275,7 +188,7 @@ export const OPERATIONS = {
   },
   deleteCredential: {
     summary: 'Delete a data store credential and its secrets.',
-    input: z.object({ name: CredentialNameSchema }).strict(),
+    input: DeleteCredentialInputSchema,
     output: CredentialViewSchema,
   },
   getJobSettings: {
@@ -285,18 +198,18 @@ export const OPERATIONS = {
   },
   allowFolder: {
     summary: 'Let jobs read and write under this folder (an absolute path; stored as its real path).',
-    input: z.object({ path: z.string().min(1).max(4096) }).strict(),
+    input: FolderInputSchema,
     output: JobSettingsViewSchema,
   },
   disallowFolder: {
     summary: 'Take a folder off the allow-list.',
-    input: z.object({ path: z.string().min(1).max(4096) }).strict(),
+    input: FolderInputSchema,
     output: JobSettingsViewSchema,
   },
   setConcurrentJobsLimit: {
     summary:
       'Set the concurrent jobs limit of this node; null goes back to the default from cores and memory.',
-    input: z.object({ limit: z.number().int().min(1).max(MAX_CONCURRENT_JOBS_LIMIT).nullable() }).strict(),
+    input: SetConcurrentJobsLimitInputSchema,
     output: JobSettingsViewSchema,
   },
   getJobs: {
@@ -312,20 +225,20 @@ export const OPERATIONS = {
   },
   inspectBackup: {
     summary: 'Read the clear, authenticated header of a backup file: which node, IR and version, and when.',
-    input: z.object({ content: BackupContentSchema }).strict(),
+    input: InspectBackupInputSchema,
     output: BackupInfoSchema,
   },
   restoreBackup: {
     summary:
       'Restore a backup (checked and decrypted fully before anything is written); the node comes back as itself.',
     input: RestoreBackupInputSchema,
-    output: RestoreBackupResultSchema.extend({ status: StatusReportSchema }),
+    output: RestoreBackupOutputSchema,
   },
   unregister: {
     summary:
       'Remove this node from its control plane, clear its registration secrets and go back to Register.',
     input: UnregisterInputSchema,
-    output: UnregisterResultSchema.extend({ status: StatusReportSchema }),
+    output: UnregisterOutputSchema,
   },
 } as const satisfies Record<string, { summary: string; input: z.ZodType; output: z.ZodType }>;
 
@@ -338,9 +251,6 @@ export const OPERATION_NAMES = Object.keys(OPERATIONS) as OperationName[];
 export type HostApi = {
   [N in OperationName]: (input: z.infer<(typeof OPERATIONS)[N]['input']>) => Promise<OperationOutput<N>>;
 };
-
-export const SystemSampleSchema = StatusReportSchema.shape.system;
-export type SystemSample = z.infer<typeof SystemSampleSchema>;
 
 export const EVENTS = {
   statusChanged: { summary: 'The status report changed.', payload: StatusReportSchema },
@@ -357,7 +267,7 @@ export const EVENTS = {
   credentialsChanged: {
     summary:
       "A data store credential was saved or deleted, here or on a peer node (synced): listCredentials's answer.",
-    payload: z.object({ credentials: z.array(CredentialViewSchema) }),
+    payload: CredentialListSchema,
   },
   proxyChanged: {
     summary:

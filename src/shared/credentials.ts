@@ -109,3 +109,16 @@ export const JobSettingsViewSchema = z.object({
 export type JobSettingsView = z.infer<typeof JobSettingsViewSchema>;
 
 export const MAX_CONCURRENT_JOBS_LIMIT = 256;
+
+/** The credentials on this node, as `listCredentials` answers and `credentialsChanged` pushes them. */
+export const CredentialListSchema = z.object({ credentials: z.array(CredentialViewSchema) });
+
+export const DeleteCredentialInputSchema = z.object({ name: CredentialNameSchema }).strict();
+
+/** A folder for the allow-list (`allowFolder`, `disallowFolder`): absolute; the host stores its real path. */
+export const FolderInputSchema = z.object({ path: z.string().min(1).max(4096) }).strict();
+
+/** null goes back to the default from cores and memory. */
+export const SetConcurrentJobsLimitInputSchema = z
+  .object({ limit: z.number().int().min(1).max(MAX_CONCURRENT_JOBS_LIMIT).nullable() })
+  .strict();

@@ -106,6 +106,19 @@ export const ProxyTestReportSchema = z.object({
 });
 export type ProxyTestReport = z.infer<typeof ProxyTestReportSchema>;
 
+/** What `testProxy` takes: a setting and a control plane to try, each defaulting to the saved one. */
+export const TestProxyInputSchema = z
+  .object({
+    /** Settings to try; the saved ones when absent. */
+    proxy: ProxyInputSchema.optional(),
+    /** The control plane to reach; the registered one when absent (e.g. from a pasted key before registration). */
+    target: z
+      .object({ endpoint: z.string().url(), pin: z.string().min(1) })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
 /** NO_PROXY as curl reads it: "*", host names matching as suffixes, optional ports, exact IPs. */
 export function matchesNoProxy(noProxy: string, host: string, port: number): boolean {
   const target = host.toLowerCase().replace(/^\[|\]$/g, '');

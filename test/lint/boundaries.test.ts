@@ -2,7 +2,7 @@ import path from 'node:path';
 import { ESLint } from 'eslint';
 import { describe, expect, it } from 'vitest';
 
-/** The layers of ARCHITECTURE.md are enforced by lint; prove the rules bite. */
+/** The layers of README.md ("How it fits together") are enforced by lint; prove the rules bite. */
 const eslint = new ESLint({ cwd: path.resolve(__dirname, '../..') });
 
 async function restricted(file: string, code: string): Promise<string[]> {

@@ -1,10 +1,9 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import { CredentialInputSchema, type CredentialInput, type CredentialView } from '../shared/credentials';
-import { OpenIrError } from '../shared/errors';
-import { invalidInput } from '../shared/invoke';
-import type { CertCommandDeps } from './certCommands';
-import { printResult, readSecretFromStdin } from './output';
+import { CredentialInputSchema, type CredentialInput, type CredentialView } from '../../shared/credentials';
+import { OpenIrError } from '../../shared/errors';
+import { invalidInput } from '../../shared/invoke';
+import { printResult, type CommandContext } from '../context';
 
 interface SetFlags {
   type: string;
@@ -20,11 +19,8 @@ interface SetFlags {
 }
 
 /** `openir credential …`: data store credentials on this node; secrets only from standard input. */
-export function registerCredentialCommands(
-  program: Command,
-  deps: Pick<CertCommandDeps, 'run' | 'ensureHost' | 'io'>,
-): void {
-  const { run, ensureHost, io } = deps;
+export function addCredentialCommands(program: Command, ctx: CommandContext): void {
+  const { run, ensureHost, readSecret } = ctx;
   const credential = program
     .command('credential')
     .description('data store credentials (linked services) that jobs use by name');
@@ -62,7 +58,7 @@ export function registerCredentialCommands(
     )
     .action(
       run(async (o, name: string, flags: SetFlags) => {
-        const secret = flags.secretStdin ? await readSecretFromStdin(io) : undefined;
+        const secret = flags.secretStdin ? await readSecret() : undefined;
         const parsed = CredentialInputSchema.safeParse(inputFrom(name, flags, secret));
         if (!parsed.success) throw invalidInput(parsed.error);
         const view = await (await ensureHost()).call('setCredential', parsed.data);

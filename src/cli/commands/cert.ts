@@ -1,35 +1,18 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import type { CertificateInfo, CertificateProblem, StoredCertificate } from '../shared/certificates';
-import { OpenIrError, toErrorBody } from '../shared/errors';
-import { writeFileAtomic } from '../core/atomicFile';
-import { inspectCertificateOffline } from '../core/certificates';
-import type { HostClient } from './client';
-import type { Io } from './main';
-import { printResult, readSecretFromStdin, type Output } from './output';
-
-type Run = <A extends unknown[]>(
-  fn: (o: Output, ...args: A) => Promise<void>,
-) => (...args: A) => Promise<void>;
-
-export interface CertCommandDeps {
-  run: Run;
-  io: Io;
-  /** Starts the background host if needed and returns a client of it. */
-  ensureHost: () => Promise<HostClient>;
-  dataDir: string;
-  fqdn: string;
-  /** Marks the command failed without throwing (it printed its own error). */
-  fail: () => void;
-}
+import type { CertificateInfo, CertificateProblem, StoredCertificate } from '../../shared/certificates';
+import { OpenIrError, toErrorBody } from '../../shared/errors';
+import { writeFileAtomic } from '../../core/atomicFile';
+import { inspectCertificateOffline } from '../../core/certificates';
+import { printResult, type CommandContext } from '../context';
 
 /** A certificate file on disk is at most this big; PFX files are a few KiB. */
 const MAX_FILE_BYTES = 512 * 1024;
 
 /** `openir cert …`: the certificate store of this node. */
-export function registerCertCommands(program: Command, deps: CertCommandDeps): void {
-  const { run, io } = deps;
+export function addCertCommands(program: Command, ctx: CommandContext): void {
+  const { run, readSecret, ensureHost, fail, fqdn } = ctx;
   const cert = program.command('cert').description('TLS certificates for remote access from intranet');
 
   cert
@@ -38,7 +21,7 @@ export function registerCertCommands(program: Command, deps: CertCommandDeps): v
     .option('--system', 'list the system trust stores (read-only) instead')
     .action(
       run(async (o, opts: { system?: boolean }) => {
-        const client = await deps.ensureHost();
+        const client = await ensureHost();
         if (opts.system) {
           const system = await client.call('listSystemCertificates', {});
           printResult(o, system, () =>
@@ -70,11 +53,11 @@ export function registerCertCommands(program: Command, deps: CertCommandDeps): v
     .action(
       run(async (o, file: string, opts: { passwordStdin?: boolean }) => {
         const content = readCertificateFile(file);
-        const password = opts.passwordStdin ? await readSecretFromStdin(io) : undefined;
+        const password = opts.passwordStdin ? await readSecret() : undefined;
         // Parsed here, in the CLI process: works without a running host, and the file never travels.
         let info: CertificateInfo;
         try {
-          info = inspectCertificateOffline(content, password, { dataDir: deps.dataDir, fqdn: deps.fqdn });
+          info = inspectCertificateOffline(content, password, { dataDir: ctx.paths.home, fqdn });
         } catch (error) {
           if (
             !(error instanceof OpenIrError) ||
@@ -90,10 +73,10 @@ export function registerCertCommands(program: Command, deps: CertCommandDeps): v
           };
           if (o.json) o.out(JSON.stringify({ error: body, problems: [problem] }, null, 2));
           o.err(`openir: ${body.message}${body.fix ? ` ${body.fix}` : ''} [${body.code}]`);
-          deps.fail();
+          fail();
           return;
         }
-        printResult(o, info, () => formatInfo(info, deps.fqdn));
+        printResult(o, info, () => formatInfo(info, fqdn));
       }),
     );
 
@@ -106,8 +89,8 @@ export function registerCertCommands(program: Command, deps: CertCommandDeps): v
     .action(
       run(async (o, file: string, opts: { passwordStdin?: boolean; trust?: boolean }) => {
         const content = readCertificateFile(file);
-        const password = opts.passwordStdin ? await readSecretFromStdin(io) : undefined;
-        const client = await deps.ensureHost();
+        const password = opts.passwordStdin ? await readSecret() : undefined;
+        const client = await ensureHost();
         const stored = await client.call('importCertificate', {
           content: content.toString('base64'),
           ...(password !== undefined ? { password } : {}),
@@ -139,7 +122,7 @@ export function registerCertCommands(program: Command, deps: CertCommandDeps): v
           ?.split(',')
           .map((n) => n.trim())
           .filter(Boolean);
-        const client = await deps.ensureHost();
+        const client = await ensureHost();
         const stored = await client.call('createSelfSignedCertificate', {
           ...(dnsNames && dnsNames.length > 0 ? { dnsNames } : {}),
           days,
@@ -167,8 +150,8 @@ export function registerCertCommands(program: Command, deps: CertCommandDeps): v
             },
           );
         }
-        const password = opts.pem ? undefined : await readSecretFromStdin(io);
-        const client = await deps.ensureHost();
+        const password = opts.pem ? undefined : await readSecret();
+        const client = await ensureHost();
         const exported = await client.call('exportCertificate', {
           thumbprint,
           format: opts.pem ? 'pem' : 'pfx',
@@ -192,7 +175,7 @@ export function registerCertCommands(program: Command, deps: CertCommandDeps): v
     .argument('<thumbprint>', 'SHA-1 or SHA-256 thumbprint')
     .action(
       run(async (o, thumbprint: string) => {
-        const client = await deps.ensureHost();
+        const client = await ensureHost();
         const removed = await client.call('removeCertificate', { thumbprint });
         printResult(o, removed, () => `Removed ${removed.thumbprint} (${removed.subject}).`);
       }),
@@ -210,7 +193,7 @@ export function registerCertCommands(program: Command, deps: CertCommandDeps): v
       .argument('<thumbprint>', 'SHA-1 or SHA-256 thumbprint')
       .action(
         run(async (o, thumbprint: string) => {
-          const client = await deps.ensureHost();
+          const client = await ensureHost();
           const stored = await client.call('setCertificateTrust', { thumbprint, trusted });
           printResult(o, stored, () => formatStored(stored));
         }),

@@ -1,16 +1,12 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import type { JobSettingsView } from '../shared/credentials';
-import { OpenIrError } from '../shared/errors';
-import type { CertCommandDeps } from './certCommands';
-import { printResult } from './output';
+import type { JobSettingsView } from '../../shared/credentials';
+import { OpenIrError } from '../../shared/errors';
+import { printResult, type CommandContext } from '../context';
 
 /** `openir config …`: local folder path validation and the concurrent jobs limit. */
-export function registerConfigCommands(
-  program: Command,
-  deps: Pick<CertCommandDeps, 'run' | 'ensureHost'>,
-): void {
-  const { run, ensureHost } = deps;
+export function addConfigCommands(program: Command, ctx: CommandContext): void {
+  const { run, ensureHost } = ctx;
   const config = program.command('config').description('job settings of this node');
 
   config

@@ -7,20 +7,16 @@ import {
   MIN_BACKUP_PASSWORD_LENGTH,
   removeNodeCommand,
   type BackupInfo,
-} from '../shared/backup';
-import type { StatusReport } from '../shared/contract';
-import { OpenIrError } from '../shared/errors';
-import { writeFileAtomic } from '../core/atomicFile';
-import { parseBackup } from '../core/backup/format';
-import type { CertCommandDeps } from './certCommands';
-import { formatStatus, printResult, readSecretFromStdin } from './output';
+} from '../../shared/backup';
+import { OpenIrError } from '../../shared/errors';
+import { writeFileAtomic } from '../../core/atomicFile';
+import { parseBackup } from '../../core/backup/format';
+import { printResult, type CommandContext } from '../context';
+import { formatStatus } from './service';
 
-/** `openir backup`, `openir backup inspect`, `openir restore` and `openir unregister`. */
-export function registerBackupCommands(
-  program: Command,
-  deps: Pick<CertCommandDeps, 'run' | 'ensureHost' | 'io'>,
-): void {
-  const { run, ensureHost, io } = deps;
+/** `openir backup`, `openir backup inspect` and `openir restore`. */
+export function addBackupCommands(program: Command, ctx: CommandContext): void {
+  const { run, ensureHost, readSecret } = ctx;
 
   const readPassword = async (given: boolean | undefined, what: string): Promise<string> => {
     if (!given) {
@@ -28,7 +24,7 @@ export function registerBackupCommands(
         fix: 'Add --password-stdin and pipe the password in (e.g. from a password manager), so it never shows in the process list.',
       });
     }
-    return readSecretFromStdin(io);
+    return readSecret();
   };
 
   const backup = program
@@ -111,26 +107,6 @@ export function registerBackupCommands(
         });
       }),
     );
-
-  program
-    .command('unregister')
-    .description(
-      'remove this node from its control plane and clear its registration here (back up first: `openir backup`)',
-    )
-    .option('--force', 'clean this machine even if the control plane cannot be reached')
-    .action(
-      run(async (o, opts: { force?: boolean }) => {
-        const result = await (await ensureHost()).call('unregister', opts.force ? { force: true } : {});
-        printResult(o, result, () =>
-          [
-            `Unregistered "${result.node.name}" from the integration runtime "${result.ir.name}".`,
-            ...(result.controlPlaneRemoved ? ['The control plane no longer lists it.'] : []),
-            ...(result.notice ? [result.notice] : []),
-            formatUnregistered(result.status),
-          ].join('\n'),
-        );
-      }),
-    );
 }
 
 async function readBackupFile(file: string): Promise<Buffer> {
@@ -168,8 +144,4 @@ function formatInfo(info: BackupInfo): string {
     ['Format version', String(info.formatVersion)],
   ];
   return rows.map(([k, v]) => `${`${k}:`.padEnd(21)}${v}`).join('\n');
-}
-
-function formatUnregistered(status: StatusReport): string {
-  return `Status: ${status.status}. Register again with: openir register --key-stdin < key.txt (or restore a backup).`;
 }

@@ -1,22 +1,18 @@
 import type { Command } from 'commander';
-import { normalizeThumbprint } from '../shared/certificates';
-import { OpenIrError } from '../shared/errors';
+import { normalizeThumbprint } from '../../shared/certificates';
+import { OpenIrError } from '../../shared/errors';
 import {
   DEFAULT_REMOTE_ACCESS_PORT,
   RemoteAccessSettingsSchema,
   type RemoteAccessSettings,
   type RemoteAccessView,
-} from '../shared/remoteAccess';
-import { invalidInput } from '../shared/invoke';
-import type { CertCommandDeps } from './certCommands';
-import { printResult } from './output';
+} from '../../shared/remoteAccess';
+import { invalidInput } from '../../shared/invoke';
+import { printResult, type CommandContext } from '../context';
 
 /** `openir remote-access …`: remote access from intranet (TCP 8060 by default). */
-export function registerRemoteAccessCommands(
-  program: Command,
-  deps: Pick<CertCommandDeps, 'run' | 'ensureHost'>,
-): void {
-  const { run, ensureHost } = deps;
+export function addRemoteAccessCommands(program: Command, ctx: CommandContext): void {
+  const { run, ensureHost } = ctx;
   const remote = program
     .command('remote-access')
     .description('remote access from intranet (peers and intranet clients)');

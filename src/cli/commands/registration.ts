@@ -1,0 +1,79 @@
+import type { Command } from 'commander';
+import { parseAuthKey } from '../../shared/authKey';
+import type { StatusReport } from '../../shared/statusReport';
+import { printResult, type CommandContext } from '../context';
+import { formatStatus } from './service';
+
+interface RegisterFlags {
+  keyStdin?: boolean;
+  nodeName?: string;
+  replace?: boolean;
+}
+
+/** `openir register`: the key comes from standard input unless given (with a warning) as an argument. */
+export function addRegisterCommand(program: Command, ctx: CommandContext): void {
+  const { run, io, ensureHost } = ctx;
+  program
+    .command('register')
+    .description(
+      'register this node with an integration runtime (reads the key from standard input unless given)',
+    )
+    .argument(
+      '[authKey]',
+      'the authentication key; prefer --key-stdin, since arguments are visible to other users',
+    )
+    .option('--key-stdin', 'read the authentication key from standard input')
+    .option('--node-name <name>', 'name of this node in the integration runtime (default: host name)')
+    .option(
+      '--replace',
+      'on a registered node: remove it from its control plane, then register (back up first: `openir backup`)',
+    )
+    .action(
+      run(async (o, authKeyArg: string | undefined, opts: RegisterFlags) => {
+        if (authKeyArg && !opts.keyStdin) {
+          o.err(
+            'openir: warning: an authentication key given as an argument is visible in the process list; use --key-stdin.',
+          );
+        }
+        const authKey = authKeyArg && !opts.keyStdin ? authKeyArg : (await io.readStdin()).trim();
+        // Fail on a malformed key before starting anything; the host checks it again.
+        parseAuthKey(authKey);
+        const status = await (
+          await ensureHost()
+        ).call('register', {
+          authKey,
+          ...(opts.nodeName ? { nodeName: opts.nodeName } : {}),
+          ...(opts.replace ? { replace: true } : {}),
+        });
+        printResult(o, status, () => `Registered.\n${formatStatus(status)}`);
+      }),
+    );
+}
+
+/** `openir unregister`: leave the control plane and clear the registration here. */
+export function addUnregisterCommand(program: Command, ctx: CommandContext): void {
+  const { run, ensureHost } = ctx;
+  program
+    .command('unregister')
+    .description(
+      'remove this node from its control plane and clear its registration here (back up first: `openir backup`)',
+    )
+    .option('--force', 'clean this machine even if the control plane cannot be reached')
+    .action(
+      run(async (o, opts: { force?: boolean }) => {
+        const result = await (await ensureHost()).call('unregister', opts.force ? { force: true } : {});
+        printResult(o, result, () =>
+          [
+            `Unregistered "${result.node.name}" from the integration runtime "${result.ir.name}".`,
+            ...(result.controlPlaneRemoved ? ['The control plane no longer lists it.'] : []),
+            ...(result.notice ? [result.notice] : []),
+            formatUnregistered(result.status),
+          ].join('\n'),
+        );
+      }),
+    );
+}
+
+function formatUnregistered(status: StatusReport): string {
+  return `Status: ${status.status}. Register again with: openir register --key-stdin < key.txt (or restore a backup).`;
+}

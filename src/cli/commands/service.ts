@@ -1,0 +1,114 @@
+import fs from 'node:fs';
+import type { Command } from 'commander';
+import type { StatusReport } from '../../shared/statusReport';
+import { NodeConfigSchema } from '../../core/config';
+import type { DataPaths } from '../../core/paths';
+import { printResult, type CommandContext, type Output } from '../context';
+import { stopHostProcess } from '../hostProcess';
+
+/** `openir status`: answers without a host too (Stopped, and the registration on disk). */
+export function addStatusCommand(program: Command, ctx: CommandContext): void {
+  const { run, client, paths } = ctx;
+  program
+    .command('status')
+    .description('show the node status')
+    .action(
+      run(async (o) => {
+        if (!(await client.isRunning())) {
+          const offline = offlineStatus(paths);
+          printResult(
+            o,
+            offline,
+            () =>
+              `Status: Stopped (the OpenIR host is not running; start it with \`openir start\`)${offline.registered ? `\nIntegration runtime: ${offline.ir?.name}\nNode: ${offline.node?.name}` : ''}`,
+          );
+          return;
+        }
+        const status = await client.call('getStatus', {});
+        printResult(o, status, () => formatStatus(status));
+      }),
+    );
+}
+
+/** `openir start`, `stop` and `restart`: the runtime host service (and the background host process). */
+export function addServiceCommands(program: Command, ctx: CommandContext): void {
+  const { run, client, paths, ensureHost } = ctx;
+
+  program
+    .command('start')
+    .description('start the runtime host service (starts the background host if needed)')
+    .action(
+      run(async (o) => {
+        printStatus(o, await (await ensureHost()).call('startService', {}));
+      }),
+    );
+
+  program
+    .command('stop')
+    .description('stop the runtime host service (the node goes Stopped)')
+    .option('--exit', 'also end the background host process')
+    .action(
+      run(async (o, opts: { exit?: boolean }) => {
+        if (!(await client.isRunning())) {
+          printResult(o, offlineStatus(paths), () => 'Status: Stopped (the OpenIR host is not running)');
+          return;
+        }
+        const status = await client.call('stopService', {});
+        if (opts.exit) await stopHostProcess(paths);
+        printStatus(o, status);
+      }),
+    );
+
+  program
+    .command('restart')
+    .description('restart the runtime host service')
+    .action(
+      run(async (o) => {
+        printStatus(o, await (await ensureHost()).call('restartService', {}));
+      }),
+    );
+}
+
+export function formatStatus(s: StatusReport): string {
+  const rows: [string, string][] = [['Status', s.status]];
+  if (s.ir) rows.push(['Integration runtime', `${s.ir.name} (${s.ir.id})`]);
+  if (s.node) rows.push(['Node', `${s.node.name} (${s.node.fqdn})`]);
+  if (s.controlPlane) rows.push(['Control plane', s.controlPlane.endpoint]);
+  if (s.connectedSince) rows.push(['Connected since', s.connectedSince]);
+  rows.push(['Version', s.version]);
+  rows.push(['Jobs', `${s.jobs.running} running / ${s.jobs.limit} limit`]);
+  rows.push(['Secret store', s.vault.strength === 'strong' ? `${s.vault.label} (strong)` : s.vault.label]);
+  if (s.irNodes.length > 0) rows.push(['IR nodes', s.irNodes.map((n) => `${n.name} ${n.status}`).join(', ')]);
+  if (s.lastError) rows.push(['Last error', `${s.lastError.message} [${s.lastError.code}]`]);
+  rows.push(['Data directory', s.host.dataDir]);
+  const width = Math.max(...rows.map(([k]) => k.length)) + 2;
+  const lines = rows.map(([k, v]) => `${`${k}:`.padEnd(width)}${v}`);
+  if (s.status === 'NeedRegistration')
+    lines.push('', 'Register this node with: openir register --key-stdin < key.txt');
+  if (s.vault.strength === 'weak') lines.push('', `Warning: ${s.vault.description}`);
+  return lines.join('\n');
+}
+
+function printStatus(o: Output, status: StatusReport): void {
+  printResult(o, status, () => formatStatus(status));
+}
+
+/** What can be said without a running host: registered or not, and Stopped. */
+function offlineStatus(paths: DataPaths) {
+  let registration = null;
+  try {
+    registration = NodeConfigSchema.parse(JSON.parse(fs.readFileSync(paths.config, 'utf8'))).registration;
+  } catch {
+    registration = null;
+  }
+  return {
+    status: 'Stopped' as const,
+    hostRunning: false,
+    registered: registration !== null,
+    ir: registration ? { id: registration.irId, name: registration.irName } : null,
+    node: registration
+      ? { id: registration.nodeId, name: registration.nodeName, fqdn: registration.fqdn }
+      : null,
+    dataDir: paths.home,
+  };
+}
