@@ -25,10 +25,10 @@ import { openAdminSession, type AdminSession } from '../src/control-plane/admin'
 import { submitJob } from '../src/control-plane/jobCommands';
 import type { JobRow } from '../src/control-plane/jobStore';
 import { sendWake } from '../src/control-plane/wake';
-import { startControlPlane, stopAll } from '../test/helpers/controlPlane';
+import { onCleanup, runBench } from './cleanup';
+import { startControlPlane } from '../test/helpers/controlPlane';
 import { startDataServer } from '../test/helpers/dataServer';
-import { makeNode, stopAllNodes, type TestNode } from '../test/helpers/node';
-import { cleanupTempDirs } from '../test/helpers/tmp';
+import { makeNode, type TestNode } from '../test/helpers/node';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const JOBS = Number(process.env.BENCH_JOBS ?? 6);
@@ -77,6 +77,10 @@ async function main(): Promise<void> {
   const expected = createHash('sha256').update(slowData).digest('hex');
   const data = startDataServer({ token, slowData });
   await new Promise<void>((resolve) => data.server.listen(0, '127.0.0.1', resolve));
+  const closeData = onCleanup('data server', () => {
+    data.server.closeAllConnections();
+    data.server.close();
+  });
   const webUrl = `http://127.0.0.1:${(data.server.address() as AddressInfo).port}/`;
 
   const cp = await startControlPlane({ heartbeatIntervalMs: HEARTBEAT_MS, heartbeatTimeoutMs: TIMEOUT_MS });
@@ -95,6 +99,7 @@ async function main(): Promise<void> {
     await mustCli(node, ['register', '--key-stdin'], key);
   }
   const session = openAdminSession(cp.dataDir);
+  const closeSession = onCleanup('admin session', () => session.close());
   const job = (id: string) => session.store.jobs.find(id) as JobRow;
   const rounds: Round[] = [];
 
@@ -146,11 +151,8 @@ async function main(): Promise<void> {
     await victim.startHost();
   }
 
-  session.close();
-  await stopAllNodes();
-  await stopAll();
-  data.server.close();
-  cleanupTempDirs();
+  await closeSession();
+  await closeData();
 
   if (json) {
     console.log(
@@ -197,7 +199,4 @@ async function waitAllOnline(session: AdminSession): Promise<void> {
   );
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exitCode = 1;
-});
+runBench(main);

@@ -35,15 +35,11 @@ import { sendWake } from '../src/control-plane/wake';
 import { FileVault } from '../src/core/vault';
 import { channelAuthorization } from '../src/shared/controlPlaneApi';
 import { stagingPath } from '../src/shared/jobs';
-import { startControlPlane, stopAll } from '../test/helpers/controlPlane';
-import { makeNode, stopAllNodes, type StatusJson, type TestNode } from '../test/helpers/node';
-import {
-  findPostgresBin,
-  startPostgres,
-  stopAllPostgres,
-  postgresCredentialArgs,
-} from '../test/helpers/postgres';
-import { cleanupTempDirs, tempDir } from '../test/helpers/tmp';
+import { killGroup, onCleanup, runBench, trackGroup } from './cleanup';
+import { startControlPlane } from '../test/helpers/controlPlane';
+import { makeNode, type StatusJson, type TestNode } from '../test/helpers/node';
+import { findPostgresBin, startPostgres, postgresCredentialArgs } from '../test/helpers/postgres';
+import { tempDir } from '../test/helpers/tmp';
 
 const JOBS = Number(process.env.BENCH_JOBS ?? 1000);
 const COPY_MB = Number(process.env.BENCH_COPY_MB ?? 256);
@@ -112,16 +108,22 @@ function curlUpload(
   args.push('-H', `@${headerFile}`, '-w', '%{time_total} %{speed_upload} %{http_code}', url);
   return new Promise((resolve, reject) => {
     // Under sh, whose `times` prints its children's user and system CPU time when curl is done.
+    // In its own process group: a timeout (or the bench's cleanup) kills curl too, not only sh.
     const script = 'curl "$@"; status=$?; times >&2; exit $status';
-    const child = spawn('sh', ['-c', script, 'sh', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('sh', ['-c', script, 'sh', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    const untrack = trackGroup(child, 'curl');
     let out = '';
     let err = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), JOB_TIMEOUT_MS);
+    const timer = setTimeout(() => killGroup(child, 'SIGKILL'), JOB_TIMEOUT_MS);
     child.once('error', reject);
     child.once('close', (code) => {
       clearTimeout(timer);
+      void untrack();
       const [seconds, speed, status] = out.trim().split(' ');
       // The last line of `times`: the children's user and system time, e.g. "0m0.120000s 0m0.150000s".
       const times = [...err.matchAll(/(\d+)m([\d.]+)s\s+(\d+)m([\d.]+)s/g)].at(-1);
@@ -175,6 +177,7 @@ async function main(): Promise<void> {
   const key = (await cp.createIr('bench-jobs')).key1;
   const dataRoot = tempDir('openir-bench-data-');
   const stall = await startStallServer();
+  const closeStall = onCleanup('stall server', () => stall.close());
   const node = makeNode({ OPENIR_VAULT: 'file' }, 'bench-jobs-node');
   await node.startHost();
   await mustCli(node, ['config', 'allow-folder', dataRoot]);
@@ -183,6 +186,7 @@ async function main(): Promise<void> {
   const status = (await mustCli(node, ['register', '--key-stdin'], key)) as StatusJson;
   if (status.status !== 'Online' || !status.node) throw new Error(`node is ${status.status}`);
   const session = openAdminSession(cp.dataDir);
+  const closeSession = onCleanup('admin session', () => session.close());
 
   // (a) dispatch latency
   fs.writeFileSync(path.join(dataRoot, 'small.csv'), 'id,name\n1,a\n2,b\n');
@@ -251,7 +255,7 @@ async function main(): Promise<void> {
   cancelJob(session, held);
   await sendWake(cp.dataDir);
   await waitJob(session, held, (j) => FINAL.has(j.state), 10);
-  stall.close();
+  await closeStall();
   fs.rmSync(big);
   const mbps = (bytesPerSecond: number) => bytesPerSecond / 1e6;
   const copy = {
@@ -314,11 +318,7 @@ async function main(): Promise<void> {
     postgres = { rows: PG_ROWS, csvBytes: reference.bytes, results };
   }
 
-  session.close();
-  await stopAllNodes();
-  await stopAll();
-  await stopAllPostgres();
-  cleanupTempDirs();
+  await closeSession();
 
   if (json) {
     console.log(JSON.stringify({ dispatch, copy, postgres }, null, 2));
@@ -375,10 +375,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch(async (error: unknown) => {
-  console.error(error);
-  await stopAllNodes();
-  await stopAll();
-  await stopAllPostgres();
-  process.exit(1);
-});
+runBench(main);

@@ -7,9 +7,10 @@
 import { performance } from 'node:perf_hooks';
 import { runHost } from '../src/core/runHost';
 import type { ProxyInput } from '../src/shared/proxy';
-import { startControlPlane, stopAll } from '../test/helpers/controlPlane';
-import { startTinyproxy, stopAllTinyproxies } from '../test/helpers/tinyproxy';
-import { cleanupTempDirs, tempDir } from '../test/helpers/tmp';
+import { onCleanup, runBench } from './cleanup';
+import { startControlPlane } from '../test/helpers/controlPlane';
+import { startTinyproxy } from '../test/helpers/tinyproxy';
+import { tempDir } from '../test/helpers/tmp';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 10);
 
@@ -25,6 +26,7 @@ async function main(): Promise<void> {
     env: { ...process.env, OPENIR_VAULT: 'file', OPENIR_FQDN: 'bench.proxy' },
     localApi: false,
   });
+  const closeHost = onCleanup('in-process host', () => running.close());
   const { host } = running;
   await host.register({ authKey: key, nodeName: 'bench-proxy' });
 
@@ -58,10 +60,7 @@ async function main(): Promise<void> {
       connects: proxy.connects().length - before,
     });
   }
-  await running.close();
-  await stopAllTinyproxies();
-  await stopAll();
-  cleanupTempDirs();
+  await closeHost();
 
   const sorted = samples.map((s) => s.ms).sort((a, b) => a - b);
   const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
@@ -86,7 +85,4 @@ async function main(): Promise<void> {
   ]);
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+runBench(main);

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gzipSync } from 'node:zlib';
-import { cleanupTempDirs } from '../test/helpers/tmp';
+import { onCleanup, runBench } from './cleanup';
 import { startWebHost } from '../test/helpers/webHost';
 
 const ASSETS = path.join(__dirname, '..', 'dist', 'renderer', 'assets');
@@ -32,6 +32,7 @@ async function main(): Promise<void> {
   const sizes = bundleSizes();
   const gzipTotal = sizes.reduce((sum, s) => sum + s.gzip, 0);
   const web = await startWebHost({ OPENIR_VAULT: 'file' });
+  const stopWeb = onCleanup('web host', () => web.stop());
   // Let start-up garbage settle, then sample the idle host a few times.
   await sleep(3000);
   const samples: number[] = [];
@@ -39,8 +40,7 @@ async function main(): Promise<void> {
     samples.push(rssBytes(web.process.pid ?? 0));
     await sleep(500);
   }
-  await web.stop();
-  cleanupTempDirs();
+  await stopWeb();
   const rss = Math.max(...samples);
   const rows = [
     {
@@ -70,7 +70,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+runBench(main);
