@@ -1,4 +1,4 @@
-import { useId, useRef, useState, type KeyboardEvent } from 'react';
+import { useId, useRef, useState, type KeyboardEvent, type Ref } from 'react';
 import type { CertificateInfo, StoredCertificate } from '../../../shared/certificates';
 import { OPERATIONS } from '../../../shared/contract';
 import { Button, ErrorSlot, Field, FileWithPassword } from '../../components/ui';
@@ -326,6 +326,70 @@ export function GenerateCertificateForm({
           Cancel
         </Button>
       </div>
+    </div>
+  );
+}
+
+export type AddCertificateWay = 'import' | 'generate';
+
+/** The two buttons that open (and close) a way to add a certificate, with what they control. */
+export function AddCertificateButtons({
+  open,
+  onToggle,
+  panelId,
+  importLabel,
+  disabled,
+}: {
+  open: AddCertificateWay | null;
+  onToggle: (way: AddCertificateWay | null) => void;
+  panelId: string;
+  importLabel: string;
+  disabled?: boolean;
+}) {
+  const button = (way: AddCertificateWay, label: string) => (
+    <Button
+      aria-expanded={open === way}
+      aria-controls={open === way ? panelId : undefined}
+      disabled={disabled}
+      onClick={() => onToggle(open === way ? null : way)}
+    >
+      {label}
+    </Button>
+  );
+  return (
+    <div className="button-row">
+      {button('import', importLabel)}
+      {button('generate', 'Generate self-signed')}
+    </div>
+  );
+}
+
+/** The open way to add a certificate, titled, as a panel below its buttons. */
+export function AddCertificatePanel({
+  way,
+  id,
+  panelRef,
+  defaultDnsName,
+  onDone,
+  onCancel,
+}: {
+  way: AddCertificateWay;
+  id: string;
+  panelRef?: Ref<HTMLDivElement>;
+  defaultDnsName: string | null;
+  onDone: (cert: StoredCertificate) => void;
+  onCancel: () => void;
+}) {
+  return (
+    <div id={id} ref={panelRef} className="subpanel">
+      <h4 className="subpanel__title">
+        {way === 'import' ? 'Import a certificate' : 'Generate a self-signed certificate'}
+      </h4>
+      {way === 'import' ? (
+        <ImportCertificateForm onDone={onDone} onCancel={onCancel} />
+      ) : (
+        <GenerateCertificateForm defaultDnsName={defaultDnsName} onDone={onDone} onCancel={onCancel} />
+      )}
     </div>
   );
 }

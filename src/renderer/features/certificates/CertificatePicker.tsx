@@ -1,9 +1,9 @@
 import { useEffect, useId, useRef, useState } from 'react';
 import type { StoredCertificate } from '../../../shared/certificates';
-import { Button, FieldProblem, LoadFailed, Loading } from '../../components/ui';
+import { FieldProblem, LoadFailed, Loading } from '../../components/ui';
 import { formatDateTime } from '../../format';
 import { useApp } from '../../store';
-import { GenerateCertificateForm, ImportCertificateForm } from './CertificateForms';
+import { AddCertificateButtons, AddCertificatePanel, type AddCertificateWay } from './CertificateForms';
 import { CertificateStatus, RequirementCheck } from './Certificates';
 import { isUsable, keyText, shortThumbprint, subjectName } from './certificateText';
 
@@ -30,7 +30,7 @@ export function CertificatePicker({
   const refresh = useApp((s) => s.refreshCertificates);
   const certificates = list?.certificates ?? null;
   const fqdn = list?.fqdn ?? null;
-  const [panel, setPanel] = useState<'import' | 'generate' | null>(null);
+  const [panel, setPanel] = useState<AddCertificateWay | null>(null);
   const [added, setAdded] = useState<string | null>(null);
   const checkRef = useRef<HTMLElement>(null);
   const panelRef = useRef<HTMLDivElement>(null);
@@ -97,35 +97,22 @@ export function CertificatePicker({
       </fieldset>
       <FieldProblem id={ids.certProblem} problem={problem} />
 
-      <div className="button-row">
-        <Button
-          aria-expanded={panel === 'import'}
-          aria-controls={panel === 'import' ? ids.panel : undefined}
-          disabled={disabled}
-          onClick={() => setPanel(panel === 'import' ? null : 'import')}
-        >
-          Import…
-        </Button>
-        <Button
-          aria-expanded={panel === 'generate'}
-          aria-controls={panel === 'generate' ? ids.panel : undefined}
-          disabled={disabled}
-          onClick={() => setPanel(panel === 'generate' ? null : 'generate')}
-        >
-          Generate self-signed
-        </Button>
-      </div>
+      <AddCertificateButtons
+        open={panel}
+        onToggle={setPanel}
+        panelId={ids.panel}
+        importLabel="Import…"
+        disabled={disabled}
+      />
       {panel ? (
-        <div id={ids.panel} ref={panelRef} className="subpanel">
-          <h4 className="subpanel__title">
-            {panel === 'import' ? 'Import a certificate' : 'Generate a self-signed certificate'}
-          </h4>
-          {panel === 'import' ? (
-            <ImportCertificateForm onDone={onAdded} onCancel={() => setPanel(null)} />
-          ) : (
-            <GenerateCertificateForm defaultDnsName={fqdn} onDone={onAdded} onCancel={() => setPanel(null)} />
-          )}
-        </div>
+        <AddCertificatePanel
+          way={panel}
+          id={ids.panel}
+          panelRef={panelRef}
+          defaultDnsName={fqdn}
+          onDone={onAdded}
+          onCancel={() => setPanel(null)}
+        />
       ) : null}
 
       <section ref={checkRef} className="check-section" aria-labelledby={ids.checkHeading}>

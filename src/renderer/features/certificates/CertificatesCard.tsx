@@ -2,10 +2,11 @@ import { useId, useState } from 'react';
 import type { StoredCertificate } from '../../../shared/certificates';
 import { ConfirmDialog } from '../../components/ConfirmDialog';
 import { DownloadIcon, KeyIcon, TrashIcon } from '../../components/Icons';
-import { Button, Card, Code, ErrorSlot, ItemList, ItemRow, LoadFailed, Loading } from '../../components/ui';
+import { Button, Card, Code, ErrorSlot, LoadFailed, Loading } from '../../components/ui';
 import { downloadText } from '../../files';
+import { ItemList, ItemRow } from '../../components/lists';
 import { useApp } from '../../store';
-import { GenerateCertificateForm, ImportCertificateForm } from './CertificateForms';
+import { AddCertificateButtons, AddCertificatePanel, type AddCertificateWay } from './CertificateForms';
 import { CertificateFacts, CertificateStatus } from './Certificates';
 import { pemFileName, shortThumbprint, subjectName } from './certificateText';
 
@@ -16,7 +17,7 @@ export function CertificatesCard() {
   const fqdn = list?.fqdn ?? null;
   const notice = useApp((s) => s.certificateNotice);
   const refresh = useApp((s) => s.refreshCertificates);
-  const [panel, setPanel] = useState<'import' | 'generate' | null>(null);
+  const [panel, setPanel] = useState<AddCertificateWay | null>(null);
   const [added, setAdded] = useState<StoredCertificate | null>(null);
   const [removing, setRemoving] = useState<StoredCertificate | null>(null);
   const panelId = useId();
@@ -32,28 +33,15 @@ export function CertificatesCard() {
       className="card--wide"
       icon={<KeyIcon size={20} className="muted" />}
       actions={
-        <div className="button-row">
-          <Button
-            aria-expanded={panel === 'import'}
-            aria-controls={panel === 'import' ? panelId : undefined}
-            onClick={() => {
-              setAdded(null);
-              setPanel(panel === 'import' ? null : 'import');
-            }}
-          >
-            Import certificate
-          </Button>
-          <Button
-            aria-expanded={panel === 'generate'}
-            aria-controls={panel === 'generate' ? panelId : undefined}
-            onClick={() => {
-              setAdded(null);
-              setPanel(panel === 'generate' ? null : 'generate');
-            }}
-          >
-            Generate self-signed
-          </Button>
-        </div>
+        <AddCertificateButtons
+          open={panel}
+          onToggle={(way) => {
+            setAdded(null);
+            setPanel(way);
+          }}
+          panelId={panelId}
+          importLabel="Import certificate"
+        />
       }
     >
       <p className="muted small">
@@ -69,16 +57,13 @@ export function CertificatesCard() {
         password from the command line.
       </p>
       {panel ? (
-        <div id={panelId} className="subpanel">
-          <h4 className="subpanel__title">
-            {panel === 'import' ? 'Import a certificate' : 'Generate a self-signed certificate'}
-          </h4>
-          {panel === 'import' ? (
-            <ImportCertificateForm onDone={onAdded} onCancel={() => setPanel(null)} />
-          ) : (
-            <GenerateCertificateForm defaultDnsName={fqdn} onDone={onAdded} onCancel={() => setPanel(null)} />
-          )}
-        </div>
+        <AddCertificatePanel
+          way={panel}
+          id={panelId}
+          defaultDnsName={fqdn}
+          onDone={onAdded}
+          onCancel={() => setPanel(null)}
+        />
       ) : null}
       <p role="status" className="small status-line tone-ok">
         {added ? `Added ${added.subject || 'the certificate'} to the store.` : (notice ?? '')}

@@ -2,20 +2,10 @@ import { useRef, useState, type RefObject } from 'react';
 import type { CredentialView } from '../../../shared/credentials';
 import { ConfirmDialog } from '../../components/ConfirmDialog';
 import { KeyIcon, TrashIcon } from '../../components/Icons';
-import {
-  Button,
-  Card,
-  DoneLine,
-  ErrorSlot,
-  Fact,
-  Facts,
-  ItemList,
-  ItemRow,
-  LoadFailed,
-  Loading,
-} from '../../components/ui';
+import { Button, Card, DoneLine, ErrorSlot, Fact, Facts, LoadFailed, Loading } from '../../components/ui';
 import type { UiError } from '../../errors';
 import { formatDateTime } from '../../format';
+import { ItemList, ItemRow } from '../../components/lists';
 import { useApp } from '../../store';
 import { CredentialDialog } from './CredentialDialog';
 import { CREDENTIAL_TYPE_LABEL, credentialFacts, savedSecrets } from './credentialForm';

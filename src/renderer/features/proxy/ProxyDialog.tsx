@@ -21,6 +21,7 @@ import {
   ErrorSlot,
   Field,
   Spinner,
+  useSaveFocus,
 } from '../../components/ui';
 import { useApp } from '../../store';
 import {
@@ -92,9 +93,8 @@ function ProxyDialogContent({
   const fieldRefs = useRef(new Map<ProxyField, HTMLInputElement>());
   // The checked option gets focus when the dialog opens (set as the radios mount).
   const initialFocus = useRef<HTMLInputElement | null>(null);
-  const progressRef = useRef<HTMLDivElement>(null);
+  const { progressRef, saveErrorRef } = useSaveFocus(saving, saveError);
   const testRef = useRef<HTMLElement>(null);
-  const saveErrorRef = useRef<HTMLDivElement>(null);
 
   const ids = {
     form: useId(),
@@ -111,14 +111,6 @@ function ProxyDialogContent({
   useEffect(() => {
     if (test || testError) testRef.current?.scrollIntoView({ block: 'start' });
   }, [test, testError]);
-
-  useEffect(() => {
-    if (saving) progressRef.current?.focus();
-  }, [saving]);
-
-  useEffect(() => {
-    if (saveError) saveErrorRef.current?.focus();
-  }, [saveError]);
 
   useEffect(() => {
     const timers = settleTimers.current;

@@ -1,7 +1,7 @@
-import { useCallback, useEffect, useId, useMemo, useRef, useState, type RefObject } from 'react';
+import { useCallback, useId, useMemo, useRef, useState, type RefObject } from 'react';
 import { REMOTE_ACCESS_MODES, type RemoteAccessView } from '../../../shared/remoteAccess';
 import { Modal } from '../../components/Modal';
-import { Button, DialogProgress, ErrorSlot } from '../../components/ui';
+import { Button, DialogProgress, ErrorSlot, useSaveFocus } from '../../components/ui';
 import { useApp } from '../../store';
 import {
   checkRemoteAccessForm,
@@ -46,17 +46,8 @@ function RemoteAccessDialogContent({
 
   const fieldRefs = useRef(new Map<RemoteAccessField, HTMLElement>());
   const initialFocus = useRef<HTMLInputElement | null>(null);
-  const progressRef = useRef<HTMLDivElement>(null);
-  const saveErrorRef = useRef<HTMLDivElement>(null);
+  const { progressRef, saveErrorRef } = useSaveFocus(saving, saveError);
   const introId = useId();
-
-  useEffect(() => {
-    if (saving) progressRef.current?.focus();
-  }, [saving]);
-
-  useEffect(() => {
-    if (saveError) saveErrorRef.current?.focus();
-  }, [saveError]);
 
   const update = useCallback((patch: Partial<RemoteAccessForm>) => {
     setForm((current) => ({ ...current, ...patch }));
