@@ -7,7 +7,8 @@ import './styles.css';
 
 const transport = getTransport();
 const store = createAppStore(transport);
-connectStore(store, transport);
+// Interim until the host pushes its four new change events (see connectStore).
+connectStore(store, transport, { interimReloads: true });
 
 const root = document.getElementById('root');
 if (!root) throw new Error('index.html has no #root element.');
