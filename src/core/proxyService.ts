@@ -9,7 +9,8 @@ import type { ProxyInput, ProxySettings, ProxyTestReport, ProxyTestStep, ProxyVi
 import type { ConfigStore } from './config';
 import { connectThroughProxy, Connector, openTcp, proxyError, startTls } from './connector';
 import type { Redactor, SourceLogger } from './logger';
-import { connectionError, endpointTarget, publicKeyPin } from './pinnedTls';
+import { connectionError, endpointTarget } from './endpoint';
+import { publicKeyPin } from './pinnedTls';
 import { resolveRoute, type ResolvedRoute, type SystemProxyResolver } from './proxyRoute';
 import type { SecretVault } from './vault';
 
