@@ -9,7 +9,7 @@ import { FileChunks } from './fileChunks';
 import { markTransient } from './retry';
 
 export interface SourceDeps {
-  credentials: CredentialStore;
+  credentials: Pick<CredentialStore, 'resolve'>;
   paths: LocalPathPolicy;
   /** The node's proxy setting, for HTTPS data stores (plain HTTP ones are fetched directly). */
   connector: () => Connector;
