@@ -7,8 +7,7 @@ import './styles.css';
 
 const transport = getTransport();
 const store = createAppStore(transport);
-// Interim until the host pushes its four new change events (see connectStore).
-connectStore(store, transport, { interimReloads: true });
+connectStore(store, transport);
 
 const root = document.getElementById('root');
 if (!root) throw new Error('index.html has no #root element.');

@@ -62,11 +62,7 @@ export function createAppStore(transport: Pick<Transport, 'api' | 'kind' | 'conn
  * resource is loaded once on connect and again when the event stream comes back after a loss (events may
  * have been missed meanwhile); between those, its event keeps it current.
  */
-export function connectStore(
-  store: AppStore,
-  transport: Pick<Transport, 'api' | 'connection'>,
-  options: { interimReloads?: boolean } = {},
-): () => void {
+export function connectStore(store: AppStore, transport: Pick<Transport, 'api' | 'connection'>): () => void {
   const { api } = transport;
   const { getState: get } = store;
 
@@ -96,61 +92,11 @@ export function connectStore(
       store.setState({ connection });
       if (resumed) loadAll();
     }),
-    ...(options.interimReloads ? [interimReloads(store)] : []),
   ];
 
   loadAll();
 
   return () => unsubscribe.forEach((off) => off());
-}
-
-/**
- * INTERIM, until the host emits proxyChanged, remoteAccessChanged, certificatesChanged and
- * jobSettingsChanged (the core change on branch wt-core): the reloads the renderer guessed before, so the
- * app keeps working against a host that does not push them yet. Delete this function and the
- * `interimReloads` option (main.tsx) once that change is merged; nothing else depends on it.
- */
-function interimReloads(store: AppStore): () => void {
-  const get = store.getState;
-  const registrationOf = (report: AppState['report']) =>
-    report?.registered ? (report.controlPlane?.endpoint ?? '') : null;
-  const remoteAccessDependsOn = (report: AppState['report']) =>
-    report
-      ? [registrationOf(report), report.irNodes.length, report.serviceRunning, report.node?.fqdn ?? ''].join(
-          '|',
-        )
-      : '';
-  const { importCertificate, createSelfSignedCertificate, setCertificateTrust, removeCertificate } = get();
-  const { openRemoteAccessDialog } = get();
-  const reloadCertificates =
-    <A extends unknown[], R>(run: (...args: A) => Promise<R>) =>
-    async (...args: A): Promise<R> => {
-      const result = await run(...args);
-      await get().refreshCertificates();
-      void get().refreshRemoteAccess();
-      return result;
-    };
-  store.setState({
-    importCertificate: reloadCertificates(importCertificate),
-    createSelfSignedCertificate: reloadCertificates(createSelfSignedCertificate),
-    setCertificateTrust: reloadCertificates(setCertificateTrust),
-    removeCertificate: reloadCertificates(removeCertificate),
-    openRemoteAccessDialog: () => {
-      openRemoteAccessDialog();
-      void get().refreshCertificates();
-    },
-  });
-  return store.subscribe((state, previous) => {
-    if (previous.report && registrationOf(state.report) !== registrationOf(previous.report))
-      void state.refreshProxy();
-    if (previous.report && remoteAccessDependsOn(state.report) !== remoteAccessDependsOn(previous.report)) {
-      void state.refreshRemoteAccess();
-      void state.refreshCertificates();
-    }
-    if (state.report && state.report.jobs.limit !== previous.report?.jobs.limit)
-      void state.refreshJobSettings();
-    if (state.tab === 'settings' && previous.tab !== 'settings') void state.refreshJobSettings();
-  });
 }
 
 export const StoreContext = createContext<AppStore | null>(null);
