@@ -3,7 +3,7 @@ import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { OpenIrError } from '../shared/errors';
-import { connectionError, endpointTarget, socketFailureReason, type EndpointTarget } from './pinnedTls';
+import { connectionError, endpointTarget, socketFailureReason, type EndpointTarget } from './endpoint';
 import type { ResolvedRoute } from './proxyRoute';
 
 /**

@@ -10,7 +10,7 @@ import {
 } from '../shared/controlPlaneApi';
 import { OpenIrError } from '../shared/errors';
 import type { Connector } from './connector';
-import { connectionError } from './pinnedTls';
+import { connectionError } from './endpoint';
 import type { SourceLogger } from './logger';
 
 export type ChannelState = 'idle' | 'connecting' | 'open' | 'unreachable';

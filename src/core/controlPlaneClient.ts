@@ -9,7 +9,7 @@ import {
 import { ErrorBodySchema, OpenIrError } from '../shared/errors';
 import { requestJson, type JsonResponse } from './jsonRequest';
 import type { Connector } from './connector';
-import { connectionError, endpointTarget } from './pinnedTls';
+import { connectionError, endpointTarget } from './endpoint';
 
 const MAX_RESPONSE_BYTES = 1024 * 1024;
 

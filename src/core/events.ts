@@ -13,6 +13,11 @@ export class HostEvents {
     return () => set.delete(listener as (payload: never) => void);
   }
 
+  /** A function that pushes this one event: what a service is handed, instead of the whole event bus. */
+  pusher<E extends EventName>(event: E): (payload: EventPayload<E>) => void {
+    return (payload) => this.emit(event, payload);
+  }
+
   emit<E extends EventName>(event: E, payload: EventPayload<E>): void {
     // Validate outgoing payloads in development builds of the contract: a face never gets a malformed event.
     const checked = EVENTS[event].payload.parse(payload) as EventPayload<E>;

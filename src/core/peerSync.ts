@@ -15,7 +15,7 @@ import {
 import { requestJson } from './jsonRequest';
 import type { SourceLogger } from './logger';
 import { open, seal, SealedMessageSchema, type PeerKey, type SealedMessage } from './peerSeal';
-import { endpointTarget, socketFailureReason, type EndpointTarget } from './pinnedTls';
+import { endpointTarget, socketFailureReason, type EndpointTarget } from './endpoint';
 
 /**
  * Each message carries the sender's manifest (versions only) and the entries

@@ -9,8 +9,10 @@ import type { ProxyInput, ProxySettings, ProxyTestReport, ProxyTestStep, ProxyVi
 import type { ConfigStore } from './config';
 import { connectThroughProxy, Connector, openTcp, proxyError, startTls } from './connector';
 import type { Redactor, SourceLogger } from './logger';
-import { connectionError, endpointTarget, publicKeyPin } from './pinnedTls';
+import { connectionError, endpointTarget } from './endpoint';
+import { publicKeyPin } from './pinnedTls';
 import { resolveRoute, type ResolvedRoute, type SystemProxyResolver } from './proxyRoute';
+import { ViewFeed } from './viewFeed';
 import type { SecretVault } from './vault';
 
 export const PROXY_PASSWORD = 'proxy-password';
@@ -22,14 +24,33 @@ export interface ProxyServiceOptions {
   redactor: Redactor;
   system: SystemProxyResolver;
   log: SourceLogger;
+  /** The registered control plane, whose route the view shows and the test tries; null while unregistered. */
+  controlPlane: () => { endpoint: string; pin: string } | null;
+  /** Pushes `proxyChanged`. */
+  push: (view: ProxyView) => void;
+  serviceRunning: () => boolean;
+  restartService: () => Promise<unknown>;
 }
 
 /** The node's HTTP proxy setting: stored, resolved per connection, and testable step by step. */
 export class ProxyService {
   private settings: ProxySettings = { mode: 'none' };
   private password: string | null = null;
+  private readonly feed: ViewFeed<ProxyView>;
 
-  constructor(private readonly options: ProxyServiceOptions) {}
+  constructor(private readonly options: ProxyServiceOptions) {
+    this.feed = new ViewFeed(
+      () => this.view(),
+      options.push,
+      (error) =>
+        options.log.warn('The proxy setting could not be read to tell the UI.', { cause: String(error) }),
+    );
+  }
+
+  /** Reads the view again (the endpoint changed with the registration) and pushes it if it changed. */
+  refresh(): Promise<void> {
+    return this.feed.refresh();
+  }
 
   async load(): Promise<void> {
     this.settings = (await this.options.config.load()).proxy;
@@ -38,6 +59,7 @@ export class ProxyService {
         ? await this.options.vault.get(PROXY_PASSWORD)
         : null;
     if (this.password) this.options.redactor.add(this.password);
+    await this.refresh();
   }
 
   /** Connections made with the setting in force now. */
@@ -45,7 +67,8 @@ export class ProxyService {
     return new Connector((target) => resolveRoute(this.settings, this.password, target, this.options.system));
   }
 
-  async view(endpoint: string | null): Promise<ProxyView> {
+  async view(): Promise<ProxyView> {
+    const endpoint = this.options.controlPlane()?.endpoint ?? null;
     let route = null;
     if (endpoint) {
       const resolved = await resolveRoute(
@@ -57,6 +80,14 @@ export class ProxyService {
       route = resolved ? { kind: resolved.kind, proxy: resolved.proxy, reason: resolved.reason } : null;
     }
     return { settings: this.settings, hasPassword: this.password !== null && this.password !== '', route };
+  }
+
+  /** `setProxy`: saves the setting and brings it into force. */
+  async change(input: ProxyInput): Promise<ProxyView> {
+    await this.save(input);
+    // As in the reference product, a new proxy takes effect by restarting the host service.
+    if (this.options.serviceRunning()) await this.options.restartService();
+    return this.view();
   }
 
   /** Saves the setting: the password to the vault first, then the config; memory changes only once both are saved. */
@@ -75,13 +106,23 @@ export class ProxyService {
     this.settings = settings;
     if (password !== undefined) this.password = password || null;
     this.options.log.info(`Proxy setting saved: ${describe(settings)}.`);
+    await this.refresh();
   }
 
-  /** Reaches the control plane one step at a time and says which step failed and how to fix it. */
+  /**
+   * Reaches the control plane (the one given, or the registered one) one step
+   * at a time and says which step failed and how to fix it.
+   */
   async test(
     input: ProxyInput | undefined,
-    target: { endpoint: string; pin: string },
+    given: { endpoint: string; pin: string } | undefined,
   ): Promise<ProxyTestReport> {
+    const target = given ?? this.options.controlPlane();
+    if (!target) {
+      throw new OpenIrError('INVALID_INPUT', 'There is no control plane to test against yet.', {
+        fix: 'Paste the authentication key first (its endpoint is tested), or register the node.',
+      });
+    }
     const candidate = input ? this.split(input) : { settings: this.settings, password: undefined };
     const password = candidate.password === undefined ? this.password : candidate.password;
     if (password) this.options.redactor.add(password);

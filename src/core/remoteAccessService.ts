@@ -8,6 +8,7 @@ import {
 import type { ConfigStore } from './config';
 import type { SourceLogger } from './logger';
 import { RemoteAccessListener, type TlsMaterial } from './remoteAccess';
+import { ViewFeed } from './viewFeed';
 
 /** Where the listener gets its certificate: the node's certificate store, checked before use. */
 export interface RemoteAccessCertificates {
@@ -27,17 +28,39 @@ export interface RemoteAccessServiceOptions {
   /** What peers are told to connect to instead of the FQDN (OPENIR_ADVERTISE_HOST). */
   advertiseHost?: string | undefined;
   log: SourceLogger;
+  /** How many nodes the IR has as far as this node knows: a change is allowed only while it has one. */
+  irNodeCount: () => number;
+  /** Whether the service runs (the listener then starts with the new setting at once). */
+  serviceRunning: () => boolean;
+  /** The control plane admits a second node only once it knows this one has remote access: tell it now. */
+  heartbeatNow: () => void;
+  /** Pushes `remoteAccessChanged`. */
+  push: (view: RemoteAccessView) => void;
 }
 
 /** Remote access from intranet: the saved setting, the listener that serves it, and the HA rule for changing it. */
 export class RemoteAccessService {
   private settings: RemoteAccessSettings = { mode: 'disabled' };
   private warning: string | null = null;
+  private readonly feed: ViewFeed<RemoteAccessView>;
 
-  constructor(private readonly options: RemoteAccessServiceOptions) {}
+  constructor(private readonly options: RemoteAccessServiceOptions) {
+    this.feed = new ViewFeed(
+      () => this.view(),
+      options.push,
+      (error) =>
+        options.log.warn('Remote access could not be read to tell the UI.', { cause: String(error) }),
+    );
+  }
 
   async load(): Promise<void> {
     this.settings = (await this.options.config.load()).remoteAccess;
+    await this.refresh();
+  }
+
+  /** Reads the view again (e.g. the IR's node count changed) and pushes it if it changed. */
+  refresh(): Promise<void> {
+    return this.feed.refresh();
   }
 
   get current(): RemoteAccessSettings {
@@ -60,6 +83,7 @@ export class RemoteAccessService {
   async start(): Promise<OpenIrError | null> {
     try {
       await this.listen(this.settings);
+      await this.refresh();
       return null;
     } catch (error) {
       const failure =
@@ -67,15 +91,18 @@ export class RemoteAccessService {
           ? error
           : new OpenIrError('INTERNAL', 'Remote access could not start.', { cause: error });
       this.options.log.error(`Remote access could not start: ${failure.message}`, { code: failure.code });
+      await this.refresh();
       return failure;
     }
   }
 
   async stop(): Promise<void> {
     await this.options.listener.stop();
+    await this.refresh();
   }
 
-  view(irNodeCount: number): RemoteAccessView {
+  view(): RemoteAccessView {
+    const irNodeCount = this.options.irNodeCount();
     const locked = irNodeCount > 1;
     return {
       settings: this.settings,
@@ -85,6 +112,13 @@ export class RemoteAccessService {
       changeBlockedReason: locked ? lockedMessage(irNodeCount) : null,
       warning: this.warning,
     };
+  }
+
+  /** `setRemoteAccess`: changes the setting and tells the control plane at once. */
+  async change(next: RemoteAccessSettings): Promise<RemoteAccessView> {
+    await this.set(next, this.options.irNodeCount(), this.options.serviceRunning());
+    this.options.heartbeatNow();
+    return this.view();
   }
 
   /**
@@ -103,6 +137,7 @@ export class RemoteAccessService {
         await this.listen(next);
       } catch (error) {
         await this.listen(previous).catch(() => undefined);
+        await this.refresh();
         throw error;
       }
     }
@@ -111,6 +146,7 @@ export class RemoteAccessService {
     });
     this.settings = next;
     this.options.log.info(`Remote access set to ${describe(next)}.`);
+    await this.refresh();
   }
 
   private async listen(settings: RemoteAccessSettings): Promise<void> {

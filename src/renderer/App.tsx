@@ -3,13 +3,12 @@ import { ConnectionBanner, SessionExpired } from './components/ConnectionBanner'
 import { HomeIcon, KeyIcon, LogoMark, PulseIcon, SlidersIcon } from './components/Icons';
 import { NodeStatusChip } from './components/StatusBadge';
 import { Button, Callout, ErrorDetails, Spinner } from './components/ui';
-import { DiagnosticsPanel } from './panels/DiagnosticsPanel';
-import { HomePanel } from './panels/HomePanel';
-import { ProxyDialog } from './panels/ProxyDialog';
-import { RemoteAccessDialog } from './panels/RemoteAccessDialog';
-import { RegisterPanel } from './panels/RegisterPanel';
-import { SettingsPanel } from './panels/SettingsPanel';
-import { useApp, type TabId } from './store';
+import { DiagnosticsPanel } from './features/diagnostics/DiagnosticsPanel';
+import { HomePanel } from './features/home/HomePanel';
+import { RegisterPanel } from './features/register/RegisterPanel';
+import { SettingsPanel } from './SettingsPanel';
+import type { TabId } from './state/uiSlice';
+import { useApp } from './store';
 
 interface TabSpec {
   id: TabId;
@@ -116,12 +115,6 @@ export function App() {
       <main id="main" className="main" tabIndex={-1}>
         {content}
       </main>
-      {report && connection !== 'session-expired' ? (
-        <>
-          <ProxyDialog />
-          <RemoteAccessDialog />
-        </>
-      ) : null}
     </div>
   );
 }

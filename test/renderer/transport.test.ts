@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createWebTransport, SESSION_EXPIRED_MESSAGE } from '../../src/renderer/transport';
-import { mergeLogs } from '../../src/renderer/logs';
+import { mergeLogs } from '../../src/renderer/features/logging/logs';
 
 class FakeSocket {
   static all: FakeSocket[] = [];

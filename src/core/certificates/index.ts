@@ -3,6 +3,7 @@ export {
   certificateKeyName,
   inspectCertificateOffline,
   type ServerCredentials,
+  type ServingMaterial,
 } from './store';
 export { parseCertificateFile, type ParsedCertificate } from './parse';
 export { describeCertificate } from './describe';

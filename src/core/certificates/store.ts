@@ -61,6 +61,14 @@ export interface ServerCredentials {
   keyPem: string;
 }
 
+/** A certificate checked for serving remote access: the PEM chain, its key, and what to tell the user. */
+export interface ServingMaterial {
+  certPem: string;
+  keyPem: string;
+  /** Problems that do not block serving (other nodes must trust it) and warnings, each with its fix. */
+  warnings: string[];
+}
+
 /**
  * The node's certificate store: public certificates in a JSON file written
  * atomically, private keys only in the vault. Also the node's own trust list
@@ -163,6 +171,41 @@ export class CertificateStore {
       certPem: entry.pem,
       chainPem: entry.chain,
       keyPem: key.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    };
+  }
+
+  /**
+   * The certificate with this thumbprint (SHA-1 or SHA-256), once it meets
+   * the TLS requirements for this node, ready for the remote-access listener.
+   * Throws CERTIFICATE_NOT_USABLE with the problems and their fixes otherwise.
+   */
+  async tlsMaterialFor(thumbprint: string): Promise<ServingMaterial> {
+    const wanted = normalizeThumbprint(thumbprint);
+    const stored = (await this.list()).find((c) => c.thumbprint === wanted || c.thumbprintSha256 === wanted);
+    if (!stored) {
+      throw new OpenIrError(
+        'CERTIFICATE_NOT_USABLE',
+        `No certificate with thumbprint ${thumbprint} in this node's store.`,
+        {
+          fix: 'Import one or generate a self-signed certificate first (`openir cert list`).',
+        },
+      );
+    }
+    // Other nodes trusting it is their part (import it into their stores); everything else must hold here.
+    const blocking = stored.problems.filter((p) => p.code !== 'UNTRUSTED');
+    if (blocking.length > 0) {
+      throw new OpenIrError(
+        'CERTIFICATE_NOT_USABLE',
+        `The certificate "${stored.subject}" cannot be used for remote access: ${blocking.map((p) => `${p.code}: ${p.message}`).join(' ')}`,
+        { fix: blocking.map((p) => p.fix).join(' ') },
+      );
+    }
+    const credentials = await this.serverCredentials(stored.thumbprintSha256);
+    const warnings = [...stored.problems, ...stored.warnings].map((p) => `${p.message} ${p.fix}`);
+    return {
+      certPem: [credentials.certPem, ...credentials.chainPem].join('\n'),
+      keyPem: credentials.keyPem,
+      warnings,
     };
   }
 

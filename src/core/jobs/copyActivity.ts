@@ -1,19 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pipeline } from 'node:stream/promises';
 import { OpenIrError } from '../../shared/errors';
-import type { JobFormat, JobSink, JobSource } from '../../shared/jobs';
 import { CopyMeter, CopyTally, type MeterReading } from './meter';
 import { DEFAULT_RETRY_POLICY, describeFailure, isTransient, retryDelayMs, type RetryPolicy } from './retry';
-import type { OpenedSink } from './sinks';
-import type { OpenedSource } from './sources';
-
-export interface CopyRequest {
-  jobId: string;
-  attempt: number;
-  source: JobSource;
-  sink: JobSink;
-  format: JobFormat;
-}
+import type { CopyEnds, CopyRequest, OpenedSink, OpenedSource } from './copyEnds';
 
 export interface CopyResult {
   bytes: number;
@@ -21,19 +11,6 @@ export interface CopyResult {
   sha256: string;
   /** Tries it took (1 when nothing failed). */
   tries: number;
-}
-
-/**
- * The source with the job's format, which a query source writes in (CSV or
- * NDJSON); on a retry, the byte to start at and the HTTP validator of the
- * document the first try read.
- */
-export type SourceRequest = JobSource & { format: JobFormat; offset?: number; validator?: string };
-
-/** Opens the two ends of a copy; the runner hands in the real ones, tests may hand in others. */
-export interface CopyEnds {
-  openSource(source: SourceRequest, signal: AbortSignal): Promise<OpenedSource>;
-  openSink(request: CopyRequest): Promise<OpenedSink>;
 }
 
 /** What the runner hears before a retry, to log and show. */

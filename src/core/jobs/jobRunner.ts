@@ -2,7 +2,8 @@ import type { ControlPlaneMessage, NodeMessage } from '../../shared/controlPlane
 import { OpenIrError, toErrorBody } from '../../shared/errors';
 import { JOB_NOTE_MAX } from '../../shared/jobs';
 import type { SourceLogger } from '../logger';
-import { CopyActivity, type CopyEnds, type CopyRequest } from './copyActivity';
+import { CopyActivity } from './copyActivity';
+import type { CopyEnds, CopyRequest } from './copyEnds';
 import { describeFailure, type RetryPolicy } from './retry';
 
 type JobAssigned = Extract<ControlPlaneMessage, { type: 'jobAssigned' }>;

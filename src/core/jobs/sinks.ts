@@ -4,11 +4,11 @@ import fsp from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
 import type tls from 'node:tls';
-import type { Writable } from 'node:stream';
 import { channelAuthorization } from '../../shared/controlPlaneApi';
 import { ErrorBodySchema, OpenIrError } from '../../shared/errors';
 import { STAGED_BYTES_HEADER, stagingPath } from '../../shared/jobs';
 import type { Connector } from '../connector';
+import type { OpenedSink } from './copyEnds';
 import type { LocalPathPolicy } from './pathPolicy';
 import { markTransient } from './retry';
 
@@ -21,28 +21,6 @@ const HEAD_TIMEOUT_MS = 15_000;
  * chunks go to TLS as one writev, which Node first copies into one buffer.
  */
 const UPLOAD_BUFFER = 1024 * 1024;
-
-/**
- * Where a copy writes. One per try of a copy: `held` (on a retry) says how much
- * an earlier try left there, `open` gives the stream from a byte offset, then
- * commit (make it visible) or abort (leave nothing visible behind).
- */
-export interface OpenedSink {
-  /**
-   * How many bytes of this job attempt's output the far end already holds from
-   * an earlier try, which this try may continue after; 0 when it cannot resume.
-   */
-  held(): Promise<number>;
-  /**
-   * The stream to write to, starting at byte `offset` (0, or at most what
-   * `held` said), with `size` bytes to come when the source knows. Called once.
-   */
-  open(offset: number, size?: number): Writable;
-  commit(): Promise<void>;
-  abort(): Promise<void>;
-  /** Why the other end refused the data, when it answered so; null otherwise. */
-  refusal(): Promise<unknown>;
-}
 
 /**
  * A file under a localFolder credential, written atomically: a temp file next

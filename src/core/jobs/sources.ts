@@ -1,16 +1,15 @@
 import fsp from 'node:fs/promises';
 import http from 'node:http';
-import type { Readable } from 'node:stream';
 import { OpenIrError } from '../../shared/errors';
 import type { Connector } from '../connector';
-import type { SourceRequest } from './copyActivity';
+import type { OpenedSource, SourceRequest } from './copyEnds';
 import type { CredentialStore, ResolvedCredential } from './credentialStore';
 import type { LocalPathPolicy } from './pathPolicy';
 import { FileChunks } from './fileChunks';
 import { markTransient } from './retry';
 
 export interface SourceDeps {
-  credentials: CredentialStore;
+  credentials: Pick<CredentialStore, 'resolve'>;
   paths: LocalPathPolicy;
   /** The node's proxy setting, for HTTPS data stores (plain HTTP ones are fetched directly). */
   connector: () => Connector;
@@ -21,31 +20,6 @@ const HTTP_CONNECT_TIMEOUT_MS = 15_000;
 const FILE_READ_CHUNK = 1024 * 1024;
 /** Enough reused read buffers for every chunk in flight: read ahead, meter, socket buffer, TLS. */
 const FILE_BUFFERS_KEPT = 8;
-
-/** A source's byte stream and where in the source it starts. */
-export interface OpenedSource {
-  stream: Readable;
-  /**
-   * The byte of the source the stream starts at: the offset asked for, or 0
-   * when the source cannot start there (a query, an HTTP answer without a
-   * usable range, a changed document). The copy then starts over from 0.
-   */
-  offset: number;
-  /**
-   * What identifies this version of the source (a file's size and mtime, an
-   * HTTP document's strong ETag or Last-Modified): a resume goes on only if
-   * it is unchanged.
-   */
-  validator?: string;
-  /** How many bytes the stream will give, when known (a file, an HTTP body with Content-Length). */
-  size?: number;
-  /**
-   * For a stream that reads into buffers it uses again (a file): hands a chunk
-   * back once the sink has finished writing it. Until then its buffer is not
-   * read into again.
-   */
-  release?: (chunk: Buffer) => void;
-}
 
 /**
  * Opens the job's source as a byte stream: a file under a localFolder

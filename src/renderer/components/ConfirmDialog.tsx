@@ -1,4 +1,4 @@
-import { useId, useRef, type ReactNode } from 'react';
+import { useId, useRef, type ReactNode, type RefObject } from 'react';
 import { Modal } from './Modal';
 import { Button } from './ui';
 
@@ -24,7 +24,7 @@ export function ConfirmDialog({
   onConfirm: () => void;
   onCancel: () => void;
   /** Where focus goes back when the element that opened the dialog is gone. */
-  returnFocus?: () => HTMLElement | null;
+  returnFocus?: RefObject<HTMLElement | null>;
   children: ReactNode;
 }) {
   const cancelRef = useRef<HTMLButtonElement>(null);
@@ -38,7 +38,7 @@ export function ConfirmDialog({
       describedBy={textId}
       className="modal--confirm"
       showClose={false}
-      {...(returnFocus ? { returnFocus } : {})}
+      returnFocus={returnFocus}
       footer={
         <>
           <Button ref={cancelRef} onClick={onCancel}>

@@ -58,8 +58,8 @@ export function Modal({
   onClose: () => void;
   /** Focused when the dialog opens; else the first control. */
   initialFocus?: RefObject<HTMLElement | null>;
-  /** Where focus goes on close when the opener is gone. */
-  returnFocus?: () => HTMLElement | null;
+  /** Where focus goes on close when the element that opened the dialog is gone (e.g. a deleted row's button). */
+  returnFocus?: RefObject<HTMLElement | null> | undefined;
   /** Set while a dialog stacked above this one is open, so assistive technology reads only that one. */
   hidden?: boolean;
   describedBy?: string;
@@ -93,7 +93,7 @@ export function Modal({
     target.focus();
     return () => {
       if (dialog.open) dialog.close();
-      const back = opener?.isConnected ? opener : (returnFocus?.() ?? null);
+      const back = opener?.isConnected ? opener : (returnFocus?.current ?? null);
       back?.focus();
     };
     // Opening and closing follow mounting; the refs and callbacks are read when needed.

@@ -1,4 +1,12 @@
-import { useId, type ComponentPropsWithRef, type ReactNode, type Ref } from 'react';
+import {
+  useEffect,
+  useId,
+  useRef,
+  type ComponentPropsWithRef,
+  type ReactNode,
+  type Ref,
+  type RefObject,
+} from 'react';
 import type { UiError } from '../errors';
 import { CheckCircleIcon, ErrorCircleIcon, InfoIcon, WarningIcon } from './Icons';
 
@@ -304,4 +312,159 @@ export function FieldProblem({ id, problem }: { id: string; problem: string | nu
       {problem}
     </p>
   );
+}
+
+/**
+ * One choice out of a few, as radio buttons with a label and a line of help each (the proxy setting, the
+ * remote access setting, the credential type). Only the checked option is a Tab stop.
+ */
+export function ChoiceGroup<V extends string>({
+  legend,
+  options,
+  value,
+  onChange,
+  labels,
+  help,
+  disabled,
+  initialFocus,
+}: {
+  legend: ReactNode;
+  options: readonly V[];
+  value: V;
+  onChange: (value: V) => void;
+  labels: Record<V, ReactNode>;
+  help: Record<V, ReactNode>;
+  disabled?: boolean;
+  /** Set to the checked option's input as it mounts, for a dialog to focus it when it opens. */
+  initialFocus?: RefObject<HTMLInputElement | null> | undefined;
+}) {
+  const id = useId();
+  return (
+    <fieldset className="choice-group" role="radiogroup" aria-labelledby={id} disabled={disabled}>
+      <legend id={id} className="field__label">
+        {legend}
+      </legend>
+      {options.map((option) => {
+        const optionId = `${id}-${option}`;
+        return (
+          <div key={option} className={`choice${value === option ? ' choice--selected' : ''}`}>
+            <input
+              id={optionId}
+              ref={(element) => {
+                if (initialFocus && element && option === value && !initialFocus.current)
+                  initialFocus.current = element;
+              }}
+              type="radio"
+              name={id}
+              value={option}
+              checked={value === option}
+              onChange={() => onChange(option)}
+              aria-describedby={`${optionId}-help`}
+            />
+            <div className="choice__text">
+              <label htmlFor={optionId} className="choice__label">
+                {labels[option]}
+              </label>
+              <p id={`${optionId}-help`} className="field__hint">
+                {help[option]}
+              </p>
+            </div>
+          </div>
+        );
+      })}
+    </fieldset>
+  );
+}
+
+/**
+ * A file to upload and the password that opens it (a backup to restore, a PFX to import). The file is
+ * handed over as chosen; the password is the caller's state, used once and never stored.
+ */
+export function FileWithPassword({
+  file,
+  password,
+  between,
+  disabled,
+}: {
+  file: {
+    label: string;
+    hint?: ReactNode;
+    accept: string;
+    inputRef?: Ref<HTMLInputElement>;
+    onChoose: (chosen: File | undefined) => void;
+  };
+  password: { label: string; hint?: ReactNode; value: string; onChange: (value: string) => void };
+  /** What belongs between the two fields, e.g. what the chosen file holds. */
+  between?: ReactNode;
+  disabled: boolean;
+}) {
+  const ids = { file: useId(), password: useId() };
+  return (
+    <>
+      <Field id={ids.file} label={file.label} hint={file.hint}>
+        {(control) => (
+          <input
+            {...control}
+            ref={file.inputRef}
+            className="input input--file"
+            type="file"
+            accept={file.accept}
+            disabled={disabled}
+            onChange={(event) => file.onChoose(event.target.files?.[0])}
+          />
+        )}
+      </Field>
+      {between}
+      <Field id={ids.password} label={password.label} hint={password.hint}>
+        {(control) => (
+          <input
+            {...control}
+            className="input"
+            type="password"
+            value={password.value}
+            autoComplete="off"
+            maxLength={1024}
+            disabled={disabled}
+            onChange={(event) => password.onChange(event.target.value)}
+          />
+        )}
+      </Field>
+    </>
+  );
+}
+
+/** The line that says a dialog's change is under way; focused while it is, so it is announced. */
+export function DialogProgress({
+  text,
+  progressRef,
+}: {
+  text: string | null;
+  progressRef: Ref<HTMLDivElement>;
+}) {
+  return (
+    <div ref={progressRef} tabIndex={-1} role="status" className="status-line dialog-progress">
+      {text ? (
+        <span className="inline-status">
+          <Spinner />
+          <span>{text}</span>
+        </span>
+      ) : null}
+    </div>
+  );
+}
+
+/**
+ * A dialog's save, followed by focus: to the progress line while saving (so it is announced), then to the
+ * error if the save failed.
+ */
+export function useSaveFocus(saving: boolean, saveError: UiError | null) {
+  const progressRef = useRef<HTMLDivElement>(null);
+  const saveErrorRef = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    if (saving) progressRef.current?.focus();
+  }, [saving]);
+  useEffect(() => {
+    if (saveError) saveErrorRef.current?.focus();
+  }, [saveError]);
+  return { progressRef, saveErrorRef };
 }

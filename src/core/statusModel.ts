@@ -1,0 +1,106 @@
+import os from 'node:os';
+import type { StatusReport, SystemSample, VaultBackend } from '../shared/contract';
+import type { IrNodeInfo } from '../shared/controlPlaneApi';
+import type { OpenIrError } from '../shared/errors';
+import { deriveNodeStatus } from '../shared/status';
+import type { Registration } from './config';
+import type { ChannelState } from './controlChannel';
+
+/** What the status shows of the node session, while there is one. */
+export interface SessionFacts {
+  readonly registration: Registration;
+  readonly state: ChannelState;
+  readonly connectedSince: string | null;
+  readonly irNodes: readonly IrNodeInfo[];
+}
+
+/** Where the status model reads the facts it derives the report from; each service answers for its own. */
+export interface StatusSources {
+  version: string;
+  dataDir: string;
+  startedAt: string;
+  vault: { readonly backend: VaultBackend };
+  serviceRunning: () => boolean;
+  registering: () => boolean;
+  session: () => SessionFacts | null;
+  peers: { readonly peersReachable: boolean; readonly peersProblem: OpenIrError | null };
+  jobs: { readonly running: number; readonly limit: number };
+  metrics: { sample(): SystemSample };
+  /** Pushes `statusChanged`. */
+  push: (report: StatusReport) => void;
+}
+
+/**
+ * The one status report every face shows, derived from the services' facts,
+ * and the `statusChanged` feed: services only say "something changed", and
+ * the model pushes a report when it differs from the last one pushed (the
+ * live CPU and memory sample aside: that goes out as `systemSampled`).
+ */
+export class StatusModel {
+  /** The last failure worth showing (registration, control channel, remote access); cleared by success. */
+  private problem: OpenIrError | null = null;
+  private lastPushed = '';
+
+  constructor(private readonly sources: StatusSources) {}
+
+  /** Sets (or clears) the failure the report shows; the caller then says `changed()` when it is done changing. */
+  setProblem(problem: OpenIrError | null): void {
+    this.problem = problem;
+  }
+
+  report(sampleSystem: boolean): StatusReport {
+    const s = this.sources;
+    const session = s.session();
+    const reg = session?.registration ?? null;
+    const system = sampleSystem
+      ? s.metrics.sample()
+      : { cpuPercent: 0, memoryUsedBytes: 0, memoryTotalBytes: os.totalmem() };
+    return {
+      status: deriveNodeStatus({
+        serviceRunning: s.serviceRunning(),
+        registered: reg !== null,
+        registering: s.registering(),
+        channel: session?.state ?? 'idle',
+        peersReachable: s.peers.peersReachable,
+      }),
+      registered: reg !== null,
+      serviceRunning: s.serviceRunning(),
+      version: s.version,
+      ir: reg ? { id: reg.irId, name: reg.irName } : null,
+      node: reg ? { id: reg.nodeId, name: reg.nodeName, fqdn: reg.fqdn } : null,
+      controlPlane: reg ? { endpoint: reg.endpoint } : null,
+      connectedSince: session?.connectedSince ?? null,
+      lastError: (this.problem ?? s.peers.peersProblem)?.toBody() ?? null,
+      jobs: { running: s.jobs.running, limit: s.jobs.limit },
+      system,
+      vault: s.vault.backend,
+      irNodes: session ? [...session.irNodes] : [],
+      host: { pid: process.pid, dataDir: s.dataDir, startedAt: s.startedAt },
+    };
+  }
+
+  /** What the remote-access listener tells peers who ask how this node is. */
+  health(): {
+    nodeName: string | null;
+    irName: string | null;
+    version: string;
+    state: StatusReport['status'];
+  } {
+    const report = this.report(false);
+    return {
+      nodeName: report.node?.name ?? null,
+      irName: report.ir?.name ?? null,
+      version: report.version,
+      state: report.status,
+    };
+  }
+
+  /** Something the report is derived from may have changed: push the report if it did. */
+  changed(): void {
+    const report = this.report(false);
+    const key = JSON.stringify({ ...report, system: null });
+    if (key === this.lastPushed) return;
+    this.lastPushed = key;
+    this.sources.push(report);
+  }
+}

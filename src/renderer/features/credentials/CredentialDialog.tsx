@@ -1,0 +1,345 @@
+import { useId, useRef, useState, type FormEvent, type RefObject } from 'react';
+import type { CredentialView } from '../../../shared/credentials';
+import { TrashIcon } from '../../components/Icons';
+import { Modal } from '../../components/Modal';
+import { Button, ChoiceGroup, ErrorSlot, Field, FieldProblem, Spinner } from '../../components/ui';
+import type { UiError } from '../../errors';
+import { useApp } from '../../store';
+import {
+  checkCredentialForm,
+  CREDENTIAL_TYPE_HELP,
+  CREDENTIAL_TYPE_LABEL,
+  CREDENTIAL_TYPES,
+  emptyForm,
+  formFromView,
+  type CredentialField,
+  type CredentialForm,
+} from './credentialForm';
+
+/**
+ * The "Data store credential" dialog: add one, or edit one (its name and type stay). Secret fields start
+ * empty, also when editing: empty keeps the saved secret.
+ */
+export function CredentialDialog({
+  editing,
+  onClose,
+  onSaved,
+  returnFocus,
+}: {
+  editing: CredentialView | null;
+  onClose: () => void;
+  onSaved: (view: CredentialView) => void;
+  returnFocus: RefObject<HTMLElement | null>;
+}) {
+  const save = useApp((s) => s.saveCredential);
+  const [form, setForm] = useState<CredentialForm>(() => (editing ? formFromView(editing) : emptyForm()));
+  const [problems, setProblems] = useState<Partial<Record<CredentialField, string>>>({});
+  const [saving, setSaving] = useState(false);
+  const [saveError, setSaveError] = useState<UiError | null>(null);
+  const formId = useId();
+  const introId = useId();
+  const base = useId();
+  const initialFocus = useRef<HTMLInputElement | null>(null);
+  const idOf = (field: CredentialField) => `${base}-${field}`;
+
+  const update = (patch: Partial<CredentialForm>) => {
+    setForm((current) => ({ ...current, ...patch }));
+    setProblems((current) => {
+      const next = { ...current };
+      for (const key of Object.keys(patch)) delete next[key as CredentialField];
+      return next;
+    });
+  };
+
+  const onSubmit = async (event: FormEvent) => {
+    event.preventDefault();
+    if (saving) return;
+    const checked = checkCredentialForm(form, editing);
+    if ('problems' in checked) {
+      setProblems(checked.problems);
+      const first = Object.keys(checked.problems)[0] as CredentialField | undefined;
+      if (first) document.getElementById(idOf(first))?.focus();
+      return;
+    }
+    setSaving(true);
+    setSaveError(null);
+    const outcome = await save(checked.input);
+    setSaving(false);
+    if (outcome.ok) onSaved(outcome.value);
+    else setSaveError(outcome.error);
+  };
+
+  const field = (
+    name: CredentialField,
+    label: string,
+    options: {
+      hint?: string;
+      secret?: boolean;
+      mono?: boolean;
+      placeholder?: string;
+      value: string;
+      onChange: (value: string) => void;
+      inputMode?: 'numeric';
+      disabled?: boolean;
+    },
+  ) => {
+    return (
+      <Field id={idOf(name)} label={label} hint={options.hint} problem={problems[name]}>
+        {(control) => (
+          <input
+            {...control}
+            className={options.mono ? 'input input--mono' : 'input'}
+            type={options.secret ? 'password' : 'text'}
+            value={options.value}
+            onChange={(event) => options.onChange(event.target.value)}
+            autoComplete={options.secret ? 'new-password' : 'off'}
+            autoCapitalize="off"
+            spellCheck={false}
+            inputMode={options.inputMode}
+            placeholder={options.placeholder}
+            disabled={saving || options.disabled}
+          />
+        )}
+      </Field>
+    );
+  };
+
+  const savedHttp = editing?.type === 'http' ? editing : null;
+  const savedPg = editing?.type === 'postgresql' ? editing : null;
+
+  return (
+    <Modal
+      title="Data store credential"
+      onClose={onClose}
+      canClose={!saving}
+      initialFocus={initialFocus}
+      describedBy={introId}
+      className="modal--form"
+      returnFocus={returnFocus}
+      footer={
+        <>
+          <Button onClick={onClose} disabled={saving}>
+            Cancel
+          </Button>
+          <Button type="submit" form={formId} variant="primary" busy={saving}>
+            Save
+          </Button>
+        </>
+      }
+    >
+      <p id={introId} className="muted">
+        {editing
+          ? `Change the credential ${editing.name}. Secret fields are empty: leave them empty to keep the saved secret, or type a new one.`
+          : 'A named connection to a data store. Secrets go to this node’s secret store and are never shown again.'}
+      </p>
+      <form id={formId} className="form form--dialog" onSubmit={(event) => void onSubmit(event)} noValidate>
+        {field('name', 'Name', {
+          value: form.name,
+          onChange: (name) => update({ name }),
+          disabled: editing !== null,
+          hint: editing
+            ? 'The name cannot change; add a new credential and delete this one to rename it.'
+            : 'Letters, digits, ".", "_" and "-"; jobs refer to it as name:path.',
+          placeholder: 'sales-files',
+        })}
+        <ChoiceGroup
+          legend="Type"
+          options={CREDENTIAL_TYPES}
+          value={form.type}
+          onChange={(type) => update({ type })}
+          labels={CREDENTIAL_TYPE_LABEL}
+          help={CREDENTIAL_TYPE_HELP}
+          disabled={saving || editing !== null}
+          initialFocus={editing ? undefined : initialFocus}
+        />
+
+        {form.type === 'localFolder' ? (
+          <div className="field-group">
+            {field('root', 'Root folder', {
+              value: form.root,
+              onChange: (root) => update({ root }),
+              mono: true,
+              placeholder: '/srv/exports',
+              hint: 'An absolute path inside an allowed folder (Settings → Jobs). Job paths are relative to it.',
+            })}
+          </div>
+        ) : null}
+
+        {form.type === 'http' ? (
+          <div className="field-group">
+            {field('baseUrl', 'Base URL', {
+              value: form.baseUrl,
+              onChange: (baseUrl) => update({ baseUrl }),
+              mono: true,
+              placeholder: 'https://data.example.com/exports/',
+              hint: 'Job paths are resolved against it.',
+            })}
+            {field('bearerToken', 'Bearer token (optional)', {
+              value: form.bearerToken,
+              onChange: (bearerToken) => update({ bearerToken }),
+              secret: true,
+              placeholder: savedHttp?.hasBearerToken ? 'unchanged' : undefined,
+              hint: savedHttp?.hasBearerToken
+                ? 'A token is saved. Leave this empty to keep it, or type a new one.'
+                : 'Sent as Authorization: Bearer … with every request.',
+            })}
+            <HeaderRows
+              form={form}
+              update={update}
+              saving={saving}
+              problem={problems.headers}
+              savedNames={savedHttp?.headerNames ?? []}
+              problemId={`${idOf('headers')}-problem`}
+              firstId={idOf('headers')}
+            />
+          </div>
+        ) : null}
+
+        {form.type === 'postgresql' ? (
+          <div className="field-group">
+            <div className="field-group__row">
+              <div className="field--grow">
+                {field('host', 'Server', {
+                  value: form.host,
+                  onChange: (host) => update({ host }),
+                  mono: true,
+                  placeholder: 'db.corp.example',
+                })}
+              </div>
+              <div className="field--port">
+                {field('port', 'Port', {
+                  value: form.port,
+                  onChange: (port) => update({ port }),
+                  inputMode: 'numeric',
+                })}
+              </div>
+            </div>
+            {field('database', 'Database', {
+              value: form.database,
+              onChange: (database) => update({ database }),
+              mono: true,
+            })}
+            {field('user', 'User name', {
+              value: form.user,
+              onChange: (user) => update({ user }),
+              mono: true,
+            })}
+            {field('password', savedPg?.hasPassword ? 'Password (optional)' : 'Password', {
+              value: form.password,
+              onChange: (password) => update({ password }),
+              secret: true,
+              placeholder: savedPg?.hasPassword ? 'unchanged' : undefined,
+              hint: savedPg?.hasPassword
+                ? 'A password is saved. Leave this empty to keep it, or type a new one.'
+                : undefined,
+            })}
+            <label className="checkbox" htmlFor={`${base}-ssl`}>
+              <input
+                id={`${base}-ssl`}
+                type="checkbox"
+                checked={form.ssl}
+                disabled={saving}
+                onChange={(event) => update({ ssl: event.target.checked })}
+              />
+              <span>Require TLS to the server</span>
+            </label>
+          </div>
+        ) : null}
+      </form>
+      <div role="status" className="status-line">
+        {saving ? (
+          <span className="inline-status">
+            <Spinner />
+            <span>Saving the credential…</span>
+          </span>
+        ) : null}
+      </div>
+      <ErrorSlot error={saveError} title="The credential could not be saved." />
+    </Modal>
+  );
+}
+
+function HeaderRows({
+  form,
+  update,
+  saving,
+  problem,
+  savedNames,
+  problemId,
+  firstId,
+}: {
+  form: CredentialForm;
+  update: (patch: Partial<CredentialForm>) => void;
+  saving: boolean;
+  problem: string | undefined;
+  savedNames: string[];
+  problemId: string;
+  firstId: string;
+}) {
+  const headingId = useId();
+  const setRow = (index: number, patch: Partial<{ name: string; value: string }>) =>
+    update({ headers: form.headers.map((row, i) => (i === index ? { ...row, ...patch } : row)) });
+  return (
+    <div className="field" role="group" aria-labelledby={headingId}>
+      <p id={headingId} className="field__label">
+        Headers (optional)
+      </p>
+      <p className="field__hint">
+        {savedNames.length > 0
+          ? `Saved: ${savedNames.join(', ')} (values kept). Headers added here replace all the saved ones.`
+          : 'Sent with every request, e.g. X-Api-Key. Their values are kept as secrets.'}
+      </p>
+      {form.headers.map((row, index) => (
+        <div key={index} className="header-row">
+          <div className="field field--grow">
+            <label htmlFor={index === 0 ? firstId : `${firstId}-${index}`} className="field__label small">
+              Header name {index + 1}
+            </label>
+            <input
+              id={index === 0 ? firstId : `${firstId}-${index}`}
+              className="input input--mono"
+              value={row.name}
+              disabled={saving}
+              autoComplete="off"
+              spellCheck={false}
+              aria-invalid={problem ? true : undefined}
+              aria-describedby={problem ? problemId : undefined}
+              onChange={(event) => setRow(index, { name: event.target.value })}
+            />
+          </div>
+          <div className="field field--grow">
+            <label htmlFor={`${firstId}-${index}-value`} className="field__label small">
+              Value {index + 1}
+            </label>
+            <input
+              id={`${firstId}-${index}-value`}
+              className="input"
+              type="password"
+              autoComplete="new-password"
+              value={row.value}
+              disabled={saving}
+              onChange={(event) => setRow(index, { value: event.target.value })}
+            />
+          </div>
+          <Button
+            variant="ghost"
+            icon={<TrashIcon size={16} />}
+            disabled={saving}
+            onClick={() => update({ headers: form.headers.filter((_, i) => i !== index) })}
+          >
+            Remove<span className="visually-hidden"> header {index + 1}</span>
+          </Button>
+        </div>
+      ))}
+      <div>
+        <Button
+          disabled={saving}
+          onClick={() => update({ headers: [...form.headers, { name: '', value: '' }] })}
+        >
+          Add header
+        </Button>
+      </div>
+      <FieldProblem id={problemId} problem={problem} />
+    </div>
+  );
+}

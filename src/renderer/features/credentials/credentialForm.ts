@@ -1,0 +1,208 @@
+import {
+  CREDENTIAL_TYPES,
+  CredentialInputSchema,
+  CredentialNameSchema,
+  type CredentialInput,
+  type CredentialType,
+  type CredentialView,
+} from '../../../shared/credentials';
+
+/**
+ * The data store credential dialog's form: its words, its checks (the shared schema's messages) and
+ * form → CredentialInput. Secrets are typed into the form and sent; they are never read back (an empty
+ * secret field on edit keeps the saved one).
+ */
+
+export const CREDENTIAL_TYPE_LABEL: Record<CredentialType, string> = {
+  localFolder: 'Local folder',
+  http: 'HTTP(S) endpoint',
+  postgresql: 'PostgreSQL',
+};
+
+export const CREDENTIAL_TYPE_HELP: Record<CredentialType, string> = {
+  localFolder: 'Files under a folder of this node. The folder must be inside an allowed folder (Jobs).',
+  http: 'GET from a web server, with an optional bearer token and secret headers.',
+  postgresql: 'A query on a PostgreSQL server, streamed row by row.',
+};
+
+export { CREDENTIAL_TYPES };
+
+export interface HeaderRow {
+  name: string;
+  value: string;
+}
+
+export interface CredentialForm {
+  name: string;
+  type: CredentialType;
+  root: string;
+  baseUrl: string;
+  bearerToken: string;
+  headers: HeaderRow[];
+  host: string;
+  port: string;
+  database: string;
+  user: string;
+  ssl: boolean;
+  password: string;
+}
+
+export type CredentialField =
+  | 'name'
+  | 'root'
+  | 'baseUrl'
+  | 'bearerToken'
+  | 'headers'
+  | 'host'
+  | 'port'
+  | 'database'
+  | 'user'
+  | 'password';
+
+export const FIELDS_OF: Record<CredentialType, CredentialField[]> = {
+  localFolder: ['name', 'root'],
+  http: ['name', 'baseUrl', 'bearerToken', 'headers'],
+  postgresql: ['name', 'host', 'port', 'database', 'user', 'password'],
+};
+
+export function emptyForm(): CredentialForm {
+  return {
+    name: '',
+    type: 'localFolder',
+    root: '',
+    baseUrl: '',
+    bearerToken: '',
+    headers: [],
+    host: '',
+    port: '5432',
+    database: '',
+    user: '',
+    ssl: true,
+    password: '',
+  };
+}
+
+/** The form for editing a saved credential: its non-secret fields; every secret field starts empty. */
+export function formFromView(view: CredentialView): CredentialForm {
+  const form = { ...emptyForm(), name: view.name, type: view.type };
+  switch (view.type) {
+    case 'localFolder':
+      return { ...form, root: view.root };
+    case 'http':
+      return { ...form, baseUrl: view.baseUrl };
+    case 'postgresql':
+      return {
+        ...form,
+        host: view.host,
+        port: String(view.port),
+        database: view.database,
+        user: view.user,
+        ssl: view.ssl,
+      };
+  }
+}
+
+/** The input to send, or the problems by field. `editing` makes secrets optional (empty keeps them). */
+export function checkCredentialForm(
+  form: CredentialForm,
+  editing: CredentialView | null,
+): { input: CredentialInput } | { problems: Partial<Record<CredentialField, string>> } {
+  const problems: Partial<Record<CredentialField, string>> = {};
+  const name = CredentialNameSchema.safeParse(form.name);
+  if (!name.success) problems.name = name.error.issues[0]?.message ?? 'The name is not valid.';
+  const headerRows = form.headers.filter((row) => row.name.trim() !== '' || row.value !== '');
+  let input: unknown;
+  switch (form.type) {
+    case 'localFolder':
+      if (!form.root.trim()) problems.root = 'Enter the absolute path of the folder.';
+      else if (!/^(\/|[A-Za-z]:[\\/]|\\\\)/.test(form.root.trim()))
+        problems.root = 'The folder must be an absolute path, such as /srv/exports.';
+      input = { name: form.name.trim(), type: 'localFolder', root: form.root.trim() };
+      break;
+    case 'http': {
+      const baseUrl = form.baseUrl.trim();
+      if (!/^https?:\/\/[^\s/]+/i.test(baseUrl))
+        problems.baseUrl = 'Enter a URL that starts with http:// or https://.';
+      if (headerRows.some((row) => !/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(row.name.trim())))
+        problems.headers = 'Every header needs a valid name (letters, digits and - only, e.g. X-Api-Key).';
+      input = {
+        name: form.name.trim(),
+        type: 'http',
+        baseUrl,
+        ...(form.bearerToken ? { bearerToken: form.bearerToken } : {}),
+        ...(headerRows.length > 0
+          ? { headers: Object.fromEntries(headerRows.map((row) => [row.name.trim(), row.value])) }
+          : {}),
+      };
+      break;
+    }
+    case 'postgresql': {
+      if (!form.host.trim()) problems.host = 'Enter the server name or IP address.';
+      const port = Number(form.port.trim());
+      if (!/^\d+$/.test(form.port.trim()) || port < 1 || port > 65535)
+        problems.port = 'Enter a port from 1 to 65535 (PostgreSQL uses 5432).';
+      if (!form.database.trim()) problems.database = 'Enter the database name.';
+      if (!form.user.trim()) problems.user = 'Enter the user name.';
+      const hasPassword = editing?.type === 'postgresql' && editing.hasPassword;
+      if (!form.password && !hasPassword) problems.password = 'Enter the password of this user.';
+      input = {
+        name: form.name.trim(),
+        type: 'postgresql',
+        host: form.host.trim(),
+        port,
+        database: form.database.trim(),
+        user: form.user.trim(),
+        ssl: form.ssl,
+        ...(form.password ? { password: form.password } : {}),
+      };
+      break;
+    }
+  }
+  if (Object.keys(problems).length > 0) return { problems };
+  const parsed = CredentialInputSchema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const field = (issue?.path[0] as CredentialField | undefined) ?? 'name';
+    return { problems: { [field]: issue?.message ?? 'Not valid.' } };
+  }
+  return { input: parsed.data };
+}
+
+/** The non-secret fields of a saved credential, in words, and which secrets are saved. */
+export function credentialFacts(view: CredentialView): { label: string; value: string; mono?: boolean }[] {
+  switch (view.type) {
+    case 'localFolder':
+      return [{ label: 'Root folder', value: view.root, mono: true }];
+    case 'http':
+      return [
+        { label: 'Base URL', value: view.baseUrl, mono: true },
+        ...(view.headerNames.length > 0
+          ? [{ label: 'Headers', value: view.headerNames.join(', '), mono: true }]
+          : []),
+      ];
+    case 'postgresql':
+      return [
+        { label: 'Server', value: `${view.host}:${view.port}`, mono: true },
+        { label: 'Database', value: view.database, mono: true },
+        { label: 'User', value: view.user, mono: true },
+        { label: 'TLS', value: view.ssl ? 'Required' : 'Off' },
+      ];
+  }
+}
+
+/** "password saved", "bearer token saved", "2 header values saved": the secrets, by name only. */
+export function savedSecrets(view: CredentialView): string[] {
+  switch (view.type) {
+    case 'localFolder':
+      return [];
+    case 'http':
+      return [
+        ...(view.hasBearerToken ? ['bearer token saved'] : []),
+        ...(view.headerNames.length > 0
+          ? [`${view.headerNames.length} header value${view.headerNames.length === 1 ? '' : 's'} saved`]
+          : []),
+      ];
+    case 'postgresql':
+      return view.hasPassword ? ['password saved'] : ['no password'];
+  }
+}
