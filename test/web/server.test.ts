@@ -115,6 +115,51 @@ describe('openir serve web UI', () => {
     expect(frames.some((f) => f.event === 'log')).toBe(true);
   });
 
+  it('pushes proxyChanged, remoteAccessChanged, certificatesChanged and jobSettingsChanged with the get answers', async () => {
+    const call = async (name: string, input: unknown = {}) => {
+      const res = await rawRequest(`${web.origin}/api/v1/ops/${name}`, {
+        method: 'POST',
+        body: JSON.stringify(input),
+        headers: { cookie, origin: web.origin, 'content-type': 'application/json' },
+      });
+      expect(res.status, `${name}: ${res.body}`).toBe(200);
+      return JSON.parse(res.body) as unknown;
+    };
+    const ws = new WebSocket(`ws://127.0.0.1:${web.port}/api/v1/events`, {
+      headers: { cookie, origin: web.origin },
+    });
+    const frames: { event: string; payload: unknown }[] = [];
+    ws.on('message', (data) => frames.push(JSON.parse(data.toString())));
+    await new Promise((resolve) => ws.once('open', resolve));
+    const latest = async (event: string) => {
+      const deadline = Date.now() + 5000;
+      while (!frames.some((f) => f.event === event) && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      return frames.filter((f) => f.event === event).at(-1)?.payload;
+    };
+
+    await call('setProxy', { mode: 'custom', address: 'proxy.corp.example', port: 3128 });
+    expect(await latest('proxyChanged')).toEqual(await call('getProxy'));
+    expect(await latest('proxyChanged')).toMatchObject({ settings: { address: 'proxy.corp.example' } });
+
+    // The service was stopped above, so the listener does not start: the setting is saved and pushed.
+    await call('setRemoteAccess', { mode: 'plain', port: 18061 });
+    expect(await latest('remoteAccessChanged')).toEqual(await call('getRemoteAccess'));
+    expect(await latest('remoteAccessChanged')).toMatchObject({ settings: { mode: 'plain', port: 18061 } });
+
+    const made = (await call('createSelfSignedCertificate', {})) as { thumbprint: string };
+    expect(await latest('certificatesChanged')).toEqual(await call('listCertificates'));
+    expect(await latest('certificatesChanged')).toMatchObject({
+      certificates: [{ thumbprint: made.thumbprint }],
+    });
+
+    await call('allowFolder', { path: web.home });
+    expect(await latest('jobSettingsChanged')).toEqual(await call('getJobSettings'));
+    expect(await latest('jobSettingsChanged')).toMatchObject({ allowedFolders: [fs.realpathSync(web.home)] });
+    ws.close();
+  });
+
   it('never writes the token to disk or the log', () => {
     expect(filesContaining(web.home, web.token)).toEqual([]);
     expect(fs.existsSync(path.join(web.home, 'logs', 'openir.log'))).toBe(true);

@@ -1,107 +1,38 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { z } from 'zod';
-import {
-  CredentialInputSchema,
-  CredentialNameSchema,
-  CredentialTypeSchema,
-  type CredentialInput,
-  type CredentialType,
-  type CredentialView,
-} from '../../shared/credentials';
+import { type CredentialInput, type CredentialType, type CredentialView } from '../../shared/credentials';
 import { OpenIrError } from '../../shared/errors';
 import { writeFileAtomic } from '../atomicFile';
 import type { SecretVault } from '../vault';
+import {
+  FileSchema,
+  invalidRecord,
+  isNewer,
+  manifestOf,
+  SecretsSchema,
+  secretValues,
+  split,
+  stampOf,
+  toView,
+  type CredentialRecord,
+  type CredentialSecrets,
+  type CredentialsFile,
+  type ManifestEntry,
+  type ResolvedCredential,
+  type Stamp,
+  type SyncEntry,
+} from './credentialRecords';
 
-/**
- * A peer may send versions up to 2^30; this node counts on from there, and the
- * file takes up to 2^31, so no run of local changes after a peer's highest
- * version can make the file unreadable.
- */
-const MAX_SYNCED_VERSION = 2 ** 30;
-const MAX_STORED_VERSION = 2 ** 31;
-
-/** Non-secret fields, per credential, in `credentials.json`; the secrets sit in one vault entry each. */
-const RecordSchema = z.object({
-  type: CredentialTypeSchema,
-  createdAt: z.string(),
-  updatedAt: z.string(),
-  fields: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.array(z.string())])),
-  hasSecret: z.boolean(),
-  /** Sync version: the highest wins between nodes (files from before HA read as 1). */
-  version: z.number().int().positive().max(MAX_STORED_VERSION).default(1),
-  /** Node id that made this version ('' before registration); breaks ties between equal versions. */
-  origin: z.string().default(''),
-});
-type CredentialRecord = z.infer<typeof RecordSchema>;
-/** A deleted credential's version, kept so an older copy on a peer does not bring it back. */
-const TombstoneSchema = z.object({
-  version: z.number().int().positive().max(MAX_STORED_VERSION),
-  updatedAt: z.string(),
-  origin: z.string(),
-});
-const FileSchema = z.object({
-  version: z.literal(1),
-  credentials: z.record(z.string(), RecordSchema),
-  deleted: z.record(z.string(), TombstoneSchema).default({}),
-});
-type CredentialsFile = z.infer<typeof FileSchema>;
-
-const SecretsSchema = z.object({
-  password: z.string().optional(),
-  bearerToken: z.string().optional(),
-  headers: z.record(z.string(), z.string()).optional(),
-});
-
-/** One credential as nodes exchange it when they sync: a version with its fields and secrets, or a deletion. */
-export const SyncEntrySchema = z.object({
-  name: CredentialNameSchema,
-  version: z.number().int().positive().max(MAX_SYNCED_VERSION),
-  updatedAt: z.iso.datetime(),
-  origin: z.string().max(100),
-  deleted: z.boolean(),
-  record: RecordSchema.omit({ version: true, origin: true, updatedAt: true }).optional(),
-  secrets: SecretsSchema.optional(),
-});
-export type SyncEntry = z.infer<typeof SyncEntrySchema>;
-
-type Stamp = Pick<SyncEntry, 'version' | 'updatedAt' | 'origin'>;
-const stampOf = ({ version, updatedAt, origin }: Stamp): Stamp => ({ version, updatedAt, origin });
-
-/** One line of what a node holds: a credential's (or deletion's) version, never its fields or secrets. */
-export const ManifestEntrySchema = SyncEntrySchema.pick({
-  name: true,
-  version: true,
-  updatedAt: true,
-  origin: true,
-  deleted: true,
-});
-export type ManifestEntry = z.infer<typeof ManifestEntrySchema>;
-
-/** Whether `a` is a later change than `b`: higher version, then later time, then node id, so every node picks the same. */
-export function isNewer(a: Stamp, b: Stamp | undefined): boolean {
-  if (!b) return true;
-  if (a.version !== b.version) return a.version > b.version;
-  if (a.updatedAt !== b.updatedAt) return a.updatedAt > b.updatedAt;
-  return a.origin > b.origin;
-}
-
-export type CredentialSecrets = z.infer<typeof SecretsSchema>;
-
-/** A credential resolved for a job: its fields and its secrets, kept in memory only while the job runs. */
-export type ResolvedCredential =
-  | { name: string; type: 'localFolder'; root: string }
-  | { name: string; type: 'http'; baseUrl: string; headers: Record<string, string>; bearerToken?: string }
-  | {
-      name: string;
-      type: 'postgresql';
-      host: string;
-      port: number;
-      database: string;
-      user: string;
-      ssl: boolean;
-      password?: string;
-    };
+// What peer sync, sources and tests take from here; defined with the records.
+export {
+  isNewer,
+  ManifestEntrySchema,
+  SyncEntrySchema,
+  type CredentialSecrets,
+  type ManifestEntry,
+  type ResolvedCredential,
+  type SyncEntry,
+} from './credentialRecords';
 
 export interface CredentialStoreOptions {
   dataDir: string;
@@ -423,112 +354,6 @@ class SecretWrites {
       await (value === null ? this.vault.delete(name) : this.vault.set(name, value)).catch(() => undefined);
     }
   }
-}
-
-/** Why a synced record is not one `set()` would have stored, or null: the same rules apply to every source. */
-function invalidRecord(
-  name: string,
-  record: Omit<CredentialRecord, 'version' | 'origin' | 'updatedAt'>,
-): string | null {
-  const f = record.fields;
-  const input =
-    record.type === 'localFolder'
-      ? { name, type: record.type, root: f.root }
-      : record.type === 'http'
-        ? { name, type: record.type, baseUrl: f.baseUrl }
-        : {
-            name,
-            type: record.type,
-            host: f.host,
-            port: f.port,
-            database: f.database,
-            user: f.user,
-            ssl: f.ssl,
-          };
-  const parsed = CredentialInputSchema.safeParse(input);
-  if (!parsed.success) return parsed.error.issues.map((issue) => issue.message).join(' ');
-  if (parsed.data.type === 'localFolder' && !path.isAbsolute(parsed.data.root))
-    return 'The folder is not an absolute path.';
-  return null;
-}
-
-function manifestOf(file: CredentialsFile): ManifestEntry[] {
-  return [
-    ...Object.entries(file.credentials).map(([name, r]) => ({ name, ...stampOf(r), deleted: false })),
-    ...Object.entries(file.deleted).map(([name, t]) => ({ name, ...stampOf(t), deleted: true })),
-  ];
-}
-
-function split(
-  input: CredentialInput,
-  kept: CredentialSecrets,
-): { fields: CredentialRecord['fields']; secrets: CredentialSecrets } {
-  switch (input.type) {
-    case 'localFolder':
-      return { fields: { root: path.resolve(input.root) }, secrets: {} };
-    case 'http': {
-      const headers = input.headers ?? kept.headers;
-      const bearerToken = input.bearerToken ?? kept.bearerToken;
-      return {
-        fields: {
-          baseUrl: input.baseUrl,
-          headerNames: Object.keys(headers ?? {}).sort(),
-          hasBearerToken: Boolean(bearerToken),
-        },
-        secrets: {
-          ...(headers && Object.keys(headers).length > 0 ? { headers } : {}),
-          ...(bearerToken ? { bearerToken } : {}),
-        },
-      };
-    }
-    case 'postgresql': {
-      const password = input.password ?? kept.password;
-      return {
-        fields: {
-          host: input.host,
-          port: input.port,
-          database: input.database,
-          user: input.user,
-          ssl: input.ssl,
-        },
-        secrets: password ? { password } : {},
-      };
-    }
-  }
-}
-
-function toView(name: string, record: CredentialRecord): CredentialView {
-  const f = record.fields;
-  const base = { name, createdAt: record.createdAt, updatedAt: record.updatedAt, version: record.version };
-  switch (record.type) {
-    case 'localFolder':
-      return { ...base, type: 'localFolder', root: String(f.root) };
-    case 'http':
-      return {
-        ...base,
-        type: 'http',
-        baseUrl: String(f.baseUrl),
-        headerNames: Array.isArray(f.headerNames) ? f.headerNames : [],
-        hasBearerToken: f.hasBearerToken === true,
-      };
-    case 'postgresql':
-      return {
-        ...base,
-        type: 'postgresql',
-        host: String(f.host),
-        port: Number(f.port),
-        database: String(f.database),
-        user: String(f.user),
-        ssl: Boolean(f.ssl),
-        hasPassword: record.hasSecret,
-      };
-  }
-}
-
-function secretValues(secrets: CredentialSecrets): string[] {
-  return [secrets.password, secrets.bearerToken, ...Object.values(secrets.headers ?? {})].filter(
-    (v): v is string => typeof v === 'string',
-  );
 }
 
 function notFound(name: string): OpenIrError {
