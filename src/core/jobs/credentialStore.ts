@@ -231,6 +231,15 @@ export class CredentialStore {
           ssl: Boolean(f.ssl),
           ...(secrets.password ? { password: secrets.password } : {}),
         };
+      case 'azureBlob':
+        return {
+          name,
+          type: 'azureBlob',
+          accountUrl: String(f.accountUrl),
+          container: String(f.container),
+          auth: f.auth === 'sas' || f.auth === 'connectionString' ? f.auth : 'key',
+          ...(secrets.secret ? { secret: secrets.secret } : {}),
+        };
     }
   }
 
