@@ -280,7 +280,7 @@ export function CredentialDialog({
             {field(
               'blobSecret',
               blobSecretKept
-                ? `${BLOB_SECRET_LABEL[form.blobAuth]} (optional)`
+                ? BLOB_SECRET_LABEL[form.blobAuth].replace('(secret)', '(secret, optional)')
                 : BLOB_SECRET_LABEL[form.blobAuth],
               {
                 value: form.blobSecret,
