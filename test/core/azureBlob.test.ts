@@ -1,5 +1,7 @@
+import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { Readable, Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   accountNameOf,
@@ -9,9 +11,11 @@ import {
   DEFAULT_BLOB_TUNING,
   type BlobCredential,
 } from '../../src/core/jobs/azureBlob';
+import { CopyActivity } from '../../src/core/jobs/copyActivity';
+import type { CopyEnds } from '../../src/core/jobs/copyEnds';
 import { CredentialStore } from '../../src/core/jobs/credentialStore';
 import { invalidRecord, secretValues } from '../../src/core/jobs/credentialRecords';
-import { isTransient } from '../../src/core/jobs/retry';
+import { isTransient, markTransient } from '../../src/core/jobs/retry';
 import { FileVault } from '../../src/core/vault';
 import { CredentialInputSchema } from '../../src/shared/credentials';
 import { cleanupTempDirs, filesContaining, tempDir } from '../helpers/tmp';
@@ -142,5 +146,90 @@ describe('azureBlob helpers', () => {
       expect(isTransient(mapped), code).toBe(transient);
       expect(String((mapped as Error).message)).not.toContain(KEY);
     }
+  });
+});
+
+describe('a resumed copy into a sink of whole blocks', () => {
+  it('goes back to a byte that is both a checkpoint and a block edge', async () => {
+    const KIB = 1024;
+    const BLOCK = 1024 * KIB;
+    const data = randomBytes(10 * BLOCK + 5);
+    /** Blocks the far end holds, by offset; kept across tries like uncommitted blocks. */
+    const blocks = new Map<number, Buffer>();
+    let committed: Buffer | null = null;
+    let tries = 0;
+    const resumes: number[] = [];
+    const ends: CopyEnds = {
+      // 768 KiB chunks: the copy's checkpoints (at least 1 MiB apart) fall at 1536, 3072, 4608, 6144 KiB…
+      openSource: async (source) => {
+        const offset = source.offset ?? 0;
+        const chunks: Buffer[] = [];
+        for (let at = offset; at < data.length; at += 768 * KIB)
+          chunks.push(data.subarray(at, Math.min(data.length, at + 768 * KIB)));
+        return { stream: Readable.from(chunks), offset };
+      },
+      openSink: async () => {
+        tries += 1;
+        const fail = tries === 1;
+        let position = 0;
+        let pending = Buffer.alloc(0);
+        const kept = () => {
+          let end = 0;
+          while (blocks.has(end)) end += (blocks.get(end) as Buffer).length;
+          return end;
+        };
+        return {
+          held: async () => kept(),
+          resumableAt: (offset: number) => Math.min(kept(), Math.floor(offset / BLOCK) * BLOCK),
+          open(offset: number) {
+            position = offset;
+            return new Writable({
+              write(chunk: Buffer, _encoding, callback) {
+                pending = Buffer.concat([pending, chunk]);
+                while (pending.length >= BLOCK) {
+                  blocks.set(position, pending.subarray(0, BLOCK));
+                  position += BLOCK;
+                  pending = pending.subarray(BLOCK);
+                }
+                // The first try breaks off once 8 blocks are in (8448 KiB read).
+                if (fail && position >= 8 * BLOCK)
+                  return callback(markTransient(new Error('connection reset')));
+                callback();
+              },
+              final(callback) {
+                if (pending.length > 0) blocks.set(position, pending);
+                callback();
+              },
+            });
+          },
+          async commit() {
+            const parts: Buffer[] = [];
+            for (let end = 0; blocks.has(end); end += (blocks.get(end) as Buffer).length)
+              parts.push(blocks.get(end) as Buffer);
+            committed = Buffer.concat(parts);
+          },
+          abort: async () => undefined,
+          refusal: async () => null,
+        };
+      },
+    };
+    const activity = new CopyActivity(
+      ends,
+      {
+        jobId: 'job-blocks',
+        attempt: 1,
+        source: { credential: 'src', path: 'x' },
+        sink: { type: 'credential', credential: 'lake', path: 'x' },
+        format: 'raw',
+      },
+      { retry: { attempts: 3, baseDelayMs: 1, maxDelayMs: 2 }, onResume: (offset) => resumes.push(offset) },
+    );
+    const result = await activity.run(new AbortController().signal);
+    // The sink held 8 MiB; the checkpoint before it, 7680 KiB, is inside a block: back to the edge
+    // before (7168 KiB), then to the checkpoint before that, 6144 KiB, which is also an edge.
+    expect(resumes).toEqual([6 * BLOCK]);
+    expect(result.tries).toBe(2);
+    expect(result.sha256).toBe(createHash('sha256').update(data).digest('hex'));
+    expect(committed).toEqual(data);
   });
 });

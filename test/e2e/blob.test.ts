@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import https from 'node:https';
 import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { Transform } from 'node:stream';
@@ -10,6 +11,7 @@ import {
   StorageSharedKeyCredential,
   generateBlobSASQueryParameters,
   type ContainerClient,
+  type StoragePipelineOptions,
 } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { blockIdFor } from '../../src/core/jobs/azureBlob';
@@ -32,6 +34,7 @@ import {
   stopAllPostgres,
   type RunningPostgres,
 } from '../helpers/postgres';
+import { TestCa, opensslAvailable } from '../helpers/openssl';
 import { startTinyproxy, stopAllTinyproxies, tinyproxyAvailable } from '../helpers/tinyproxy';
 import { cleanupTempDirs, filesContaining, tempDir } from '../helpers/tmp';
 
@@ -49,11 +52,18 @@ const PG_PASSWORD = `pw-${randomBytes(10).toString('hex')}`;
 const PG_ROWS = 100_000;
 const pgFound = findPostgresBin();
 
-/** A TCP relay to Azurite that counts staged blocks and, once armed, cuts the connection that crosses N bytes sent in all. */
+/**
+ * A TCP relay to Azurite that counts staged blocks and, once armed, cuts the
+ * connection that crosses N bytes sent (`arm`) or received (`armDown`) in all.
+ */
 async function startCuttingRelay(targetPort: number) {
   let cutAfter: number | null = null;
   let total = 0;
+  let cutDownAfter: number | null = null;
+  let totalDown = 0;
   let stagedBlocks = 0;
+  /** The start of every ranged read that went through. */
+  const ranges: number[] = [];
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
     const upstream = net.connect(targetPort, '127.0.0.1');
@@ -61,7 +71,9 @@ async function startCuttingRelay(targetPort: number) {
     const counter = new Transform({
       transform(chunk: Buffer, _encoding, callback) {
         total += chunk.length;
-        stagedBlocks += (chunk.toString('latin1').match(/PUT [^ ]*comp=block[& ]/g) ?? []).length;
+        const text = chunk.toString('latin1');
+        stagedBlocks += (text.match(/PUT [^ ]*comp=block[& ]/g) ?? []).length;
+        for (const match of text.matchAll(/^x-ms-range: bytes=(\d+)-/gim)) ranges.push(Number(match[1]));
         if (cutAfter !== null && total > cutAfter) {
           cutAfter = null;
           client.destroy();
@@ -79,8 +91,20 @@ async function startCuttingRelay(targetPort: number) {
         upstream.destroy();
       });
     }
+    const downCounter = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        totalDown += chunk.length;
+        if (cutDownAfter !== null && totalDown > cutDownAfter) {
+          cutDownAfter = null;
+          client.destroy();
+          upstream.destroy();
+          return callback();
+        }
+        callback(null, chunk);
+      },
+    });
     client.pipe(counter).pipe(upstream);
-    upstream.pipe(client);
+    upstream.pipe(downCounter).pipe(client);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
@@ -89,7 +113,12 @@ async function startCuttingRelay(targetPort: number) {
       total = 0;
       cutAfter = bytes;
     },
+    armDown: (bytes: number) => {
+      totalDown = 0;
+      cutDownAfter = bytes;
+    },
     stagedBlocks: () => stagedBlocks,
+    ranges: () => [...ranges],
     close() {
       for (const socket of sockets) socket.destroy();
       server.close();
@@ -98,7 +127,8 @@ async function startCuttingRelay(targetPort: number) {
 }
 
 describe.runIf(azuriteAvailable)('Azure Blob Storage: source and sink against Azurite', () => {
-  const HEARTBEAT = { heartbeatIntervalMs: 300, heartbeatTimeoutMs: 1500 };
+  // No failover here: a generous timeout, so a busy machine does not re-queue a running copy.
+  const HEARTBEAT = { heartbeatIntervalMs: 500, heartbeatTimeoutMs: 10_000 };
   let azurite: Azurite;
   let cp: Awaited<ReturnType<typeof startControlPlane>>;
   let container: ContainerClient;
@@ -368,6 +398,22 @@ describe.runIf(azuriteAvailable)('Azure Blob Storage: source and sink against Az
     expect(sent).toBeGreaterThanOrEqual(21);
   });
 
+  it('resumes a cut download with Range at the byte reached, byte-exact', async () => {
+    const before = relay.ranges().length;
+    relay.armDown(9 * 1024 * 1024);
+    const submitted = await submit('blob-ir', 'blobrelay:out/big.bin', 'staging');
+    const job = await finished(submitted.id);
+    expect(job.state, job.reason ?? '').toBe('Succeeded');
+    const resumedAt = Number(/Resuming the copy at byte (\d+)/.exec(job.note ?? '')?.[1]);
+    expect(resumedAt, job.note ?? '').toBeGreaterThan(0);
+    // 4 MiB ranges: the first try from 0; the retry asked from the byte reached, not from 0 again.
+    const ranges = relay.ranges().slice(before);
+    expect(ranges.filter((start) => start === 0)).toHaveLength(1);
+    expect(ranges).toContain(resumedAt);
+    expect(sha256(fs.readFileSync(path.join(cp.dataDir, 'staging', submitted.id)))).toBe(sha256(big));
+    expect(job.sha256).toBe(sha256(big));
+  });
+
   it('fails each bad credential with its own code, without retrying', async () => {
     const cases: [string, string, string][] = [
       ['files:in/big.bin', 'blobbadkey:x.bin', 'BLOB_AUTH_FAILED'],
@@ -388,48 +434,97 @@ describe.runIf(azuriteAvailable)('Azure Blob Storage: source and sink against Az
     expect(fs.existsSync(path.join(dataRoot, 'never.bin'))).toBe(false);
   });
 
-  it.runIf(tinyproxyAvailable)(
-    'sends blob traffic through the authenticated proxy (its log shows the CONNECTs to Azurite)',
-    async () => {
-      const proxy = await startTinyproxy({
-        connectPorts: [cp.port, azurite.port],
-        basicAuth: { user: 'alice', password: 'proxy-pw' },
+  describe.runIf(opensslAvailable)('over HTTPS (Azurite with a certificate from a test CA)', () => {
+    let secure: Azurite;
+    let ca: TestCa;
+    let secureContainer: ContainerClient;
+
+    beforeAll(async () => {
+      ca = new TestCa();
+      const leaf = ca.issue('azurite', { cn: '127.0.0.1', san: 'IP:127.0.0.1' });
+      secure = await startAzurite({ tls: { cert: leaf.cert, key: leaf.key } });
+      // The SDK's `agent` option (an http.Agent per client) is how this test trusts the test CA.
+      const agent = new https.Agent({ ca: fs.readFileSync(ca.cert) });
+      secureContainer = new BlobServiceClient(
+        secure.accountUrl,
+        new StorageSharedKeyCredential(AZURITE_ACCOUNT, AZURITE_KEY),
+        { agent } as StoragePipelineOptions,
+      ).getContainerClient('exports');
+      await secureContainer.create();
+    }, 60_000);
+
+    it('refuses an endpoint whose certificate this node does not trust: BLOB_TLS_UNTRUSTED', async () => {
+      const set = await blobCredential(node, 'blobtls', {
+        auth: 'key',
+        secret: AZURITE_KEY,
+        url: secure.accountUrl,
       });
-      const proxied = makeNode({}, 'blob-proxied');
-      await proxied.startHost();
-      const set = await proxied.cli(
-        [
-          'proxy',
-          'set',
-          '--json',
-          '--mode',
-          'custom',
-          '--address',
-          '127.0.0.1',
-          '--port',
-          String(proxy.port),
-          '--user',
-          'alice',
-          '--password-stdin',
-        ],
-        'proxy-pw',
-      );
       expect(set.code, set.stderr).toBe(0);
-      expect((await proxied.cli(['config', 'allow-folder', dataRoot])).code).toBe(0);
-      expect(
-        (await proxied.cli(['credential', 'set', 'files', '--type', 'localFolder', '--root', dataRoot])).code,
-      ).toBe(0);
-      expect((await blobCredential(proxied, 'blob', { auth: 'key', secret: AZURITE_KEY })).code).toBe(0);
-      const proxyKey = (await admin<{ key1: string }>(['ir', 'create', 'blob-proxy-ir'])).key1;
-      const registered = await proxied.cli(['register', '--key-stdin', '--json'], proxyKey);
-      expect(registered.code, registered.stderr).toBe(0);
-      const before = proxy.connects().filter((line) => line.includes(`:${azurite.port}`)).length;
-      const submitted = await submit('blob-proxy-ir', 'files:in/big.bin', 'blob:proxied/big.bin');
+      const submitted = await submit('blob-ir', 'files:in/big.bin', 'blobtls:x.bin');
       const job = await finished(submitted.id);
-      expect(job.state, job.reason ?? '').toBe('Succeeded');
-      expect(sha256(await blobBytes('proxied/big.bin'))).toBe(sha256(big));
-      const connects = proxy.connects().filter((line) => line.includes(`:${azurite.port}`));
-      expect(connects.length).toBeGreaterThan(before);
-    },
-  );
+      expect(job).toMatchObject({ state: 'Failed', reasonCode: 'BLOB_TLS_UNTRUSTED' });
+      expect(job.note ?? '').not.toMatch(/try 2/);
+    });
+
+    it.runIf(tinyproxyAvailable)(
+      'sends blob traffic through the authenticated proxy, TLS inside (its log shows the CONNECTs to Azurite)',
+      async () => {
+        const proxy = await startTinyproxy({
+          connectPorts: [cp.port, secure.port],
+          basicAuth: { user: 'alice', password: 'proxy-pw' },
+        });
+        // This node trusts the test CA the way a user would: NODE_EXTRA_CA_CERTS.
+        const proxied = makeNode({ NODE_EXTRA_CA_CERTS: ca.cert }, 'blob-proxied');
+        await proxied.startHost();
+        const set = await proxied.cli(
+          [
+            'proxy',
+            'set',
+            '--json',
+            '--mode',
+            'custom',
+            '--address',
+            '127.0.0.1',
+            '--port',
+            String(proxy.port),
+            '--user',
+            'alice',
+            '--password-stdin',
+          ],
+          'proxy-pw',
+        );
+        expect(set.code, set.stderr).toBe(0);
+        expect((await proxied.cli(['config', 'allow-folder', dataRoot])).code).toBe(0);
+        expect(
+          (await proxied.cli(['credential', 'set', 'files', '--type', 'localFolder', '--root', dataRoot]))
+            .code,
+        ).toBe(0);
+        expect(
+          (
+            await blobCredential(proxied, 'blob', {
+              auth: 'key',
+              secret: AZURITE_KEY,
+              url: secure.accountUrl,
+            })
+          ).code,
+        ).toBe(0);
+        const proxyKey = (await admin<{ key1: string }>(['ir', 'create', 'blob-proxy-ir'])).key1;
+        const registered = await proxied.cli(['register', '--key-stdin', '--json'], proxyKey);
+        expect(registered.code, registered.stderr).toBe(0);
+        const toAzurite = () => proxy.connects().filter((line) => line.includes(`:${secure.port}`)).length;
+        expect(toAzurite()).toBe(0);
+        const submitted = await submit('blob-proxy-ir', 'files:in/big.bin', 'blob:proxied/big.bin');
+        const job = await finished(submitted.id);
+        expect(job.state, job.reason ?? '').toBe('Succeeded');
+        expect(sha256(await secureContainer.getBlobClient('proxied/big.bin').downloadToBuffer())).toBe(
+          sha256(big),
+        );
+        expect(toAzurite()).toBeGreaterThan(0);
+        // And back: blob → local folder through the same proxy.
+        const back = await submit('blob-proxy-ir', 'blob:proxied/big.bin', 'files:proxied-back.bin');
+        expect((await finished(back.id)).state).toBe('Succeeded');
+        expect(sha256(fs.readFileSync(path.join(dataRoot, 'proxied-back.bin')))).toBe(sha256(big));
+      },
+    );
+  });
 });

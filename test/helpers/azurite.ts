@@ -32,7 +32,8 @@ export interface Azurite {
 
 const running = new Set<ChildProcess>();
 
-export async function startAzurite(): Promise<Azurite> {
+/** With `tls`, Azurite serves HTTPS with that certificate and key (PEM files); the account URL is https. */
+export async function startAzurite(opts: { tls?: { cert: string; key: string } } = {}): Promise<Azurite> {
   const location = tempDir('openir-azurite-');
   const port = await freePort();
   const child = spawn(
@@ -47,6 +48,7 @@ export async function startAzurite(): Promise<Azurite> {
       '--disableTelemetry',
       '--skipApiVersionCheck',
       '--silent',
+      ...(opts.tls ? ['--cert', opts.tls.cert, '--key', opts.tls.key] : []),
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
@@ -62,7 +64,7 @@ export async function startAzurite(): Promise<Azurite> {
   }
   return {
     port,
-    accountUrl: `http://127.0.0.1:${port}/${AZURITE_ACCOUNT}`,
+    accountUrl: `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}/${AZURITE_ACCOUNT}`,
     location,
     stop: () => stopChild(child),
   };

@@ -70,7 +70,10 @@ function connectorAgent(connector: Connector, accountUrl: string): http.Agent {
   if (secure) Reflect.set(agent, 'protocol', 'https:');
   const origin = url.origin;
   agent.createConnection = (_options, callback) => {
-    const opened = secure ? connector.openTlsTunnel(origin, {}) : connector.openTunnel(origin);
+    // The name checked against the certificate: the host, also when it is an IP address (no SNI then).
+    const opened = secure
+      ? connector.openTlsTunnel(origin, { host: url.hostname.replace(/^\[|\]$/g, '') })
+      : connector.openTunnel(origin);
     opened.then(
       (socket) => callback?.(null, socket),
       (error: Error) => callback?.(error, undefined as unknown as Duplex),
@@ -377,12 +380,23 @@ async function readPart(
   const body = answer.readableStreamBody;
   const bytes = Buffer.allocUnsafe(count);
   let filled = 0;
-  if (body) {
-    for await (const chunk of body as AsyncIterable<Buffer>) {
-      if (filled + chunk.length > count) throw new Error('The storage service sent more bytes than asked.');
-      chunk.copy(bytes, filled);
-      filled += chunk.length;
+  try {
+    if (body) {
+      for await (const chunk of body as AsyncIterable<Buffer>) {
+        if (filled + chunk.length > count) throw new Error('The storage service sent more bytes than asked.');
+        chunk.copy(bytes, filled);
+        filled += chunk.length;
+      }
     }
+  } catch (error) {
+    // The SDK reports a connection that broke mid-body as an AbortError; only ours is a cancel.
+    if ((error as Error).name === 'AbortError' && !signal.aborted) {
+      throw Object.assign(new Error('the connection closed in the middle of a ranged read'), {
+        code: 'ECONNRESET',
+        cause: error,
+      });
+    }
+    throw error;
   }
   if (filled !== count) {
     throw Object.assign(new Error(`The ranged read ended after ${filled} of ${count} bytes.`), {
