@@ -9,6 +9,7 @@ import {
   blobTuning,
   blockIdFor,
   DEFAULT_BLOB_TUNING,
+  openContainer,
   type BlobCredential,
 } from '../../src/core/jobs/azureBlob';
 import { CopyActivity } from '../../src/core/jobs/copyActivity';
@@ -17,7 +18,9 @@ import { CredentialStore } from '../../src/core/jobs/credentialStore';
 import { invalidRecord, secretValues } from '../../src/core/jobs/credentialRecords';
 import { isTransient, markTransient } from '../../src/core/jobs/retry';
 import { FileVault } from '../../src/core/vault';
+import type { Connector } from '../../src/core/connector';
 import { CredentialInputSchema } from '../../src/shared/credentials';
+import { OpenIrError } from '../../src/shared/errors';
 import { cleanupTempDirs, filesContaining, tempDir } from '../helpers/tmp';
 
 afterAll(() => cleanupTempDirs());
@@ -145,6 +148,37 @@ describe('azureBlob helpers', () => {
       expect(mapped, String(error)).toMatchObject({ code });
       expect(isTransient(mapped), code).toBe(transient);
       expect(String((mapped as Error).message)).not.toContain(KEY);
+    }
+  });
+});
+
+describe('azureBlob connections', () => {
+  it('go through the connector, and a proxy refusal keeps its own code', async () => {
+    const asked: string[] = [];
+    const connector = {
+      openTunnel: async (origin: string) => {
+        asked.push(origin);
+        throw new OpenIrError('PROXY_AUTH_FAILED', 'The proxy rejected the user name or password.');
+      },
+      openTlsTunnel: async (origin: string) => {
+        asked.push(`tls ${origin}`);
+        throw new OpenIrError('PROXY_AUTH_FAILED', 'The proxy rejected the user name or password.');
+      },
+    } as unknown as Connector;
+    const credential: BlobCredential = { ...blob(KEY) };
+    const opened = openContainer(credential, connector);
+    try {
+      const error = await opened.container
+        .getBlockBlobClient('x.bin')
+        .stageBlock('AAAA', Buffer.from('x'), 1)
+        .then(
+          () => null,
+          (e: unknown) => e,
+        );
+      expect(blobError(error, credential, 'write', 'sink')).toMatchObject({ code: 'PROXY_AUTH_FAILED' });
+      expect(asked).toEqual(['tls https://lakeacct.blob.core.windows.net']);
+    } finally {
+      opened.close();
     }
   });
 });

@@ -62,7 +62,11 @@ export function blobTuning(env: NodeJS.ProcessEnv = process.env): BlobTuning {
 }
 
 /** An http.Agent whose sockets come from the Connector: the proxy setting applies to every SDK request. */
-function connectorAgent(connector: Connector, accountUrl: string): http.Agent {
+function connectorAgent(
+  connector: Connector,
+  accountUrl: string,
+  failed: (error: unknown) => void,
+): http.Agent {
   const url = new URL(accountUrl);
   const secure = url.protocol === 'https:';
   const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
@@ -76,7 +80,10 @@ function connectorAgent(connector: Connector, accountUrl: string): http.Agent {
       : connector.openTunnel(origin);
     opened.then(
       (socket) => callback?.(null, socket),
-      (error: Error) => callback?.(error, undefined as unknown as Duplex),
+      (error: Error) => {
+        failed(error);
+        callback?.(error, undefined as unknown as Duplex);
+      },
     );
     return undefined;
   };
@@ -101,6 +108,12 @@ function connectionStringParts(text: string): Record<string, string> {
   return parts;
 }
 
+/**
+ * The last failure to open a connection for a credential in use: the SDK
+ * rewraps it (a proxy's refusal, say, loses its code), so the mapping looks here.
+ */
+const connectFailures = new WeakMap<BlobCredential, unknown>();
+
 export interface BlobContainer {
   container: ContainerClient;
   /** Closes the pooled connections. */
@@ -120,7 +133,7 @@ export function openContainer(credential: BlobCredential, connector: Connector):
     );
   }
   const base = credential.accountUrl.replace(/\/+$/, '');
-  const agent = connectorAgent(connector, base);
+  const agent = connectorAgent(connector, base, (error) => connectFailures.set(credential, error));
   // One try per request: a failed try of the copy is retried by the copy, resuming (retry.ts).
   const options = { agent, retryOptions: { maxTries: 1 } } as StoragePipelineOptions;
   let key: string | undefined;
@@ -234,8 +247,12 @@ export function blobError(
       ? markTransient(failure)
       : failure;
   }
-  // No answer: a network failure, told apart by its cause's code.
-  const cause = causeCode(error);
+  // No answer: a network failure, told apart by its cause's code. A refusal by the proxy
+  // (PROXY_AUTH_FAILED, …) is the connector's own coded error: as it was.
+  const connectFailure = connectFailures.get(credential);
+  connectFailures.delete(credential);
+  if (connectFailure instanceof OpenIrError) return connectFailure;
+  const cause = causeCode(error) || causeCode(connectFailure);
   if (TLS_UNTRUSTED.test(cause) || TLS_UNTRUSTED.test(said)) {
     return new OpenIrError(
       'BLOB_TLS_UNTRUSTED',
