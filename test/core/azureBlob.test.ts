@@ -51,6 +51,10 @@ describe('azureBlob credentials', () => {
     expect(filesContaining(home, KEY)).toEqual([]);
     await store.set(blob());
     await expect(store.resolve('lake', ['azureBlob'])).resolves.toMatchObject({ secret: KEY, auth: 'key' });
+    // Another sign-in kind needs its own secret: the key is no SAS token.
+    await expect(store.set(blob(undefined, 'sas'))).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    await store.set(blob('sv=2024&sp=cw&sig=abcdefgh', 'sas'));
+    await expect(store.resolve('lake', ['azureBlob'])).resolves.toMatchObject({ auth: 'sas' });
   });
 
   it('syncs to a peer with its secret, which that node keeps in its own vault', async () => {
