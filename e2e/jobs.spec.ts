@@ -187,6 +187,52 @@ test('an HTTP credential: the bearer token is saved, never shown, and never pref
   await shoot('settings-credentials');
 });
 
+test('an Azure Blob credential: account URL, container, how it signs in; the secret never comes back', async () => {
+  const sas = `sv=2024-08-04&se=2099-01-01T00%3A00%3A00Z&sr=c&sp=cw&sig=${randomBytes(12).toString('hex')}`;
+  await credentialsCard().getByRole('button', { name: 'Add credential' }).click();
+  await credentialDialog().getByLabel('Azure Blob Storage', { exact: true }).check();
+  await credentialDialog().getByLabel('Name', { exact: true }).fill('lake');
+  await credentialDialog()
+    .getByLabel('Account URL', { exact: true })
+    .fill('https://lakeacct.blob.core.windows.net');
+  await credentialDialog().getByLabel('Container', { exact: true }).fill('Exports_2026');
+  await expect(credentialDialog().getByLabel('Account key', { exact: true })).toBeChecked();
+  await credentialDialog().getByRole('button', { name: 'Save' }).click();
+  await expect(credentialDialog()).toContainText('A container name has 3 to 63 lowercase letters');
+  await expect(credentialDialog()).toContainText('Enter the account key.');
+  await credentialDialog().getByLabel('Container', { exact: true }).fill('exports');
+  await credentialDialog().getByLabel('SAS token', { exact: true }).check();
+  const secret = credentialDialog().getByLabel('SAS token (secret)', { exact: true });
+  await expect(secret).toHaveAttribute('type', 'password');
+  await secret.fill(sas);
+  await shoot('credential-dialog-azure-blob');
+  await credentialDialog().getByRole('button', { name: 'Save' }).click();
+  await expect(credentialDialog()).toBeHidden();
+  const row = credentialsCard().getByRole('listitem').filter({ hasText: 'lake' });
+  await expect(row).toContainText('Azure Blob Storage');
+  await expect(row).toContainText('https://lakeacct.blob.core.windows.net');
+  await expect(row).toContainText('SAS token saved');
+  await row.scrollIntoViewIfNeeded();
+  await shoot('settings-credentials-azure-blob');
+
+  await row.getByRole('button', { name: 'Edit lake' }).click();
+  await expect(credentialDialog().getByLabel('Container', { exact: true })).toHaveValue('exports');
+  await expect(credentialDialog().getByLabel('SAS token', { exact: true })).toBeChecked();
+  await expect(credentialDialog().getByLabel('SAS token (secret, optional)', { exact: true })).toHaveValue(
+    '',
+  );
+  await credentialDialog()
+    .getByLabel('SAS token (secret, optional)', { exact: true })
+    .scrollIntoViewIfNeeded();
+  await shoot('credential-dialog-azure-blob-edit');
+  await page.keyboard.press('Escape');
+  await expect(credentialDialog()).toBeHidden();
+  expect(await page.content()).not.toContain(sas);
+  const listed = await runCli(['credential', 'list', '--json'], { env: web.env });
+  expect(listed.stdout).not.toContain(sas);
+  expect(listed.stdout).toMatch(/"auth":\s*"sas"/);
+});
+
 test('deleting a credential asks first', async () => {
   await credentialsCard().getByRole('button', { name: 'Add credential' }).click();
   await credentialDialog().getByLabel('PostgreSQL', { exact: true }).check();

@@ -168,6 +168,30 @@ export class Connector {
     return this.route(new URL(endpoint));
   }
 
+  /**
+   * A TCP connection to the endpoint (a CONNECT tunnel through the proxy when
+   * one applies, else direct), with no TLS yet and no error mapping: for data
+   * stores, whose callers say in their own words what a failure means.
+   */
+  async openTunnel(endpoint: string): Promise<net.Socket> {
+    const target = endpointTarget(endpoint);
+    const route = await this.routeFor(endpoint);
+    if (route.kind === 'proxy' && route.proxyHost && route.proxyPort) {
+      const proxySocket = await openTcp(route.proxyHost, route.proxyPort, this.timeoutMs).catch(
+        (error: unknown) => {
+          throw proxyError(route, error);
+        },
+      );
+      return connectThroughProxy(proxySocket, route, target, this.timeoutMs);
+    }
+    return openTcp(target.host, target.port, this.timeoutMs);
+  }
+
+  /** The tunnel of `openTunnel`, then TLS over it; failures unmapped (see openTunnel). */
+  async openTlsTunnel(endpoint: string, options: tls.ConnectionOptions): Promise<tls.TLSSocket> {
+    return startTls(await this.openTunnel(endpoint), endpointTarget(endpoint), options, this.timeoutMs);
+  }
+
   /** A TLS connection to the endpoint, through the proxy when one applies. */
   async connectTls(endpoint: string, options: tls.ConnectionOptions): Promise<tls.TLSSocket> {
     const target = endpointTarget(endpoint);

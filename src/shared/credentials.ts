@@ -5,7 +5,7 @@ import { z } from 'zod';
  * control plane and jobs refer to them by name. Secrets (passwords, tokens,
  * header values) cross the contract only on the way in: no output carries one.
  */
-export const CREDENTIAL_TYPES = ['localFolder', 'http', 'postgresql'] as const;
+export const CREDENTIAL_TYPES = ['localFolder', 'http', 'postgresql', 'azureBlob'] as const;
 export const CredentialTypeSchema = z.enum(CREDENTIAL_TYPES);
 export type CredentialType = z.infer<typeof CredentialTypeSchema>;
 
@@ -21,6 +21,32 @@ export const CredentialNameSchema = z
   );
 
 const SecretSchema = z.string().min(1).max(8192);
+
+/** How an azureBlob credential signs in: the account key, a SAS token, or a connection string. */
+export const BLOB_AUTH_KINDS = ['key', 'sas', 'connectionString'] as const;
+export const BlobAuthSchema = z.enum(BLOB_AUTH_KINDS);
+export type BlobAuth = z.infer<typeof BlobAuthSchema>;
+
+/**
+ * `https://<account>.blob.core.windows.net`, or an emulator's
+ * `http://host:port/<account>`: the account name is the first label of the
+ * host, or the first path segment when the host is an IP address or localhost.
+ */
+export const BlobAccountUrlSchema = z
+  .string()
+  .url()
+  .refine((url) => /^https?:\/\/[^/?#]+(\/[^/?#]+)?\/?$/i.test(url), {
+    message:
+      'The account URL must be https://<account>.blob.core.windows.net or an emulator URL such as http://127.0.0.1:10000/devstoreaccount1 (no container, no query).',
+  });
+
+/** Azure's container naming rules: 3 to 63 lowercase letters, digits and single hyphens. */
+export const BlobContainerSchema = z
+  .string()
+  .regex(
+    /^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$/,
+    'A container name has 3 to 63 lowercase letters, digits and single hyphens, e.g. exports.',
+  );
 const HeaderNameSchema = z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'Not a valid HTTP header name.');
 
 export const CredentialInputSchema = z.discriminatedUnion('type', [
@@ -59,6 +85,17 @@ export const CredentialInputSchema = z.discriminatedUnion('type', [
       password: SecretSchema.optional(),
     })
     .strict(),
+  z
+    .object({
+      name: CredentialNameSchema,
+      type: z.literal('azureBlob'),
+      accountUrl: BlobAccountUrlSchema,
+      container: BlobContainerSchema,
+      auth: BlobAuthSchema,
+      /** The account key, SAS token or connection string, as `auth` says; absent on update keeps the saved one. */
+      secret: SecretSchema.optional(),
+    })
+    .strict(),
 ]);
 export type CredentialInput = z.infer<typeof CredentialInputSchema>;
 
@@ -89,6 +126,14 @@ export const CredentialViewSchema = z.discriminatedUnion('type', [
     user: z.string(),
     ssl: z.boolean(),
     hasPassword: z.boolean(),
+  }),
+  z.object({
+    ...ViewBase,
+    type: z.literal('azureBlob'),
+    accountUrl: z.string(),
+    container: z.string(),
+    auth: BlobAuthSchema,
+    hasSecret: z.boolean(),
   }),
 ]);
 export type CredentialView = z.infer<typeof CredentialViewSchema>;

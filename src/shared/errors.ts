@@ -63,6 +63,18 @@ export const ERROR_CODES = [
   /** A data store refused the credential's user or password (e.g. PostgreSQL SQLSTATE 28P01). */
   'DATA_SOURCE_AUTH_FAILED',
   'DATA_SINK_FAILED',
+  /** Azure Blob Storage refused the credential's account key, SAS token or connection string (403 AuthenticationFailed/AuthorizationFailure). */
+  'BLOB_AUTH_FAILED',
+  /** The SAS token lacks a permission the copy needs (403 AuthorizationPermissionMismatch), e.g. a read-only SAS written to. */
+  'BLOB_PERMISSION_DENIED',
+  /** The SAS token has expired or is not valid yet. */
+  'BLOB_SAS_EXPIRED',
+  /** The container or the blob does not exist. */
+  'BLOB_NOT_FOUND',
+  /** The storage account endpoint could not be reached (refused, unresolved, timed out). */
+  'BLOB_UNREACHABLE',
+  /** The storage endpoint's TLS certificate is not trusted by this node. */
+  'BLOB_TLS_UNTRUSTED',
   /** The backup's password is wrong (or its key-derivation header was altered: the two look alike). */
   'BACKUP_WRONG_PASSWORD',
   /** Not an OpenIR backup, truncated, damaged or tampered with. */
@@ -134,6 +146,14 @@ export function httpStatusFor(code: ErrorCode): number {
     case 'LOCAL_PATH_NOT_ALLOWED':
     case 'PEER_SYNC_REFUSED':
       return 403;
+    case 'BLOB_NOT_FOUND':
+      return 404;
+    case 'BLOB_AUTH_FAILED':
+    case 'BLOB_PERMISSION_DENIED':
+    case 'BLOB_SAS_EXPIRED':
+    case 'BLOB_UNREACHABLE':
+    case 'BLOB_TLS_UNTRUSTED':
+      return 502;
     case 'UNAUTHORIZED':
     case 'AUTH_KEY_INVALID':
     case 'AUTH_KEY_REVOKED':

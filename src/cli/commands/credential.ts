@@ -15,8 +15,18 @@ interface SetFlags {
   database?: string;
   user?: string;
   ssl: boolean;
+  accountUrl?: string;
+  container?: string;
+  auth?: string;
   secretStdin?: boolean;
 }
+
+/** `--auth` words on the command line → the contract's auth kinds. */
+const BLOB_AUTH: Record<string, 'key' | 'sas' | 'connectionString'> = {
+  key: 'key',
+  sas: 'sas',
+  'connection-string': 'connectionString',
+};
 
 /** `openir credential …`: data store credentials on this node; secrets only from standard input. */
 export function addCredentialCommands(program: Command, ctx: CommandContext): void {
@@ -43,7 +53,7 @@ export function addCredentialCommands(program: Command, ctx: CommandContext): vo
     .command('set')
     .description('create or replace a credential (an omitted secret keeps the saved one)')
     .argument('<name>', 'name jobs use, e.g. files or sales-db')
-    .requiredOption('--type <type>', 'localFolder | http | postgresql')
+    .requiredOption('--type <type>', 'localFolder | http | postgresql | azureBlob')
     .option('--root <dir>', 'localFolder: the folder paths are relative to')
     .option('--base-url <url>', 'http: the endpoint, e.g. https://data.example/api/')
     .option('--header <name:value>', 'http: a header to send (repeatable; stored in the vault)', collect, [])
@@ -53,8 +63,14 @@ export function addCredentialCommands(program: Command, ctx: CommandContext): vo
     .option('--user <user>', 'postgresql: user')
     .option('--no-ssl', 'postgresql: connect without TLS')
     .option(
+      '--account-url <url>',
+      'azureBlob: https://<account>.blob.core.windows.net (or an emulator URL, e.g. http://127.0.0.1:10000/devstoreaccount1)',
+    )
+    .option('--container <name>', 'azureBlob: the container blobs are read from and written to')
+    .option('--auth <kind>', 'azureBlob: key | sas | connection-string (the secret, from --secret-stdin)')
+    .option(
       '--secret-stdin',
-      'read the secret from standard input (http: bearer token; postgresql: password)',
+      'read the secret from standard input (http: bearer token; postgresql: password; azureBlob: account key, SAS token or connection string)',
     )
     .action(
       run(async (o, name: string, flags: SetFlags) => {
@@ -88,7 +104,16 @@ function inputFrom(
   secret: string | undefined,
 ): CredentialInput | Record<string, unknown> {
   const unused = (allowed: (keyof SetFlags)[]) => {
-    const given: (keyof SetFlags)[] = ['root', 'baseUrl', 'host', 'database', 'user'];
+    const given: (keyof SetFlags)[] = [
+      'root',
+      'baseUrl',
+      'host',
+      'database',
+      'user',
+      'accountUrl',
+      'container',
+      'auth',
+    ];
     const extra = given.filter((k) => flags[k] !== undefined && !allowed.includes(k));
     if (extra.length > 0) {
       throw new OpenIrError(
@@ -139,13 +164,38 @@ function inputFrom(
         ssl: flags.ssl,
         ...(secret !== undefined ? { password: secret } : {}),
       };
+    case 'azureBlob': {
+      unused(['accountUrl', 'container', 'auth']);
+      if (!flags.accountUrl || !flags.container || !flags.auth)
+        throw new OpenIrError(
+          'INVALID_INPUT',
+          '--account-url <url>, --container <name> and --auth key|sas|connection-string are required for --type azureBlob.',
+          { fix: 'See `openir credential set --help`.' },
+        );
+      const auth = BLOB_AUTH[flags.auth];
+      if (!auth)
+        throw new OpenIrError(
+          'INVALID_INPUT',
+          `--auth must be key, sas or connection-string, not "${flags.auth}".`,
+        );
+      return {
+        name,
+        type: 'azureBlob',
+        accountUrl: flags.accountUrl,
+        container: flags.container,
+        auth,
+        ...(secret !== undefined ? { secret } : {}),
+      };
+    }
     default:
       throw new OpenIrError(
         'INVALID_INPUT',
-        `--type must be localFolder, http or postgresql, not "${flags.type}".`,
+        `--type must be localFolder, http, postgresql or azureBlob, not "${flags.type}".`,
       );
   }
 }
+
+const AUTH_WORDS = { key: 'account key', sas: 'SAS token', connectionString: 'connection string' } as const;
 
 function kebab(key: string): string {
   return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
@@ -159,5 +209,7 @@ function formatCredential(c: CredentialView): string {
       return `${c.name}  http  ${c.baseUrl}${c.headerNames.length ? `  headers: ${c.headerNames.join(', ')}` : ''}  token ${c.hasBearerToken ? 'saved' : 'not set'}`;
     case 'postgresql':
       return `${c.name}  postgresql  ${c.user}@${c.host}:${c.port}/${c.database}${c.ssl ? ' (TLS)' : ' (no TLS)'}  password ${c.hasPassword ? 'saved' : 'not set'}`;
+    case 'azureBlob':
+      return `${c.name}  azureBlob  ${c.accountUrl.replace(/\/+$/, '')}/${c.container}  ${AUTH_WORDS[c.auth]} ${c.hasSecret ? 'saved' : 'not set'}`;
   }
 }

@@ -87,6 +87,13 @@ export class CopyActivity {
       if (resume) {
         sink = await this.ends.openSink(this.request);
         from = this.tally.checkpointAtOrBefore(await sink.held()).bytes;
+        // A sink of whole blocks continues at a block's end: go back to one that is also a checkpoint.
+        for (
+          let edge = sink.resumableAt?.(from) ?? from;
+          edge !== from;
+          edge = sink.resumableAt?.(from) ?? from
+        )
+          from = this.tally.checkpointAtOrBefore(edge).bytes;
       }
       source = await this.ends.openSource(
         {

@@ -65,6 +65,12 @@ export interface OpenedSink {
    */
   held(): Promise<number>;
   /**
+   * For a sink that keeps whole pieces (a blob's blocks): the latest byte at or
+   * before `offset` it can continue from (0 always can). Absent: any byte up
+   * to what `held` said.
+   */
+  resumableAt?(offset: number): number;
+  /**
    * The stream to write to, starting at byte `offset` (0, or at most what
    * `held` said), with `size` bytes to come when the source knows. Called once.
    */

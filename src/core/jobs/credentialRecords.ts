@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import {
+  type BlobAuth,
   CredentialInputSchema,
   CredentialNameSchema,
   CredentialTypeSchema,
@@ -54,6 +55,8 @@ export const SecretsSchema = z.object({
   password: z.string().optional(),
   bearerToken: z.string().optional(),
   headers: z.record(z.string(), z.string()).optional(),
+  /** azureBlob: the account key, SAS token or connection string. */
+  secret: z.string().optional(),
 });
 
 /** One credential as nodes exchange it when they sync: a version with its fields and secrets, or a deletion. */
@@ -104,6 +107,14 @@ export type ResolvedCredential =
       user: string;
       ssl: boolean;
       password?: string;
+    }
+  | {
+      name: string;
+      type: 'azureBlob';
+      accountUrl: string;
+      container: string;
+      auth: BlobAuth;
+      secret?: string;
     };
 
 /** Why a synced record is not one `set()` would have stored, or null: the same rules apply to every source. */
@@ -117,15 +128,17 @@ export function invalidRecord(
       ? { name, type: record.type, root: f.root }
       : record.type === 'http'
         ? { name, type: record.type, baseUrl: f.baseUrl }
-        : {
-            name,
-            type: record.type,
-            host: f.host,
-            port: f.port,
-            database: f.database,
-            user: f.user,
-            ssl: f.ssl,
-          };
+        : record.type === 'azureBlob'
+          ? { name, type: record.type, accountUrl: f.accountUrl, container: f.container, auth: f.auth }
+          : {
+              name,
+              type: record.type,
+              host: f.host,
+              port: f.port,
+              database: f.database,
+              user: f.user,
+              ssl: f.ssl,
+            };
   const parsed = CredentialInputSchema.safeParse(input);
   if (!parsed.success) return parsed.error.issues.map((issue) => issue.message).join(' ');
   if (parsed.data.type === 'localFolder' && !path.isAbsolute(parsed.data.root))
@@ -175,6 +188,14 @@ export function split(
         secrets: password ? { password } : {},
       };
     }
+    case 'azureBlob': {
+      // A secret of one auth kind means nothing for another: a changed kind needs its own.
+      const secret = input.secret ?? kept.secret;
+      return {
+        fields: { accountUrl: input.accountUrl, container: input.container, auth: input.auth },
+        secrets: secret ? { secret } : {},
+      };
+    }
   }
 }
 
@@ -203,11 +224,29 @@ export function toView(name: string, record: CredentialRecord): CredentialView {
         ssl: Boolean(f.ssl),
         hasPassword: record.hasSecret,
       };
+    case 'azureBlob':
+      return {
+        ...base,
+        type: 'azureBlob',
+        accountUrl: String(f.accountUrl),
+        container: String(f.container),
+        auth: f.auth === 'sas' || f.auth === 'connectionString' ? f.auth : 'key',
+        hasSecret: record.hasSecret,
+      };
   }
 }
 
 export function secretValues(secrets: CredentialSecrets): string[] {
-  return [secrets.password, secrets.bearerToken, ...Object.values(secrets.headers ?? {})].filter(
-    (v): v is string => typeof v === 'string',
-  );
+  // A connection string's key or signature alone is a secret too (a log may quote just that part).
+  const parts = (secrets.secret ?? '')
+    .split(';')
+    .map((part) => /^(AccountKey|SharedAccessSignature)=(.+)$/i.exec(part.trim())?.[2])
+    .filter((v): v is string => typeof v === 'string' && v.length >= 8);
+  return [
+    secrets.password,
+    secrets.bearerToken,
+    secrets.secret,
+    ...parts,
+    ...Object.values(secrets.headers ?? {}),
+  ].filter((v): v is string => typeof v === 'string');
 }

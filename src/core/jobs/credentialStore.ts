@@ -73,8 +73,20 @@ export class CredentialStore {
       const now = this.now();
       const previous = file.credentials[input.name];
       // Read through the change, which keeps the entry for a rollback: the vault is read once.
+      // A blob secret means something only for its sign-in kind: a key is no SAS token.
+      const authChanged =
+        input.type === 'azureBlob' && previous?.type === 'azureBlob' && previous.fields.auth !== input.auth;
+      if (authChanged && input.secret === undefined) {
+        throw new OpenIrError(
+          'INVALID_INPUT',
+          `The credential "${input.name}" signed in another way; the new one needs its own secret.`,
+          { fix: 'Give the account key, SAS token or connection string too (--secret-stdin).' },
+        );
+      }
       const kept =
-        previous?.type === input.type ? await this.secretsOf(input.name, (entry) => tx.get(entry)) : {};
+        previous?.type === input.type && !authChanged
+          ? await this.secretsOf(input.name, (entry) => tx.get(entry))
+          : {};
       const { fields, secrets } = split(input, kept);
       const hasSecret = await this.storeSecrets(tx, input.name, secrets, previous?.hasSecret ?? false);
       const record: CredentialRecord = {
@@ -230,6 +242,15 @@ export class CredentialStore {
           user: String(f.user),
           ssl: Boolean(f.ssl),
           ...(secrets.password ? { password: secrets.password } : {}),
+        };
+      case 'azureBlob':
+        return {
+          name,
+          type: 'azureBlob',
+          accountUrl: String(f.accountUrl),
+          container: String(f.container),
+          auth: f.auth === 'sas' || f.auth === 'connectionString' ? f.auth : 'key',
+          ...(secrets.secret ? { secret: secrets.secret } : {}),
         };
     }
   }

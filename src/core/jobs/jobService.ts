@@ -209,7 +209,15 @@ export class JobService {
 
   private async openSink(request: CopyRequest): Promise<OpenedSink> {
     if (request.sink.type === 'credential') {
-      const credential = await this.links.credentials.resolve(request.sink.credential, ['localFolder']);
+      const credential = await this.links.credentials.resolve(request.sink.credential, [
+        'localFolder',
+        'azureBlob',
+      ]);
+      if (credential.type === 'azureBlob') {
+        // Loaded on first use: the Azure SDK is several MB resident that an idle node should not carry.
+        const { openBlobSink } = await import('./azureBlob.js');
+        return openBlobSink(this.links.connector(), credential, request.sink.path, request.jobId);
+      }
       if (credential.type !== 'localFolder')
         throw new OpenIrError('CREDENTIAL_TYPE_MISMATCH', 'Unreachable.');
       return openLocalFileSink(this.paths, credential.root, request.sink.path);

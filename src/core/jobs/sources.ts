@@ -26,14 +26,20 @@ const FILE_BUFFERS_KEPT = 8;
  * credential, an HTTP(S) GET, or a PostgreSQL query streamed by COPY in the
  * job's format. A retry asks for `source.offset`: a file seeks there, an HTTP
  * GET asks for `Range: bytes=<offset>-` (with If-Range, so a changed
- * document comes whole), and a query starts at 0 (see openPostgresSource).
+ * document comes whole), a blob is read in ranges from there (azureBlob.ts),
+ * and a query starts at 0 (see openPostgresSource).
  */
 export async function openSource(
   deps: SourceDeps,
   source: SourceRequest,
   signal: AbortSignal,
 ): Promise<OpenedSource> {
-  const credential = await deps.credentials.resolve(source.credential, ['localFolder', 'http', 'postgresql']);
+  const credential = await deps.credentials.resolve(source.credential, [
+    'localFolder',
+    'http',
+    'postgresql',
+    'azureBlob',
+  ]);
   const offset = source.offset ?? 0;
   if (credential.type === 'localFolder') {
     const file = await deps.paths.forRead(credential.root, source.path);
@@ -68,6 +74,11 @@ export async function openSource(
     };
   }
   if (credential.type === 'http') return openHttp(deps, credential, source, signal);
+  if (credential.type === 'azureBlob') {
+    // Loaded on first use, like the PostgreSQL driver: the Azure SDK is several MB resident.
+    const { openBlobSource } = await import('./azureBlob.js');
+    return openBlobSource(deps.connector(), credential, source.path, source, signal);
+  }
   // Loaded on first use: the PostgreSQL driver is ~15 MB resident that an idle node should not carry.
   const { openPostgresSource } = await import('./postgresSource.js');
   // A query cannot seek, and running it again need not give the same bytes in the same

@@ -6,6 +6,10 @@ import { Button, ChoiceGroup, ErrorSlot, Field, FieldProblem, Spinner } from '..
 import type { UiError } from '../../errors';
 import { useApp } from '../../store';
 import {
+  BLOB_AUTH_HELP,
+  BLOB_AUTH_KINDS,
+  BLOB_AUTH_LABEL,
+  BLOB_SECRET_LABEL,
   checkCredentialForm,
   CREDENTIAL_TYPE_HELP,
   CREDENTIAL_TYPE_LABEL,
@@ -106,6 +110,8 @@ export function CredentialDialog({
 
   const savedHttp = editing?.type === 'http' ? editing : null;
   const savedPg = editing?.type === 'postgresql' ? editing : null;
+  const savedBlob = editing?.type === 'azureBlob' ? editing : null;
+  const blobSecretKept = savedBlob?.hasSecret === true && savedBlob.auth === form.blobAuth;
 
   return (
     <Modal
@@ -243,6 +249,49 @@ export function CredentialDialog({
               />
               <span>Require TLS to the server</span>
             </label>
+          </div>
+        ) : null}
+
+        {form.type === 'azureBlob' ? (
+          <div className="field-group">
+            {field('accountUrl', 'Account URL', {
+              value: form.accountUrl,
+              onChange: (accountUrl) => update({ accountUrl }),
+              mono: true,
+              placeholder: 'https://myaccount.blob.core.windows.net',
+              hint: 'Or an emulator, such as http://127.0.0.1:10000/devstoreaccount1.',
+            })}
+            {field('container', 'Container', {
+              value: form.container,
+              onChange: (container) => update({ container }),
+              mono: true,
+              placeholder: 'exports',
+              hint: 'Jobs name a blob in it: name:folder/file.csv.',
+            })}
+            <ChoiceGroup
+              legend="Sign in with"
+              options={BLOB_AUTH_KINDS}
+              value={form.blobAuth}
+              onChange={(blobAuth) => update({ blobAuth })}
+              labels={BLOB_AUTH_LABEL}
+              help={BLOB_AUTH_HELP}
+              disabled={saving}
+            />
+            {field(
+              'blobSecret',
+              blobSecretKept
+                ? BLOB_SECRET_LABEL[form.blobAuth].replace('(secret)', '(secret, optional)')
+                : BLOB_SECRET_LABEL[form.blobAuth],
+              {
+                value: form.blobSecret,
+                onChange: (blobSecret) => update({ blobSecret }),
+                secret: true,
+                placeholder: blobSecretKept ? 'unchanged' : undefined,
+                hint: blobSecretKept
+                  ? 'One is saved. Leave this empty to keep it, or type a new one.'
+                  : 'Kept in this node’s secret store; never shown again.',
+              },
+            )}
           </div>
         ) : null}
       </form>

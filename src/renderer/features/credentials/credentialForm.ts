@@ -1,4 +1,6 @@
 import {
+  BLOB_AUTH_KINDS,
+  type BlobAuth,
   CREDENTIAL_TYPES,
   CredentialInputSchema,
   CredentialNameSchema,
@@ -17,15 +19,43 @@ export const CREDENTIAL_TYPE_LABEL: Record<CredentialType, string> = {
   localFolder: 'Local folder',
   http: 'HTTP(S) endpoint',
   postgresql: 'PostgreSQL',
+  azureBlob: 'Azure Blob Storage',
 };
 
 export const CREDENTIAL_TYPE_HELP: Record<CredentialType, string> = {
   localFolder: 'Files under a folder of this node. The folder must be inside an allowed folder (Jobs).',
   http: 'GET from a web server, with an optional bearer token and secret headers.',
   postgresql: 'A query on a PostgreSQL server, streamed row by row.',
+  azureBlob: 'Blobs in a container of a storage account: read in parallel ranges, written as block blobs.',
 };
 
-export { CREDENTIAL_TYPES };
+export { BLOB_AUTH_KINDS, CREDENTIAL_TYPES };
+
+export const BLOB_AUTH_LABEL: Record<BlobAuth, string> = {
+  key: 'Account key',
+  sas: 'SAS token',
+  connectionString: 'Connection string',
+};
+
+export const BLOB_AUTH_HELP: Record<BlobAuth, string> = {
+  key: 'The storage account’s access key (full access to the account).',
+  sas: 'A shared access signature; to write only, create and write permission are enough.',
+  connectionString: 'AccountName=…;AccountKey=… or …;SharedAccessSignature=…, as the portal shows it.',
+};
+
+/** The secret in a sentence: "Enter the SAS token.", "SAS token saved". */
+const BLOB_SECRET_WORDS: Record<BlobAuth, string> = {
+  key: 'account key',
+  sas: 'SAS token',
+  connectionString: 'connection string',
+};
+
+/** What the secret field is called for each auth kind (not the choice's own label: each label names one control). */
+export const BLOB_SECRET_LABEL: Record<BlobAuth, string> = {
+  key: 'Account key (secret)',
+  sas: 'SAS token (secret)',
+  connectionString: 'Connection string (secret)',
+};
 
 export interface HeaderRow {
   name: string;
@@ -45,6 +75,10 @@ export interface CredentialForm {
   user: string;
   ssl: boolean;
   password: string;
+  accountUrl: string;
+  container: string;
+  blobAuth: BlobAuth;
+  blobSecret: string;
 }
 
 export type CredentialField =
@@ -57,12 +91,16 @@ export type CredentialField =
   | 'port'
   | 'database'
   | 'user'
-  | 'password';
+  | 'password'
+  | 'accountUrl'
+  | 'container'
+  | 'blobSecret';
 
 export const FIELDS_OF: Record<CredentialType, CredentialField[]> = {
   localFolder: ['name', 'root'],
   http: ['name', 'baseUrl', 'bearerToken', 'headers'],
   postgresql: ['name', 'host', 'port', 'database', 'user', 'password'],
+  azureBlob: ['name', 'accountUrl', 'container', 'blobSecret'],
 };
 
 export function emptyForm(): CredentialForm {
@@ -79,6 +117,10 @@ export function emptyForm(): CredentialForm {
     user: '',
     ssl: true,
     password: '',
+    accountUrl: '',
+    container: '',
+    blobAuth: 'key',
+    blobSecret: '',
   };
 }
 
@@ -99,6 +141,8 @@ export function formFromView(view: CredentialView): CredentialForm {
         user: view.user,
         ssl: view.ssl,
       };
+    case 'azureBlob':
+      return { ...form, accountUrl: view.accountUrl, container: view.container, blobAuth: view.auth };
   }
 }
 
@@ -157,6 +201,25 @@ export function checkCredentialForm(
       };
       break;
     }
+    case 'azureBlob': {
+      const accountUrl = form.accountUrl.trim();
+      if (!/^https?:\/\/[^\s/]+/i.test(accountUrl))
+        problems.accountUrl = 'Enter the account URL, such as https://myaccount.blob.core.windows.net.';
+      if (!/^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$/.test(form.container.trim()))
+        problems.container = 'A container name has 3 to 63 lowercase letters, digits and single hyphens.';
+      // A saved secret is kept only for the same auth kind: a new kind needs its own secret.
+      const kept = editing?.type === 'azureBlob' && editing.hasSecret && editing.auth === form.blobAuth;
+      if (!form.blobSecret && !kept) problems.blobSecret = `Enter the ${BLOB_SECRET_WORDS[form.blobAuth]}.`;
+      input = {
+        name: form.name.trim(),
+        type: 'azureBlob',
+        accountUrl,
+        container: form.container.trim(),
+        auth: form.blobAuth,
+        ...(form.blobSecret ? { secret: form.blobSecret.trim() } : {}),
+      };
+      break;
+    }
   }
   if (Object.keys(problems).length > 0) return { problems };
   const parsed = CredentialInputSchema.safeParse(input);
@@ -187,6 +250,12 @@ export function credentialFacts(view: CredentialView): { label: string; value: s
         { label: 'User', value: view.user, mono: true },
         { label: 'TLS', value: view.ssl ? 'Required' : 'Off' },
       ];
+    case 'azureBlob':
+      return [
+        { label: 'Account URL', value: view.accountUrl, mono: true },
+        { label: 'Container', value: view.container, mono: true },
+        { label: 'Signs in with', value: BLOB_AUTH_LABEL[view.auth] },
+      ];
   }
 }
 
@@ -204,5 +273,7 @@ export function savedSecrets(view: CredentialView): string[] {
       ];
     case 'postgresql':
       return view.hasPassword ? ['password saved'] : ['no password'];
+    case 'azureBlob':
+      return view.hasSecret ? [`${BLOB_SECRET_WORDS[view.auth]} saved`] : ['no secret'];
   }
 }
