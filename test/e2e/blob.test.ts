@@ -1,9 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import https from 'node:https';
-import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
-import { Transform } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   BlobServiceClient,
@@ -25,6 +24,7 @@ import {
   type Azurite,
 } from '../helpers/azurite';
 import { startControlPlane, stopAll as stopControlPlanes } from '../helpers/controlPlane';
+import { startCuttingRelay } from '../helpers/cuttingRelay';
 import { startDataServer } from '../helpers/dataServer';
 import { makeNode, stopAllNodes, type StatusJson, type TestNode } from '../helpers/node';
 import {
@@ -53,77 +53,21 @@ const PG_ROWS = 100_000;
 const pgFound = findPostgresBin();
 
 /**
- * A TCP relay to Azurite that counts staged blocks and, once armed, cuts the
- * connection that crosses N bytes sent (`arm`) or received (`armDown`) in all.
+ * A TCP relay to Azurite (test/helpers/cuttingRelay.ts) that also counts the
+ * staged blocks and the start of every ranged read that went through it.
  */
-async function startCuttingRelay(targetPort: number) {
-  let cutAfter: number | null = null;
-  let total = 0;
-  let cutDownAfter: number | null = null;
-  let totalDown = 0;
+async function startAzuriteRelay(targetPort: number) {
   let stagedBlocks = 0;
-  /** The start of every ranged read that went through. */
   const ranges: number[] = [];
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const upstream = net.connect(targetPort, '127.0.0.1');
-    sockets.add(client).add(upstream);
-    const counter = new Transform({
-      transform(chunk: Buffer, _encoding, callback) {
-        total += chunk.length;
-        const text = chunk.toString('latin1');
-        stagedBlocks += (text.match(/PUT [^ ]*comp=block[& ]/g) ?? []).length;
-        for (const match of text.matchAll(/^x-ms-range: bytes=(\d+)-/gim)) ranges.push(Number(match[1]));
-        if (cutAfter !== null && total > cutAfter) {
-          cutAfter = null;
-          client.destroy();
-          upstream.destroy();
-          return callback();
-        }
-        callback(null, chunk);
-      },
-    });
-    for (const socket of [client, upstream]) {
-      socket.on('error', () => undefined);
-      socket.on('close', () => {
-        sockets.delete(socket);
-        client.destroy();
-        upstream.destroy();
-      });
-    }
-    const downCounter = new Transform({
-      transform(chunk: Buffer, _encoding, callback) {
-        totalDown += chunk.length;
-        if (cutDownAfter !== null && totalDown > cutDownAfter) {
-          cutDownAfter = null;
-          client.destroy();
-          upstream.destroy();
-          return callback();
-        }
-        callback(null, chunk);
-      },
-    });
-    client.pipe(counter).pipe(upstream);
-    upstream.pipe(downCounter).pipe(client);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as AddressInfo).port,
-    arm: (bytes: number) => {
-      total = 0;
-      cutAfter = bytes;
+  const relay = await startCuttingRelay(
+    () => targetPort,
+    (chunk) => {
+      const text = chunk.toString('latin1');
+      stagedBlocks += (text.match(/PUT [^ ]*comp=block[& ]/g) ?? []).length;
+      for (const match of text.matchAll(/^x-ms-range: bytes=(\d+)-/gim)) ranges.push(Number(match[1]));
     },
-    armDown: (bytes: number) => {
-      totalDown = 0;
-      cutDownAfter = bytes;
-    },
-    stagedBlocks: () => stagedBlocks,
-    ranges: () => [...ranges],
-    close() {
-      for (const socket of sockets) socket.destroy();
-      server.close();
-    },
-  };
+  );
+  return { ...relay, stagedBlocks: () => stagedBlocks, ranges: () => [...ranges] };
 }
 
 describe.runIf(azuriteAvailable)('Azure Blob Storage: source and sink against Azurite', () => {
@@ -132,7 +76,7 @@ describe.runIf(azuriteAvailable)('Azure Blob Storage: source and sink against Az
   let azurite: Azurite;
   let cp: Awaited<ReturnType<typeof startControlPlane>>;
   let container: ContainerClient;
-  let relay: Awaited<ReturnType<typeof startCuttingRelay>>;
+  let relay: Awaited<ReturnType<typeof startAzuriteRelay>>;
   let pg: RunningPostgres | null = null;
   let key = '';
   // Small blocks, two at a time: many blocks per file, and a cut falls after some are staged.
@@ -198,7 +142,7 @@ describe.runIf(azuriteAvailable)('Azure Blob Storage: source and sink against Az
   beforeAll(async () => {
     await new Promise<void>((resolve) => data.server.listen(0, '127.0.0.1', resolve));
     azurite = await startAzurite();
-    relay = await startCuttingRelay(azurite.port);
+    relay = await startAzuriteRelay(azurite.port);
     const service = new BlobServiceClient(
       azurite.accountUrl,
       new StorageSharedKeyCredential(AZURITE_ACCOUNT, AZURITE_KEY),
@@ -402,7 +346,7 @@ describe.runIf(azuriteAvailable)('Azure Blob Storage: source and sink against Az
     const before = relay.ranges().length;
     // Past 16 MiB down, the 5th range is on its way: it starts only once the 1st was handed on,
     // so the first 4 MiB at least are through and the retry has a byte to resume at.
-    relay.armDown(18 * 1024 * 1024);
+    relay.arm(18 * 1024 * 1024, { direction: 'down' });
     const submitted = await submit('blob-ir', 'blobrelay:out/big.bin', 'staging');
     const job = await finished(submitted.id);
     expect(job.state, job.reason ?? '').toBe('Succeeded');

@@ -1,11 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import net, { type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { Transform } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startControlPlane, stopAll as stopControlPlanes } from '../helpers/controlPlane';
+import { startCuttingRelay, type CuttingRelay } from '../helpers/cuttingRelay';
 import { startDataServer } from '../helpers/dataServer';
 import { makeNode, stopAllNodes, type StatusJson } from '../helpers/node';
 import {
@@ -30,55 +30,10 @@ const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex
 const TOKEN = `tok-${randomBytes(16).toString('hex')}`;
 const FINAL = ['Succeeded', 'Failed', 'Cancelled'];
 
-/** A TCP relay to the control plane that, once armed, cuts the first connection that carries more than N bytes up. */
-async function startCuttingRelay(target: () => number) {
-  let cutAfter: number | null = null;
-  let cuts = 0;
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const upstream = net.connect(target(), '127.0.0.1');
-    sockets.add(client).add(upstream);
-    let up = 0;
-    const counter = new Transform({
-      transform(chunk: Buffer, _encoding, callback) {
-        up += chunk.length;
-        if (cutAfter !== null && up > cutAfter) {
-          cutAfter = null;
-          cuts += 1;
-          client.destroy();
-          upstream.destroy();
-          return callback();
-        }
-        callback(null, chunk);
-      },
-    });
-    for (const socket of [client, upstream]) {
-      socket.on('error', () => undefined);
-      socket.on('close', () => {
-        sockets.delete(socket);
-        client.destroy();
-        upstream.destroy();
-      });
-    }
-    client.pipe(counter).pipe(upstream);
-    upstream.pipe(client);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as AddressInfo).port,
-    arm: (bytes: number) => (cutAfter = bytes),
-    cuts: () => cuts,
-    close() {
-      for (const socket of sockets) socket.destroy();
-      server.close();
-    },
-  };
-}
-
 describe('jobs: retry and resume on transient failures', () => {
   let cp: Awaited<ReturnType<typeof startControlPlane>>;
   let cpPort = 0;
-  let relay: Awaited<ReturnType<typeof startCuttingRelay>>;
+  let relay: CuttingRelay;
   const node = makeNode({}, 'retry-node');
   const dataRoot = tempDir('openir-retry-data-');
   const local = randomBytes(8 * 1024 * 1024 + 321);
@@ -179,7 +134,7 @@ describe('jobs: retry and resume on transient failures', () => {
   it('resumes the staging upload at the offset the control plane kept after the connection is cut', async () => {
     // The relay cuts the connection that carries the upload once 3 MB have gone up.
     const logFrom = node.output().length;
-    relay.arm(3 * 1024 * 1024);
+    relay.arm(3 * 1024 * 1024, { perConnection: true });
     const submitted = await submit('files:local.bin');
     const job = await finished(submitted.id);
     expect(relay.cuts()).toBe(1);
