@@ -1,24 +1,14 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import { _electron as electron, expect, test } from '@playwright/test';
 import { tempDir, cleanupTempDirs } from '../test/helpers/tmp';
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { electronBinary } = require('../scripts/electron-binary') as { electronBinary: () => string | null };
 
 /**
  * The desktop app itself. Needs the Electron binary, which cannot be
  * downloaded on machines without access to Electron's release host; there
  * the suite is skipped and says why.
  */
-function electronBinary(): string | null {
-  try {
-    // Outside Electron, the electron package exports the path of its binary.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const bin = require('electron') as unknown;
-    return typeof bin === 'string' && fs.existsSync(bin) ? bin : null;
-  } catch {
-    return null;
-  }
-}
-
 const binary = electronBinary();
 const display = process.platform !== 'linux' || Boolean(process.env.DISPLAY || process.env.WAYLAND_DISPLAY);
 const reason = !binary ? 'no Electron binary installed on this machine' : 'no display (run under xvfb-run)';

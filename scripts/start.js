@@ -5,16 +5,9 @@ const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 
-const root = path.join(__dirname, '..');
+const { electronBinary } = require('./electron-binary');
 
-function electronBinary() {
-  try {
-    const bin = require('electron');
-    return typeof bin === 'string' && fs.existsSync(bin) ? bin : null;
-  } catch {
-    return null;
-  }
-}
+const root = path.join(__dirname, '..');
 
 function hasDisplay() {
   if (process.platform === 'win32' || process.platform === 'darwin') return true;
