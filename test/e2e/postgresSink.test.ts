@@ -103,6 +103,22 @@ describe.skipIf(found.bin === null)('PostgreSQL sink: CSV into a table in one tr
     waitJob((await submit(source, sink, extra)).id, (j) => FINAL.includes(j.state));
   const count = async (table: string) =>
     Number((await pg.sql(`SELECT count(*) FROM ${table}`, 'shop')).trim());
+  /** The pid of the backend running the sink's COPY into "slow", or ''. */
+  const copyBackendNow = async () =>
+    (
+      await pg.sql(
+        "SELECT pid FROM pg_stat_activity WHERE application_name = 'OpenIR' AND query LIKE 'COPY \"public\".\"slow\"%' AND state <> 'idle' AND pid <> pg_backend_pid()",
+      )
+    ).trim();
+  /** Waits (up to 10 s) for the sink's COPY into "slow" to run, and gives its backend's pid. */
+  const copyBackend = async () => {
+    let pid = '';
+    for (let i = 0; i < 200 && pid === ''; i += 1) {
+      pid = await copyBackendNow();
+      if (pid === '') await sleep(50);
+    }
+    return pid;
+  };
   const digest = (table: string) => pg.copyCsvDigest(`SELECT * FROM ${table} ORDER BY id`, login());
 
   beforeAll(async () => {
@@ -215,6 +231,25 @@ describe.skipIf(found.bin === null)('PostgreSQL sink: CSV into a table in one tr
     const mode = await cp.admin(submitArgs('files:in/sales.csv', 'pg:table:target', ['--mode', 'replace']));
     expect((mode.json as { error: { code: string } }).error.code).toBe('INVALID_INPUT');
   });
+
+  it('cancelling mid-load rolls back: the table stays empty and the backend ends', async () => {
+    const submitted = await submit('files:in/sales.csv', 'pg:table:public.slow');
+    expect(await copyBackend()).toMatch(/^\d+$/);
+    await sleep(500);
+    const cancelAt = Date.now();
+    expect((await cp.admin(['job', 'cancel', submitted.id])).code).toBe(0);
+    const job = await waitJob(submitted.id, (j) => FINAL.includes(j.state), 15_000);
+    expect(job.state).toBe('Cancelled');
+    // The connection is closed at once, not after the server has read the queued data (410 ms measured).
+    expect(Date.parse(job.finishedAt ?? '') - cancelAt).toBeLessThan(2000);
+    let left = 'x';
+    for (let i = 0; i < 100 && left !== ''; i += 1) {
+      left = await copyBackendNow();
+      if (left !== '') await sleep(50);
+    }
+    expect(left).toBe('');
+    expect(await count('slow')).toBe(0);
+  }, 60_000);
 
   it('a connection killed mid-COPY rolls back; the retry loads every row exactly once', async () => {
     const submitted = await submit('files:in/sales.csv', 'pg:table:public.slow');

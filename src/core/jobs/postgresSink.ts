@@ -16,6 +16,8 @@ import type { PostgresCredential } from './postgresSource';
  */
 
 const CONNECT_TIMEOUT_MS = 15_000;
+/** How long an abort waits for ROLLBACK before it closes the connection (which rolls back too). */
+const ROLLBACK_TIMEOUT_MS = 5_000;
 
 /**
  * `table:<table>` or `table:<schema>.<table>` as a quoted identifier: each part
@@ -69,7 +71,10 @@ export async function openPostgresSink(
   };
   const client = new Client(config);
   let failure: unknown = null;
+  /** Set once we close the connection ourselves: what it then says is not a refusal. */
+  let closing = false;
   const fail = (error: unknown) => {
+    if (closing) return error;
     failure ??= sinkError(credential, location, error);
     return failure;
   };
@@ -95,16 +100,37 @@ export async function openPostgresSink(
   let copy: ReturnType<typeof copyFrom> | null = null;
   let rows: number | undefined;
   let ended = false;
+  /** The COPY has ended on the server (its stream finished); COMMIT is still to come. */
+  let copied = false;
   const end = async () => {
     if (ended) return;
     ended = true;
-    await client.end().catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      client.end().catch(() => undefined),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, ROLLBACK_TIMEOUT_MS))),
+    ]);
+    clearTimeout(timer);
+    // A connection closed in the middle of anything is rolled back by the server.
+    client.connection.stream.destroy();
   };
   return {
     held: async () => 0,
     open(offset) {
       if (offset !== 0) throw new Error('A table sink starts at byte 0.');
       copy = client.query(copyFrom(`COPY ${table} FROM STDIN WITH (FORMAT csv, HEADER true)`));
+      copy.once('finish', () => (copied = true));
+      // Destroyed mid-COPY (a cancel, a source that broke): pg-copy-streams sends CopyFail and waits
+      // for the server's answer, which comes only once the server has read all the data queued before
+      // it. Closing the connection too ends the wait at once; the server rolls back either way.
+      const destroyCopy = copy._destroy.bind(copy);
+      copy._destroy = (error, callback) => {
+        destroyCopy(error, callback);
+        if (copied) return;
+        closing = true;
+        ended = true;
+        setImmediate(() => client.connection.stream.destroy());
+      };
       copy.on('error', (error: Error) => {
         // 57014 after our own CopyFail: the source broke (or the job was cancelled); its error tells.
         if (Reflect.get(error, 'code') !== '57014') fail(error);
@@ -122,8 +148,24 @@ export async function openPostgresSink(
       }
     },
     async abort() {
+      if (ended) return;
+      if (copy && !copied) {
+        // Mid-COPY: closing the connection rolls back on the server at once, where a ROLLBACK
+        // would wait behind the COPY's end.
+        closing = true;
+        ended = true;
+        client.connection.stream.destroy();
+        return;
+      }
       // ROLLBACK when the connection still lives; a closed one has rolled back on the server.
-      if (!ended && !failure) await client.query('ROLLBACK').catch(() => undefined);
+      if (!failure) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          client.query('ROLLBACK').catch(() => undefined),
+          new Promise<void>((resolve) => (timer = setTimeout(resolve, ROLLBACK_TIMEOUT_MS))),
+        ]);
+        clearTimeout(timer);
+      }
       await end();
     },
     refusal: async () => failure,
