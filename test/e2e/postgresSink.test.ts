@@ -104,17 +104,17 @@ describe.skipIf(found.bin === null)('PostgreSQL sink: CSV into a table in one tr
   const count = async (table: string) =>
     Number((await pg.sql(`SELECT count(*) FROM ${table}`, 'shop')).trim());
   /** The pid of the backend running the sink's COPY into "slow", or ''. */
-  const copyBackendNow = async () =>
+  const copyBackendNow = async (table = 'slow') =>
     (
       await pg.sql(
-        "SELECT pid FROM pg_stat_activity WHERE application_name = 'OpenIR' AND query LIKE 'COPY \"public\".\"slow\"%' AND state <> 'idle' AND pid <> pg_backend_pid()",
+        `SELECT pid FROM pg_stat_activity WHERE application_name = 'OpenIR' AND query LIKE 'COPY "public"."${table}"%' AND state <> 'idle' AND pid <> pg_backend_pid()`,
       )
     ).trim();
   /** Waits (up to 10 s) for the sink's COPY into "slow" to run, and gives its backend's pid. */
-  const copyBackend = async () => {
+  const copyBackend = async (table = 'slow') => {
     let pid = '';
     for (let i = 0; i < 200 && pid === ''; i += 1) {
-      pid = await copyBackendNow();
+      pid = await copyBackendNow(table);
       if (pid === '') await sleep(50);
     }
     return pid;
@@ -132,7 +132,12 @@ describe.skipIf(found.bin === null)('PostgreSQL sink: CSV into a table in one tr
        -- Slows a load to about 4 s, so a test can kill its connection in the middle.
        CREATE FUNCTION slow_down() RETURNS trigger LANGUAGE plpgsql AS $$
        BEGIN IF NEW.id % 1000 = 0 THEN PERFORM pg_sleep(0.02); END IF; RETURN NEW; END $$;
-       CREATE TRIGGER slow_down BEFORE INSERT ON slow FOR EACH ROW EXECUTE FUNCTION slow_down();`,
+       CREATE TRIGGER slow_down BEFORE INSERT ON slow FOR EACH ROW EXECUTE FUNCTION slow_down();
+       -- Slower still (about 20 s), so a cancel lands mid-load however busy the machine is.
+       CREATE TABLE slower ${TABLE_DDL};
+       CREATE FUNCTION slower_down() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN IF NEW.id % 1000 = 0 THEN PERFORM pg_sleep(0.1); END IF; RETURN NEW; END $$;
+       CREATE TRIGGER slower_down BEFORE INSERT ON slower FOR EACH ROW EXECUTE FUNCTION slower_down();`,
       'shop',
     );
     fs.mkdirSync(path.join(dataRoot, 'in'));
@@ -233,22 +238,22 @@ describe.skipIf(found.bin === null)('PostgreSQL sink: CSV into a table in one tr
   });
 
   it('cancelling mid-load rolls back: the table stays empty and the backend ends', async () => {
-    const submitted = await submit('files:in/sales.csv', 'pg:table:public.slow');
-    expect(await copyBackend()).toMatch(/^\d+$/);
+    const submitted = await submit('files:in/sales.csv', 'pg:table:public.slower');
+    expect(await copyBackend('slower')).toMatch(/^\d+$/);
     await sleep(500);
-    const cancelAt = Date.now();
     expect((await cp.admin(['job', 'cancel', submitted.id])).code).toBe(0);
+    const cancelAt = Date.now();
     const job = await waitJob(submitted.id, (j) => FINAL.includes(j.state), 15_000);
     expect(job.state).toBe('Cancelled');
     // The connection is closed at once, not after the server has read the queued data (410 ms measured).
     expect(Date.parse(job.finishedAt ?? '') - cancelAt).toBeLessThan(2000);
     let left = 'x';
     for (let i = 0; i < 100 && left !== ''; i += 1) {
-      left = await copyBackendNow();
+      left = await copyBackendNow('slower');
       if (left !== '') await sleep(50);
     }
     expect(left).toBe('');
-    expect(await count('slow')).toBe(0);
+    expect(await count('slower')).toBe(0);
   }, 60_000);
 
   it('a connection killed mid-COPY rolls back; the retry loads every row exactly once', async () => {
