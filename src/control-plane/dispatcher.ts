@@ -82,6 +82,7 @@ export class JobDispatcher {
         source: job.source,
         sink: job.sink,
         format: job.format,
+        ...(job.mode ? { mode: job.mode } : {}),
       });
     }
   }

@@ -1,6 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { OpenIrError } from '../shared/errors';
-import { JOB_FORMATS, JobFormatSchema, parseLocation, type JobSink } from '../shared/jobs';
+import {
+  JOB_FORMATS,
+  JOB_MODES,
+  JobFormatSchema,
+  JobModeSchema,
+  isTableSinkPath,
+  parseLocation,
+  type JobSink,
+} from '../shared/jobs';
 import type { AdminSession, CommandResult } from './admin';
 import { table } from './format';
 import { jobView, type JobRow, type JobView } from './jobStore';
@@ -14,6 +22,7 @@ export interface SubmitOptions {
   source: string;
   sink: string;
   format?: string | undefined;
+  mode?: string | undefined;
 }
 
 /** Queues a copy job; the running server (woken by the caller) pushes it to a node. */
@@ -52,8 +61,35 @@ export function submitJob(session: AdminSession, options: SubmitOptions): Comman
       `--format must be ${JOB_FORMATS.join(', ')}, not '${options.format}'.`,
     );
   }
+  const tableSink = sink.type === 'credential' && isTableSinkPath(sink.path);
+  if (tableSink && format.data !== 'csv') {
+    throw new OpenIrError(
+      'INVALID_INPUT',
+      `A table sink loads CSV only (COPY … FROM STDIN (FORMAT csv, HEADER true)), not --format ${format.data}.`,
+      { fix: 'Add --format csv (a PostgreSQL source then writes CSV with a header).' },
+    );
+  }
+  let mode: (typeof JOB_MODES)[number] | undefined;
+  if (options.mode !== undefined) {
+    const parsed = JobModeSchema.safeParse(options.mode);
+    if (!parsed.success) {
+      throw new OpenIrError(
+        'INVALID_INPUT',
+        `--mode must be ${JOB_MODES.join(' or ')}, not '${options.mode}'.`,
+      );
+    }
+    if (!tableSink) {
+      throw new OpenIrError('INVALID_INPUT', '--mode applies to a table sink only.', {
+        fix: 'Give --sink <postgresql credential>:table:<schema.table>, or leave --mode out.',
+      });
+    }
+    mode = parsed.data;
+  }
   const id = randomUUID();
-  session.store.jobs.insert({ id, irId: ir.id, source, sink, format: format.data }, session.clock.nowMs());
+  session.store.jobs.insert(
+    { id, irId: ir.id, source, sink, format: format.data, ...(tableSink ? { mode: mode ?? 'append' } : {}) },
+    session.clock.nowMs(),
+  );
   return describe(session, findJob(session, id), 'Queued');
 }
 
@@ -131,6 +167,7 @@ function describe(session: AdminSession, job: JobRow, headline?: string): Comman
     ['Source', `${view.source.credential}:${view.source.path}`],
     ['Sink', sinkText(view)],
     ['Format', view.format],
+    ...(view.mode ? [['Mode', view.mode] as [string, string]] : []),
     ['Node', view.node ? `${view.node.name} (attempt ${view.attempt})` : '-'],
     [
       'Progress',

@@ -1,6 +1,6 @@
 import type { Database } from 'better-sqlite3';
 import type { ErrorCode } from '../shared/errors';
-import type { FinalJobState, JobFormat, JobSink, JobSource, JobState } from '../shared/jobs';
+import type { FinalJobState, JobFormat, JobMode, JobSink, JobSource, JobState } from '../shared/jobs';
 import { isoTime } from './clock';
 
 export interface JobRow {
@@ -9,6 +9,8 @@ export interface JobRow {
   source: JobSource;
   sink: JobSink;
   format: JobFormat;
+  /** A table sink's load mode; null for other sinks (and jobs from before modes). */
+  mode: JobMode | null;
   state: JobState;
   reason: string | null;
   reasonCode: string | null;
@@ -36,6 +38,7 @@ export interface NewJob {
   source: JobSource;
   sink: JobSink;
   format: JobFormat;
+  mode?: JobMode | undefined;
 }
 
 export interface JobOutcome {
@@ -56,6 +59,7 @@ interface RawJob {
   sink_credential: string | null;
   sink_path: string | null;
   format: JobFormat;
+  sink_mode: JobMode | null;
   state: JobState;
   reason: string | null;
   reason_code: string | null;
@@ -85,6 +89,7 @@ const toJob = (r: RawJob): JobRow => ({
       ? { type: 'staging' }
       : { type: 'credential', credential: r.sink_credential ?? '', path: r.sink_path ?? '' },
   format: r.format,
+  mode: r.sink_mode,
   state: r.state,
   reason: r.reason,
   reasonCode: r.reason_code,
@@ -119,8 +124,8 @@ export class JobStore {
   insert(job: NewJob, nowMs: number): void {
     this.db
       .prepare(
-        `INSERT INTO jobs (id, ir_id, source_credential, source_path, sink_type, sink_credential, sink_path, format, state, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'Queued', ?)`,
+        `INSERT INTO jobs (id, ir_id, source_credential, source_path, sink_type, sink_credential, sink_path, format, sink_mode, state, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'Queued', ?)`,
       )
       .run(
         job.id,
@@ -131,6 +136,7 @@ export class JobStore {
         job.sink.type === 'credential' ? job.sink.credential : null,
         job.sink.type === 'credential' ? job.sink.path : null,
         job.format,
+        job.mode ?? null,
         nowMs,
       );
   }
@@ -295,6 +301,7 @@ export function jobView(job: JobRow, irName: string) {
     source: job.source,
     sink: job.sink,
     format: job.format,
+    mode: job.mode,
     node: job.nodeId ? { id: job.nodeId, name: job.nodeName } : null,
     attempt: job.attempt,
     cancelRequested: job.cancelRequested,

@@ -179,11 +179,17 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     )
     .requiredOption(
       '--sink <staging|credential:path>',
-      "'staging' (upload to this control plane) or a localFolder credential and path",
+      "'staging' (upload to this control plane), a localFolder or azureBlob credential and path, or a postgresql credential and table:<schema.table>",
     )
     .option('--format <format>', 'raw, csv or ndjson (csv and ndjson also count rows)', 'raw')
-    .action((options: CommonOptions & { ir: string; source: string; sink: string; format: string }) =>
-      attemptAsync(fail, () => adminAndWake(options, (s) => submitJob(s, options))),
+    .option(
+      '--mode <mode>',
+      'for a table sink (<credential>:table:<schema.table>): append (default) or truncate, in one transaction',
+    )
+    .action(
+      (
+        options: CommonOptions & { ir: string; source: string; sink: string; format: string; mode?: string },
+      ) => attemptAsync(fail, () => adminAndWake(options, (s) => submitJob(s, options))),
     );
   withCommon(job.command('list'))
     .description('List jobs, newest first.')

@@ -114,6 +114,13 @@ export const MIGRATIONS: readonly Migration[] = [
       db.exec('ALTER TABLE jobs ADD COLUMN note TEXT');
     },
   },
+  {
+    version: 6,
+    name: "jobs keep a table sink's load mode (append or truncate)",
+    up(db) {
+      db.exec("ALTER TABLE jobs ADD COLUMN sink_mode TEXT CHECK (sink_mode IN ('append', 'truncate'))");
+    },
+  },
 ];
 
 export function currentSchemaVersion(db: Database): number {

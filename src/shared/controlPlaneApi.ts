@@ -1,6 +1,13 @@
 import { z } from 'zod';
 import { ERROR_CODES } from './errors';
-import { JOB_NOTE_MAX, JobFormatSchema, JobIdSchema, JobSinkSchema, JobSourceSchema } from './jobs';
+import {
+  JOB_NOTE_MAX,
+  JobFormatSchema,
+  JobIdSchema,
+  JobModeSchema,
+  JobSinkSchema,
+  JobSourceSchema,
+} from './jobs';
 import { IrStatusSchema, NodeStatusSchema } from './status';
 
 /**
@@ -150,6 +157,8 @@ export const ControlPlaneMessageSchema = z.discriminatedUnion('type', [
     source: JobSourceSchema,
     sink: JobSinkSchema,
     format: JobFormatSchema,
+    /** A table sink's load mode; absent (older control planes) means append. */
+    mode: JobModeSchema.optional(),
   }),
   z.object({ type: z.literal('jobCancel'), jobId: JobIdSchema }),
 ]);

@@ -63,6 +63,10 @@ export const ERROR_CODES = [
   /** A data store refused the credential's user or password (e.g. PostgreSQL SQLSTATE 28P01). */
   'DATA_SOURCE_AUTH_FAILED',
   'DATA_SINK_FAILED',
+  /** A PostgreSQL sink's table does not exist (SQLSTATE 42P01). */
+  'SINK_TABLE_NOT_FOUND',
+  /** A sink refused the data itself (e.g. CSV columns that do not match the table); nothing was loaded. */
+  'SINK_DATA_REJECTED',
   /** Azure Blob Storage refused the credential's account key, SAS token or connection string (403 AuthenticationFailed/AuthorizationFailure). */
   'BLOB_AUTH_FAILED',
   /** The SAS token lacks a permission the copy needs (403 AuthorizationPermissionMismatch), e.g. a read-only SAS written to. */
@@ -191,6 +195,8 @@ export function httpStatusFor(code: ErrorCode): number {
     case 'DATA_SOURCE_FAILED':
     case 'DATA_SOURCE_AUTH_FAILED':
     case 'DATA_SINK_FAILED':
+    case 'SINK_TABLE_NOT_FOUND':
+    case 'SINK_DATA_REJECTED':
     case 'PEERS_UNREACHABLE':
       return 502;
     case 'TIMEOUT':

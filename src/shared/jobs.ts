@@ -24,6 +24,15 @@ export const JOB_NOTE_MAX = 500;
 export const JobFormatSchema = z.enum(JOB_FORMATS);
 export type JobFormat = z.infer<typeof JobFormatSchema>;
 
+/** How a table sink loads: added to the rows there (append), or in their place (truncate, same transaction). */
+export const JOB_MODES = ['append', 'truncate'] as const;
+export const JobModeSchema = z.enum(JOB_MODES);
+export type JobMode = z.infer<typeof JobModeSchema>;
+
+/** A sink path naming a database table (`table:<schema.table>`), which takes CSV only. */
+export const TABLE_SINK_PREFIX = 'table:';
+export const isTableSinkPath = (path: string): boolean => path.startsWith(TABLE_SINK_PREFIX);
+
 /** A path under a localFolder credential's root, or a path (or URL) under an http credential's base URL. */
 const LocationSchema = z.string().min(1).max(4096);
 

@@ -65,9 +65,11 @@ export class CopyActivity {
     const of = Math.max(1, this.policy.attempts);
     for (let tries = 1; ; tries += 1) {
       try {
-        await this.runOnce(signal, tries > 1);
+        const loaded = await this.runOnce(signal, tries > 1);
         const reading = this.tally.reading();
-        return { bytes: reading.bytes, rows: reading.rows, sha256: this.tally.sha256(), tries };
+        // A sink that counts what it loaded (a table's COPY) is the truth about rows.
+        const rows = loaded ?? reading.rows;
+        return { bytes: reading.bytes, rows, sha256: this.tally.sha256(), tries };
       } catch (error) {
         if (signal.aborted || tries >= of || !isTransient(error)) throw gaveUp(error, tries);
         const delayMs = retryDelayMs(this.policy, tries + 1);
@@ -78,7 +80,8 @@ export class CopyActivity {
     }
   }
 
-  private async runOnce(signal: AbortSignal, resume: boolean): Promise<void> {
+  /** One try; the rows the sink says it loaded, when it counts them. */
+  private async runOnce(signal: AbortSignal, resume: boolean): Promise<number | undefined> {
     let sink: OpenedSink | null = null;
     let source: OpenedSource | null = null;
     try {
@@ -114,6 +117,7 @@ export class CopyActivity {
       await pipeline(source.stream, new CopyMeter(this.tally, stream, source.release), { signal });
       signal.throwIfAborted();
       await sink.commit();
+      return sink.rows?.();
     } catch (error) {
       source?.stream.destroy();
       // A refusal by the staging endpoint surfaces as a broken pipe; its answer says why.

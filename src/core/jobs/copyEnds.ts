@@ -1,5 +1,5 @@
 import type { Readable, Writable } from 'node:stream';
-import type { JobFormat, JobSink, JobSource } from '../../shared/jobs';
+import type { JobFormat, JobMode, JobSink, JobSource } from '../../shared/jobs';
 
 /*
  * The two ends of a copy, as the copy activity sees them. Its own module so
@@ -13,6 +13,8 @@ export interface CopyRequest {
   source: JobSource;
   sink: JobSink;
   format: JobFormat;
+  /** A table sink's load mode (append when absent). */
+  mode?: JobMode;
 }
 
 /**
@@ -79,4 +81,6 @@ export interface OpenedSink {
   abort(): Promise<void>;
   /** Why the other end refused the data, when it answered so; null otherwise. */
   refusal(): Promise<unknown>;
+  /** For a sink that counts what it loaded (a table's COPY): the rows it took, once committed. */
+  rows?(): number | undefined;
 }

@@ -94,6 +94,7 @@ export class JobRunner {
       source: message.source,
       sink: message.sink,
       format: message.format,
+      ...(message.mode ? { mode: message.mode } : {}),
     };
     let tryNumber = 1;
     let tries = 1;

@@ -212,7 +212,13 @@ export class JobService {
       const credential = await this.links.credentials.resolve(request.sink.credential, [
         'localFolder',
         'azureBlob',
+        'postgresql',
       ]);
+      if (credential.type === 'postgresql') {
+        // Loaded on first use, with `pg`, as the PostgreSQL source is.
+        const { openPostgresSink } = await import('./postgresSink.js');
+        return openPostgresSink(credential, request.sink.path, request.format, request.mode);
+      }
       if (credential.type === 'azureBlob') {
         // Loaded on first use: the Azure SDK is several MB resident that an idle node should not carry.
         const { openBlobSink } = await import('./azureBlob.js');

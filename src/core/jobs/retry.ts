@@ -67,6 +67,8 @@ const PERMANENT_CODES = new Set<ErrorCode>([
   'BLOB_SAS_EXPIRED',
   'BLOB_NOT_FOUND',
   'BLOB_TLS_UNTRUSTED',
+  'SINK_TABLE_NOT_FOUND',
+  'SINK_DATA_REJECTED',
 ]);
 
 /**
