@@ -62,6 +62,8 @@ export const ERROR_CODES = [
   'DATA_SOURCE_FAILED',
   /** A data store refused the credential's user or password (e.g. PostgreSQL SQLSTATE 28P01). */
   'DATA_SOURCE_AUTH_FAILED',
+  /** A database source's query holds more than one statement (e.g. `SELECT 1; DROP TABLE t`): a source runs one SELECT. */
+  'DATA_SOURCE_MULTIPLE_STATEMENTS',
   'DATA_SINK_FAILED',
   /** Azure Blob Storage refused the credential's account key, SAS token or connection string (403 AuthenticationFailed/AuthorizationFailure). */
   'BLOB_AUTH_FAILED',
@@ -190,6 +192,7 @@ export function httpStatusFor(code: ErrorCode): number {
     case 'CONTROL_PLANE_ERROR':
     case 'DATA_SOURCE_FAILED':
     case 'DATA_SOURCE_AUTH_FAILED':
+    case 'DATA_SOURCE_MULTIPLE_STATEMENTS':
     case 'DATA_SINK_FAILED':
     case 'PEERS_UNREACHABLE':
       return 502;
