@@ -106,7 +106,8 @@ function quoteTableName(name: string): string {
  */
 export function mysqlSelectFor(location: string): string {
   const text = location.trim();
-  if (text.startsWith(TABLE_PREFIX)) return `SELECT * FROM ${quoteTableName(text.slice(TABLE_PREFIX.length))}`;
+  if (text.startsWith(TABLE_PREFIX))
+    return `SELECT * FROM ${quoteTableName(text.slice(TABLE_PREFIX.length))}`;
   const { statements, words } = scanSql(text);
   const query = statements[0];
   if (query === undefined) {
@@ -122,10 +123,19 @@ export function mysqlSelectFor(location: string): string {
     );
   }
   const first = words[0];
-  if (!first || !['SELECT', 'WITH', 'VALUES', 'TABLE'].includes(first) || words.includes('OUTFILE') || words.includes('DUMPFILE')) {
-    throw new OpenIrError('INVALID_INPUT', 'A MySQL source runs a SELECT only (it reads; it writes nothing).', {
-      fix: 'Give a SELECT (or WITH … SELECT), or table:<name>; no INTO OUTFILE/DUMPFILE.',
-    });
+  if (
+    !first ||
+    !['SELECT', 'WITH', 'VALUES', 'TABLE'].includes(first) ||
+    words.includes('OUTFILE') ||
+    words.includes('DUMPFILE')
+  ) {
+    throw new OpenIrError(
+      'INVALID_INPUT',
+      'A MySQL source runs a SELECT only (it reads; it writes nothing).',
+      {
+        fix: 'Give a SELECT (or WITH … SELECT), or table:<name>; no INTO OUTFILE/DUMPFILE.',
+      },
+    );
   }
   return query;
 }
@@ -329,7 +339,10 @@ export function describeMysqlError(credential: MysqlCredential, error: unknown):
       },
     );
   }
-  if (typeof errno === 'number' && (QUERY_ERRNOS.has(errno) || typeof Reflect.get(error as object, 'sqlState') === 'string')) {
+  if (
+    typeof errno === 'number' &&
+    (QUERY_ERRNOS.has(errno) || typeof Reflect.get(error as object, 'sqlState') === 'string')
+  ) {
     const fix =
       errno === 1049
         ? `Check the database name of the credential "${credential.name}".`
