@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import type { Connection, ConnectionOptions, FieldPacket } from 'mysql2';
+import type { ConnectionOptions, FieldPacket } from 'mysql2';
 import { OpenIrError } from '../../shared/errors';
 import type { JobFormat } from '../../shared/jobs';
 import type { ResolvedCredential } from './credentialStore';
