@@ -176,6 +176,12 @@ describe.skipIf(!found.found)('MySQL/MariaDB source: types, table:, refusals, ca
     await node.startHost();
     expect((await node.cli(mysqlCredentialArgs('my', db), `${PASSWORD}\n`)).code).toBe(0);
     expect((await node.cli(mysqlCredentialArgs('mybad', db), 'not-the-password\n')).code).toBe(0);
+    // TLS is on unless --no-ssl: this test server has none.
+    const tlsArgs = mysqlCredentialArgs('mytls', db).filter((arg) => arg !== '--no-ssl');
+    expect((await node.cli(tlsArgs, `${PASSWORD}\n`)).code).toBe(0);
+    expect((await node.cli(mysqlCredentialArgs('mydown', { host: '127.0.0.1', port: 1 }), 'x\n')).code).toBe(
+      0,
+    );
     const registered = await node.cli(['register', '--key-stdin', '--json'], key);
     expect(registered.code).toBe(0);
     expect((registered.json as StatusJson).status).toBe('Online');
@@ -289,6 +295,20 @@ describe.skipIf(!found.found)('MySQL/MariaDB source: types, table:, refusals, ca
     expect(job.reason).toContain('"mybad"');
     expect(job.reason).toContain('openir credential set mybad --type mysql');
     expect(job.reason).not.toContain('not-the-password');
+  });
+
+  it('TLS is on by default: a server without TLS is refused, with the --no-ssl fix', async () => {
+    const submitted = await submit('mytls:SELECT 1');
+    const job = await waitJob(submitted.id, (j) => FINAL.includes(j.state));
+    expect(job).toMatchObject({ state: 'Failed', reasonCode: 'DATA_SOURCE_FAILED' });
+    expect(job.reason).toContain('does not accept TLS');
+  });
+
+  it('an unreachable server fails with "Cannot reach"', async () => {
+    const submitted = await submit('mydown:SELECT 1');
+    const job = await waitJob(submitted.id, (j) => FINAL.includes(j.state));
+    expect(job).toMatchObject({ state: 'Failed', reasonCode: 'DATA_SOURCE_FAILED' });
+    expect(job.reason).toContain('Cannot reach MySQL at 127.0.0.1:1');
   });
 
   it('a bad query fails with the server message', async () => {
