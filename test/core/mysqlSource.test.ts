@@ -127,5 +127,10 @@ describe('MySQL errors', () => {
       }),
     );
     expect(isTransient(lost)).toBe(true);
+    const killed = describeMysqlError(
+      credential,
+      serverError(1927, 'ER_CONNECTION_KILLED', 'Connection was killed'),
+    );
+    expect(isTransient(killed)).toBe(true);
   });
 });

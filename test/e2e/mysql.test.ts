@@ -318,6 +318,26 @@ describe.skipIf(!found.found)('MySQL/MariaDB source: types, table:, refusals, ca
     expect(job.reason).toMatch(/no_such_column.*1054/);
   });
 
+  it('a connection killed mid-query is retried from byte 0: complete, no duplicate rows', async () => {
+    const marker = `kill-conn-${Date.now()}`;
+    const submitted = await submit(
+      `my:SELECT seq, MD5(seq) AS h, SLEEP(0.0005) AS s /* ${marker} */ FROM seq_1_to_10000`,
+    );
+    await waitJob(submitted.id, (j) => j.state === 'Running' && j.progress.bytes > 0, 30_000);
+    const ids = batchRows(
+      await db.sql(
+        `SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE '%${marker}%' AND ID <> CONNECTION_ID()`,
+      ),
+    ).slice(1);
+    expect(ids).toHaveLength(1);
+    await db.sql(`KILL CONNECTION ${Number(ids[0]?.[0])}`);
+    const job = await waitJob(submitted.id, (j) => FINAL.includes(j.state), 60_000);
+    expect(job).toMatchObject({ state: 'Succeeded', progress: { rows: 10_000 } });
+    expect(job.note ?? '').toMatch(/try 2/);
+    const expected = batchRows(await db.sql('SELECT seq, MD5(seq) AS h, 0 AS s FROM seq_1_to_10000', 'shop'));
+    expect(csvRows(staged(submitted.id))).toEqual(expected);
+  }, 90_000);
+
   it('cancelling mid-copy stops the query on the server (KILL QUERY; gone from the processlist)', async () => {
     const marker = `cancel-me-${Date.now()}`;
     const submitted = await submit(

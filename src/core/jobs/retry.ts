@@ -45,6 +45,9 @@ const TRANSIENT_CODES = new Set([
   'UND_ERR_BODY_TIMEOUT',
   /** mysql2: the server closed the connection mid-query (restart, network). */
   'PROTOCOL_CONNECTION_LOST',
+  /** MySQL/MariaDB: the connection was killed (KILL CONNECTION) or the server is shutting down, like PostgreSQL's 57P01. */
+  'ER_CONNECTION_KILLED',
+  'ER_SERVER_SHUTDOWN',
 ]);
 const TRANSIENT_MESSAGE =
   /socket hang up|^aborted$|premature close|timed? ?out|connection terminated unexpectedly/i;
