@@ -275,6 +275,15 @@ test('the credential dialog: each type, problems, editing, delete confirmation',
   await shot('credential-dialog-http', edit);
   await edit.getByLabel('PostgreSQL', { exact: true }).check();
   await shot('credential-dialog-postgresql', edit);
+  await edit.getByLabel('MySQL / MariaDB', { exact: true }).check();
+  // The port follows the type's default; the password starts empty and is never read back.
+  await expect(edit.getByLabel('Port', { exact: true })).toHaveValue('3306');
+  await expect(edit.getByLabel('Password', { exact: true })).toHaveValue('');
+  await expect(edit.getByLabel('Require TLS to the server')).toBeChecked();
+  await edit.getByLabel('Server', { exact: true }).fill('mysql.corp.example');
+  await edit.getByLabel('Database', { exact: true }).fill('shop');
+  await edit.getByLabel('User name', { exact: true }).fill('reader');
+  await shot('credential-dialog-mysql', edit);
   await edit.getByRole('button', { name: 'Cancel' }).click();
   await expect(edit).toHaveCount(0);
   await expect(opener).toBeFocused();

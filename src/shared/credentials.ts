@@ -5,7 +5,7 @@ import { z } from 'zod';
  * control plane and jobs refer to them by name. Secrets (passwords, tokens,
  * header values) cross the contract only on the way in: no output carries one.
  */
-export const CREDENTIAL_TYPES = ['localFolder', 'http', 'postgresql', 'azureBlob'] as const;
+export const CREDENTIAL_TYPES = ['localFolder', 'http', 'postgresql', 'azureBlob', 'mysql'] as const;
 export const CredentialTypeSchema = z.enum(CREDENTIAL_TYPES);
 export type CredentialType = z.infer<typeof CredentialTypeSchema>;
 
@@ -96,6 +96,19 @@ export const CredentialInputSchema = z.discriminatedUnion('type', [
       secret: SecretSchema.optional(),
     })
     .strict(),
+  z
+    .object({
+      name: CredentialNameSchema,
+      type: z.literal('mysql'),
+      host: z.string().min(1).max(253),
+      port: z.number().int().min(1).max(65535).default(3306),
+      database: z.string().min(1).max(64),
+      user: z.string().min(1).max(80),
+      ssl: z.boolean().default(true),
+      /** Absent on update keeps the saved one. */
+      password: SecretSchema.optional(),
+    })
+    .strict(),
 ]);
 export type CredentialInput = z.infer<typeof CredentialInputSchema>;
 
@@ -134,6 +147,16 @@ export const CredentialViewSchema = z.discriminatedUnion('type', [
     container: z.string(),
     auth: BlobAuthSchema,
     hasSecret: z.boolean(),
+  }),
+  z.object({
+    ...ViewBase,
+    type: z.literal('mysql'),
+    host: z.string(),
+    port: z.number().int(),
+    database: z.string(),
+    user: z.string(),
+    ssl: z.boolean(),
+    hasPassword: z.boolean(),
   }),
 ]);
 export type CredentialView = z.infer<typeof CredentialViewSchema>;

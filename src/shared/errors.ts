@@ -62,6 +62,8 @@ export const ERROR_CODES = [
   'DATA_SOURCE_FAILED',
   /** A data store refused the credential's user or password (e.g. PostgreSQL SQLSTATE 28P01). */
   'DATA_SOURCE_AUTH_FAILED',
+  /** A database source's query holds more than one statement (e.g. `SELECT 1; DROP TABLE t`): a source runs one SELECT. */
+  'DATA_SOURCE_MULTIPLE_STATEMENTS',
   'DATA_SINK_FAILED',
   /** A PostgreSQL sink's table does not exist (SQLSTATE 42P01). */
   'SINK_TABLE_NOT_FOUND',
@@ -194,6 +196,7 @@ export function httpStatusFor(code: ErrorCode): number {
     case 'CONTROL_PLANE_ERROR':
     case 'DATA_SOURCE_FAILED':
     case 'DATA_SOURCE_AUTH_FAILED':
+    case 'DATA_SOURCE_MULTIPLE_STATEMENTS':
     case 'DATA_SINK_FAILED':
     case 'SINK_TABLE_NOT_FOUND':
     case 'SINK_DATA_REJECTED':

@@ -53,15 +53,15 @@ export function addCredentialCommands(program: Command, ctx: CommandContext): vo
     .command('set')
     .description('create or replace a credential (an omitted secret keeps the saved one)')
     .argument('<name>', 'name jobs use, e.g. files or sales-db')
-    .requiredOption('--type <type>', 'localFolder | http | postgresql | azureBlob')
+    .requiredOption('--type <type>', 'localFolder | http | postgresql | azureBlob | mysql')
     .option('--root <dir>', 'localFolder: the folder paths are relative to')
     .option('--base-url <url>', 'http: the endpoint, e.g. https://data.example/api/')
     .option('--header <name:value>', 'http: a header to send (repeatable; stored in the vault)', collect, [])
-    .option('--host <host>', 'postgresql: server host')
-    .option('--port <port>', 'postgresql: server port', '5432')
-    .option('--database <name>', 'postgresql: database')
-    .option('--user <user>', 'postgresql: user')
-    .option('--no-ssl', 'postgresql: connect without TLS')
+    .option('--host <host>', 'postgresql, mysql: server host')
+    .option('--port <port>', 'postgresql, mysql: server port (default 5432 for postgresql, 3306 for mysql)')
+    .option('--database <name>', 'postgresql, mysql: database')
+    .option('--user <user>', 'postgresql, mysql: user')
+    .option('--no-ssl', 'postgresql, mysql: connect without TLS')
     .option(
       '--account-url <url>',
       'azureBlob: https://<account>.blob.core.windows.net (or an emulator URL, e.g. http://127.0.0.1:10000/devstoreaccount1)',
@@ -70,7 +70,7 @@ export function addCredentialCommands(program: Command, ctx: CommandContext): vo
     .option('--auth <kind>', 'azureBlob: key | sas | connection-string (the secret, from --secret-stdin)')
     .option(
       '--secret-stdin',
-      'read the secret from standard input (http: bearer token; postgresql: password; azureBlob: account key, SAS token or connection string)',
+      'read the secret from standard input (http: bearer token; postgresql, mysql: password; azureBlob: account key, SAS token or connection string)',
     )
     .action(
       run(async (o, name: string, flags: SetFlags) => {
@@ -164,6 +164,18 @@ function inputFrom(
         ssl: flags.ssl,
         ...(secret !== undefined ? { password: secret } : {}),
       };
+    case 'mysql':
+      unused(['host', 'database', 'user']);
+      return {
+        name,
+        type: 'mysql',
+        host: flags.host ?? '',
+        port: Number(flags.port ?? 3306),
+        database: flags.database ?? '',
+        user: flags.user ?? '',
+        ssl: flags.ssl,
+        ...(secret !== undefined ? { password: secret } : {}),
+      };
     case 'azureBlob': {
       unused(['accountUrl', 'container', 'auth']);
       if (!flags.accountUrl || !flags.container || !flags.auth)
@@ -190,7 +202,7 @@ function inputFrom(
     default:
       throw new OpenIrError(
         'INVALID_INPUT',
-        `--type must be localFolder, http, postgresql or azureBlob, not "${flags.type}".`,
+        `--type must be localFolder, http, postgresql, azureBlob or mysql, not "${flags.type}".`,
       );
   }
 }
@@ -209,6 +221,8 @@ function formatCredential(c: CredentialView): string {
       return `${c.name}  http  ${c.baseUrl}${c.headerNames.length ? `  headers: ${c.headerNames.join(', ')}` : ''}  token ${c.hasBearerToken ? 'saved' : 'not set'}`;
     case 'postgresql':
       return `${c.name}  postgresql  ${c.user}@${c.host}:${c.port}/${c.database}${c.ssl ? ' (TLS)' : ' (no TLS)'}  password ${c.hasPassword ? 'saved' : 'not set'}`;
+    case 'mysql':
+      return `${c.name}  mysql  ${c.user}@${c.host}:${c.port}/${c.database}${c.ssl ? ' (TLS)' : ' (no TLS)'}  password ${c.hasPassword ? 'saved' : 'not set'}`;
     case 'azureBlob':
       return `${c.name}  azureBlob  ${c.accountUrl.replace(/\/+$/, '')}/${c.container}  ${AUTH_WORDS[c.auth]} ${c.hasSecret ? 'saved' : 'not set'}`;
   }

@@ -115,6 +115,16 @@ export type ResolvedCredential =
       container: string;
       auth: BlobAuth;
       secret?: string;
+    }
+  | {
+      name: string;
+      type: 'mysql';
+      host: string;
+      port: number;
+      database: string;
+      user: string;
+      ssl: boolean;
+      password?: string;
     };
 
 /** Why a synced record is not one `set()` would have stored, or null: the same rules apply to every source. */
@@ -175,7 +185,8 @@ export function split(
         },
       };
     }
-    case 'postgresql': {
+    case 'postgresql':
+    case 'mysql': {
       const password = input.password ?? kept.password;
       return {
         fields: {
@@ -214,9 +225,10 @@ export function toView(name: string, record: CredentialRecord): CredentialView {
         hasBearerToken: f.hasBearerToken === true,
       };
     case 'postgresql':
+    case 'mysql':
       return {
         ...base,
-        type: 'postgresql',
+        type: record.type,
         host: String(f.host),
         port: Number(f.port),
         database: String(f.database),

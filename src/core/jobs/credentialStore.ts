@@ -233,9 +233,10 @@ export class CredentialStore {
           ...(secrets.bearerToken ? { bearerToken: secrets.bearerToken } : {}),
         };
       case 'postgresql':
+      case 'mysql':
         return {
           name,
-          type: 'postgresql',
+          type: record.type,
           host: String(f.host),
           port: Number(f.port),
           database: String(f.database),

@@ -43,6 +43,11 @@ const TRANSIENT_CODES = new Set([
   'UND_ERR_CONNECT_TIMEOUT',
   'UND_ERR_HEADERS_TIMEOUT',
   'UND_ERR_BODY_TIMEOUT',
+  /** mysql2: the server closed the connection mid-query (restart, network). */
+  'PROTOCOL_CONNECTION_LOST',
+  /** MySQL/MariaDB: the connection was killed (KILL CONNECTION) or the server is shutting down, like PostgreSQL's 57P01. */
+  'ER_CONNECTION_KILLED',
+  'ER_SERVER_SHUTDOWN',
 ]);
 const TRANSIENT_MESSAGE =
   /socket hang up|^aborted$|premature close|timed? ?out|connection terminated unexpectedly/i;
@@ -55,6 +60,7 @@ const PERMANENT_CODES = new Set<ErrorCode>([
   'CREDENTIAL_NOT_FOUND',
   'CREDENTIAL_TYPE_MISMATCH',
   'DATA_SOURCE_AUTH_FAILED',
+  'DATA_SOURCE_MULTIPLE_STATEMENTS',
   'NODE_CREDENTIAL_REJECTED',
   'JOB_NOT_ASSIGNED',
   'JOB_NOT_FOUND',

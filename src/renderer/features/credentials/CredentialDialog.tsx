@@ -14,6 +14,7 @@ import {
   CREDENTIAL_TYPE_HELP,
   CREDENTIAL_TYPE_LABEL,
   CREDENTIAL_TYPES,
+  defaultPortFor,
   emptyForm,
   formFromView,
   type CredentialField,
@@ -109,7 +110,7 @@ export function CredentialDialog({
   };
 
   const savedHttp = editing?.type === 'http' ? editing : null;
-  const savedPg = editing?.type === 'postgresql' ? editing : null;
+  const savedPg = editing?.type === 'postgresql' || editing?.type === 'mysql' ? editing : null;
   const savedBlob = editing?.type === 'azureBlob' ? editing : null;
   const blobSecretKept = savedBlob?.hasSecret === true && savedBlob.auth === form.blobAuth;
 
@@ -152,7 +153,7 @@ export function CredentialDialog({
           legend="Type"
           options={CREDENTIAL_TYPES}
           value={form.type}
-          onChange={(type) => update({ type })}
+          onChange={(type) => update({ type, port: defaultPortFor(type, form.port) })}
           labels={CREDENTIAL_TYPE_LABEL}
           help={CREDENTIAL_TYPE_HELP}
           disabled={saving || editing !== null}
@@ -201,7 +202,7 @@ export function CredentialDialog({
           </div>
         ) : null}
 
-        {form.type === 'postgresql' ? (
+        {form.type === 'postgresql' || form.type === 'mysql' ? (
           <div className="field-group">
             <div className="field-group__row">
               <div className="field--grow">
@@ -209,7 +210,7 @@ export function CredentialDialog({
                   value: form.host,
                   onChange: (host) => update({ host }),
                   mono: true,
-                  placeholder: 'db.corp.example',
+                  placeholder: form.type === 'mysql' ? 'mysql.corp.example' : 'db.corp.example',
                 })}
               </div>
               <div className="field--port">

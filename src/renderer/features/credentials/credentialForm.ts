@@ -20,6 +20,7 @@ export const CREDENTIAL_TYPE_LABEL: Record<CredentialType, string> = {
   http: 'HTTP(S) endpoint',
   postgresql: 'PostgreSQL',
   azureBlob: 'Azure Blob Storage',
+  mysql: 'MySQL / MariaDB',
 };
 
 export const CREDENTIAL_TYPE_HELP: Record<CredentialType, string> = {
@@ -27,6 +28,7 @@ export const CREDENTIAL_TYPE_HELP: Record<CredentialType, string> = {
   http: 'GET from a web server, with an optional bearer token and secret headers.',
   postgresql: 'A query on a PostgreSQL server, streamed row by row.',
   azureBlob: 'Blobs in a container of a storage account: read in parallel ranges, written as block blobs.',
+  mysql: 'A SELECT on a MySQL or MariaDB server, in a read-only transaction, streamed row by row.',
 };
 
 export { BLOB_AUTH_KINDS, CREDENTIAL_TYPES };
@@ -101,7 +103,16 @@ export const FIELDS_OF: Record<CredentialType, CredentialField[]> = {
   http: ['name', 'baseUrl', 'bearerToken', 'headers'],
   postgresql: ['name', 'host', 'port', 'database', 'user', 'password'],
   azureBlob: ['name', 'accountUrl', 'container', 'blobSecret'],
+  mysql: ['name', 'host', 'port', 'database', 'user', 'password'],
 };
+
+const DEFAULT_PORTS: Partial<Record<CredentialType, string>> = { postgresql: '5432', mysql: '3306' };
+
+/** The port to show when the type changes: the new type's default, unless the user typed another one. */
+export function defaultPortFor(type: CredentialType, port: string): string {
+  const defaults = Object.values(DEFAULT_PORTS);
+  return port === '' || defaults.includes(port) ? (DEFAULT_PORTS[type] ?? port) : port;
+}
 
 export function emptyForm(): CredentialForm {
   return {
@@ -133,6 +144,7 @@ export function formFromView(view: CredentialView): CredentialForm {
     case 'http':
       return { ...form, baseUrl: view.baseUrl };
     case 'postgresql':
+    case 'mysql':
       return {
         ...form,
         host: view.host,
@@ -180,18 +192,19 @@ export function checkCredentialForm(
       };
       break;
     }
-    case 'postgresql': {
+    case 'postgresql':
+    case 'mysql': {
       if (!form.host.trim()) problems.host = 'Enter the server name or IP address.';
       const port = Number(form.port.trim());
       if (!/^\d+$/.test(form.port.trim()) || port < 1 || port > 65535)
-        problems.port = 'Enter a port from 1 to 65535 (PostgreSQL uses 5432).';
+        problems.port = `Enter a port from 1 to 65535 (${form.type === 'mysql' ? 'MySQL uses 3306' : 'PostgreSQL uses 5432'}).`;
       if (!form.database.trim()) problems.database = 'Enter the database name.';
       if (!form.user.trim()) problems.user = 'Enter the user name.';
-      const hasPassword = editing?.type === 'postgresql' && editing.hasPassword;
+      const hasPassword = editing?.type === form.type && editing.hasPassword;
       if (!form.password && !hasPassword) problems.password = 'Enter the password of this user.';
       input = {
         name: form.name.trim(),
-        type: 'postgresql',
+        type: form.type,
         host: form.host.trim(),
         port,
         database: form.database.trim(),
@@ -244,6 +257,7 @@ export function credentialFacts(view: CredentialView): { label: string; value: s
           : []),
       ];
     case 'postgresql':
+    case 'mysql':
       return [
         { label: 'Server', value: `${view.host}:${view.port}`, mono: true },
         { label: 'Database', value: view.database, mono: true },
@@ -272,6 +286,7 @@ export function savedSecrets(view: CredentialView): string[] {
           : []),
       ];
     case 'postgresql':
+    case 'mysql':
       return view.hasPassword ? ['password saved'] : ['no password'];
     case 'azureBlob':
       return view.hasSecret ? [`${BLOB_SECRET_WORDS[view.auth]} saved`] : ['no secret'];

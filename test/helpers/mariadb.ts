@@ -1,0 +1,186 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from './node';
+
+/**
+ * A real MariaDB server (Debian's `mariadb-server`) on a private datadir under
+ * a temp dir and a free loopback port, for tests. `--no-defaults` first, so no
+ * /etc/mysql config applies; `--user=root` so it runs as whoever runs the
+ * tests; ready when `mariadb-admin ping` answers. Set-up SQL goes as root over
+ * the unix socket; a node connects over TCP with a password, as in production.
+ */
+
+const COMMAND_TIMEOUT_MS = 120_000;
+const READY_TIMEOUT_MS = 30_000;
+
+/** `mariadbd` and `mariadb-install-db`, or the reason to print when they are absent. */
+export function findMariadb(): { found: true } | { found: false; reason: string } {
+  for (const dir of (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/usr/bin'])) {
+    if (fs.existsSync(path.join(dir, 'mariadbd'))) return { found: true };
+  }
+  return {
+    found: false,
+    reason: 'no mariadbd: install MariaDB (apt-get install -y mariadb-server) to run these',
+  };
+}
+
+function which(name: string): string {
+  for (const dir of (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/usr/bin'])) {
+    const file = path.join(dir, name);
+    if (fs.existsSync(file)) return file;
+  }
+  return name;
+}
+
+export interface CommandResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function run(command: string, args: readonly string[], input = ''): Promise<CommandResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(which(command), args, { stdio: ['pipe', 'pipe', 'pipe'], cwd: os.tmpdir() });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${command} ${args.join(' ')} did not finish within ${COMMAND_TIMEOUT_MS} ms`));
+    }, COMMAND_TIMEOUT_MS);
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, stdout, stderr });
+    });
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(input);
+  });
+}
+
+export interface RunningMariadb {
+  host: string;
+  port: number;
+  socket: string;
+  /** Runs SQL (from stdin) as root over the unix socket; answers `mariadb --batch` output (tab-separated, a header row). */
+  sql(text: string, database?: string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+const started = new Set<RunningMariadb>();
+
+export async function startMariadb(): Promise<RunningMariadb> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'openir-mariadb-'));
+  const dataDir = path.join(dir, 'data');
+  const socket = path.join(dir, 'sock');
+  const install = await run('mariadb-install-db', [
+    '--no-defaults',
+    `--datadir=${dataDir}`,
+    '--user=root',
+    '--auth-root-authentication-method=normal',
+    '--skip-test-db',
+  ]);
+  if (install.code !== 0) throw new Error(`mariadb-install-db failed (${install.code}): ${install.stderr}`);
+  const port = await freePort();
+  const child: ChildProcess = spawn(
+    which('mariadbd'),
+    [
+      '--no-defaults',
+      `--datadir=${dataDir}`,
+      `--socket=${socket}`,
+      `--port=${port}`,
+      '--bind-address=127.0.0.1',
+      `--pid-file=${path.join(dir, 'pid')}`,
+      `--log-error=${path.join(dir, 'err.log')}`,
+      '--user=root',
+      '--skip-name-resolve',
+      // Small and quick for tests: no large buffer pool, no fsync per commit.
+      '--innodb-buffer-pool-size=64M',
+      '--innodb-flush-log-at-trx-commit=0',
+    ],
+    { stdio: 'ignore' },
+  );
+  let exited = false;
+  child.once('exit', () => (exited = true));
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  for (;;) {
+    const ping = await run('mariadb-admin', ['--no-defaults', `--socket=${socket}`, '-uroot', 'ping']);
+    if (ping.code === 0) break;
+    if (exited || Date.now() > deadline) {
+      child.kill('SIGKILL');
+      const log = fs.existsSync(path.join(dir, 'err.log'))
+        ? fs.readFileSync(path.join(dir, 'err.log'), 'utf8')
+        : '';
+      throw new Error(`mariadbd did not start: ${log.slice(-2000)}`);
+    }
+    await sleep(100);
+  }
+  const server: RunningMariadb = {
+    host: '127.0.0.1',
+    port,
+    socket,
+    async sql(text, database) {
+      const result = await run(
+        'mariadb',
+        [
+          '--no-defaults',
+          `--socket=${socket}`,
+          '-uroot',
+          '--batch',
+          '--quick',
+          ...(database ? [database] : []),
+        ],
+        text,
+      );
+      if (result.code !== 0) throw new Error(`mariadb failed (${result.code}): ${result.stderr}`);
+      return result.stdout;
+    },
+    async stop() {
+      started.delete(server);
+      if (!exited) {
+        const gone = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGKILL');
+        await gone;
+      }
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  started.add(server);
+  return server;
+}
+
+export async function stopAllMariadb(): Promise<void> {
+  for (const server of [...started]) await server.stop();
+}
+
+export function mysqlCredentialArgs(
+  name: string,
+  server: Pick<RunningMariadb, 'host' | 'port'>,
+  { database = 'shop', user = 'reader', json = true } = {},
+): string[] {
+  return [
+    'credential',
+    'set',
+    name,
+    '--type',
+    'mysql',
+    '--host',
+    server.host,
+    '--port',
+    String(server.port),
+    '--database',
+    database,
+    '--user',
+    user,
+    '--no-ssl',
+    '--secret-stdin',
+    ...(json ? ['--json'] : []),
+  ];
+}
