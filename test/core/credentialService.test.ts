@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { CredentialService } from '../../src/core/credentialService';
 import { PeerKey } from '../../src/core/peerSeal';
 import type { CredentialView } from '../../src/shared/credentials';
@@ -39,9 +39,12 @@ const api = (secret: string) =>
     headers: { Authorization: secret },
   }) as const;
 
-async function settled(): Promise<void> {
-  // Pushes run after the operation answered (the list is read from disk): let them land.
-  await new Promise((resolve) => setTimeout(resolve, 50));
+/** Pushes run after the operation answered (the list is read from disk): wait for the `count`th, bounded. */
+async function pushes(s: { pushed: unknown[] }, count: number): Promise<void> {
+  await vi.waitFor(() => expect(s.pushed.length).toBeGreaterThanOrEqual(count), {
+    timeout: 5000,
+    interval: 10,
+  });
 }
 
 describe('credential service', () => {
@@ -49,17 +52,17 @@ describe('credential service', () => {
     const s = service();
     const saved = await s.credentials.set(api('Bearer header-secret-1234'));
     expect(saved).toMatchObject({ name: 'api', type: 'http', createdAt: CLOCK.toISOString(), version: 1 });
-    await settled();
+    await pushes(s, 1);
     expect(s.pushed).toEqual([[saved]]);
     expect(await s.credentials.list()).toEqual({ credentials: [saved] });
     await s.credentials.set({ name: 'files', type: 'localFolder', root: s.home });
-    await settled();
+    await pushes(s, 2);
     expect(s.pushed.at(-1)?.map((c) => c.name)).toEqual(['api', 'files']);
     await s.credentials.delete({ name: 'api' });
-    await settled();
+    await pushes(s, 3);
     expect(s.pushed.at(-1)?.map((c) => c.name)).toEqual(['files']);
     await s.credentials.clear();
-    await settled();
+    await pushes(s, 4);
     expect(s.pushed.at(-1)).toEqual([]);
     expect(s.pushed).toHaveLength(4);
     expect(s.messages()).toEqual(
