@@ -86,23 +86,11 @@ describe.runIf(azuriteAvailable)('Azure Blob Storage: source and sink against Az
   const slowData = randomBytes(16 * 1024 * 1024);
   const data = startDataServer({ token: TOKEN, slowData });
 
-  const admin = async <T>(args: string[]): Promise<T> => {
-    const result = await cp.admin<T>(args);
-    if (result.code !== 0) throw new Error(`${args.join(' ')} failed: ${result.stderr}`);
-    return result.json;
-  };
+  const admin = <T>(args: string[]) => cp.adminOk<T>(args);
   const submit = (ir: string, source: string, sink: string, extra: string[] = []) =>
     admin<JobJson>(['job', 'submit', '--ir', ir, '--source', source, '--sink', sink, ...extra]);
-  const waitJob = async (id: string, predicate: (job: JobJson) => boolean, timeoutMs = 60_000) => {
-    const deadline = Date.now() + timeoutMs;
-    let job = await admin<JobJson>(['job', 'show', id]);
-    while (!predicate(job)) {
-      if (Date.now() > deadline) throw new Error(`job never matched; last: ${JSON.stringify(job)}`);
-      await sleep(100);
-      job = await admin<JobJson>(['job', 'show', id]);
-    }
-    return job;
-  };
+  const waitJob = (id: string, predicate: (job: JobJson) => boolean, timeoutMs = 60_000) =>
+    cp.waitJob(id, predicate, timeoutMs);
   const finished = (id: string, timeoutMs?: number) => waitJob(id, (j) => FINAL.includes(j.state), timeoutMs);
   const blobCredential = (
     target: TestNode,

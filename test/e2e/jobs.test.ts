@@ -34,24 +34,12 @@ describe('jobs: dispatch, copy, cancel, failover, limits', () => {
   const data = startDataServer({ token: TOKEN, big: webBig, slowData });
   let webUrl = '';
 
-  const admin = async <T>(args: string[]): Promise<T> => {
-    const result = await cp.admin<T>(args);
-    if (result.code !== 0) throw new Error(`${args.join(' ')} failed: ${result.stderr}`);
-    return result.json;
-  };
+  const admin = <T>(args: string[]) => cp.adminOk<T>(args);
   const submit = (source: string, sink = 'staging', extra: string[] = []) =>
     admin<JobJson>(['job', 'submit', '--ir', 'jobs-ir', '--source', source, '--sink', sink, ...extra]);
   const show = (id: string) => admin<JobJson>(['job', 'show', id]);
-  const waitJob = async (id: string, predicate: (job: JobJson) => boolean, timeoutMs = 30_000) => {
-    const deadline = Date.now() + timeoutMs;
-    let job = await show(id);
-    while (!predicate(job)) {
-      if (Date.now() > deadline) throw new Error(`job never matched; last: ${JSON.stringify(job)}`);
-      await sleep(100);
-      job = await show(id);
-    }
-    return job;
-  };
+  const waitJob = (id: string, predicate: (job: JobJson) => boolean, timeoutMs = 30_000) =>
+    cp.waitJob(id, predicate, timeoutMs);
   const setUpNode = async (node: TestNode) => {
     await node.startHost();
     // Two nodes share this IR; a second node may join only while the first has remote access.

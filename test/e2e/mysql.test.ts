@@ -96,11 +96,7 @@ describe.skipIf(!found.found)('MySQL/MariaDB source: types, table:, refusals, ca
   let reference: string[][] = [];
   const node = makeNode({}, 'my-node1');
 
-  const admin = async <T>(args: string[]): Promise<T> => {
-    const result = await cp.admin<T>(args);
-    if (result.code !== 0) throw new Error(`${args.join(' ')} failed: ${result.stderr}`);
-    return result.json;
-  };
+  const admin = <T>(args: string[]) => cp.adminOk<T>(args);
   const submit = (source: string, format = 'csv') =>
     admin<JobJson>([
       'job',
@@ -114,17 +110,8 @@ describe.skipIf(!found.found)('MySQL/MariaDB source: types, table:, refusals, ca
       '--format',
       format,
     ]);
-  const show = (id: string) => admin<JobJson>(['job', 'show', id]);
-  const waitJob = async (id: string, predicate: (job: JobJson) => boolean, timeoutMs = 60_000) => {
-    const deadline = Date.now() + timeoutMs;
-    let job = await show(id);
-    while (!predicate(job)) {
-      if (Date.now() > deadline) throw new Error(`job never matched; last: ${JSON.stringify(job)}`);
-      await sleep(100);
-      job = await show(id);
-    }
-    return job;
-  };
+  const waitJob = (id: string, predicate: (job: JobJson) => boolean, timeoutMs = 60_000) =>
+    cp.waitJob(id, predicate, timeoutMs);
   const staged = (id: string) => fs.readFileSync(path.join(cp.dataDir, 'staging', id), 'utf8');
   const running = async (marker: string) =>
     Number(

@@ -55,11 +55,7 @@ describe.skipIf(found.bin === null)(
     const node1 = makeNode({}, 'pg-node1');
     const node2 = makeNode({}, 'pg-node2');
 
-    const admin = async <T>(args: string[]): Promise<T> => {
-      const result = await cp.admin<T>(args);
-      if (result.code !== 0) throw new Error(`${args.join(' ')} failed: ${result.stderr}`);
-      return result.json;
-    };
+    const admin = <T>(args: string[]) => cp.adminOk<T>(args);
     const submit = (source: string, format = 'csv') =>
       admin<JobJson>([
         'job',
@@ -73,17 +69,8 @@ describe.skipIf(found.bin === null)(
         '--format',
         format,
       ]);
-    const show = (id: string) => admin<JobJson>(['job', 'show', id]);
-    const waitJob = async (id: string, predicate: (job: JobJson) => boolean, timeoutMs = 30_000) => {
-      const deadline = Date.now() + timeoutMs;
-      let job = await show(id);
-      while (!predicate(job)) {
-        if (Date.now() > deadline) throw new Error(`job never matched; last: ${JSON.stringify(job)}`);
-        await sleep(100);
-        job = await show(id);
-      }
-      return job;
-    };
+    const waitJob = (id: string, predicate: (job: JobJson) => boolean, timeoutMs = 30_000) =>
+      cp.waitJob(id, predicate, timeoutMs);
     const setCredential = (node: TestNode, name: string, password: string) =>
       node.cli(postgresCredentialArgs(name, pg), `${password}\n`);
     const setUpNode = async (node: TestNode) => {

@@ -68,11 +68,7 @@ describe.skipIf(found.bin === null)('PostgreSQL sink: CSV into a table in one tr
   let fileSha = '';
   const login = () => ({ database: 'shop', user: 'writer', password: PASSWORD });
 
-  const admin = async <T>(args: string[]): Promise<T> => {
-    const result = await cp.admin<T>(args);
-    if (result.code !== 0) throw new Error(`${args.join(' ')} failed: ${result.stderr}`);
-    return result.json;
-  };
+  const admin = <T>(args: string[]) => cp.adminOk<T>(args);
   const submitArgs = (source: string, sink: string, extra: string[] = []) => [
     'job',
     'submit',
@@ -88,17 +84,8 @@ describe.skipIf(found.bin === null)('PostgreSQL sink: CSV into a table in one tr
   ];
   const submit = (source: string, sink: string, extra: string[] = []) =>
     admin<JobJson>(submitArgs(source, sink, extra));
-  const show = (id: string) => admin<JobJson>(['job', 'show', id]);
-  const waitJob = async (id: string, predicate: (job: JobJson) => boolean, timeoutMs = 60_000) => {
-    const deadline = Date.now() + timeoutMs;
-    let job = await show(id);
-    while (!predicate(job)) {
-      if (Date.now() > deadline) throw new Error(`job never matched; last: ${JSON.stringify(job)}`);
-      await sleep(100);
-      job = await show(id);
-    }
-    return job;
-  };
+  const waitJob = (id: string, predicate: (job: JobJson) => boolean, timeoutMs = 60_000) =>
+    cp.waitJob(id, predicate, timeoutMs);
   const finished = async (source: string, sink: string, extra: string[] = []) =>
     waitJob((await submit(source, sink, extra)).id, (j) => FINAL.includes(j.state));
   const count = async (table: string) =>

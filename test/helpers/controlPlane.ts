@@ -2,6 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { JobView } from '../../src/control-plane/jobStore';
 
 /**
  * Starts the real reference control plane (the built `dist/control-plane/main.js`)
@@ -51,6 +53,10 @@ export interface RunningControlPlane {
   admin<T = unknown>(args: readonly string[]): Promise<CliResult<T>>;
   /** `ir create <name> [args]`: the new IR and its two keys; throws when the command fails. */
   createIr(name: string, args?: readonly string[]): Promise<CreatedIr>;
+  /** `admin`, answering its JSON; throws (with stderr) when the command fails. */
+  adminOk<T = unknown>(args: readonly string[]): Promise<T>;
+  /** `job show <id>`, polled every 100 ms until `predicate` holds; throws with the last view past `timeoutMs`. */
+  waitJob(id: string, predicate: (job: JobView) => boolean, timeoutMs?: number): Promise<JobView>;
 }
 
 export interface CreatedIr {
@@ -133,6 +139,12 @@ export async function startControlPlane(
     return code;
   };
 
+  const adminOk = async <T>(adminArgs: readonly string[]): Promise<T> => {
+    const result = await runControlPlaneCli<T>([...adminArgs, '--data', dataDir, '--json']);
+    if (result.code !== 0) throw new Error(`${adminArgs.join(' ')} failed: ${result.stderr}`);
+    return result.json;
+  };
+
   return {
     ...ready,
     dataDir,
@@ -144,6 +156,17 @@ export async function startControlPlane(
     },
     admin: <T>(adminArgs: readonly string[]) =>
       runControlPlaneCli<T>([...adminArgs, '--data', dataDir, '--json']),
+    adminOk,
+    waitJob: async (id, predicate, timeoutMs = 30_000) => {
+      const deadline = Date.now() + timeoutMs;
+      let job = await adminOk<JobView>(['job', 'show', id]);
+      while (!predicate(job)) {
+        if (Date.now() > deadline) throw new Error(`job never matched; last: ${JSON.stringify(job)}`);
+        await sleep(100);
+        job = await adminOk<JobView>(['job', 'show', id]);
+      }
+      return job;
+    },
     createIr: async (name: string, args: readonly string[] = []) => {
       const created = await runControlPlaneCli<CreatedIr>([
         'ir',
