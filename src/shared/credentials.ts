@@ -49,6 +49,22 @@ export const BlobContainerSchema = z
   );
 const HeaderNameSchema = z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'Not a valid HTTP header name.');
 
+/**
+ * A database server credential's input (PostgreSQL, MySQL): the same fields,
+ * with the engine's default port and its own limits on name lengths.
+ */
+function databaseServerFields(defaultPort: number, databaseMax: number, userMax: number) {
+  return {
+    host: z.string().min(1).max(253),
+    port: z.number().int().min(1).max(65535).default(defaultPort),
+    database: z.string().min(1).max(databaseMax),
+    user: z.string().min(1).max(userMax),
+    ssl: z.boolean().default(true),
+    /** Absent on update keeps the saved one. */
+    password: SecretSchema.optional(),
+  };
+}
+
 export const CredentialInputSchema = z.discriminatedUnion('type', [
   z
     .object({
@@ -76,13 +92,7 @@ export const CredentialInputSchema = z.discriminatedUnion('type', [
     .object({
       name: CredentialNameSchema,
       type: z.literal('postgresql'),
-      host: z.string().min(1).max(253),
-      port: z.number().int().min(1).max(65535).default(5432),
-      database: z.string().min(1).max(63),
-      user: z.string().min(1).max(63),
-      ssl: z.boolean().default(true),
-      /** Absent on update keeps the saved one. */
-      password: SecretSchema.optional(),
+      ...databaseServerFields(5432, 63, 63),
     })
     .strict(),
   z
@@ -97,17 +107,7 @@ export const CredentialInputSchema = z.discriminatedUnion('type', [
     })
     .strict(),
   z
-    .object({
-      name: CredentialNameSchema,
-      type: z.literal('mysql'),
-      host: z.string().min(1).max(253),
-      port: z.number().int().min(1).max(65535).default(3306),
-      database: z.string().min(1).max(64),
-      user: z.string().min(1).max(80),
-      ssl: z.boolean().default(true),
-      /** Absent on update keeps the saved one. */
-      password: SecretSchema.optional(),
-    })
+    .object({ name: CredentialNameSchema, type: z.literal('mysql'), ...databaseServerFields(3306, 64, 80) })
     .strict(),
 ]);
 export type CredentialInput = z.infer<typeof CredentialInputSchema>;
