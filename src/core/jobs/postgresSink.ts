@@ -4,7 +4,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { OpenIrError } from '../../shared/errors';
 import { TABLE_SINK_PREFIX, type JobFormat, type JobMode } from '../../shared/jobs';
 import type { OpenedSink } from './copyEnds';
-import type { PostgresCredential } from './postgresSource';
+import { cancelBackend, type PostgresCredential } from './postgresSource';
 
 /*
  * A PostgreSQL table as a sink: `COPY <table> FROM STDIN (FORMAT csv, HEADER
@@ -129,6 +129,8 @@ export async function openPostgresSink(
         if (copied) return;
         closing = true;
         ended = true;
+        // The CancelRequest stops the backend at once; closed alone, it would first load what it had buffered.
+        void cancelBackend(credential, client);
         setImmediate(() => client.connection.stream.destroy());
       };
       copy.on('error', (error: Error) => {
@@ -154,6 +156,7 @@ export async function openPostgresSink(
         // would wait behind the COPY's end.
         closing = true;
         ended = true;
+        void cancelBackend(credential, client);
         client.connection.stream.destroy();
         return;
       }

@@ -143,7 +143,7 @@ export async function openPostgresSource(
 }
 
 /** PostgreSQL's CancelRequest: a new connection carrying the backend's pid and secret key; no authentication. */
-function cancelBackend(credential: PostgresCredential, client: Client): Promise<void> {
+export function cancelBackend(credential: PostgresCredential, client: Client): Promise<void> {
   const pid: unknown = Reflect.get(client, 'processID');
   const key: unknown = Reflect.get(client, 'secretKey');
   if (typeof pid !== 'number' || typeof key !== 'number') return Promise.resolve();
