@@ -1,6 +1,7 @@
+import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import { PassThrough, Transform, type Readable, type TransformCallback } from 'node:stream';
-import { Client, type ClientConfig } from 'pg';
+import { Client, type ClientConfig, type Connection, type Submittable } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { OpenIrError } from '../../shared/errors';
 import type { JobFormat } from '../../shared/jobs';
@@ -18,6 +19,8 @@ const TABLE_PREFIX = 'table:';
  * The SQL a job's source path stands for: `table:<name>` (a table or view,
  * `schema.name` allowed, unquoted parts folded to lower case as PostgreSQL
  * does) or a query, whose trailing `;` is dropped so it can sit inside COPY.
+ * A query must start with SELECT or WITH (after comments and parentheses);
+ * that it is one statement only is the server's call (see parseOnServer).
  */
 export function selectFor(location: string): string {
   const text = location.trim();
@@ -29,7 +32,35 @@ export function selectFor(location: string): string {
       fix: 'Give a query (--source <credential>:SELECT …) or a table (--source <credential>:table:<name>).',
     });
   }
+  const first = firstKeyword(query);
+  if (first !== 'select' && first !== 'with') {
+    throw new OpenIrError(
+      'INVALID_INPUT',
+      `A PostgreSQL source runs one SELECT (or WITH … SELECT); this query starts with ${first ? `"${first.toUpperCase()}"` : 'no keyword'}.`,
+      { fix: 'Give a single SELECT query, or table:<name> to read a whole table.' },
+    );
+  }
   return query;
+}
+
+/** The first word of a query, lower-cased, past whitespace, comments (nested, as PostgreSQL allows) and "(". */
+function firstKeyword(query: string): string | null {
+  let at = 0;
+  while (at < query.length) {
+    if (/[\s(]/u.test(query[at] ?? '')) at += 1;
+    else if (query.startsWith('--', at)) {
+      const end = query.indexOf('\n', at);
+      at = end < 0 ? query.length : end + 1;
+    } else if (query.startsWith('/*', at)) {
+      let depth = 0;
+      do {
+        const step = query.startsWith('/*', at) ? 1 : query.startsWith('*/', at) ? -1 : 0;
+        depth += step;
+        at += step === 0 ? 1 : 2;
+      } while (depth > 0 && at < query.length);
+    } else break;
+  }
+  return /^[A-Za-z_]+/u.exec(query.slice(at))?.[0].toLowerCase() ?? null;
 }
 
 /**
@@ -41,8 +72,9 @@ export function selectFor(location: string): string {
  */
 export function copyStatementFor(location: string, format: JobFormat): string {
   const select = selectFor(location);
-  if (format === 'ndjson') return `COPY (SELECT row_to_json(q)::text FROM (${select}) AS q) TO STDOUT`;
-  return `COPY (${select}) TO STDOUT WITH (FORMAT csv, HEADER true)`;
+  // On lines of their own, so a "--" comment closing the query cannot swallow the wrapper's ")".
+  if (format === 'ndjson') return `COPY (SELECT row_to_json(q)::text FROM (\n${select}\n) AS q) TO STDOUT`;
+  return `COPY (\n${select}\n) TO STDOUT WITH (FORMAT csv, HEADER true)`;
 }
 
 function quoteQualifiedName(name: string): string {
@@ -79,6 +111,7 @@ export async function openPostgresSource(
   format: JobFormat,
   signal: AbortSignal,
 ): Promise<Readable> {
+  const select = selectFor(location);
   const statement = copyStatementFor(location, format);
   signal.throwIfAborted();
   const config: ClientConfig = {
@@ -121,6 +154,14 @@ export async function openPostgresSource(
     signal.removeEventListener('abort', abortConnect);
   }
 
+  try {
+    const parse = new ParseOnServer(select);
+    client.query(parse);
+    await parse.done;
+  } catch (error) {
+    await client.end().catch(() => undefined);
+    throw describeError(credential, error);
+  }
   const copy = client.query(copyTo(statement, { highWaterMark: HIGH_WATER_MARK }));
   let copied = false;
   copy.once('end', () => {
@@ -140,6 +181,78 @@ export async function openPostgresSource(
   });
   copy.pipe(out);
   return out;
+}
+
+/**
+ * The query alone, parsed by the server with the extended protocol (Parse and
+ * Describe, then Sync: never Execute). A Parse message holds exactly one
+ * statement, so a query that would close the COPY wrapper and stack its own
+ * statements (`SELECT 1) TO STDOUT; COMMIT; BEGIN READ WRITE; …`) is refused
+ * here, before anything runs; what passes is one balanced statement, which
+ * wrapped in COPY stays one statement. The read-only session and, above all,
+ * the database role's grants remain the boundary for what that one may do.
+ */
+class ParseOnServer extends EventEmitter implements Submittable {
+  private settle: { resolve: () => void; reject: (error: Error) => void } | null = null;
+  readonly done: Promise<void>;
+
+  constructor(private readonly text: string) {
+    super();
+    this.done = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
+  }
+
+  submit(connection: Connection): void {
+    const wire = connection as unknown as WireConnection;
+    wire.parse({ text: this.text, types: [] });
+    wire.describe({ type: 'S', name: '' });
+    wire.sync();
+  }
+
+  // What the client hands the active query while Parse/Describe are answered.
+  handleRowDescription(): void {}
+  handleDataRow(): void {}
+  handleCommandComplete(): void {}
+  handleEmptyQuery(): void {}
+  handlePortalSuspended(): void {}
+  handleCopyInResponse(): void {}
+  handleCopyData(): void {}
+
+  // pg hands an error to the active query and then forgets it: the ReadyForQuery after it goes to nobody.
+  handleError(error: Error): void {
+    const sqlState = Reflect.get(error, 'code');
+    this.settle?.reject(
+      sqlState === '42601' && /multiple commands/i.test(error.message)
+        ? new OpenIrError(
+            'DATA_SOURCE_MULTIPLE_STATEMENTS',
+            'The PostgreSQL source query holds more than one statement; none of them was run.',
+            {
+              fix: 'Give a single SELECT query (no ";" between statements), or table:<name>.',
+              cause: error,
+            },
+          )
+        : sqlState === '42601'
+          ? new OpenIrError(
+              'INVALID_INPUT',
+              `The PostgreSQL source query is not valid SQL: ${error.message}.`,
+              {
+                fix: 'Correct the query; try it in psql first.',
+                cause: error,
+              },
+            )
+          : error,
+    );
+  }
+
+  handleReadyForQuery(): void {
+    this.settle?.resolve();
+  }
+}
+
+/** The parts of pg's Connection this file speaks to directly (not in @types/pg). */
+interface WireConnection {
+  parse(query: { text: string; types: number[] }): void;
+  describe(message: { type: 'S' | 'P'; name: string }): void;
+  sync(): void;
 }
 
 /** PostgreSQL's CancelRequest: a new connection carrying the backend's pid and secret key; no authentication. */
