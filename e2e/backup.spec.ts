@@ -78,7 +78,7 @@ test('Back up with a password downloads an encrypted backup file', async () => {
   await card.getByLabel('Backup password', { exact: true }).first().fill('short');
   await card.getByLabel('Confirm password').fill('short');
   await card.getByRole('button', { name: 'Back up' }).click();
-  await expect(card.getByRole('alert').first()).toContainText('at least 8 characters');
+  await expect(card.getByRole('alert').first()).toContainText('at least 12 characters');
 
   await card.getByLabel('Backup password', { exact: true }).first().fill(PASSWORD);
   await card.getByLabel('Confirm password').fill(PASSWORD);

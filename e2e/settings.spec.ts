@@ -319,7 +319,7 @@ test('backup and restore: a short password, a chosen backup file, the unregister
   await backup.getByLabel('Backup password', { exact: true }).first().fill('short');
   await backup.getByLabel('Confirm password').fill('short');
   await backup.getByRole('button', { name: 'Back up' }).click();
-  await expect(backup.getByRole('alert').first()).toContainText('at least 8 characters');
+  await expect(backup.getByRole('alert').first()).toContainText('at least 12 characters');
 
   await backup.getByLabel('Backup file').setInputFiles(backupFile);
   await expect(backup).toContainText('Node shots-node in shots-ir, backed up');

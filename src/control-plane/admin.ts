@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import type { IrSummary } from '../shared/controlPlaneApi';
 import { systemClock, type Clock } from './clock';
 import { table } from './format';
-import { dbPath } from './paths';
+import { dbPath, ensureDataDir } from './paths';
 import { problems } from './problems';
 import { IrRegistry, parseKeySlot, type KeyContext } from './registry';
 import { ControlPlaneStore } from './store';
@@ -32,6 +32,7 @@ const CLI = 'openir-control-plane';
 export function openAdminSession(dataDir: string, clock: Clock = systemClock): AdminSession {
   const file = dbPath(dataDir);
   if (!existsSync(file)) throw problems.notInitialized(dataDir);
+  ensureDataDir(dataDir);
   const store = ControlPlaneStore.open(file, clock);
   const identity = store.getServiceIdentity();
   if (!identity) {

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import * as path from 'node:path';
 
@@ -43,9 +43,14 @@ export function resolveDataDir(flag: string | undefined, ctx: DataDirContext = p
   return platformDataDir(ctx);
 }
 
-/** The folder holds the TLS private key: only its owner may enter it. */
+/**
+ * The folder holds the TLS private key and the database: only its owner may
+ * enter it, also when it existed before (mkdir's mode applies only to a new
+ * folder, and the umask may have widened an old one).
+ */
 export function ensureDataDir(dir: string): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (process.platform !== 'win32') chmodSync(dir, 0o700);
 }
 
 export function dbPath(dataDir: string): string {

@@ -1,3 +1,4 @@
+import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
 import Sqlite from 'better-sqlite3';
 import type { Database } from 'better-sqlite3';
 import type { Clock } from './clock';
@@ -161,9 +162,18 @@ export class ControlPlaneStore {
   }
 
   static open(file: string, clock: Clock, migrations: readonly Migration[] = MIGRATIONS): ControlPlaneStore {
+    // Owner-only before SQLite writes a byte (hashed keys, node credentials' hashes, jobs);
+    // SQLite gives its -wal and -shm files the database file's mode.
+    if (process.platform !== 'win32') {
+      closeSync(openSync(file, 'a', 0o600));
+      chmodSync(file, 0o600);
+    }
     const db = new Sqlite(file);
     try {
       db.pragma('journal_mode = WAL');
+      if (process.platform !== 'win32') {
+        for (const extra of [`${file}-wal`, `${file}-shm`]) if (existsSync(extra)) chmodSync(extra, 0o600);
+      }
       db.pragma('busy_timeout = 5000');
       db.pragma('foreign_keys = ON');
       migrate(db, migrations, clock.nowMs());

@@ -32,7 +32,7 @@ export const BackupContentSchema = z
 /** What `inspectBackup` takes: the file alone; its header is readable without the password. */
 export const InspectBackupInputSchema = z.object({ content: BackupContentSchema }).strict();
 
-export const MIN_BACKUP_PASSWORD_LENGTH = 8;
+export const MIN_BACKUP_PASSWORD_LENGTH = 12;
 
 /** A new backup's password: long enough to matter, even with a memory-hard key derivation. */
 export const NewBackupPasswordSchema = z

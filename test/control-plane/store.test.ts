@@ -1,5 +1,5 @@
 import Sqlite from 'better-sqlite3';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -11,6 +11,7 @@ import {
   migrate,
   type Migration,
 } from '../../src/control-plane/migrations';
+import { ensureDataDir } from '../../src/control-plane/paths';
 import { IrRegistry } from '../../src/control-plane/registry';
 import { hashSecret, newSecret, secretMatchesHash } from '../../src/control-plane/secrets';
 import { ControlPlaneStore } from '../../src/control-plane/store';
@@ -201,5 +202,41 @@ describe('IrRegistry', () => {
     expect(registry.authenticateNode(a.nodeId, b.nodeCredential)).toBeNull();
     expect(registry.authenticateNode('no-such-node', a.nodeCredential)).toBeNull();
     store.close();
+  });
+});
+
+describe.skipIf(process.platform === 'win32')('data folder and database permissions', () => {
+  it('an existing folder and database are made owner-only (0700, 0600) when opened', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'openir-cp-perm-'));
+    try {
+      chmodSync(dir, 0o755);
+      const file = path.join(dir, 'control-plane.db');
+      writeFileSync(file, '', { mode: 0o644 });
+      chmodSync(file, 0o644);
+      ensureDataDir(dir);
+      const store = ControlPlaneStore.open(file, new FakeClock(1));
+      store.close();
+      expect(statSync(dir).mode & 0o777).toBe(0o700);
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+      for (const extra of [`${file}-wal`, `${file}-shm`]) {
+        if (existsSync(extra)) expect(statSync(extra).mode & 0o777).toBe(0o600);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a new database is created 0600 under a permissive umask', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'openir-cp-perm-'));
+    const old = process.umask(0o022);
+    try {
+      const file = path.join(dir, 'new.db');
+      const store = ControlPlaneStore.open(file, new FakeClock(1));
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+      store.close();
+    } finally {
+      process.umask(old);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -85,6 +85,10 @@ describe('backup, restore and unregister', () => {
     expectFailure(noPassword, 'INVALID_INPUT');
     const short = await node.cli(['backup', '--out', out, '--password-stdin'], 'short');
     expectFailure(short, 'INVALID_INPUT');
+    // Twelve characters at least (the security review: eight was too few for an offline guess).
+    const eleven = await node.cli(['backup', '--out', out, '--password-stdin'], 'eleven-char');
+    expectFailure(eleven, 'INVALID_INPUT');
+    expect(eleven.stderr).toContain('at least 12 characters');
 
     const made = await node.cli(['backup', '--out', out, '--password-stdin', '--json'], PASSWORD);
     expect(made.stderr).toBe('');
