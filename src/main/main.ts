@@ -1,8 +1,18 @@
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { app, BrowserWindow, ipcMain, Menu, nativeImage, safeStorage, session, Tray } from 'electron';
+import {
+  app,
+  BrowserWindow,
+  ipcMain,
+  Menu,
+  nativeImage,
+  protocol,
+  safeStorage,
+  session,
+  Tray,
+} from 'electron';
 import { defaultHome, dataPaths } from '../core/paths';
 import { runHost, type RunningHost } from '../core/runHost';
+import { APP_SCHEME, APP_SCHEME_PRIVILEGES, APP_URL, appRequestHandler } from './appProtocol';
 import { bindContractOverIpc, forwardEvents } from './ipc';
 import { denyAllPermissions, hardenWebContents } from './navigation';
 import { safeStorageVault } from './safeStorageVault';
@@ -17,8 +27,7 @@ import { mainWindowOptions } from './windowOptions';
  * tray when the window closes.
  */
 const ROOT = path.join(__dirname, '..', '..');
-const RENDERER_INDEX = path.join(ROOT, 'dist', 'renderer', 'index.html');
-const APP_URL = pathToFileURL(RENDERER_INDEX).toString();
+const RENDERER_DIR = path.join(ROOT, 'dist', 'renderer');
 const PRELOAD = path.join(ROOT, 'dist', 'preload', 'preload.js');
 const assetPath = (...parts: string[]) => path.join(ROOT, 'assets', ...parts);
 
@@ -37,7 +46,7 @@ function showWindow(): void {
       }
     });
     window.on('closed', () => (window = null));
-    void window.loadFile(RENDERER_INDEX);
+    void window.loadURL(APP_URL);
     return;
   }
   if (window.isMinimized()) window.restore();
@@ -48,6 +57,7 @@ function showWindow(): void {
 async function start(): Promise<void> {
   await app.whenReady();
   Menu.setApplicationMenu(null);
+  protocol.handle(APP_SCHEME, appRequestHandler(RENDERER_DIR));
   denyAllPermissions(session.defaultSession);
   app.on('web-contents-created', (_event, contents) => hardenWebContents(contents, APP_URL));
 
@@ -95,6 +105,9 @@ async function start(): Promise<void> {
   });
   showWindow();
 }
+
+// Privileged schemes must be known before the app is ready.
+protocol.registerSchemesAsPrivileged([APP_SCHEME_PRIVILEGES]);
 
 if (!app.requestSingleInstanceLock()) {
   app.quit();

@@ -1,8 +1,9 @@
 import type { Session, WebContents } from 'electron';
 
 /**
- * The renderer is loaded from one local file; nothing else may be shown in
- * the window. Links to the outside never open inside the app.
+ * The renderer is one page, app://openir/index.html (appProtocol.ts); nothing
+ * else may be shown in the window or in any frame of it. Links to the outside
+ * never open inside the app.
  */
 export function isAppUrl(url: string, appIndexUrl: string): boolean {
   try {
@@ -20,6 +21,10 @@ export function hardenWebContents(contents: WebContents, appIndexUrl: string): v
   });
   contents.on('will-redirect', (event, url) => {
     if (!isAppUrl(url, appIndexUrl)) event.preventDefault();
+  });
+  // will-navigate sees the main frame only; this one sees every frame (an injected iframe too).
+  contents.on('will-frame-navigate', (details) => {
+    if (!isAppUrl(details.url, appIndexUrl)) details.preventDefault();
   });
   contents.on('will-attach-webview', (event) => event.preventDefault());
   contents.setWindowOpenHandler(() => ({ action: 'deny' }));

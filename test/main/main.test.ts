@@ -9,6 +9,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { HostEvents } from '../../src/core/events';
+import {
+  APP_CSP,
+  APP_URL as APP_INDEX_URL,
+  appRequestHandler,
+  resolveAppFile,
+} from '../../src/main/appProtocol';
 import { bindContractOverIpc, forwardEvents, isTrustedSender } from '../../src/main/ipc';
 import { hardenWebContents, isAppUrl } from '../../src/main/navigation';
 import { safeStorageVault } from '../../src/main/safeStorageVault';
@@ -23,7 +29,8 @@ import { cleanupTempDirs, filesContaining, tempDir } from '../helpers/tmp';
 
 afterAll(cleanupTempDirs);
 
-const APP_URL = 'file:///opt/OpenIR/resources/app.asar/dist/renderer/index.html';
+// The page's own URL, as main.ts loads it (served by appProtocol.ts).
+const APP_URL = APP_INDEX_URL;
 
 function status(overrides: Partial<StatusReport> = {}): StatusReport {
   return {
@@ -142,6 +149,65 @@ describe('navigation guard', () => {
     expect(attempt('will-redirect', 'https://evil.example/')).toBe(true);
     expect(attempt('will-attach-webview')).toBe(true);
     expect(openHandler()).toEqual({ action: 'deny' });
+    // Every frame, not only the main one: Electron passes one details object with the URL.
+    const frame = (url: string) => {
+      let prevented = false;
+      contents.emit('will-frame-navigate', {
+        url,
+        isMainFrame: false,
+        preventDefault: () => (prevented = true),
+      });
+      return prevented;
+    };
+    expect(frame('https://evil.example/')).toBe(true);
+    expect(frame('file:///etc/passwd')).toBe(true);
+    expect(frame(APP_URL)).toBe(false);
+  });
+});
+
+describe('app:// protocol: the built renderer folder and nothing else', () => {
+  const root = tempDir('openir-renderer-');
+  fs.mkdirSync(path.join(root, 'assets'));
+  fs.writeFileSync(path.join(root, 'index.html'), '<!doctype html><title>x</title>');
+  fs.writeFileSync(path.join(root, 'assets', 'index-abc.js'), 'export {}');
+  const outside = tempDir('openir-outside-');
+  fs.writeFileSync(path.join(outside, 'secret.txt'), 'not for the page');
+  fs.symlinkSync(path.join(outside, 'secret.txt'), path.join(root, 'assets', 'link.txt'));
+  const handler = appRequestHandler(root);
+  const get = (url: string, method = 'GET') => handler(new Request(url, { method }));
+
+  it('serves the page and its assets with their type and the CSP header', async () => {
+    const page = await get(APP_URL);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(page.headers.get('content-security-policy')).toBe(APP_CSP);
+    expect(await page.text()).toContain('<title>x</title>');
+    const script = await get('app://openir/assets/index-abc.js');
+    expect(script.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+    expect(await script.text()).toBe('export {}');
+  });
+
+  it.each([
+    ['a dot-dot path', 'app://openir/../../etc/passwd'],
+    ['an encoded dot-dot', 'app://openir/assets/%2e%2e/%2e%2e/etc/passwd'],
+    ['an encoded slash and dot-dot', 'app://openir/..%2f..%2fetc%2fpasswd'],
+    ['a backslash', 'app://openir/assets%5c..%5c..%5csecret.txt'],
+    ['a NUL', 'app://openir/index.html%00.js'],
+    ['a link out of the folder', 'app://openir/assets/link.txt'],
+    ['a folder', 'app://openir/assets/'],
+    ['a missing file', 'app://openir/nope.js'],
+    ['another host', 'app://evil/index.html'],
+    ['a broken escape', 'app://openir/%E0%A4%A'],
+  ])('refuses %s with 404', async (_what, url) => {
+    const response = await get(url);
+    expect(response.status).toBe(404);
+    expect(await response.text()).not.toContain('not for the page');
+  });
+
+  it('resolves only files inside the folder, and refuses other methods', async () => {
+    expect(await resolveAppFile(root, 'app://openir/')).toBe(fs.realpathSync(path.join(root, 'index.html')));
+    expect(await resolveAppFile(root, `file://${path.join(outside, 'secret.txt')}`)).toBeNull();
+    expect((await get(APP_URL, 'POST')).status).toBe(405);
   });
 });
 
