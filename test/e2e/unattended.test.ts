@@ -14,6 +14,7 @@ import {
   stopAllNodes,
   type StatusJson,
 } from '../helpers/node';
+import { opensslAvailable, selfSignedByOpenssl, toPfx } from '../helpers/openssl';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp';
 
 type NodesView = IrSummary & {
@@ -217,6 +218,67 @@ describe('unattended start (openir serve from the environment)', () => {
     expect(fs.readFileSync(path.join(node.home, 'logs', 'openir.log'), 'utf8')).not.toContain(secret);
     expect(fs.readFileSync(`/proc/${child.pid}/cmdline`, 'utf8')).not.toContain(secret);
     expect(processArgsAndEnv(child.pid ?? 0)).toContain('OPENIR_NODE_NAME=env-1');
+  });
+
+  it.skipIf(!opensslAvailable)(
+    'OPENIR_REMOTE_ACCESS=tls imports the PFX (password from a file) and registers with remote access on',
+    async () => {
+      const ir = await cp.createIr('tls-ir');
+      const fixture = selfSignedByOpenssl(files, 'tls1.openir.test', 'DNS:tls1.openir.test');
+      const password = `pfx-${Date.now()}-secret`;
+      const pfx = toPfx(fixture, password);
+      const port = await freePort();
+      const node = makeNode(
+        {
+          OPENIR_AUTH_KEY_FILE: keyFile('tls.key', ir.key1),
+          OPENIR_REMOTE_ACCESS: 'tls',
+          OPENIR_REMOTE_ACCESS_PORT: String(port),
+          OPENIR_REMOTE_ACCESS_CERT_FILE: pfx,
+          OPENIR_REMOTE_ACCESS_CERT_PASSWORD_FILE: keyFile('pfx.pass', `${password}\n`),
+          OPENIR_PROXY: 'none',
+        },
+        'tls1',
+      );
+      const check = await node.cli(['serve', '--check', '--json']);
+      expect(check.code, check.stderr).toBe(0);
+      expect((check.json as ServeCheckReport).wouldDo).toContain(
+        `remote access with TLS on port ${port} (certificate from ${pfx}), no proxy`,
+      );
+      await node.startHost();
+      const status = await node.waitForStatus((s) => s.status === 'Online');
+      expect(status.node?.name).toBe('tls1');
+      const remote = await node.cli(['remote-access', 'show', '--json']);
+      expect(remote.json).toMatchObject({
+        settings: { mode: 'tls', port },
+        listening: true,
+        url: `https://127.0.0.1:${port}`,
+      });
+      const nodes = await cp.adminOk<NodesView>(['ir', 'nodes', 'tls-ir']);
+      expect(nodes.nodes[0]?.remoteAccessUrl).toBe(`https://127.0.0.1:${port}`);
+      expect(node.output()).not.toContain(password);
+      expect(fs.readFileSync(path.join(node.home, 'logs', 'openir.log'), 'utf8')).not.toContain(password);
+    },
+  );
+
+  it('serve --check goes through the proxy the variables set', async () => {
+    const port = await freePort();
+    const node = makeNode(
+      {
+        OPENIR_AUTH_KEY_FILE: opsKeyFile,
+        OPENIR_PROXY: 'custom',
+        OPENIR_PROXY_ADDRESS: '127.0.0.1',
+        OPENIR_PROXY_PORT: String(port),
+      },
+      'proxied1',
+    );
+    const check = await node.cli(['serve', '--check', '--json']);
+    expect(check.code).toBe(1);
+    const report = check.json as ServeCheckReport;
+    expect(report.checks.find((c) => c.check === 'control plane')).toMatchObject({
+      ok: false,
+      code: 'PROXY_UNREACHABLE',
+    });
+    expect(report.wouldDo).toContain(`proxy 127.0.0.1:${port}`);
   });
 
   it('register --key-file: reads the key from a file, with clear errors for a missing, empty or malformed one', async () => {
