@@ -6,10 +6,10 @@ type Unit = keyof typeof UNIT_MS;
 const MAX_MS = 365 * UNIT_MS.d;
 
 /**
- * `--expire-offline-after`: `30m`, `2h`, `7d` (seconds, `90s`, exist for
- * tests and short-lived labs), or `off`; null means off.
+ * A duration option: `30m`, `2h`, `7d` (seconds, `90s`, exist for tests and
+ * short-lived labs), or `off`; null means off.
  */
-export function parseExpireAfter(text: string): number | null {
+export function parseDurationOption(text: string, option: string, offMeans: string): number | null {
   const value = text.trim().toLowerCase();
   if (value === 'off') return null;
   const match = /^(\d{1,6})([smhd])$/.exec(value);
@@ -17,11 +17,37 @@ export function parseExpireAfter(text: string): number | null {
   if (!Number.isFinite(ms) || ms < 1_000 || ms > MAX_MS) {
     throw new OpenIrError(
       'INVALID_INPUT',
-      `--expire-offline-after must be a duration like 30m, 2h or 7d (at most 365d), or off; not '${text}'.`,
-      { fix: 'For example: --expire-offline-after 2h. Use off to keep Offline nodes until you remove them.' },
+      `${option} must be a duration like 30m, 2h or 7d (at most 365d), or off; not '${text}'.`,
+      { fix: `For example: ${option} 2h. Use off to ${offMeans}.` },
     );
   }
   return ms;
+}
+
+/** `--expire-offline-after`. */
+export const parseExpireAfter = (text: string): number | null =>
+  parseDurationOption(text, '--expire-offline-after', 'keep Offline nodes until you remove them');
+
+const SIZE_UNITS = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 } as const;
+
+/** A size option: bytes, or `500M`, `50G`, `1T` (binary units; a trailing `B`/`iB` is allowed), or `off`. */
+export function parseSizeOption(text: string, option: string): number | null {
+  const value = text.trim().toLowerCase();
+  if (value === 'off') return null;
+  const match = /^(\d{1,13})([kmgt]?)(i?b)?$/.exec(value);
+  const bytes = match
+    ? Number(match[1]) * SIZE_UNITS[(match[2] ?? '') as keyof typeof SIZE_UNITS]
+    : Number.NaN;
+  if (!Number.isSafeInteger(bytes) || bytes < 1) {
+    throw new OpenIrError(
+      'INVALID_INPUT',
+      `${option} must be a size like 500M, 50G or 1T, or off; not '${text}'.`,
+      {
+        fix: `For example: ${option} 50G.`,
+      },
+    );
+  }
+  return bytes;
 }
 
 /** The shortest exact writing of a duration: 7200000 → "2h", 90000 → "90s". */

@@ -13,7 +13,7 @@ import {
   type CommandResult,
 } from './admin';
 import { cancelJob, listJobs, showJob, submitJob } from './jobCommands';
-import { parseExpireAfter } from './duration';
+import { parseDurationOption, parseExpireAfter, parseSizeOption } from './duration';
 import { streamLogger } from './log';
 import { sendWake } from './wake';
 import { resolveDataDir, type DataDirContext } from './paths';
@@ -66,6 +66,8 @@ interface ServeOptions extends CommonOptions {
   publicEndpoint?: string;
   heartbeatIntervalMs: string;
   heartbeatTimeoutMs: string;
+  stagingMaxSize: string;
+  stagingRetention: string;
 }
 
 /** Runs the CLI; resolves to the exit code (`serve` resolves once the server has stopped). */
@@ -113,6 +115,12 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
       '--heartbeat-timeout-ms <ms>',
       'silence after which a node is Offline',
       String(DEFAULT_HEARTBEAT_TIMEOUT_MS),
+    )
+    .option('--staging-max-size <size>', "most bytes one job may stage (e.g. 500M, 50G) or 'off'", '50G')
+    .option(
+      '--staging-retention <duration>',
+      "how long a finished job's staged output is kept (e.g. 12h, 7d) or 'off' to keep it",
+      '7d',
     )
     .action(async (options: ServeOptions) => {
       try {
@@ -253,6 +261,12 @@ async function serve(io: Io, options: ServeOptions): Promise<void> {
     publicEndpoint: options.publicEndpoint,
     heartbeatIntervalMs: parseWhole('--heartbeat-interval-ms', options.heartbeatIntervalMs),
     heartbeatTimeoutMs: parseWhole('--heartbeat-timeout-ms', options.heartbeatTimeoutMs),
+    stagingMaxBytes: parseSizeOption(options.stagingMaxSize, '--staging-max-size'),
+    stagingRetentionMs: parseDurationOption(
+      options.stagingRetention,
+      '--staging-retention',
+      'keep staged outputs until you delete them',
+    ),
     // Test-only: the expiry sweep runs every minute; tests make it run every few hundred ms.
     ...(io.env.OPENIR_CONTROL_PLANE_EXPIRY_SWEEP_MS
       ? {

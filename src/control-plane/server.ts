@@ -6,7 +6,7 @@ import { CONTROL_PLANE_PATHS, RegisterRequestSchema, type RegisterResponse } fro
 import { OpenIrError, httpStatusFor, isOpenIrError, toErrorBody, type ErrorBody } from '../shared/errors';
 import { ChannelHub } from './channel';
 import { JobDispatcher } from './dispatcher';
-import { registerStagingRoute } from './staging';
+import { DEFAULT_STAGING_MAX_BYTES, DEFAULT_STAGING_RETENTION_MS, registerStagingRoute } from './staging';
 import { listenForWake, type WakeListener } from './wake';
 import { systemClock, type Clock } from './clock';
 import { formatDuration, formatElapsed } from './duration';
@@ -39,6 +39,10 @@ export interface ControlPlaneOptions {
   heartbeatTimeoutMs?: number;
   /** Period of the expiry sweep; tests shorten it (OPENIR_CONTROL_PLANE_EXPIRY_SWEEP_MS, test-only). */
   expirySweepMs?: number;
+  /** Most bytes one job may stage; null for no limit (default 50 GiB). */
+  stagingMaxBytes?: number | null;
+  /** How long finished jobs' staged outputs are kept; null keeps them (default 7 days). */
+  stagingRetentionMs?: number | null;
   clock?: Clock;
   log?: Logger;
 }
@@ -123,7 +127,15 @@ export class ControlPlaneServer {
       const channelHub = hub;
       const expire = (irId?: string) => expireOfflineNodes(registry, channelHub, log, irId);
       app = buildApp({ tls, log, registry, hub, heartbeatIntervalMs, heartbeatTimeoutMs, expire });
-      registerStagingRoute(app, { dataDir: settings.dataDir, store, registry, log });
+      const staging = registerStagingRoute(app, {
+        dataDir: settings.dataDir,
+        store,
+        registry,
+        log,
+        clock,
+        maxBytes: settings.stagingMaxBytes,
+        retentionMs: settings.stagingRetentionMs,
+      });
       app.server.on('upgrade', (request, socket, head) => channels.handleUpgrade(request, socket, head));
       await listen(app, settings.port, host);
       const port = (app.server.address() as AddressInfo).port;
@@ -133,7 +145,15 @@ export class ControlPlaneServer {
       wake = await listenForWake(settings.dataDir, () => jobs.wake());
       // Jobs of nodes that do not come back after a restart are re-queued after the heartbeat timeout.
       dispatcher.recover();
-      const sweep = setInterval(() => expire(), settings.expirySweepMs);
+      const expireStaged = () =>
+        void staging
+          .expire()
+          .catch((error: Error) => log.warn(`Staging retention sweep failed: ${error.message}`));
+      expireStaged();
+      const sweep = setInterval(() => {
+        expire();
+        expireStaged();
+      }, settings.expirySweepMs);
       sweep.unref();
       log.info(`Listening on ${host}:${port}; nodes reach it at ${endpoint}`);
       return new ControlPlaneServer(
@@ -181,6 +201,8 @@ type Settings = Required<Pick<ControlPlaneOptions, 'dataDir' | 'port' | 'host' |
     heartbeatIntervalMs: number;
     heartbeatTimeoutMs: number;
     expirySweepMs: number;
+    stagingMaxBytes: number | null;
+    stagingRetentionMs: number | null;
   };
 
 /** Defaults filled in and everything checked before anything touches the data dir. */
@@ -200,6 +222,10 @@ function resolveSettings(options: ControlPlaneOptions): Settings {
     heartbeatIntervalMs,
     heartbeatTimeoutMs,
     expirySweepMs: options.expirySweepMs ?? DEFAULT_EXPIRY_SWEEP_MS,
+    stagingMaxBytes:
+      options.stagingMaxBytes === undefined ? DEFAULT_STAGING_MAX_BYTES : options.stagingMaxBytes,
+    stagingRetentionMs:
+      options.stagingRetentionMs === undefined ? DEFAULT_STAGING_RETENTION_MS : options.stagingRetentionMs,
   };
 }
 

@@ -10,6 +10,8 @@ import type { IncomingMessage } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import { OpenIrError } from '../shared/errors';
 import { isActiveJobState, JobIdSchema, STAGED_BYTES_HEADER } from '../shared/jobs';
+import type { Clock } from './clock';
+import { formatDuration, formatElapsed } from './duration';
 import type { JobRow } from './jobStore';
 import type { Logger } from './log';
 import type { IrRegistry } from './registry';
@@ -26,6 +28,19 @@ export interface StagingDeps {
   store: ControlPlaneStore;
   registry: IrRegistry;
   log: Logger;
+  clock: Clock;
+  /** `serve --staging-max-size`: the most bytes one job may stage; null for no limit. */
+  maxBytes: number | null;
+  /** `serve --staging-retention`: how long a finished job's staged output is kept; null keeps it. */
+  retentionMs: number | null;
+}
+
+export const DEFAULT_STAGING_MAX_BYTES = 50 * 2 ** 30;
+export const DEFAULT_STAGING_RETENTION_MS = 7 * 86_400_000;
+
+/** What the server's periodic sweep calls: deletes staged outputs past the retention. */
+export interface StagingRoute {
+  expire(): Promise<void>;
 }
 
 /** Bigger disk writes than the default 16 KiB: fewer syscalls for the same bytes. */
@@ -45,8 +60,13 @@ const WRITE_CHUNK = 1024 * 1024;
  * again from disk). A new HEAD or PUT for a job ends an upload of the same
  * job still in flight (a node copies a job once at a time, so that one is a
  * broken try the server has not noticed yet), so two never write one file.
+ *
+ * Limits: one job stages at most `maxBytes` (413 STAGING_TOO_LARGE, before
+ * reading a body whose length says so, or as soon as the bytes pass it; the
+ * part is deleted, and the node does not retry), and a finished job's output
+ * is deleted `retentionMs` after the job finished (expire()).
  */
-export function registerStagingRoute(app: FastifyInstance<HttpsServer>, deps: StagingDeps): void {
+export function registerStagingRoute(app: FastifyInstance<HttpsServer>, deps: StagingDeps): StagingRoute {
   // Leave the body unread: the handler streams it to disk.
   app.addContentTypeParser('application/octet-stream', (_request, _payload, done) => done(null));
   const dir = stagingDir(deps.dataDir);
@@ -91,6 +111,11 @@ export function registerStagingRoute(app: FastifyInstance<HttpsServer>, deps: St
     if (!Number.isSafeInteger(offset) || offset < 0) {
       throw new OpenIrError('INVALID_INPUT', `"${request.query.offset}" is not a byte offset.`);
     }
+    const limit = deps.maxBytes;
+    const declared = Number(request.headers['content-length']);
+    if (limit !== null && Number.isSafeInteger(declared) && offset + declared > limit) {
+      throw tooLarge(job.id, offset + declared, limit);
+    }
     await supersede(job.id);
     let release = () => undefined as void;
     const done = new Promise<void>((resolve) => (release = resolve));
@@ -128,6 +153,7 @@ export function registerStagingRoute(app: FastifyInstance<HttpsServer>, deps: St
         transform(chunk: Buffer, _encoding, callback) {
           hash.update(chunk);
           bytes += chunk.length;
+          if (limit !== null && bytes > limit) return callback(tooLarge(job.id, bytes, limit));
           callback(null, chunk);
         },
       });
@@ -159,9 +185,12 @@ export function registerStagingRoute(app: FastifyInstance<HttpsServer>, deps: St
     } catch (error) {
       // The file is whole up to what reached the disk once the write stream has closed.
       if (output && !output.closed) await once(output, 'close').catch(() => undefined);
-      // A broken upload of a job still ours keeps its bytes for the node's retry to resume.
+      // A broken upload of a job still ours keeps its bytes for the node's retry to resume;
+      // one past the size limit never resumes.
       const current = deps.store.jobs.find(job.id);
-      if (!current || !isUploadable(current, node.id, attempt)) await fs.rm(partial, { force: true });
+      const refused = error instanceof OpenIrError && error.code === 'STAGING_TOO_LARGE';
+      if (refused || !current || !isUploadable(current, node.id, attempt))
+        await fs.rm(partial, { force: true });
       throw error instanceof OpenIrError
         ? error
         : new OpenIrError(
@@ -173,6 +202,39 @@ export function registerStagingRoute(app: FastifyInstance<HttpsServer>, deps: St
       release();
     }
   });
+  return { expire: () => expireStaged(deps, dir) };
+}
+
+function tooLarge(jobId: string, bytes: number, limit: number): OpenIrError {
+  return new OpenIrError(
+    'STAGING_TOO_LARGE',
+    `Job ${jobId} would stage ${bytes} bytes, more than this control plane keeps for one job (${limit} bytes).`,
+    {
+      fix: 'Copy to a data store sink instead of staging, or raise the limit with `openir-control-plane serve --staging-max-size <size>`.',
+    },
+  );
+}
+
+/**
+ * Deletes the staged output of jobs that finished more than `retentionMs`
+ * ago (and of jobs no longer known), logging each: the staging area is a
+ * hand-over, not storage, and would otherwise grow until the disk is full.
+ */
+async function expireStaged(deps: StagingDeps, dir: string): Promise<void> {
+  if (deps.retentionMs === null) return;
+  const names = await fs.readdir(dir).catch(() => [] as string[]);
+  const now = deps.clock.nowMs();
+  for (const name of names) {
+    if (name.startsWith('.') || !JobIdSchema.safeParse(name).success) continue;
+    const job = deps.store.jobs.find(name);
+    if (job && (isActiveJobState(job.state) || now - (job.finishedAtMs ?? now) < deps.retentionMs)) continue;
+    await fs.rm(path.join(dir, name), { force: true });
+    deps.log.info(
+      job
+        ? `Deleted the staged output of job ${name}: finished ${formatElapsed(now - (job.finishedAtMs ?? now))} ago, past the staging retention of ${formatDuration(deps.retentionMs)}`
+        : `Deleted the staged output of job ${name}: no such job any more`,
+    );
+  }
 }
 
 function isUploadable(job: JobRow, nodeId: string, attempt: number): boolean {

@@ -59,6 +59,8 @@ export const ERROR_CODES = [
   'JOB_NOT_FOUND',
   'JOB_NOT_CANCELLABLE',
   'JOB_NOT_ASSIGNED',
+  /** A job's staged output passed the control plane's per-job limit (`serve --staging-max-size`). */
+  'STAGING_TOO_LARGE',
   'DATA_SOURCE_FAILED',
   /** A data store refused the credential's user or password (e.g. PostgreSQL SQLSTATE 28P01). */
   'DATA_SOURCE_AUTH_FAILED',
@@ -211,6 +213,8 @@ export function httpStatusFor(code: ErrorCode): number {
     case 'SERVICE_STOPPED':
     case 'CONTROL_PLANE_NOT_INITIALIZED':
       return 503;
+    case 'STAGING_TOO_LARGE':
+      return 413;
     case 'INTERNAL':
       return 500;
   }
