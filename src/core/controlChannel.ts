@@ -1,6 +1,7 @@
 import WebSocket from 'ws';
 import {
   CHANNEL_CLOSE,
+  clampHeartbeat,
   CONTROL_PLANE_PATHS,
   ControlPlaneMessageSchema,
   channelAuthorization,
@@ -177,8 +178,18 @@ export class ControlChannel {
     this.touch(socket);
     if (message.type === 'welcome') {
       this.attempt = 0;
-      this.intervalMs = message.heartbeatIntervalMs;
-      this.timeoutMs = message.heartbeatTimeoutMs;
+      const timings = clampHeartbeat(message);
+      if (timings.clamped) {
+        this.options.log.warn(
+          'The control plane sent heartbeat timings out of bounds; using the nearest allowed.',
+          {
+            sent: { intervalMs: message.heartbeatIntervalMs, timeoutMs: message.heartbeatTimeoutMs },
+            used: { intervalMs: timings.heartbeatIntervalMs, timeoutMs: timings.heartbeatTimeoutMs },
+          },
+        );
+      }
+      this.intervalMs = timings.heartbeatIntervalMs;
+      this.timeoutMs = timings.heartbeatTimeoutMs;
       this.options.log.info('Control channel open.', { endpoint: this.options.endpoint });
       this.options.onState('open', null);
       this.sendHeartbeat(socket);

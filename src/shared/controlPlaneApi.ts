@@ -145,6 +145,42 @@ export const NodeMessageSchema = z.discriminatedUnion('type', [
 ]);
 export type NodeMessage = z.infer<typeof NodeMessageSchema>;
 
+/** What a node accepts of the heartbeat timings a control plane sends it. */
+export const HEARTBEAT_LIMITS = {
+  minIntervalMs: 100,
+  maxIntervalMs: 60_000,
+  minTimeoutMs: 500,
+  maxTimeoutMs: 600_000,
+} as const;
+
+/**
+ * The heartbeat timings a node uses, from those it was sent: a control plane
+ * (or whoever answers in its place) must not make a node send a heartbeat
+ * every millisecond, or wait an hour to notice the channel is gone. The
+ * interval is kept within 100 ms…60 s, the timeout within 500 ms…10 min and
+ * at least two intervals.
+ */
+export function clampHeartbeat(sent: { heartbeatIntervalMs: number; heartbeatTimeoutMs: number }): {
+  heartbeatIntervalMs: number;
+  heartbeatTimeoutMs: number;
+  clamped: boolean;
+} {
+  const limits = HEARTBEAT_LIMITS;
+  const within = (value: number, low: number, high: number) => Math.min(high, Math.max(low, value));
+  const heartbeatIntervalMs = within(sent.heartbeatIntervalMs, limits.minIntervalMs, limits.maxIntervalMs);
+  const heartbeatTimeoutMs = within(
+    sent.heartbeatTimeoutMs,
+    Math.max(limits.minTimeoutMs, 2 * heartbeatIntervalMs),
+    limits.maxTimeoutMs,
+  );
+  return {
+    heartbeatIntervalMs,
+    heartbeatTimeoutMs,
+    clamped:
+      heartbeatIntervalMs !== sent.heartbeatIntervalMs || heartbeatTimeoutMs !== sent.heartbeatTimeoutMs,
+  };
+}
+
 /** Control plane → node. */
 export const ControlPlaneMessageSchema = z.discriminatedUnion('type', [
   z.object({

@@ -1,5 +1,6 @@
 import { parseAuthKey } from '../../shared/authKey';
 import { removeNodeCommand } from '../../shared/backup';
+import { clampHeartbeat } from '../../shared/controlPlaneApi';
 import type { OperationInput, OperationOutput, StatusReport } from '../../shared/contract';
 import { OpenIrError } from '../../shared/errors';
 import type { RemoteAccessSettings } from '../../shared/remoteAccess';
@@ -136,6 +137,7 @@ export class RegistrationService {
       });
       links.redactor.add(answer.nodeCredential);
       await links.vault.set(NODE_CREDENTIAL, answer.nodeCredential);
+      const timings = clampHeartbeat(answer);
       const registration: Registration = {
         irId: answer.irId,
         irName: answer.irName,
@@ -146,8 +148,9 @@ export class RegistrationService {
         pin: key.pin,
         controlPlaneCaPem: caPem,
         registeredAt: links.clock().toISOString(),
-        heartbeatIntervalMs: answer.heartbeatIntervalMs,
-        heartbeatTimeoutMs: answer.heartbeatTimeoutMs,
+        // Bounded as the channel bounds its welcome: the node session's own timers use these too.
+        heartbeatIntervalMs: timings.heartbeatIntervalMs,
+        heartbeatTimeoutMs: timings.heartbeatTimeoutMs,
       };
       await links.config.update((draft) => {
         draft.registration = registration;
