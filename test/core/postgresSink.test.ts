@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { openPostgresSink, quotedSinkTable } from '../../src/core/jobs/postgresSink';
+import { csvHeaderColumns, openPostgresSink, quotedSinkTable } from '../../src/core/jobs/postgresSink';
 import type { PostgresCredential } from '../../src/core/jobs/postgresSource';
 import { OpenIrError } from '../../src/shared/errors';
 
@@ -44,4 +44,27 @@ describe('PostgreSQL sink table names', () => {
       code: 'INVALID_INPUT',
     });
   });
+});
+
+describe('PostgreSQL sink: the CSV header line as a column list', () => {
+  it('reads plain and quoted names, in their order, exactly as spelled', () => {
+    expect(csvHeaderColumns('day,label,id', '"t"')).toEqual(['day', 'label', 'id']);
+    expect(csvHeaderColumns('"Day","a,b","say ""hi""",x\r', '"t"')).toEqual(['Day', 'a,b', 'say "hi"', 'x']);
+    expect(csvHeaderColumns('only', '"t"')).toEqual(['only']);
+  });
+
+  it.each(['a,,b', '', 'a,', '"open', 'a"b', '"a"x,b'])(
+    'refuses the header %j with SINK_DATA_REJECTED',
+    (line) => {
+      let caught: unknown;
+      try {
+        csvHeaderColumns(line, '"t"');
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).toBeInstanceOf(OpenIrError);
+      expect((caught as OpenIrError).code).toBe('SINK_DATA_REJECTED');
+      expect((caught as OpenIrError).message).toContain('Nothing was loaded');
+    },
+  );
 });

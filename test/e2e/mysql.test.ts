@@ -12,6 +12,15 @@ import {
   type RunningMariadb,
 } from '../helpers/mariadb';
 import { makeNode, stopAllNodes, type StatusJson } from '../helpers/node';
+import {
+  TYPED_COLUMNS as COLUMNS,
+  batchRows,
+  createTypedTable,
+  csvRows,
+  expectCsvRowExact,
+  expectNdjsonRowExact,
+  typedReference,
+} from '../helpers/mariadbRows';
 import { cleanupTempDirs, filesContaining } from '../helpers/tmp';
 import type { JobView as JobJson } from '../../src/control-plane/jobStore';
 
@@ -30,64 +39,6 @@ if (!found.found) console.warn(`Skipping the MySQL/MariaDB tests: ${found.reason
 const FINAL = ['Succeeded', 'Failed', 'Cancelled'];
 const ROWS = 100_000;
 const PASSWORD = `pw-${createHash('sha256').update(String(Math.random())).digest('hex').slice(0, 20)}`;
-const COLUMNS = ['id', 'amount', 'big', 'created', 'day', 'ts', 'label', 'note', 'bin'];
-/** The same rows as `mariadb --batch` shows them, with each column written as the source writes it. */
-const REFERENCE_QUERY = `SET time_zone = '+00:00';
-SELECT id, amount, big, REPLACE(created, ' ', 'T') AS created, day,
-  CONCAT(REPLACE(ts, ' ', 'T'), 'Z') AS ts, label, note, TO_BASE64(bin) AS bin
-FROM t ORDER BY id`;
-
-/** `mariadb --batch` output → rows of text ("NULL" for NULL); \\t \\n \\\\ undone. */
-function batchRows(text: string): string[][] {
-  const lines = text.split('\n');
-  if (lines.at(-1) === '') lines.pop();
-  return lines.map((line) =>
-    line
-      .split('\t')
-      .map((field) =>
-        field.replace(/\\([tn\\0])/g, (_, c: string) => ({ t: '\t', n: '\n', '\\': '\\', 0: '\0' })[c] ?? c),
-      ),
-  );
-}
-
-/** RFC 4180 CSV → rows of text, an empty unquoted field read as "NULL" (a quoted "" is an empty string). */
-function csvRows(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let i = 0;
-  while (i < text.length) {
-    let field = '';
-    if (text[i] === '"') {
-      i += 1;
-      for (;;) {
-        const quote = text.indexOf('"', i);
-        field += text.slice(i, quote);
-        i = quote + 1;
-        if (text[i] === '"') {
-          field += '"';
-          i += 1;
-        } else break;
-      }
-    } else {
-      const end = /[,\n]/g;
-      end.lastIndex = i;
-      const at = end.exec(text)?.index ?? text.length;
-      field = at === i ? 'NULL' : text.slice(i, at);
-      i = at;
-    }
-    row.push(field);
-    if (text[i] === '\n' || i >= text.length) {
-      rows.push(row);
-      row = [];
-    }
-    i += 1;
-  }
-  return rows;
-}
-
-const asText = (value: unknown): string =>
-  value === null ? 'NULL' : typeof value === 'string' ? value : JSON.stringify(value);
-
 describe.skipIf(!found.found)('MySQL/MariaDB source: types, table:, refusals, cancel', () => {
   // No failover here: heartbeats loose enough that a busy 2-core CI machine never drops the node mid-copy.
   const HEARTBEAT = { heartbeatIntervalMs: 1000, heartbeatTimeoutMs: 15_000 };
@@ -124,38 +75,8 @@ describe.skipIf(!found.found)('MySQL/MariaDB source: types, table:, refusals, ca
 
   beforeAll(async () => {
     db = await startMariadb();
-    await db.sql(
-      `CREATE DATABASE shop;
-       CREATE USER 'reader'@'127.0.0.1' IDENTIFIED BY '${PASSWORD}';
-       GRANT SELECT ON shop.* TO 'reader'@'127.0.0.1';`,
-    );
-    await db.sql(
-      `CREATE TABLE t (
-         id INT PRIMARY KEY,
-         amount DECIMAL(14,4),
-         big BIGINT,
-         created DATETIME(6),
-         day DATE,
-         ts TIMESTAMP NULL,
-         label VARCHAR(40),
-         note VARCHAR(80),
-         bin VARBINARY(16)
-       );
-       SET time_zone = '+00:00';
-       INSERT INTO t SELECT
-         seq,
-         IF(seq % 11 = 0, NULL, seq * 1234.5678 - 50000),
-         seq * 92233720368547 + 1,
-         TIMESTAMP('2024-02-29 23:59:58.123456') + INTERVAL seq SECOND,
-         DATE('1999-12-31') + INTERVAL seq DAY,
-         IF(seq % 13 = 0, NULL, TIMESTAMP('2024-01-01 00:00:00') + INTERVAL seq MINUTE),
-         IF(seq % 10 = 0, NULL, IF(seq % 10 = 5, '', CONCAT('ligne-é-', seq))),
-         CONCAT('say "hi", row ', seq),
-         IF(seq % 7 = 0, NULL, UNHEX(MD5(seq)))
-       FROM seq_1_to_${ROWS};`,
-      'shop',
-    );
-    reference = batchRows(await db.sql(REFERENCE_QUERY, 'shop'));
+    await createTypedTable(db, ROWS, { password: PASSWORD });
+    reference = await typedReference(db);
     expect(reference[0]).toEqual(COLUMNS);
     expect(reference).toHaveLength(ROWS + 1);
     cp = await startControlPlane(HEARTBEAT);
@@ -206,25 +127,17 @@ describe.skipIf(!found.found)('MySQL/MariaDB source: types, table:, refusals, ca
     expect(job).toMatchObject({ state: 'Succeeded', progress: { rows: ROWS } });
     const text = staged(submitted.id);
     expect(createHash('sha256').update(text).digest('hex')).toBe(job.sha256);
-    const rows = csvRows(text);
-    expect(rows).toHaveLength(ROWS + 1);
     // An empty string is quoted, a NULL is not: the two stay apart.
     expect(text.split('\n')[5]).toContain(',"",');
-    for (let i = 0; i < rows.length; i += 1) {
-      // '' in the reference is an empty string (a NULL there reads "NULL").
-      if (JSON.stringify(rows[i]) !== JSON.stringify(reference[i]))
-        expect([i, rows[i]]).toEqual([i, reference[i]]);
-    }
-    expect(rows[1]).toEqual(reference[1]);
+    expectCsvRowExact(text, reference);
   }, 150_000);
 
   it('copies the same rows as NDJSON with types: null, numbers, DECIMAL/BIGINT as text, ISO dates, base64', async () => {
     const submitted = await submit('my:SELECT * FROM t ORDER BY id', 'ndjson');
     const job = await waitJob(submitted.id, (j) => FINAL.includes(j.state), 120_000);
     expect(job).toMatchObject({ state: 'Succeeded', progress: { rows: ROWS } });
-    const lines = staged(submitted.id).split('\n');
-    expect(lines.pop()).toBe('');
-    expect(lines).toHaveLength(ROWS);
+    const text = staged(submitted.id);
+    const lines = text.split('\n');
     const first = JSON.parse(lines[0] as string) as Record<string, unknown>;
     expect(first).toEqual({
       id: 1,
@@ -237,12 +150,7 @@ describe.skipIf(!found.found)('MySQL/MariaDB source: types, table:, refusals, ca
       note: 'say "hi", row 1',
       bin: createHash('md5').update('1').digest('base64'),
     });
-    for (let i = 0; i < lines.length; i += 1) {
-      const object = JSON.parse(lines[i] as string) as Record<string, unknown>;
-      const row = COLUMNS.map((c) => asText(object[c]));
-      if (JSON.stringify(row) !== JSON.stringify(reference[i + 1]))
-        expect([i, row]).toEqual([i, reference[i + 1]]);
-    }
+    expectNdjsonRowExact(text, reference);
     const last = JSON.parse(lines[ROWS - 1] as string) as Record<string, unknown>;
     // Exact beyond 2^53: a BIGINT as a JSON number would have been rounded.
     expect(last.big).toBe(String(BigInt(ROWS) * 92233720368547n + 1n));

@@ -39,6 +39,13 @@ function csvRow(id: number): string {
   return `${id},${amount},${label},${day}\n`;
 }
 
+/** The four fields of a csvRow line (the label may hold a quoted comma). */
+function csvFields(line: string): string[] {
+  const match = /^(\d+),([^,]+),("(?:[^"]|"")*"|),([^,]+)\n$/.exec(line);
+  if (!match) throw new Error(`not a csvRow line: ${line}`);
+  return match.slice(1);
+}
+
 function writeCsv(file: string, rows: number, header = HEADER, row = csvRow): string {
   const hash = createHash('sha256');
   const fd = fs.openSync(file, 'w');
@@ -115,6 +122,7 @@ describe.skipIf(found.bin === null)('PostgreSQL sink: CSV into a table in one tr
       `SET ROLE writer;
        CREATE TABLE target ${TABLE_DDL};
        CREATE TABLE other ${TABLE_DDL};
+       CREATE TABLE reordered ${TABLE_DDL};
        CREATE TABLE slow ${TABLE_DDL};
        -- Slows a load to about 4 s, so a test can kill its connection in the middle.
        CREATE FUNCTION slow_down() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -136,6 +144,11 @@ describe.skipIf(found.bin === null)('PostgreSQL sink: CSV into a table in one tr
       `${HEADER},extra`,
       (id) => `${csvRow(id).trimEnd()},x\n`,
     );
+    // The same rows with the columns in another order: loaded by the header's names.
+    writeCsv(path.join(dataRoot, 'in', 'reordered.csv'), ROWS, 'day,"label",id,amount', (id) => {
+      const [idText, amount, label, day] = csvFields(csvRow(id));
+      return `${day},${label},${idText},${amount}\n`;
+    });
     cp = await startControlPlane(HEARTBEAT);
     const key = (await admin<{ key1: string }>(['ir', 'create', 'pgsink-ir'])).key1;
     await node.startHost();
@@ -189,7 +202,16 @@ describe.skipIf(found.bin === null)('PostgreSQL sink: CSV into a table in one tr
   it('copies a PostgreSQL query into another table', async () => {
     const job = await finished('pg:SELECT * FROM target ORDER BY id', 'pg:table:other');
     expect(job).toMatchObject({ state: 'Succeeded', progress: { rows: ROWS } });
+    // What the sink received is psql's own export of the query, byte for byte.
+    expect(job.sha256, job.note ?? '').toBe((await digest('target')).sha256);
     expect((await digest('other')).sha256).toBe(fileSha);
+  }, 120_000);
+
+  it("matches columns by the CSV header's names: another order loads the same rows", async () => {
+    const job = await finished('files:in/reordered.csv', 'pg:table:reordered');
+    expect(job).toMatchObject({ state: 'Succeeded', progress: { rows: ROWS } });
+    // Exported in the table's own column order, the rows are those of the file in that order.
+    expect((await digest('reordered')).sha256).toBe(fileSha);
   }, 120_000);
 
   it('a table that does not exist fails with SINK_TABLE_NOT_FOUND, at once', async () => {
@@ -203,7 +225,8 @@ describe.skipIf(found.bin === null)('PostgreSQL sink: CSV into a table in one tr
     const before = await digest('target');
     const job = await finished('files:in/wide.csv', 'pg:table:target', ['--mode', 'truncate']);
     expect(job).toMatchObject({ state: 'Failed', reasonCode: 'SINK_DATA_REJECTED' });
-    expect(job.reason).toMatch(/extra data after last expected column/);
+    // Columns go by the header's names: "extra" is not one of the table's.
+    expect(job.reason).toMatch(/column "extra" of relation "target" does not exist/);
     // Not retried, and the truncate rolled back with the load.
     expect(job.note).toBeNull();
     expect((await digest('target')).sha256).toBe(before.sha256);

@@ -184,3 +184,75 @@ export function mysqlCredentialArgs(
     ...(json ? ['--json'] : []),
   ];
 }
+
+/*
+ * The typed table: every type the MySQL source converts (NULLs, DECIMAL,
+ * BIGINT past 2^53, DATETIME(6), DATE, TIMESTAMP, text with quotes, commas and
+ * an empty string, binary). Used by the tests (mariadbRows.ts compares a job's
+ * output with `mariadb --batch`) and by bench/stores.ts.
+ */
+
+export const TYPED_COLUMNS = ['id', 'amount', 'big', 'created', 'day', 'ts', 'label', 'note', 'bin'];
+
+/** The same rows as `mariadb --batch` shows them, with each column written as the source writes it. */
+const REFERENCE_QUERY = `SET time_zone = '+00:00';
+SELECT id, amount, big, REPLACE(created, ' ', 'T') AS created, day,
+  CONCAT(REPLACE(ts, ' ', 'T'), 'Z') AS ts, label, note, TO_BASE64(bin) AS bin
+FROM t ORDER BY id`;
+
+/** Creates `<database>.t` with `rows` rows and grants `user` SELECT on the database. */
+export async function createTypedTable(
+  db: RunningMariadb,
+  rows: number,
+  { database = 'shop', user = 'reader', password }: { database?: string; user?: string; password: string },
+): Promise<void> {
+  await db.sql(
+    `CREATE DATABASE ${database};
+     CREATE USER '${user}'@'127.0.0.1' IDENTIFIED BY '${password}';
+     GRANT SELECT ON ${database}.* TO '${user}'@'127.0.0.1';`,
+  );
+  await db.sql(
+    `CREATE TABLE t (
+       id INT PRIMARY KEY,
+       amount DECIMAL(14,4),
+       big BIGINT,
+       created DATETIME(6),
+       day DATE,
+       ts TIMESTAMP NULL,
+       label VARCHAR(40),
+       note VARCHAR(80),
+       bin VARBINARY(16)
+     );
+     SET time_zone = '+00:00';
+     INSERT INTO t SELECT
+       seq,
+       IF(seq % 11 = 0, NULL, seq * 1234.5678 - 50000),
+       seq * 92233720368547 + 1,
+       TIMESTAMP('2024-02-29 23:59:58.123456') + INTERVAL seq SECOND,
+       DATE('1999-12-31') + INTERVAL seq DAY,
+       IF(seq % 13 = 0, NULL, TIMESTAMP('2024-01-01 00:00:00') + INTERVAL seq MINUTE),
+       IF(seq % 10 = 0, NULL, IF(seq % 10 = 5, '', CONCAT('ligne-é-', seq))),
+       CONCAT('say "hi", row ', seq),
+       IF(seq % 7 = 0, NULL, UNHEX(MD5(seq)))
+     FROM seq_1_to_${rows};`,
+    database,
+  );
+}
+
+/** `mariadb --batch` of the typed table: a header row, then the rows as text ("NULL" for NULL). */
+export async function typedReference(db: RunningMariadb, database = 'shop'): Promise<string[][]> {
+  return batchRows(await db.sql(REFERENCE_QUERY, database));
+}
+
+/** `mariadb --batch` output → rows of text ("NULL" for NULL); \\t \\n \\\\ undone. */
+export function batchRows(text: string): string[][] {
+  const lines = text.split('\n');
+  if (lines.at(-1) === '') lines.pop();
+  return lines.map((line) =>
+    line
+      .split('\t')
+      .map((field) =>
+        field.replace(/\\([tn\\0])/g, (_, c: string) => ({ t: '\t', n: '\n', '\\': '\\', 0: '\0' })[c] ?? c),
+      ),
+  );
+}

@@ -45,6 +45,12 @@ const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b78
 export class JobRunner {
   private readonly jobs = new Map<string, RunningJob>();
   private readonly unsent = new Map<string, JobFinished>();
+  /**
+   * A job given to this node again while its earlier run here is being
+   * cancelled: it starts once that run has stopped, and the stopped run is not
+   * reported (a "Cancelled" would end the new attempt nobody cancelled).
+   */
+  private readonly reassigned = new Map<string, JobAssigned>();
 
   constructor(private readonly options: JobRunnerOptions) {}
 
@@ -69,6 +75,8 @@ export class JobRunner {
   }
 
   cancel(jobId: string, why: string): void {
+    // A cancel after the job was given back here cancels its new attempt too.
+    this.reassigned.delete(jobId);
     const job = this.jobs.get(jobId);
     if (job && !job.controller.signal.aborted) {
       this.options.log.info('Cancelling a job.', { jobId, why });
@@ -83,7 +91,14 @@ export class JobRunner {
 
   private assign(message: JobAssigned): void {
     const { jobId, attempt } = message;
-    if (this.jobs.has(jobId)) {
+    const current = this.jobs.get(jobId);
+    if (current?.controller.signal.aborted) {
+      // The control plane re-queued the job while this node was unreachable, told this node to stop
+      // its stale run, and gave the job back here: the new attempt runs after the stale run stops.
+      this.reassigned.set(jobId, message);
+      return;
+    }
+    if (current) {
       // The same assignment again (a resend after a reconnect): it already runs here, once.
       this.options.send({ type: 'jobAccepted', jobId, attempt });
       return;
@@ -196,6 +211,16 @@ export class JobRunner {
     } finally {
       clearInterval(job.timer);
       this.jobs.delete(jobId);
+    }
+    const next = this.reassigned.get(jobId);
+    if (next) {
+      this.reassigned.delete(jobId);
+      this.options.log.info('Job given back to this node: starting its new attempt.', {
+        jobId,
+        attempt: next.attempt,
+      });
+      this.assign(next);
+      return;
     }
     if (!this.options.send(finished)) this.unsent.set(jobId, finished);
     this.options.onChange();

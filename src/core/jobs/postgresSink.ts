@@ -7,17 +7,74 @@ import type { OpenedSink } from './copyEnds';
 import { cancelBackend, type PostgresCredential } from './postgresSource';
 
 /*
- * A PostgreSQL table as a sink: `COPY <table> FROM STDIN (FORMAT csv, HEADER
- * true)` in one transaction, so the table gets all the rows or none. Mode
- * truncate empties the table in the same transaction. A failed try rolls back;
- * the retry loads again from byte 0 in a new transaction (held() is 0), so no
- * row is loaded twice. Loaded on first use (jobService.ts imports it
- * dynamically), with `pg`, like the source.
+ * A PostgreSQL table as a sink: `COPY <table> (<the CSV header's columns>)
+ * FROM STDIN (FORMAT csv, HEADER MATCH)` in one transaction, so the table gets
+ * all the rows or none. Columns go by the names in the CSV's header line, not
+ * by position: a CSV with its columns in another order loads right, one that
+ * names a column the table lacks is refused (SINK_DATA_REJECTED) and loads
+ * nothing; table columns the CSV does not name get their defaults. HEADER
+ * MATCH is PostgreSQL 15+; an older server gets HEADER true with the same
+ * column list, which maps by name just the same (MATCH only re-checks the
+ * header against that list). Mode truncate empties the table in the same
+ * transaction. A failed try rolls back; the retry loads again from byte 0 in
+ * a new transaction (held() is 0), so no row is loaded twice. Loaded on first
+ * use (jobService.ts imports it dynamically), with `pg`, like the source.
  */
 
 const CONNECT_TIMEOUT_MS = 15_000;
 /** How long an abort waits for ROLLBACK before it closes the connection (which rolls back too). */
 const ROLLBACK_TIMEOUT_MS = 5_000;
+/** A header line longer than this is not a header (a CSV without line ends, or not CSV at all). */
+const HEADER_MAX_BYTES = 1024 * 1024;
+
+/**
+ * The column names of a CSV header line (RFC 4180: comma-separated, a field in
+ * double quotes may hold commas and "" for a quote; a trailing CR is dropped).
+ * Throws SINK_DATA_REJECTED for an empty name or a stray quote.
+ */
+export function csvHeaderColumns(line: string, table: string): string[] {
+  const text = line.endsWith('\r') ? line.slice(0, -1) : line;
+  const refuse = (why: string) =>
+    new OpenIrError(
+      'SINK_DATA_REJECTED',
+      `The CSV header line cannot load into ${table}: ${why}. Nothing was loaded.`,
+      {
+        fix: "Start the CSV with a header line naming the table's columns, comma-separated (in any order).",
+      },
+    );
+  const columns: string[] = [];
+  let at = 0;
+  for (;;) {
+    let name = '';
+    if (text[at] === '"') {
+      at += 1;
+      for (;;) {
+        const quote = text.indexOf('"', at);
+        if (quote < 0) throw refuse('a quoted column name is not closed');
+        name += text.slice(at, quote);
+        at = quote + 1;
+        if (text[at] !== '"') break;
+        name += '"';
+        at += 1;
+      }
+      if (at < text.length && text[at] !== ',') throw refuse(`text after the quoted column name "${name}"`);
+    } else {
+      const comma = text.indexOf(',', at);
+      name = text.slice(at, comma < 0 ? text.length : comma);
+      if (name.includes('"')) throw refuse(`a stray quote in the column name ${name}`);
+      at = comma < 0 ? text.length : comma;
+    }
+    if (name === '') throw refuse(`column ${columns.length + 1} has no name`);
+    columns.push(name);
+    if (at >= text.length) return columns;
+    at += 1;
+  }
+}
+
+/** A column name as a quoted identifier: exactly as the header spells it ("" for a quote). */
+function quotedColumn(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
 
 /**
  * `table:<table>` or `table:<schema>.<table>` as a quoted identifier: each part
@@ -80,6 +137,8 @@ export async function openPostgresSink(
   };
   // Without a listener a dropped connection would crash the host.
   client.on('error', (error: Error) => void fail(error));
+  /** PostgreSQL 15+: COPY checks the header line against the column list itself. */
+  let headerMatch = false;
   try {
     await client.connect();
     const found = await client.query<{ oid: string | null }>('SELECT to_regclass($1)::text AS oid', [table]);
@@ -90,6 +149,8 @@ export async function openPostgresSink(
         { fix: 'Create the table first (the sink loads into an existing table), or correct the table name.' },
       );
     }
+    const version = await client.query<{ server_version_num: string }>('SHOW server_version_num');
+    headerMatch = Number(version.rows[0]?.server_version_num) >= 150000;
     await client.query('BEGIN');
     if (mode === 'truncate') await client.query(`TRUNCATE ${table}`);
   } catch (error) {
@@ -118,26 +179,39 @@ export async function openPostgresSink(
     held: async () => 0,
     open(offset) {
       if (offset !== 0) throw new Error('A table sink starts at byte 0.');
-      copy = client.query(copyFrom(`COPY ${table} FROM STDIN WITH (FORMAT csv, HEADER true)`));
-      copy.once('finish', () => (copied = true));
-      // Destroyed mid-COPY (a cancel, a source that broke): pg-copy-streams sends CopyFail and waits
-      // for the server's answer, which comes only once the server has read all the data queued before
-      // it. Closing the connection too ends the wait at once; the server rolls back either way.
-      const destroyCopy = copy._destroy.bind(copy);
-      copy._destroy = (error, callback) => {
-        destroyCopy(error, callback);
-        if (copied) return;
-        closing = true;
-        ended = true;
-        // The CancelRequest stops the backend at once; closed alone, it would first load what it had buffered.
-        void cancelBackend(credential, client);
-        setImmediate(() => client.connection.stream.destroy());
+      // The COPY starts once the header line is in: its column list comes from that line.
+      const startCopy = (header: string | null) => {
+        const columns =
+          header === null ? '' : ` (${csvHeaderColumns(header, table).map(quotedColumn).join(', ')})`;
+        const started = client.query(
+          copyFrom(
+            `COPY ${table}${columns} FROM STDIN WITH (FORMAT csv, HEADER ${headerMatch && columns ? 'MATCH' : 'true'})`,
+          ),
+        );
+        copy = started;
+        started.once('finish', () => (copied = true));
+        // Destroyed mid-COPY (a cancel, a source that broke): pg-copy-streams sends CopyFail and waits
+        // for the server's answer, which comes only once the server has read all the data queued before
+        // it. Closing the connection too ends the wait at once; the server rolls back either way.
+        const destroyCopy = started._destroy.bind(started);
+        started._destroy = (error, callback) => {
+          destroyCopy(error, callback);
+          if (copied) return;
+          closing = true;
+          ended = true;
+          // The CancelRequest stops the backend at once; closed alone, it would first load what it had buffered.
+          void cancelBackend(credential, client);
+          setImmediate(() => client.connection.stream.destroy());
+        };
+        started.on('error', (error: Error) => {
+          // 57014 after our own CopyFail: the source broke (or the job was cancelled); its error tells.
+          if (Reflect.get(error, 'code') !== '57014') fail(error);
+        });
+        return started as Writable;
       };
-      copy.on('error', (error: Error) => {
-        // 57014 after our own CopyFail: the source broke (or the job was cancelled); its error tells.
-        if (Reflect.get(error, 'code') !== '57014') fail(error);
+      return new HeaderFirst(startCopy, (error) => {
+        failure ??= error;
       });
-      return copy as Writable;
     },
     async commit() {
       try {
@@ -210,13 +284,17 @@ function sinkError(credential: PostgresCredential, location: string, error: unkn
       cause: error,
     });
   }
-  // Class 22 (data exception: wrong column count, bad value) and 23 (constraint): the data itself.
-  if (typeof sqlState === 'string' && /^2[23]/.test(sqlState)) {
+  // Class 22 (data exception: wrong column count, bad value, a header that does not match), 23
+  // (constraint), and a header naming a column the table lacks (42703) or one twice (42701): the data itself.
+  if (
+    typeof sqlState === 'string' &&
+    (/^2[23]/.test(sqlState) || sqlState === '42703' || sqlState === '42701')
+  ) {
     return new OpenIrError(
       'SINK_DATA_REJECTED',
       `${at} refused the data for ${location.slice(TABLE_SINK_PREFIX.length)}: ${message} [SQLSTATE ${sqlState}]. Nothing was loaded.`,
       {
-        fix: "Make the CSV's columns (after its header line) match the table's columns, in order and type.",
+        fix: "Make the CSV's header line name only columns the table has (in any order, spelled exactly as in the table), and its values fit their types.",
         cause: error,
       },
     );
@@ -232,4 +310,88 @@ function sinkError(credential: PostgresCredential, location: string, error: unkn
       cause: error,
     },
   );
+}
+
+/**
+ * The stream a table sink hands the copy: it holds the bytes until the first
+ * line end, opens the COPY with that header line's columns (`start`), then
+ * passes everything on, header included (COPY reads the header line itself),
+ * with the COPY stream's back-pressure.
+ */
+class HeaderFirst extends Writable {
+  private head: Buffer[] = [];
+  private headBytes = 0;
+  private copy: Writable | null = null;
+
+  constructor(
+    private readonly start: (header: string | null) => Writable,
+    private readonly refused: (error: OpenIrError) => void,
+  ) {
+    super();
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    try {
+      if (this.copy) return this.pass(chunk, callback);
+      const lineEnd = chunk.indexOf(0x0a);
+      // A copy: the source may read into this buffer again once this write has called back.
+      this.head.push(Buffer.from(chunk));
+      this.headBytes += chunk.length;
+      if (lineEnd < 0) {
+        if (this.headBytes > HEADER_MAX_BYTES) {
+          throw new OpenIrError(
+            'SINK_DATA_REJECTED',
+            `The CSV has no header line end within its first ${HEADER_MAX_BYTES} bytes. Nothing was loaded.`,
+            { fix: 'Load CSV with a header line naming the columns, one record per line.' },
+          );
+        }
+        return callback();
+      }
+      const held = Buffer.concat(this.head);
+      const header = held.subarray(0, this.headBytes - chunk.length + lineEnd).toString('utf8');
+      this.head = [];
+      this.open(header);
+      this.pass(held, callback);
+    } catch (error) {
+      if (error instanceof OpenIrError) this.refused(error);
+      callback(error as Error);
+    }
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    try {
+      // No line end at all: the whole input is the header line (or nothing).
+      if (!this.copy) {
+        const held = Buffer.concat(this.head);
+        this.head = [];
+        const opened = this.open(held.length > 0 ? held.toString('utf8') : null);
+        if (held.length > 0) opened.write(held);
+      }
+      const copy = this.copy as Writable;
+      copy.once('finish', () => callback());
+      copy.once('error', (error) => callback(error));
+      copy.end();
+    } catch (error) {
+      if (error instanceof OpenIrError) this.refused(error);
+      callback(error as Error);
+    }
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    if (this.copy && !this.copy.destroyed) this.copy.destroy(error ?? undefined);
+    callback(error);
+  }
+
+  private open(header: string | null): Writable {
+    const copy = this.start(header);
+    this.copy = copy;
+    // A refusal mid-COPY ends this stream too, so the copy activity sees it at once.
+    copy.on('error', (error) => this.destroy(error));
+    return copy;
+  }
+
+  /** Calls back when the COPY stream is done with the chunk, as the copy meter expects of a sink. */
+  private pass(chunk: Buffer, callback: (error?: Error | null) => void): void {
+    (this.copy as Writable).write(chunk, (error) => callback(error));
+  }
 }

@@ -5,7 +5,16 @@ import { CheckCircleIcon, ErrorCircleIcon, StopCircleIcon, SyncIcon } from '../.
 import { LoadFailed } from '../../components/ui';
 import { formatClock, formatDateTime, useNow } from '../../format';
 import { useApp } from '../../store';
-import { formatDuration, formatRate, jobDurationMs, progressText, sinkText, sourceText } from './jobsFormat';
+import type { CredentialType } from '../../../shared/credentials';
+import {
+  STORE_KIND_LABEL,
+  formatDuration,
+  formatRate,
+  jobDurationMs,
+  progressText,
+  sinkText,
+  sourceText,
+} from './jobsFormat';
 
 const JOB_STATE_META: Record<
   JobView['state'],
@@ -26,6 +35,9 @@ export function RecentJobsCard({ report }: { report: StatusReport }) {
   const anyRunning = recent.some((job) => job.state === 'Running');
   // A local clock for the running jobs' durations; the figures themselves are pushed by the host.
   const now = useNow(anyRunning ? 1000 : 30_000);
+  // Each end's kind of store, from this node's credentials (a job names only the credential).
+  const credentials = useApp((s) => s.credentials.value?.credentials);
+  const kinds = new Map<string, CredentialType>((credentials ?? []).map((c) => [c.name, c.type]));
   const running = jobs?.running ?? report.jobs.running;
   const limit = jobs?.limit ?? report.jobs.limit;
   return (
@@ -61,7 +73,9 @@ export function RecentJobsCard({ report }: { report: StatusReport }) {
                 </td>
               </tr>
             ) : (
-              recent.map((job) => <JobRow key={`${job.jobId}#${job.attempt}`} job={job} now={now} />)
+              recent.map((job) => (
+                <JobRow key={`${job.jobId}#${job.attempt}`} job={job} now={now} kinds={kinds} />
+              ))
             )}
           </tbody>
         </table>
@@ -82,7 +96,25 @@ export function RecentJobsCard({ report }: { report: StatusReport }) {
   );
 }
 
-function JobRow({ job, now }: { job: JobView; now: number }) {
+/** A job end's kind as a tag; none for a credential this node does not know (deleted since). */
+function KindTag({ kind }: { kind: CredentialType | undefined }) {
+  // The space after the tag keeps "Azure Blob lake:out.csv" apart when read aloud or copied.
+  return kind ? (
+    <>
+      <span className="tag jobs-table__kind">{STORE_KIND_LABEL[kind]}</span>{' '}
+    </>
+  ) : null;
+}
+
+function JobRow({
+  job,
+  now,
+  kinds,
+}: {
+  job: JobView;
+  now: number;
+  kinds: ReadonlyMap<string, CredentialType>;
+}) {
   const meta = JOB_STATE_META[job.state];
   const IconFor = meta.icon;
   const running = job.state === 'Running';
@@ -91,10 +123,19 @@ function JobRow({ job, now }: { job: JobView; now: number }) {
   return (
     <tr data-job-id={job.jobId}>
       <th scope="row" className="jobs-table__route">
-        <span className="mono break">{sourceText(job.source)}</span>
-        <span aria-hidden="true"> → </span>
-        <span className="visually-hidden"> to </span>
-        <span className="mono break">{sinkText(job.sink)}</span>
+        {/* One line per end, each led by its kind of store: a long query or path wraps within its own line. */}
+        <span className="jobs-table__end">
+          <KindTag kind={kinds.get(job.source.credential)} />
+          <span className="mono break">{sourceText(job.source)}</span>
+        </span>
+        <span className="jobs-table__end">
+          <span aria-hidden="true" className="jobs-table__arrow">
+            {' → '}
+          </span>
+          <span className="visually-hidden"> to </span>
+          {job.sink.type === 'staging' ? null : <KindTag kind={kinds.get(job.sink.credential)} />}
+          <span className="mono break">{sinkText(job.sink)}</span>
+        </span>
         <span className="jobs-table__id muted small">
           Job <span className="mono">{job.jobId}</span>
           {job.attempt > 1 ? `, attempt ${job.attempt}` : ''} · {job.format}

@@ -1,3 +1,4 @@
+import type { CredentialType } from '../../../shared/credentials';
 import type { JobSink, JobSource, JobView } from '../../../shared/jobs';
 import { formatBytes } from '../../format';
 
@@ -10,6 +11,15 @@ export function sourceText(source: JobSource): string {
 export function sinkText(sink: JobSink): string {
   return sink.type === 'staging' ? 'Control plane staging' : `${sink.credential}:${sink.path}`;
 }
+
+/** The kind of store a job end is, short, for the tag before it on Home. */
+export const STORE_KIND_LABEL: Record<CredentialType, string> = {
+  localFolder: 'Local folder',
+  http: 'HTTP(S)',
+  postgresql: 'PostgreSQL',
+  azureBlob: 'Azure Blob',
+  mysql: 'MySQL/MariaDB',
+};
 
 export function formatRate(bytesPerSecond: number): string {
   return `${formatBytes(bytesPerSecond)}/s`;
