@@ -191,7 +191,7 @@ async function sftpExtras(
     });
     if (flags.passphraseStdin) passphrase = await ctx.readSecret();
     // Checked here, where the user can act on it, rather than at the first job.
-    const { utils } = await import('ssh2');
+    const { utils } = await (await import('../../core/jobs/sftpClient.js')).loadSsh2();
     const key = utils.parseKey(privateKey, passphrase);
     if (key instanceof Error || (Array.isArray(key) && key.length === 0)) {
       throw new OpenIrError(

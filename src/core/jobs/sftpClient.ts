@@ -20,6 +20,12 @@ const READY_TIMEOUT_MS = 20_000;
 const KEEPALIVE_INTERVAL_MS = 10_000;
 const KEEPALIVE_COUNT_MAX = 3;
 
+/** ssh2, loaded on first use. A CommonJS module: its exports are the default export (Node finds only some by name). */
+export async function loadSsh2(): Promise<typeof import('ssh2')> {
+  const loaded = await import('ssh2');
+  return (loaded as unknown as { default?: typeof import('ssh2') }).default ?? loaded;
+}
+
 /** SFTP status codes (draft-ietf-secsh-filexfer-02, what OpenSSH speaks). */
 export const SFTP_STATUS = { EOF: 1, NO_SUCH_FILE: 2, PERMISSION_DENIED: 3, FAILURE: 4 } as const;
 
@@ -120,7 +126,7 @@ export async function openSftpSession(
   signal?: AbortSignal,
 ): Promise<SftpSession> {
   signal?.throwIfAborted();
-  const { Client } = await import('ssh2');
+  const { Client } = await loadSsh2();
   const client = new Client();
   let seen: string | null = null;
   let ready = false;
@@ -215,7 +221,7 @@ export async function fetchSftpHostKey(
   port: number,
   timeoutMs = READY_TIMEOUT_MS,
 ): Promise<string> {
-  const { Client } = await import('ssh2');
+  const { Client } = await loadSsh2();
   const client = new Client();
   return new Promise<string>((resolve, reject) => {
     let seen: string | null = null;
