@@ -284,6 +284,17 @@ test('the credential dialog: each type, problems, editing, delete confirmation',
   await edit.getByLabel('Database', { exact: true }).fill('shop');
   await edit.getByLabel('User name', { exact: true }).fill('reader');
   await shot('credential-dialog-mysql', edit);
+  await edit.getByLabel('SFTP server', { exact: true }).check();
+  await expect(edit.getByLabel('Port', { exact: true })).toHaveValue('22');
+  await edit.getByLabel('Server', { exact: true }).fill('files.corp.example');
+  await edit.getByLabel('User name', { exact: true }).fill('exports');
+  await edit.getByLabel('Folder on the server', { exact: true }).fill('/srv/exports');
+  await edit
+    .getByLabel('Host key fingerprint', { exact: true })
+    .fill('SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8');
+  await edit.getByLabel('Private key', { exact: true }).check();
+  await expect(edit.getByText('--fetch-host-key')).toBeVisible();
+  await shot('credential-dialog-sftp', edit);
   await edit.getByRole('button', { name: 'Cancel' }).click();
   await expect(edit).toHaveCount(0);
   await expect(opener).toBeFocused();

@@ -10,6 +10,10 @@ export interface Io {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
   readStdin: () => Promise<string>;
+  /** Whether a person is at a terminal to answer a question (stdin and stderr are TTYs). */
+  isTty?: () => boolean;
+  /** Asks a question on the terminal and answers the line typed. */
+  ask?: (question: string) => Promise<string>;
 }
 
 export const defaultIo: Io = {
@@ -20,6 +24,16 @@ export const defaultIo: Io = {
     const chunks: Buffer[] = [];
     for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
     return Buffer.concat(chunks).toString('utf8');
+  },
+  isTty: () => Boolean(process.stdin.isTTY && process.stderr.isTTY),
+  ask: async (question) => {
+    const readline = await import('node:readline/promises');
+    const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
+    try {
+      return await rl.question(question);
+    } finally {
+      rl.close();
+    }
   },
 };
 

@@ -5,7 +5,7 @@ import { z } from 'zod';
  * control plane and jobs refer to them by name. Secrets (passwords, tokens,
  * header values) cross the contract only on the way in: no output carries one.
  */
-export const CREDENTIAL_TYPES = ['localFolder', 'http', 'postgresql', 'azureBlob', 'mysql'] as const;
+export const CREDENTIAL_TYPES = ['localFolder', 'http', 'postgresql', 'azureBlob', 'mysql', 'sftp'] as const;
 export const CredentialTypeSchema = z.enum(CREDENTIAL_TYPES);
 export type CredentialType = z.infer<typeof CredentialTypeSchema>;
 
@@ -47,6 +47,27 @@ export const BlobContainerSchema = z
     /^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$/,
     'A container name has 3 to 63 lowercase letters, digits and single hyphens, e.g. exports.',
   );
+/** How an sftp credential signs in: a password, or a private key (with an optional passphrase). */
+export const SFTP_AUTH_KINDS = ['password', 'privateKey'] as const;
+export const SftpAuthSchema = z.enum(SFTP_AUTH_KINDS);
+export type SftpAuth = z.infer<typeof SftpAuthSchema>;
+
+/** An SSH host key fingerprint as `ssh-keygen -lf` prints it: `SHA256:` and 43 unpadded base64 characters. */
+export const SftpHostKeySchema = z
+  .string()
+  .trim()
+  .regex(
+    /^SHA256:[A-Za-z0-9+/]{43}$/,
+    'The host key fingerprint must look like SHA256:… (43 base64 characters), as `ssh-keygen -lf` prints it.',
+  );
+
+/** The folder on the SFTP server every job path is under: absolute, or relative to the login folder. */
+export const SftpRootSchema = z
+  .string()
+  .min(1)
+  .max(4096)
+  .refine((root) => !root.split('/').includes('..'), 'The root path may not contain "..".');
+
 const HeaderNameSchema = z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'Not a valid HTTP header name.');
 
 /**
@@ -109,6 +130,25 @@ export const CredentialInputSchema = z.discriminatedUnion('type', [
   z
     .object({ name: CredentialNameSchema, type: z.literal('mysql'), ...databaseServerFields(3306, 64, 80) })
     .strict(),
+  z
+    .object({
+      name: CredentialNameSchema,
+      type: z.literal('sftp'),
+      host: z.string().min(1).max(253),
+      port: z.number().int().min(1).max(65535).default(22),
+      user: z.string().min(1).max(255),
+      root: SftpRootSchema.default('/'),
+      auth: SftpAuthSchema,
+      /** Pinned: a server that shows another key is refused before any sign-in is sent. */
+      hostKey: SftpHostKeySchema,
+      /** auth password: absent on update keeps the saved one. */
+      password: SecretSchema.optional(),
+      /** auth privateKey: the key file's text (OpenSSH or PEM), kept in the vault; absent on update keeps the saved one. */
+      privateKey: z.string().min(1).max(32_768).optional(),
+      /** The private key's passphrase, if it has one. */
+      passphrase: SecretSchema.optional(),
+    })
+    .strict(),
 ]);
 export type CredentialInput = z.infer<typeof CredentialInputSchema>;
 
@@ -157,6 +197,18 @@ export const CredentialViewSchema = z.discriminatedUnion('type', [
     user: z.string(),
     ssl: z.boolean(),
     hasPassword: z.boolean(),
+  }),
+  z.object({
+    ...ViewBase,
+    type: z.literal('sftp'),
+    host: z.string(),
+    port: z.number().int(),
+    user: z.string(),
+    root: z.string(),
+    auth: SftpAuthSchema,
+    hostKey: z.string(),
+    /** The password or private key is saved. */
+    hasSecret: z.boolean(),
   }),
 ]);
 export type CredentialView = z.infer<typeof CredentialViewSchema>;

@@ -83,6 +83,18 @@ export const ERROR_CODES = [
   'BLOB_UNREACHABLE',
   /** The storage endpoint's TLS certificate is not trusted by this node. */
   'BLOB_TLS_UNTRUSTED',
+  /** The SFTP server showed another host key than the credential's pinned fingerprint; nothing was sent to it. */
+  'SFTP_HOST_KEY_MISMATCH',
+  /** The SFTP server refused the credential's user, password or private key. */
+  'SFTP_AUTH_FAILED',
+  /** The SFTP server could not be reached (refused, unresolved, timed out). */
+  'SFTP_UNREACHABLE',
+  /** The file or folder does not exist on the SFTP server. */
+  'SFTP_NOT_FOUND',
+  /** The SFTP server denied the user access to the file or folder. */
+  'SFTP_PERMISSION_DENIED',
+  /** The SFTP server failed a write and its disk is full (or the user's quota is used up). */
+  'SFTP_DISK_FULL',
   /** The backup's password is wrong (or its key-derivation header was altered: the two look alike). */
   'BACKUP_WRONG_PASSWORD',
   /** Not an OpenIR backup, truncated, damaged or tampered with. */
@@ -155,12 +167,18 @@ export function httpStatusFor(code: ErrorCode): number {
     case 'PEER_SYNC_REFUSED':
       return 403;
     case 'BLOB_NOT_FOUND':
+    case 'SFTP_NOT_FOUND':
       return 404;
     case 'BLOB_AUTH_FAILED':
     case 'BLOB_PERMISSION_DENIED':
     case 'BLOB_SAS_EXPIRED':
     case 'BLOB_UNREACHABLE':
     case 'BLOB_TLS_UNTRUSTED':
+    case 'SFTP_HOST_KEY_MISMATCH':
+    case 'SFTP_AUTH_FAILED':
+    case 'SFTP_UNREACHABLE':
+    case 'SFTP_PERMISSION_DENIED':
+    case 'SFTP_DISK_FULL':
       return 502;
     case 'UNAUTHORIZED':
     case 'AUTH_KEY_INVALID':

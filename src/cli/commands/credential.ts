@@ -1,9 +1,10 @@
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { CredentialInputSchema, type CredentialInput, type CredentialView } from '../../shared/credentials';
 import { OpenIrError } from '../../shared/errors';
 import { invalidInput } from '../../shared/invoke';
-import { printResult, type CommandContext } from '../context';
+import { printResult, type CommandContext, type Output } from '../context';
 
 interface SetFlags {
   type: string;
@@ -19,6 +20,20 @@ interface SetFlags {
   container?: string;
   auth?: string;
   secretStdin?: boolean;
+  privateKeyFile?: string;
+  passphraseStdin?: boolean;
+  hostKey?: string;
+  fetchHostKey?: boolean;
+  yes?: boolean;
+}
+
+/** What an sftp credential takes from outside the flags: its secrets, and the host key fetched and confirmed. */
+interface SftpExtras {
+  hostKey?: string;
+  privateKey?: string;
+  passphrase?: string;
+  /** The saved credential's sign-in kind, for an update that gives no new secret. */
+  savedAuth?: 'password' | 'privateKey';
 }
 
 /** `--auth` words on the command line → the contract's auth kinds. */
@@ -53,14 +68,20 @@ export function addCredentialCommands(program: Command, ctx: CommandContext): vo
     .command('set')
     .description('create or replace a credential (an omitted secret keeps the saved one)')
     .argument('<name>', 'name jobs use, e.g. files or sales-db')
-    .requiredOption('--type <type>', 'localFolder | http | postgresql | azureBlob | mysql')
-    .option('--root <dir>', 'localFolder: the folder paths are relative to')
+    .requiredOption('--type <type>', 'localFolder | http | postgresql | azureBlob | mysql | sftp')
+    .option(
+      '--root <dir>',
+      'localFolder: the folder paths are relative to; sftp: the folder on the server (default /)',
+    )
     .option('--base-url <url>', 'http: the endpoint, e.g. https://data.example/api/')
     .option('--header <name:value>', 'http: a header to send (repeatable; stored in the vault)', collect, [])
-    .option('--host <host>', 'postgresql, mysql: server host')
-    .option('--port <port>', 'postgresql, mysql: server port (default 5432 for postgresql, 3306 for mysql)')
+    .option('--host <host>', 'postgresql, mysql, sftp: server host')
+    .option(
+      '--port <port>',
+      'postgresql, mysql, sftp: server port (default 5432 for postgresql, 3306 for mysql, 22 for sftp)',
+    )
     .option('--database <name>', 'postgresql, mysql: database')
-    .option('--user <user>', 'postgresql, mysql: user')
+    .option('--user <user>', 'postgresql, mysql, sftp: user')
     .option('--no-ssl', 'postgresql, mysql: connect without TLS')
     .option(
       '--account-url <url>',
@@ -70,12 +91,24 @@ export function addCredentialCommands(program: Command, ctx: CommandContext): vo
     .option('--auth <kind>', 'azureBlob: key | sas | connection-string (the secret, from --secret-stdin)')
     .option(
       '--secret-stdin',
-      'read the secret from standard input (http: bearer token; postgresql, mysql: password; azureBlob: account key, SAS token or connection string)',
+      'read the secret from standard input (http: bearer token; postgresql, mysql, sftp: password; azureBlob: account key, SAS token or connection string)',
     )
+    .option(
+      '--private-key-file <file>',
+      'sftp: sign in with this private key (OpenSSH or PEM); its content is kept in the vault, not the path',
+    )
+    .option('--passphrase-stdin', "sftp: read the private key's passphrase from standard input")
+    .option('--host-key <SHA256:…>', "sftp: the server's host key fingerprint, as `ssh-keygen -lf` prints it")
+    .option(
+      '--fetch-host-key',
+      "sftp: connect, print the server's host key fingerprint and save it once confirmed",
+    )
+    .option('--yes', 'with --fetch-host-key: save the fingerprint without asking (for scripts)')
     .action(
       run(async (o, name: string, flags: SetFlags) => {
+        const extras = flags.type === 'sftp' ? await sftpExtras(ctx, o, name, flags) : {};
         const secret = flags.secretStdin ? await readSecret() : undefined;
-        const parsed = CredentialInputSchema.safeParse(inputFrom(name, flags, secret));
+        const parsed = CredentialInputSchema.safeParse(inputFrom(name, flags, secret, extras));
         if (!parsed.success) throw invalidInput(parsed.error);
         const view = await (await ensureHost()).call('setCredential', parsed.data);
         printResult(o, view, () => `Saved.\n${formatCredential(view)}`);
@@ -98,10 +131,122 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
+/**
+ * An sftp credential's host key (given, or fetched from the server and
+ * confirmed), its private key read from the file, and the passphrase from
+ * standard input. The key's content is what is saved: the host runs as its
+ * own user, which may not read the file, and the vault syncs it to the peers.
+ */
+async function sftpExtras(
+  ctx: CommandContext,
+  o: Output,
+  name: string,
+  flags: SetFlags,
+): Promise<SftpExtras> {
+  const sftpOnly: [keyof SetFlags, string][] = [];
+  if (flags.secretStdin && flags.privateKeyFile)
+    sftpOnly.push([
+      'secretStdin',
+      'Give either --secret-stdin (a password) or --private-key-file, not both.',
+    ]);
+  if (flags.passphraseStdin && !flags.privateKeyFile)
+    sftpOnly.push(['passphraseStdin', '--passphrase-stdin goes with --private-key-file.']);
+  if (flags.hostKey && flags.fetchHostKey)
+    sftpOnly.push(['hostKey', 'Give either --host-key or --fetch-host-key, not both.']);
+  if (!flags.hostKey && !flags.fetchHostKey)
+    sftpOnly.push([
+      'hostKey',
+      "--host-key SHA256:… or --fetch-host-key is required for --type sftp: the server's host key is pinned.",
+    ]);
+  if (flags.yes && !flags.fetchHostKey) sftpOnly.push(['yes', '--yes goes with --fetch-host-key.']);
+  const first = sftpOnly[0];
+  if (first) throw new OpenIrError('INVALID_INPUT', first[1], { fix: 'See `openir credential set --help`.' });
+
+  let savedAuth: SftpExtras['savedAuth'];
+  if (!flags.secretStdin && !flags.privateKeyFile) {
+    const saved = (await (await ctx.ensureHost()).call('listCredentials', {})).credentials.find(
+      (c) => c.name === name,
+    );
+    if (saved?.type !== 'sftp') {
+      throw new OpenIrError(
+        'INVALID_INPUT',
+        'A new sftp credential needs a password (--secret-stdin) or a private key (--private-key-file).',
+        { fix: 'See `openir credential set --help`.' },
+      );
+    }
+    savedAuth = saved.auth;
+  }
+
+  let privateKey: string | undefined;
+  let passphrase: string | undefined;
+  if (flags.privateKeyFile) {
+    privateKey = await fs.readFile(flags.privateKeyFile, 'utf8').catch((error: Error) => {
+      throw new OpenIrError(
+        'UNREADABLE',
+        `Cannot read the private key file ${flags.privateKeyFile}: ${error.message}.`,
+        {
+          fix: 'Give the path of a private key file you may read.',
+        },
+      );
+    });
+    if (flags.passphraseStdin) passphrase = await ctx.readSecret();
+    // Checked here, where the user can act on it, rather than at the first job.
+    const { utils } = await (await import('../../core/jobs/sftpClient.js')).loadSsh2();
+    const key = utils.parseKey(privateKey, passphrase);
+    if (key instanceof Error || (Array.isArray(key) && key.length === 0)) {
+      throw new OpenIrError(
+        'INVALID_INPUT',
+        `The private key in ${flags.privateKeyFile} cannot be used: ${key instanceof Error ? key.message : 'no key found'}.`,
+        {
+          fix: /passphrase|encrypted/i.test(key instanceof Error ? key.message : '')
+            ? 'Give its passphrase with --passphrase-stdin.'
+            : 'Give an OpenSSH or PEM private key file (e.g. from ssh-keygen).',
+        },
+      );
+    }
+  }
+
+  let hostKey = flags.hostKey;
+  if (flags.fetchHostKey) {
+    if (!flags.host) throw new OpenIrError('INVALID_INPUT', '--host is required for --type sftp.');
+    const port = Number(flags.port ?? 22);
+    const { fetchSftpHostKey } = await import('../../core/jobs/sftpClient.js');
+    const seen = await fetchSftpHostKey(flags.host, port);
+    o.err(`The SFTP server ${flags.host}:${port} shows the host key ${seen}.`);
+    if (!flags.yes) {
+      if (!ctx.io.isTty?.() || !ctx.io.ask) {
+        throw new OpenIrError(
+          'INVALID_INPUT',
+          `Not saved: the host key ${seen} needs a confirmation, and there is no terminal to ask on.`,
+          {
+            fix: `Check it with the server's administrator (ssh-keygen -lf on the server), then run again with --host-key ${seen}, or add --yes.`,
+          },
+        );
+      }
+      const answer = await ctx.io.ask(
+        'Is this the server you mean (compare with `ssh-keygen -lf` on it)? [y/N] ',
+      );
+      if (!/^y(es)?$/i.test(answer.trim())) {
+        throw new OpenIrError('INVALID_INPUT', 'Not saved: the host key was not confirmed.', {
+          fix: `Check the fingerprint with the server's administrator, then run again.`,
+        });
+      }
+    }
+    hostKey = seen;
+  }
+  return {
+    ...(hostKey ? { hostKey } : {}),
+    ...(privateKey !== undefined ? { privateKey } : {}),
+    ...(passphrase !== undefined ? { passphrase } : {}),
+    ...(savedAuth ? { savedAuth } : {}),
+  };
+}
+
 function inputFrom(
   name: string,
   flags: SetFlags,
   secret: string | undefined,
+  extras: SftpExtras = {},
 ): CredentialInput | Record<string, unknown> {
   const unused = (allowed: (keyof SetFlags)[]) => {
     const given: (keyof SetFlags)[] = [
@@ -199,10 +344,34 @@ function inputFrom(
         ...(secret !== undefined ? { secret } : {}),
       };
     }
+    case 'sftp':
+      unused(['host', 'user', 'root']);
+      if (!flags.host || !flags.user)
+        throw new OpenIrError('INVALID_INPUT', '--host and --user are required for --type sftp.', {
+          fix: 'See `openir credential set --help`.',
+        });
+      return {
+        name,
+        type: 'sftp',
+        host: flags.host,
+        port: Number(flags.port ?? 22),
+        user: flags.user,
+        root: flags.root ?? '/',
+        auth:
+          extras.privateKey !== undefined
+            ? 'privateKey'
+            : secret !== undefined
+              ? 'password'
+              : extras.savedAuth,
+        hostKey: extras.hostKey ?? '',
+        ...(secret !== undefined ? { password: secret } : {}),
+        ...(extras.privateKey !== undefined ? { privateKey: extras.privateKey } : {}),
+        ...(extras.passphrase !== undefined ? { passphrase: extras.passphrase } : {}),
+      };
     default:
       throw new OpenIrError(
         'INVALID_INPUT',
-        `--type must be localFolder, http, postgresql, azureBlob or mysql, not "${flags.type}".`,
+        `--type must be localFolder, http, postgresql, azureBlob, mysql or sftp, not "${flags.type}".`,
       );
   }
 }
@@ -223,6 +392,8 @@ function formatCredential(c: CredentialView): string {
       return `${c.name}  postgresql  ${c.user}@${c.host}:${c.port}/${c.database}${c.ssl ? ' (TLS)' : ' (no TLS)'}  password ${c.hasPassword ? 'saved' : 'not set'}`;
     case 'mysql':
       return `${c.name}  mysql  ${c.user}@${c.host}:${c.port}/${c.database}${c.ssl ? ' (TLS)' : ' (no TLS)'}  password ${c.hasPassword ? 'saved' : 'not set'}`;
+    case 'sftp':
+      return `${c.name}  sftp  ${c.user}@${c.host}:${c.port}${c.root}  host key ${c.hostKey}  ${c.auth === 'password' ? 'password' : 'private key'} ${c.hasSecret ? 'saved' : 'not set'}`;
     case 'azureBlob':
       return `${c.name}  azureBlob  ${c.accountUrl.replace(/\/+$/, '')}/${c.container}  ${AUTH_WORDS[c.auth]} ${c.hasSecret ? 'saved' : 'not set'}`;
   }

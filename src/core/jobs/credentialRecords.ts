@@ -2,6 +2,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import {
   type BlobAuth,
+  type SftpAuth,
   CredentialInputSchema,
   CredentialNameSchema,
   CredentialTypeSchema,
@@ -57,6 +58,9 @@ export const SecretsSchema = z.object({
   headers: z.record(z.string(), z.string()).optional(),
   /** azureBlob: the account key, SAS token or connection string. */
   secret: z.string().optional(),
+  /** sftp: the private key's text (the file's content, not its path) and its passphrase. */
+  privateKey: z.string().optional(),
+  passphrase: z.string().optional(),
 });
 
 /** One credential as nodes exchange it when they sync: a version with its fields and secrets, or a deletion. */
@@ -125,6 +129,19 @@ export type ResolvedCredential =
       user: string;
       ssl: boolean;
       password?: string;
+    }
+  | {
+      name: string;
+      type: 'sftp';
+      host: string;
+      port: number;
+      user: string;
+      root: string;
+      auth: SftpAuth;
+      hostKey: string;
+      password?: string;
+      privateKey?: string;
+      passphrase?: string;
     };
 
 /** Why a synced record is not one `set()` would have stored, or null: the same rules apply to every source. */
@@ -140,15 +157,26 @@ export function invalidRecord(
         ? { name, type: record.type, baseUrl: f.baseUrl }
         : record.type === 'azureBlob'
           ? { name, type: record.type, accountUrl: f.accountUrl, container: f.container, auth: f.auth }
-          : {
-              name,
-              type: record.type,
-              host: f.host,
-              port: f.port,
-              database: f.database,
-              user: f.user,
-              ssl: f.ssl,
-            };
+          : record.type === 'sftp'
+            ? {
+                name,
+                type: record.type,
+                host: f.host,
+                port: f.port,
+                user: f.user,
+                root: f.root,
+                auth: f.auth,
+                hostKey: f.hostKey,
+              }
+            : {
+                name,
+                type: record.type,
+                host: f.host,
+                port: f.port,
+                database: f.database,
+                user: f.user,
+                ssl: f.ssl,
+              };
   const parsed = CredentialInputSchema.safeParse(input);
   if (!parsed.success) return parsed.error.issues.map((issue) => issue.message).join(' ');
   if (parsed.data.type === 'localFolder' && !path.isAbsolute(parsed.data.root))
@@ -207,6 +235,32 @@ export function split(
         secrets: secret ? { secret } : {},
       };
     }
+    case 'sftp': {
+      // The store passes no kept secrets when the sign-in kind changed: a password is no key.
+      const fields = {
+        host: input.host,
+        port: input.port,
+        user: input.user,
+        root: input.root,
+        auth: input.auth,
+        hostKey: input.hostKey,
+      };
+      if (input.auth === 'password') {
+        const password = input.password ?? kept.password;
+        return { fields, secrets: password ? { password } : {} };
+      }
+      // A new key comes with its own passphrase (or none); the saved one belongs to the saved key.
+      const privateKey = input.privateKey ?? kept.privateKey;
+      const passphrase =
+        input.privateKey !== undefined ? input.passphrase : (input.passphrase ?? kept.passphrase);
+      return {
+        fields,
+        secrets: {
+          ...(privateKey ? { privateKey } : {}),
+          ...(privateKey && passphrase ? { passphrase } : {}),
+        },
+      };
+    }
   }
 }
 
@@ -245,6 +299,18 @@ export function toView(name: string, record: CredentialRecord): CredentialView {
         auth: f.auth === 'sas' || f.auth === 'connectionString' ? f.auth : 'key',
         hasSecret: record.hasSecret,
       };
+    case 'sftp':
+      return {
+        ...base,
+        type: 'sftp',
+        host: String(f.host),
+        port: Number(f.port),
+        user: String(f.user),
+        root: String(f.root),
+        auth: f.auth === 'privateKey' ? 'privateKey' : 'password',
+        hostKey: String(f.hostKey),
+        hasSecret: record.hasSecret,
+      };
   }
 }
 
@@ -258,6 +324,8 @@ export function secretValues(secrets: CredentialSecrets): string[] {
     secrets.password,
     secrets.bearerToken,
     secrets.secret,
+    secrets.privateKey,
+    secrets.passphrase,
     ...parts,
     ...Object.values(secrets.headers ?? {}),
   ].filter((v): v is string => typeof v === 'string');

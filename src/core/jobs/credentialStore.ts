@@ -75,12 +75,25 @@ export class CredentialStore {
       // Read through the change, which keeps the entry for a rollback: the vault is read once.
       // A blob secret means something only for its sign-in kind: a key is no SAS token.
       const authChanged =
-        input.type === 'azureBlob' && previous?.type === 'azureBlob' && previous.fields.auth !== input.auth;
-      if (authChanged && input.secret === undefined) {
+        (input.type === 'azureBlob' || input.type === 'sftp') &&
+        previous?.type === input.type &&
+        previous.fields.auth !== input.auth;
+      const newSecret =
+        input.type === 'azureBlob'
+          ? input.secret
+          : input.type === 'sftp'
+            ? (input.password ?? input.privateKey)
+            : undefined;
+      if (authChanged && newSecret === undefined) {
         throw new OpenIrError(
           'INVALID_INPUT',
           `The credential "${input.name}" signed in another way; the new one needs its own secret.`,
-          { fix: 'Give the account key, SAS token or connection string too (--secret-stdin).' },
+          {
+            fix:
+              input.type === 'sftp'
+                ? 'Give the password (--secret-stdin) or the private key (--private-key-file) too.'
+                : 'Give the account key, SAS token or connection string too (--secret-stdin).',
+          },
         );
       }
       const kept =
@@ -252,6 +265,20 @@ export class CredentialStore {
           container: String(f.container),
           auth: f.auth === 'sas' || f.auth === 'connectionString' ? f.auth : 'key',
           ...(secrets.secret ? { secret: secrets.secret } : {}),
+        };
+      case 'sftp':
+        return {
+          name,
+          type: 'sftp',
+          host: String(f.host),
+          port: Number(f.port),
+          user: String(f.user),
+          root: String(f.root),
+          auth: f.auth === 'privateKey' ? 'privateKey' : 'password',
+          hostKey: String(f.hostKey),
+          ...(secrets.password ? { password: secrets.password } : {}),
+          ...(secrets.privateKey ? { privateKey: secrets.privateKey } : {}),
+          ...(secrets.passphrase ? { passphrase: secrets.passphrase } : {}),
         };
     }
   }

@@ -213,7 +213,13 @@ export class JobService {
         'localFolder',
         'azureBlob',
         'postgresql',
+        'sftp',
       ]);
+      if (credential.type === 'sftp') {
+        // Loaded on first use, with ssh2 (direct connection: SFTP servers are on the intranet).
+        const { openSftpSink } = await import('./sftp.js');
+        return openSftpSink(credential, request.sink.path);
+      }
       if (credential.type === 'postgresql') {
         // Loaded on first use, with `pg`, as the PostgreSQL source is.
         const { openPostgresSink } = await import('./postgresSink.js');

@@ -27,6 +27,7 @@ const FILE_BUFFERS_KEPT = 8;
  * job's format. A retry asks for `source.offset`: a file seeks there, an HTTP
  * GET asks for `Range: bytes=<offset>-` (with If-Range, so a changed
  * document comes whole), a blob is read in ranges from there (azureBlob.ts),
+ * an SFTP file is read from there if its size and mtime are unchanged (sftp.ts),
  * and a query starts at 0 (see openPostgresSource).
  */
 export async function openSource(
@@ -40,6 +41,7 @@ export async function openSource(
     'postgresql',
     'azureBlob',
     'mysql',
+    'sftp',
   ]);
   const offset = source.offset ?? 0;
   if (credential.type === 'localFolder') {
@@ -79,6 +81,11 @@ export async function openSource(
     // Loaded on first use, like the PostgreSQL driver: the Azure SDK is several MB resident.
     const { openBlobSource } = await import('./azureBlob.js');
     return openBlobSource(deps.connector(), credential, source.path, source, signal);
+  }
+  if (credential.type === 'sftp') {
+    // Loaded on first use, with ssh2: an idle node carries no SSH code.
+    const { openSftpSource } = await import('./sftp.js');
+    return openSftpSource(credential, source.path, source, signal);
   }
   if (credential.type === 'mysql') {
     // Loaded on first use, like the PostgreSQL driver (mysql2 itself loads when the query starts).

@@ -1,4 +1,4 @@
-import { useId, useRef, useState, type FormEvent, type RefObject } from 'react';
+import { useId, useRef, useState, type FormEvent, type ReactNode, type RefObject } from 'react';
 import type { CredentialView } from '../../../shared/credentials';
 import { TrashIcon } from '../../components/Icons';
 import { Modal } from '../../components/Modal';
@@ -17,6 +17,9 @@ import {
   defaultPortFor,
   emptyForm,
   formFromView,
+  SFTP_AUTH_HELP,
+  SFTP_AUTH_KINDS,
+  SFTP_AUTH_LABEL,
   type CredentialField,
   type CredentialForm,
 } from './credentialForm';
@@ -78,7 +81,7 @@ export function CredentialDialog({
     name: CredentialField,
     label: string,
     options: {
-      hint?: string;
+      hint?: ReactNode;
       secret?: boolean;
       mono?: boolean;
       placeholder?: string;
@@ -113,6 +116,17 @@ export function CredentialDialog({
   const savedPg = editing?.type === 'postgresql' || editing?.type === 'mysql' ? editing : null;
   const savedBlob = editing?.type === 'azureBlob' ? editing : null;
   const blobSecretKept = savedBlob?.hasSecret === true && savedBlob.auth === form.blobAuth;
+  const savedSftp = editing?.type === 'sftp' ? editing : null;
+  const sftpSecretKept = savedSftp?.hasSecret === true && savedSftp.auth === form.sftpAuth;
+  /** A key file read in the renderer: its text goes into the form, never its path. */
+  const loadKeyFile = async (file: File | undefined) => {
+    if (!file) return;
+    if (file.size > 32_768) {
+      setProblems((current) => ({ ...current, privateKey: 'That file is too big for a private key.' }));
+      return;
+    }
+    update({ privateKey: await file.text() });
+  };
 
   return (
     <Modal
@@ -293,6 +307,118 @@ export function CredentialDialog({
                   : 'Kept in this node’s secret store; never shown again.',
               },
             )}
+          </div>
+        ) : null}
+
+        {form.type === 'sftp' ? (
+          <div className="field-group">
+            <div className="field-group__row">
+              <div className="field--grow">
+                {field('host', 'Server', {
+                  value: form.host,
+                  onChange: (host) => update({ host }),
+                  mono: true,
+                  placeholder: 'files.corp.example',
+                })}
+              </div>
+              <div className="field--port">
+                {field('port', 'Port', {
+                  value: form.port,
+                  onChange: (port) => update({ port }),
+                  inputMode: 'numeric',
+                })}
+              </div>
+            </div>
+            {field('user', 'User name', {
+              value: form.user,
+              onChange: (user) => update({ user }),
+              mono: true,
+            })}
+            {field('root', 'Folder on the server', {
+              value: form.root,
+              onChange: (root) => update({ root }),
+              mono: true,
+              placeholder: '/',
+              hint: 'Job paths are under it (no “..”); empty means /.',
+            })}
+            {field('hostKey', 'Host key fingerprint', {
+              value: form.hostKey,
+              onChange: (hostKey) => update({ hostKey }),
+              mono: true,
+              placeholder: 'SHA256:…',
+              hint: (
+                <>
+                  Pinned: a server that shows another key is refused before any password or key is sent. On
+                  the server, <code>ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub</code> prints it; on this
+                  node, <code>openir credential set … --type sftp --fetch-host-key</code> shows the key the
+                  server offers and saves it once you confirm.
+                </>
+              ),
+            })}
+            <ChoiceGroup
+              legend="Sign in with"
+              options={SFTP_AUTH_KINDS}
+              value={form.sftpAuth}
+              onChange={(sftpAuth) => update({ sftpAuth })}
+              labels={SFTP_AUTH_LABEL}
+              help={SFTP_AUTH_HELP}
+              disabled={saving}
+            />
+            {form.sftpAuth === 'password'
+              ? field('password', sftpSecretKept ? 'Password (optional)' : 'Password', {
+                  value: form.password,
+                  onChange: (password) => update({ password }),
+                  secret: true,
+                  placeholder: sftpSecretKept ? 'unchanged' : undefined,
+                  hint: sftpSecretKept
+                    ? 'A password is saved. Leave this empty to keep it, or type a new one.'
+                    : undefined,
+                })
+              : null}
+            {form.sftpAuth === 'privateKey' ? (
+              <>
+                <Field
+                  id={idOf('privateKey')}
+                  label={sftpSecretKept ? 'Private key text (secret, optional)' : 'Private key text (secret)'}
+                  problem={problems.privateKey}
+                  hint={
+                    sftpSecretKept
+                      ? 'A key is saved. Leave this empty to keep it, or paste or load a new one.'
+                      : 'Paste it, or load it from its file below. Its text is kept in this node’s secret store.'
+                  }
+                >
+                  {(control) => (
+                    <textarea
+                      {...control}
+                      className="input input--mono"
+                      rows={4}
+                      value={form.privateKey}
+                      placeholder={sftpSecretKept ? 'unchanged' : '-----BEGIN OPENSSH PRIVATE KEY-----'}
+                      spellCheck={false}
+                      autoComplete="off"
+                      disabled={saving}
+                      onChange={(event) => update({ privateKey: event.target.value })}
+                    />
+                  )}
+                </Field>
+                <Field id={`${base}-keyfile`} label="Load the private key from a file">
+                  {(control) => (
+                    <input
+                      {...control}
+                      className="input input--file"
+                      type="file"
+                      disabled={saving}
+                      onChange={(event) => void loadKeyFile(event.target.files?.[0])}
+                    />
+                  )}
+                </Field>
+                {field('passphrase', 'Passphrase (if the key has one)', {
+                  value: form.passphrase,
+                  onChange: (passphrase) => update({ passphrase }),
+                  secret: true,
+                })}
+              </>
+            ) : null}
           </div>
         ) : null}
       </form>

@@ -1,6 +1,8 @@
 import {
   BLOB_AUTH_KINDS,
   type BlobAuth,
+  SFTP_AUTH_KINDS,
+  type SftpAuth,
   CREDENTIAL_TYPES,
   CredentialInputSchema,
   CredentialNameSchema,
@@ -21,6 +23,7 @@ export const CREDENTIAL_TYPE_LABEL: Record<CredentialType, string> = {
   postgresql: 'PostgreSQL',
   azureBlob: 'Azure Blob Storage',
   mysql: 'MySQL / MariaDB',
+  sftp: 'SFTP server',
 };
 
 export const CREDENTIAL_TYPE_HELP: Record<CredentialType, string> = {
@@ -29,9 +32,20 @@ export const CREDENTIAL_TYPE_HELP: Record<CredentialType, string> = {
   postgresql: 'A query on a PostgreSQL server, streamed row by row.',
   azureBlob: 'Blobs in a container of a storage account: read in parallel ranges, written as block blobs.',
   mysql: 'A SELECT on a MySQL or MariaDB server, in a read-only transaction, streamed row by row.',
+  sftp: 'Files on an SSH server, over SFTP: its host key is pinned, files are written under a temporary name.',
 };
 
-export { BLOB_AUTH_KINDS, CREDENTIAL_TYPES };
+export { BLOB_AUTH_KINDS, CREDENTIAL_TYPES, SFTP_AUTH_KINDS };
+
+export const SFTP_AUTH_LABEL: Record<SftpAuth, string> = {
+  password: 'Password',
+  privateKey: 'Private key',
+};
+
+export const SFTP_AUTH_HELP: Record<SftpAuth, string> = {
+  password: 'The user’s password on the server.',
+  privateKey: 'An OpenSSH or PEM private key whose public key is in the user’s authorized_keys.',
+};
 
 export const BLOB_AUTH_LABEL: Record<BlobAuth, string> = {
   key: 'Account key',
@@ -81,6 +95,10 @@ export interface CredentialForm {
   container: string;
   blobAuth: BlobAuth;
   blobSecret: string;
+  sftpAuth: SftpAuth;
+  privateKey: string;
+  passphrase: string;
+  hostKey: string;
 }
 
 export type CredentialField =
@@ -96,7 +114,10 @@ export type CredentialField =
   | 'password'
   | 'accountUrl'
   | 'container'
-  | 'blobSecret';
+  | 'blobSecret'
+  | 'privateKey'
+  | 'passphrase'
+  | 'hostKey';
 
 export const FIELDS_OF: Record<CredentialType, CredentialField[]> = {
   localFolder: ['name', 'root'],
@@ -104,9 +125,14 @@ export const FIELDS_OF: Record<CredentialType, CredentialField[]> = {
   postgresql: ['name', 'host', 'port', 'database', 'user', 'password'],
   azureBlob: ['name', 'accountUrl', 'container', 'blobSecret'],
   mysql: ['name', 'host', 'port', 'database', 'user', 'password'],
+  sftp: ['name', 'host', 'port', 'user', 'root', 'password', 'privateKey', 'passphrase', 'hostKey'],
 };
 
-const DEFAULT_PORTS: Partial<Record<CredentialType, string>> = { postgresql: '5432', mysql: '3306' };
+const DEFAULT_PORTS: Partial<Record<CredentialType, string>> = {
+  postgresql: '5432',
+  mysql: '3306',
+  sftp: '22',
+};
 
 /** The port to show when the type changes: the new type's default, unless the user typed another one. */
 export function defaultPortFor(type: CredentialType, port: string): string {
@@ -132,6 +158,10 @@ export function emptyForm(): CredentialForm {
     container: '',
     blobAuth: 'key',
     blobSecret: '',
+    sftpAuth: 'password',
+    privateKey: '',
+    passphrase: '',
+    hostKey: '',
   };
 }
 
@@ -155,6 +185,16 @@ export function formFromView(view: CredentialView): CredentialForm {
       };
     case 'azureBlob':
       return { ...form, accountUrl: view.accountUrl, container: view.container, blobAuth: view.auth };
+    case 'sftp':
+      return {
+        ...form,
+        host: view.host,
+        port: String(view.port),
+        user: view.user,
+        root: view.root,
+        sftpAuth: view.auth,
+        hostKey: view.hostKey,
+      };
   }
 }
 
@@ -233,6 +273,37 @@ export function checkCredentialForm(
       };
       break;
     }
+    case 'sftp': {
+      if (!form.host.trim()) problems.host = 'Enter the server name or IP address.';
+      const port = Number(form.port.trim());
+      if (!/^\d+$/.test(form.port.trim()) || port < 1 || port > 65535)
+        problems.port = 'Enter a port from 1 to 65535 (SSH uses 22).';
+      if (!form.user.trim()) problems.user = 'Enter the user name.';
+      if (form.root.split('/').includes('..')) problems.root = 'The folder may not contain "..".';
+      if (!/^SHA256:[A-Za-z0-9+/]{43}$/.test(form.hostKey.trim()))
+        problems.hostKey = 'Enter the fingerprint as ssh-keygen -lf prints it: SHA256: and 43 characters.';
+      const kept = editing?.type === 'sftp' && editing.hasSecret && editing.auth === form.sftpAuth;
+      if (form.sftpAuth === 'password' && !form.password && !kept)
+        problems.password = 'Enter the password of this user.';
+      if (form.sftpAuth === 'privateKey' && !form.privateKey.trim() && !kept)
+        problems.privateKey = 'Paste the private key, or load it from its file.';
+      input = {
+        name: form.name.trim(),
+        type: 'sftp',
+        host: form.host.trim(),
+        port,
+        user: form.user.trim(),
+        root: form.root.trim() || '/',
+        auth: form.sftpAuth,
+        hostKey: form.hostKey.trim(),
+        ...(form.sftpAuth === 'password' && form.password ? { password: form.password } : {}),
+        ...(form.sftpAuth === 'privateKey' && form.privateKey.trim()
+          ? { privateKey: `${form.privateKey.trim()}\n` }
+          : {}),
+        ...(form.sftpAuth === 'privateKey' && form.passphrase ? { passphrase: form.passphrase } : {}),
+      };
+      break;
+    }
   }
   if (Object.keys(problems).length > 0) return { problems };
   const parsed = CredentialInputSchema.safeParse(input);
@@ -270,6 +341,13 @@ export function credentialFacts(view: CredentialView): { label: string; value: s
         { label: 'Container', value: view.container, mono: true },
         { label: 'Signs in with', value: BLOB_AUTH_LABEL[view.auth] },
       ];
+    case 'sftp':
+      return [
+        { label: 'Server', value: `${view.user}@${view.host}:${view.port}`, mono: true },
+        { label: 'Folder', value: view.root, mono: true },
+        { label: 'Host key', value: view.hostKey, mono: true },
+        { label: 'Signs in with', value: SFTP_AUTH_LABEL[view.auth] },
+      ];
   }
 }
 
@@ -290,5 +368,9 @@ export function savedSecrets(view: CredentialView): string[] {
       return view.hasPassword ? ['password saved'] : ['no password'];
     case 'azureBlob':
       return view.hasSecret ? [`${BLOB_SECRET_WORDS[view.auth]} saved`] : ['no secret'];
+    case 'sftp':
+      return view.hasSecret
+        ? [view.auth === 'password' ? 'password saved' : 'private key saved']
+        : ['no secret'];
   }
 }
