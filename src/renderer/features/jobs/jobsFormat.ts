@@ -19,6 +19,7 @@ export const STORE_KIND_LABEL: Record<CredentialType, string> = {
   postgresql: 'PostgreSQL',
   azureBlob: 'Azure Blob',
   mysql: 'MySQL/MariaDB',
+  sftp: 'SFTP',
 };
 
 export function formatRate(bytesPerSecond: number): string {
