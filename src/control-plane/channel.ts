@@ -48,7 +48,7 @@ export interface ChannelJobEvents {
   onNodeMessage(
     nodeId: string,
     irId: string,
-    message: Extract<NodeMessage, { type: 'jobAccepted' | 'jobProgress' | 'jobFinished' }>,
+    message: Extract<NodeMessage, { type: 'jobAccepted' | 'jobRefused' | 'jobProgress' | 'jobFinished' }>,
   ): void;
 }
 
@@ -221,6 +221,7 @@ export class ChannelHub {
         this.onHeartbeat(connection, message);
         return;
       case 'jobAccepted':
+      case 'jobRefused':
       case 'jobProgress':
       case 'jobFinished':
         this.deps.jobs?.()?.onNodeMessage(connection.nodeId, connection.irId, message);

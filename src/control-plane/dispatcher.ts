@@ -22,7 +22,10 @@ export interface JobDispatcherDeps {
   heartbeatTimeoutMs: number;
 }
 
-type JobMessage = Extract<NodeMessage, { type: 'jobAccepted' | 'jobProgress' | 'jobFinished' }>;
+type JobMessage = Extract<
+  NodeMessage,
+  { type: 'jobAccepted' | 'jobRefused' | 'jobProgress' | 'jobFinished' }
+>;
 
 /** More than any IR could take in one go; bounds the loop if something keeps a job Queued. */
 const MAX_ASSIGNMENTS_PER_PASS = 10_000;
@@ -154,6 +157,16 @@ export class JobDispatcher {
           if (job?.cancelRequested) this.deps.link.send(nodeId, { type: 'jobCancel', jobId: job.id });
         }
         return;
+      case 'jobRefused': {
+        // The heartbeat just before it carried the node's real limit, so this dispatch
+        // does not hand the job straight back to the same full node.
+        const job = store.jobs.find(message.jobId);
+        if (job && job.nodeId === nodeId && job.attempt === message.attempt) {
+          this.requeue(job, `its node refused it: ${message.reason}`);
+        }
+        this.dispatch(irId);
+        return;
+      }
       case 'jobProgress':
         store.jobs.recordProgress(message.jobId, nodeId, message);
         return;

@@ -116,6 +116,18 @@ export const NodeMessageSchema = z.discriminatedUnion('type', [
   }),
   /** The node took the job on; it is Running from now. */
   z.object({ type: z.literal('jobAccepted'), jobId: JobIdSchema, attempt: z.number().int().positive() }),
+  /**
+   * The node does not take the job on: it already runs as many jobs as its
+   * own limit allows (the control plane's count was behind, e.g. the limit was
+   * just lowered). The job goes back to the queue; a heartbeat with the
+   * node's current limit is sent just before.
+   */
+  z.object({
+    type: z.literal('jobRefused'),
+    jobId: JobIdSchema,
+    attempt: z.number().int().positive(),
+    reason: z.string().max(500),
+  }),
   /** At most every 500 ms while a job runs. */
   z.object({
     type: z.literal('jobProgress'),

@@ -115,3 +115,48 @@ describe('JobRunner: a job given back to the node that is stopping its stale run
     expect(sent.filter((m) => m.type === 'jobAccepted').map((m) => m.attempt)).toEqual([1, 1]);
   });
 });
+
+describe('JobRunner: its own concurrent jobs limit (security review)', () => {
+  it('refuses an assignment past the limit, after a heartbeat with the limit, and runs the ones within it', async () => {
+    const sent: (NodeMessage | { type: 'heartbeatNow' })[] = [];
+    const collected: Buffer[][] = [];
+    const log = new Logger({ file: null, level: 'error', redactor: new Redactor() }).child('jobs');
+    let limit = 1;
+    const jobs = new JobRunner({
+      ends: slowEnds(collected),
+      log,
+      send: (message) => (sent.push(message), true),
+      onChange: () => undefined,
+      limit: () => limit,
+      heartbeatNow: () => void sent.push({ type: 'heartbeatNow' }),
+    });
+    const assign = (jobId: string): ControlPlaneMessage => ({
+      type: 'jobAssigned',
+      jobId,
+      attempt: 1,
+      source: { credential: 'web', path: 'slow' },
+      sink: { type: 'staging' },
+      format: 'raw',
+    });
+    const second = '1d6f0e1e-7d0e-4f43-9b8a-5a0e3c1f2b11';
+    jobs.handle(assign(JOB));
+    jobs.handle(assign(second));
+    expect(jobs.running).toBe(1);
+    const types = sent.map((m) => m.type);
+    expect(types).toContain('jobRefused');
+    // The control plane hears the real limit before the refusal, so it does not send the job straight back.
+    expect(types.indexOf('heartbeatNow')).toBeLessThan(types.indexOf('jobRefused'));
+    expect(sent.find((m) => m.type === 'jobRefused')).toMatchObject({ jobId: second, attempt: 1 });
+    // The one within the limit runs to the end.
+    for (let i = 0; i < 200 && jobs.running > 0; i += 1) await sleep(10);
+    expect(sent.filter((m) => m.type === 'jobFinished')).toEqual([
+      expect.objectContaining({ jobId: JOB, state: 'Succeeded' }),
+    ]);
+    // With room again (or a higher limit), the next assignment runs.
+    limit = 2;
+    jobs.handle(assign(second));
+    expect(jobs.running).toBe(1);
+    for (let i = 0; i < 200 && jobs.running > 0; i += 1) await sleep(10);
+    expect(collected).toHaveLength(2);
+  });
+});

@@ -16,6 +16,13 @@ export interface JobRunnerOptions {
   send: (message: NodeMessage) => boolean;
   /** Called whenever the number of running jobs changes. */
   onChange: () => void;
+  /**
+   * This node's own concurrent jobs limit. An assignment past it is refused
+   * (the control plane re-queues it), whatever the control plane counted.
+   */
+  limit?: () => number;
+  /** Tells the control plane the current limit now (a heartbeat), before a refusal. */
+  heartbeatNow?: () => void;
   progressIntervalMs?: number;
   clock?: () => number;
   /** How a copy retries transient failures (3 tries, 500 ms base delay by default). */
@@ -101,6 +108,14 @@ export class JobRunner {
     if (current) {
       // The same assignment again (a resend after a reconnect): it already runs here, once.
       this.options.send({ type: 'jobAccepted', jobId, attempt });
+      return;
+    }
+    const limit = this.options.limit?.() ?? Infinity;
+    if (this.jobs.size >= limit) {
+      const reason = `it already runs ${this.jobs.size} job(s), its concurrent jobs limit`;
+      this.options.log.warn(`Refused job ${jobId}: ${reason}.`, { jobId, attempt, limit });
+      this.options.heartbeatNow?.();
+      this.options.send({ type: 'jobRefused', jobId, attempt, reason });
       return;
     }
     const request: CopyRequest = {

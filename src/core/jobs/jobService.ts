@@ -81,6 +81,8 @@ export class JobService {
         links.statusChanged();
         this.publishJobs();
       },
+      limit: () => this.limit,
+      heartbeatNow: () => links.heartbeatNow(),
       ends: {
         openSource: (source, signal) =>
           openSource(
