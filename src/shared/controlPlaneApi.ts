@@ -38,8 +38,40 @@ const Fingerprint256Schema = z.string().regex(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/)
  * so self-signed certificates need no trust store), and its X25519 public key
  * for sealing credential-sync exchanges end to end.
  */
+/**
+ * Where a node's remote-access listener is: `http(s)://host:port` and nothing
+ * else (no user, path, query or fragment). A node advertises it and its peers
+ * call it, so a node must not be able to make its peers call an arbitrary
+ * address or path (security review): the control plane refuses anything else
+ * at registration and in heartbeats, and a peer ignores it in summaries.
+ */
+export const PeerUrlSchema = z
+  .string()
+  .max(300)
+  .refine(isPeerUrl, 'A remote-access URL is http(s)://host:port, with nothing after the port.');
+
+export function isPeerUrl(text: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return false;
+  }
+  return (
+    (url.protocol === 'https:' || url.protocol === 'http:') &&
+    url.hostname !== '' &&
+    url.port !== '' &&
+    url.username === '' &&
+    url.password === '' &&
+    url.search === '' &&
+    url.hash === '' &&
+    // Written with no path at all: "https://h:8060" (URL gives "/"), never "https://h:8060/x".
+    /^https?:\/\/[^/?#@]+$/u.test(text)
+  );
+}
+
 const PeerIdentityShape = {
-  remoteAccessUrl: z.string().max(300).nullable().optional(),
+  remoteAccessUrl: PeerUrlSchema.nullable().optional(),
   remoteAccessCertSha256: Fingerprint256Schema.nullable().optional(),
   /** base64 of the X25519 public key (SPKI DER). */
   peerKey: z.string().max(200).nullable().optional(),
@@ -84,8 +116,8 @@ export const IrNodeInfoSchema = z.object({
   lastSeenAt: z.string().nullable(),
   runningJobs: z.number().int().nonnegative(),
   jobLimit: z.number().int().nonnegative(),
-  /** Where peers reach this node's remote-access listener; null while it is disabled. */
-  remoteAccessUrl: z.string().nullable().default(null),
+  /** Where peers reach this node's remote-access listener; null while it is disabled (or not a peer URL). */
+  remoteAccessUrl: PeerUrlSchema.nullable().default(null).catch(null),
   remoteAccessCertSha256: z.string().nullable().default(null),
   peerKey: z.string().nullable().default(null),
 });

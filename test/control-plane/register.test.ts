@@ -200,6 +200,26 @@ describe('POST /api/v1/nodes/register over HTTPS', () => {
     expect(plain.replacedNodeId).toBeNull();
   });
 
+  it('accepts only http(s)://host:port as a remote-access URL, so a node cannot point its peers elsewhere', async () => {
+    const ir = await createIr('reg-peer-url');
+    for (const remoteAccessUrl of [
+      'http://169.254.169.254/latest/meta-data',
+      'https://peer.corp:8060/admin',
+      'https://user:pw@peer.corp:8060',
+      'https://peer.corp:8060?x=1',
+      'https://peer.corp',
+      'file:///etc/passwd',
+      'gopher://peer.corp:70',
+    ]) {
+      const refused = await register(ir.key1, { nodeName: 'sneaky', remoteAccessUrl });
+      expect(refused.status, remoteAccessUrl).toBe(400);
+      expect(errorCodeOf(refused.body), remoteAccessUrl).toBe('INVALID_INPUT');
+    }
+    expect(
+      (await register(ir.key1, { nodeName: 'fine', remoteAccessUrl: 'https://[::1]:8060' })).status,
+    ).toBe(200);
+  });
+
   it('refuses a malformed body with 400 INVALID_INPUT, and never echoes the secret', async () => {
     const ir = await createIr('reg-bad');
     const key = parseAuthKey(ir.key1);
