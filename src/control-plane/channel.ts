@@ -127,7 +127,8 @@ export class ChannelHub {
       rejectUpgrade(socket, 401, problems.credentialRejected().toBody());
       return;
     }
-    this.wss.handleUpgrade(request, socket, head, (ws) => this.accept(ws, node));
+    const remote = request.socket.remoteAddress ?? '?';
+    this.wss.handleUpgrade(request, socket, head, (ws) => void this.admit(ws, node, remote));
   }
 
   /** Tells the IR's connected nodes, except `exceptNodeId` (which got the summary in its own reply), if a status moved. */
@@ -156,6 +157,29 @@ export class ChannelHub {
     for (const connection of all) connection.socket.terminate();
     await Promise.all(all.map((c) => c.closed));
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+  }
+
+  /**
+   * A second connection for a node that is already connected: if the first
+   * still answers a ping, two live hosts share one identity, and the newcomer
+   * is refused (4409 DUPLICATE_NODE) rather than the two replacing each other
+   * in a loop; if it does not, it was a dead link and the newcomer takes over.
+   */
+  private async admit(socket: WebSocket, node: NodeRow, remote: string): Promise<void> {
+    const previous = this.connections.get(node.id);
+    if (previous && !previous.detached && (await answersPing(previous.socket, this.probeMs))) {
+      this.deps.log.warn(
+        `Refused a second control channel for node '${node.name}' (${node.id}) from ${remote}: its first connection still answers. Two hosts use one node identity (a cloned machine or a data directory restored twice).`,
+      );
+      socket.close(CHANNEL_CLOSE.duplicate, 'DUPLICATE_NODE');
+      return;
+    }
+    if (socket.readyState !== socket.OPEN || this.closing) return;
+    this.accept(socket, node);
+  }
+
+  private get probeMs(): number {
+    return Math.min(2_000, Math.max(500, this.deps.heartbeatIntervalMs));
   }
 
   private accept(socket: WebSocket, node: NodeRow): void {
@@ -188,7 +212,9 @@ export class ChannelHub {
     if (previous) {
       this.detach(previous, false);
       previous.socket.close(CHANNEL_CLOSE.replaced, 'Replaced by a newer connection of the same node');
-      this.deps.log.info(`Node '${node.name}' reconnected; closed its previous control channel`);
+      this.deps.log.info(
+        `Node '${node.name}' reconnected; closed its previous control channel, which no longer answered`,
+      );
     }
     this.connections.set(node.id, connection);
     this.deps.jobs?.()?.nodeConnected(node.id);
@@ -300,6 +326,25 @@ export class ChannelHub {
       connection.socket.ping();
     }
   }
+}
+
+/** Whether the socket answers a ping within `ms` (a dead TCP peer never does). */
+function answersPing(socket: WebSocket, ms: number): Promise<boolean> {
+  if (socket.readyState !== socket.OPEN) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const done = (alive: boolean) => {
+      clearTimeout(timer);
+      socket.off('pong', onPong);
+      socket.off('close', onClose);
+      resolve(alive);
+    };
+    const onPong = () => done(true);
+    const onClose = () => done(false);
+    const timer = setTimeout(() => done(false), ms);
+    socket.on('pong', onPong);
+    socket.once('close', onClose);
+    socket.ping();
+  });
 }
 
 function parseNodeMessage(data: RawData): NodeMessage | null {

@@ -16,6 +16,13 @@ import type { SourceLogger } from './logger';
 
 export type ChannelState = 'idle' | 'connecting' | 'open' | 'unreachable';
 
+/**
+ * After a DUPLICATE_NODE refusal, the next try: rare enough that two copies
+ * never fight, soon enough that the survivor of a fixed clone comes back.
+ * OPENIR_DUPLICATE_RETRY_MS shortens it for tests.
+ */
+const DUPLICATE_RETRY_MS = Number(process.env.OPENIR_DUPLICATE_RETRY_MS) || 5 * 60_000;
+
 export interface ControlChannelOptions {
   endpoint: string;
   /** Opens the pinned TLS connection (direct or through the proxy) for the WebSocket. */
@@ -36,6 +43,8 @@ export interface ControlChannelOptions {
    * to register again.
    */
   credentialRejected: () => OpenIrError;
+  /** The error when another host is connected as this node (close 4409): names the node and the fixes. */
+  duplicateNode: () => OpenIrError;
   onIrSummary: (ir: IrSummary) => void;
   /** Job messages (assignments, cancellations) from the control plane. */
   onJobMessage?: (message: Extract<ControlPlaneMessage, { type: 'jobAssigned' | 'jobCancel' }>) => void;
@@ -144,6 +153,14 @@ export class ControlChannel {
       if (!failure && code === CHANNEL_CLOSE.credentialRejected) {
         failure = this.options.credentialRejected();
       }
+      if (!failure && code === CHANNEL_CLOSE.duplicate) {
+        failure = this.options.duplicateNode();
+        // Not a loop: the other copy stays connected; try again only now and then, in case it went away.
+        log.error(failure.message, { code: failure.code });
+        this.options.onState('unreachable', failure);
+        this.scheduleReconnect(DUPLICATE_RETRY_MS);
+        return;
+      }
       failure ??= new OpenIrError(
         'CONTROL_PLANE_UNREACHABLE',
         `The control channel to ${endpoint} closed (code ${code}).`,
@@ -218,10 +235,10 @@ export class ControlChannel {
     }, this.timeoutMs);
   }
 
-  private scheduleReconnect(): void {
+  private scheduleReconnect(atLeastMs = 0): void {
     const { reconnectMinMs, reconnectMaxMs } = this.options;
     const base = Math.min(reconnectMaxMs, reconnectMinMs * 2 ** this.attempt);
-    const delay = Math.round(base / 2 + Math.random() * (base / 2));
+    const delay = Math.max(atLeastMs, Math.round(base / 2 + Math.random() * (base / 2)));
     this.attempt += 1;
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;

@@ -255,8 +255,14 @@ export type ControlPlaneMessage = z.infer<typeof ControlPlaneMessageSchema>;
 export const CHANNEL_CLOSE = {
   /** The node was removed or its credential is no longer valid: do not retry blindly. */
   credentialRejected: 4401,
-  /** Another connection for the same node replaced this one. */
-  replaced: 4409,
+  /**
+   * Another host is connected as this node right now and answers: two hosts
+   * share one node identity (a cloned VM, a data directory restored twice).
+   * The newcomer is refused; it must not retry in a loop (DUPLICATE_NODE).
+   */
+  duplicate: 4409,
+  /** A newer connection of the same node replaced this one, which had stopped answering. */
+  replaced: 4410,
   /** Heartbeats stopped arriving. */
   heartbeatTimeout: 4408,
 } as const;

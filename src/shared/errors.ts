@@ -18,6 +18,8 @@ export const ERROR_CODES = [
   'IR_EXISTS',
   'NODE_LIMIT_REACHED',
   'NODE_NAME_TAKEN',
+  /** Two live hosts use one node identity (a cloned machine, a data directory restored twice). */
+  'DUPLICATE_NODE',
   'NODE_CREDENTIAL_REJECTED',
   'ALREADY_REGISTERED',
   'NOT_REGISTERED',
@@ -195,6 +197,7 @@ export function httpStatusFor(code: ErrorCode): number {
     case 'IR_EXISTS':
     case 'NODE_LIMIT_REACHED':
     case 'NODE_NAME_TAKEN':
+    case 'DUPLICATE_NODE':
     case 'ALREADY_REGISTERED':
     case 'REGISTRATION_IN_PROGRESS':
     case 'HOST_ALREADY_RUNNING':

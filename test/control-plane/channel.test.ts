@@ -113,11 +113,30 @@ describe('control channel (WebSocket)', () => {
     channelA.close();
   });
 
-  it('replaces an older connection of the same node (4409) and keeps the node Online', async () => {
+  it('refuses a second live connection of the same node with 4409 DUPLICATE_NODE, keeping the first', async () => {
+    const cp = await startControlPlane();
+    const ir = await createIr(cp, 'chan-duplicate');
+    const reg = await registerOk(ir.key1, { nodeName: 'alpha' });
+    const first = await TestChannel.open(cp.endpoint, reg);
+    await first.next('welcome');
+    const second = await TestChannel.open(cp.endpoint, reg);
+    expect(await second.closed).toEqual({ code: CHANNEL_CLOSE.duplicate, reason: 'DUPLICATE_NODE' });
+    expect(second.pending('welcome')).toBe(0);
+    // The first one is untouched and still speaks for the node.
+    first.send(heartbeat());
+    expect(statusOf((await first.next('heartbeatAck')).ir, 'alpha')).toBe('Online');
+    expect(first.isOpen).toBe(true);
+    expect(cp.stderr()).toContain("Refused a second control channel for node 'alpha'");
+    expect(cp.stderr()).not.toContain('closed its previous control channel');
+    first.close();
+  });
+
+  it('replaces an older connection that no longer answers (4410) and keeps the node Online', async () => {
     const cp = await startControlPlane();
     const ir = await createIr(cp, 'chan-replace');
     const reg = await registerOk(ir.key1, { nodeName: 'alpha' });
-    const first = await TestChannel.open(cp.endpoint, reg);
+    // A link that died without a FIN: it never answers a ping.
+    const first = await TestChannel.open(cp.endpoint, reg, { autoPong: false });
     await first.next('welcome');
     const second = await TestChannel.open(cp.endpoint, reg);
     await second.next('welcome');

@@ -153,15 +153,22 @@ export class TestChannel {
   static open(
     endpoint: string,
     registration: Pick<RegisterResponse, 'nodeId' | 'nodeCredential'>,
+    options: { autoPong?: boolean } = {},
   ): Promise<TestChannel> {
     return TestChannel.openWith(
       endpoint,
       channelAuthorization(registration.nodeId, registration.nodeCredential),
+      options,
     );
   }
 
-  static openWith(endpoint: string, authorization: string): Promise<TestChannel> {
-    const socket = channelSocket(endpoint, authorization);
+  /** `autoPong: false` plays a link that died without a FIN: pings go unanswered. */
+  static openWith(
+    endpoint: string,
+    authorization: string,
+    options: { autoPong?: boolean } = {},
+  ): Promise<TestChannel> {
+    const socket = channelSocket(endpoint, authorization, options.autoPong ?? true);
     return new Promise((resolve, reject) => {
       // Attach listeners before 'open' so the welcome that follows at once is not missed.
       const channel = new TestChannel(socket);
@@ -258,9 +265,10 @@ export class TestChannel {
   }
 }
 
-function channelSocket(endpoint: string, authorization: string | undefined): WebSocket {
+function channelSocket(endpoint: string, authorization: string | undefined, autoPong = true): WebSocket {
   const url = new URL(CONTROL_PLANE_PATHS.channel, endpoint.replace(/^https:/, 'wss:'));
   return new WebSocket(url, {
+    autoPong,
     headers: authorization === undefined ? {} : { Authorization: authorization },
     rejectUnauthorized: false,
     handshakeTimeout: 10_000,

@@ -82,6 +82,7 @@ describe('heartbeat timings a node accepts', () => {
       log: log as never,
       onState: () => undefined,
       credentialRejected: () => new OpenIrError('UNAUTHORIZED', 'no'),
+      duplicateNode: () => new OpenIrError('DUPLICATE_NODE', 'dup'),
       onIrSummary: () => undefined,
     });
     channel.start();

@@ -154,6 +154,14 @@ export class NodeSession implements SessionFacts {
       reconnectMaxMs: this.links.reconnectMaxMs,
       log: this.links.channelLog,
       credentialRejected: () => this.links.credentialRejected(registration),
+      duplicateNode: () =>
+        new OpenIrError(
+          'DUPLICATE_NODE',
+          `Another machine is connected to the control plane as this node ('${registration.nodeName}' in '${registration.irName}'): two hosts share one node identity, e.g. a cloned VM or a data directory restored twice. This host stays off the control plane and tries again every few minutes.`,
+          {
+            fix: 'Keep one copy as this node. On the other: stop OpenIR, delete its data directory, start it again and register it with the IR key and a new node name (`openir register --key-stdin --node-name <new name>`). Do not unregister either copy: both are the same node on the control plane.',
+          },
+        ),
       heartbeat: () => this.heartbeat(peerKey),
       onState: (state, error) => this.onState(state, error),
       onIrSummary: (ir) => {
