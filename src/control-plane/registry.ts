@@ -258,6 +258,14 @@ export class IrRegistry {
     return ir ? this.summarize(ir) : null;
   }
 
+  /** `POST /keys/check`: the IR and key checks of a registration, with nothing registered. */
+  checkKey(irId: string, secret: string): IrRow {
+    const found = this.store.findIrById(irId);
+    if (!found) throw problems.irNotFoundInKey();
+    this.checkSecret(found, secret);
+    return found;
+  }
+
   /**
    * Checks in the order a person would fix them: right IR, valid key, room
    * left, free name. With `replace`, a node of the same name (in the key's IR

@@ -2,7 +2,12 @@ import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import type { Server as HttpsServer } from 'node:https';
-import { CONTROL_PLANE_PATHS, RegisterRequestSchema, type RegisterResponse } from '../shared/controlPlaneApi';
+import {
+  CONTROL_PLANE_PATHS,
+  KeyCheckRequestSchema,
+  RegisterRequestSchema,
+  type RegisterResponse,
+} from '../shared/controlPlaneApi';
 import { OpenIrError, httpStatusFor, isOpenIrError, toErrorBody, type ErrorBody } from '../shared/errors';
 import { ChannelHub } from './channel';
 import { JobDispatcher } from './dispatcher';
@@ -323,6 +328,18 @@ function buildApp(deps: AppDeps): FastifyInstance<HttpsServer> {
       heartbeatTimeoutMs: deps.heartbeatTimeoutMs,
       replacedNodeId: registered.replaced?.id ?? null,
     };
+  });
+
+  // A node about to give up its registration for this key asks first whether the key is good.
+  app.post(CONTROL_PLANE_PATHS.keyCheck, async (request) => {
+    const parsed = KeyCheckRequestSchema.safeParse(request.body);
+    if (!parsed.success) {
+      throw new OpenIrError('INVALID_INPUT', 'The key check request is not valid.', {
+        fix: 'Send irId and secret as JSON.',
+      });
+    }
+    const ir = deps.registry.checkKey(parsed.data.irId, parsed.data.secret);
+    return { irId: ir.id, irName: ir.name };
   });
 
   // A node unregistering itself: authenticated as the node, then the same removal as `ir remove-node`.

@@ -1,5 +1,6 @@
 import type tls from 'node:tls';
 import {
+  type KeyCheckRequest,
   channelAuthorization,
   CONTROL_PLANE_PATHS,
   RegisterResponseSchema,
@@ -42,6 +43,31 @@ export async function registerWithControlPlane(
       },
     );
   }
+  throw errorFromResponse(status, body);
+}
+
+/**
+ * Whether the control plane takes this auth key now (IR known, secret valid),
+ * registering nothing. A control plane without the check (404) cannot say:
+ * resolves false, and the caller decides.
+ */
+export async function checkAuthKey(
+  endpoint: string,
+  tlsOptions: tls.ConnectionOptions,
+  connector: Connector,
+  request: KeyCheckRequest,
+  timeoutMs = 15_000,
+): Promise<boolean> {
+  const { status, body } = await callControlPlane(
+    endpoint,
+    { path: CONTROL_PLANE_PATHS.keyCheck, payload: request },
+    tlsOptions,
+    connector,
+    timeoutMs,
+  );
+  if (status >= 200 && status < 300) return true;
+  if (status === 404 && (body as { error?: { code?: string } } | null)?.error?.code === 'NOT_FOUND')
+    return false;
   throw errorFromResponse(status, body);
 }
 

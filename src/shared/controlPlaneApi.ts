@@ -20,7 +20,14 @@ export const CONTROL_PLANE_PATHS = {
   health: '/api/v1/health',
   /** DELETE, as the node: a node unregistering itself. */
   nodeSelf: '/api/v1/nodes/self',
+  /** POST { irId, secret }: is this auth key valid now? Registers nothing (`register --replace` asks first). */
+  keyCheck: '/api/v1/keys/check',
 } as const;
+
+export const KeyCheckRequestSchema = z
+  .object({ irId: z.string().min(1), secret: z.string().min(1) })
+  .strict();
+export type KeyCheckRequest = z.infer<typeof KeyCheckRequestSchema>;
 
 export const NodeNameSchema = z
   .string()

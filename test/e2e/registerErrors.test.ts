@@ -132,4 +132,48 @@ describe('registration errors', () => {
     expect(result.stderr).toMatch(/4/);
     expect(((await node.cli(['status', '--json'])).json as StatusJson).registered).toBe(false);
   });
+
+  it('register --replace keeps the old registration until the new key checks out (reach, pin, key)', async () => {
+    const own = (await cp.admin(['ir', 'create', 'replace-ir'])).json as typeof keys;
+    const other = (await cp.admin(['ir', 'create', 'replace-other-ir'])).json as typeof keys;
+    const node = makeNode({}, 'keeper');
+    await node.startHost();
+    const first = await node.cli(['register', '--key-stdin', '--json'], own.key1);
+    expect(first.code, first.stderr).toBe(0);
+    const nodeId = (first.json as StatusJson).node?.id;
+    const stillThere = async () => {
+      const status = await node.waitForStatus((s) => s.status === 'Online');
+      expect(status.node?.id).toBe(nodeId);
+      expect(status.ir?.name).toBe('replace-ir');
+      const listed = (await cp.admin(['ir', 'nodes', 'replace-ir'])).json as { nodes: { nodeId: string }[] };
+      expect(listed.nodes.map((n) => n.nodeId)).toEqual([nodeId]);
+    };
+
+    // A control plane that is down.
+    const down = formatAuthKey({
+      ...parseAuthKey(other.key1),
+      endpoint: `https://127.0.0.1:${await freePort()}`,
+    });
+    expectFailure(
+      await node.cli(['register', '--replace', '--key-stdin', '--json'], down),
+      'CONTROL_PLANE_UNREACHABLE',
+    );
+    await stillThere();
+
+    // A key that was regenerated since.
+    const regenerated = await cp.admin(['ir', 'keys', 'replace-other-ir', '--regenerate', 'key1']);
+    expect(regenerated.code).toBe(0);
+    expectFailure(
+      await node.cli(['register', '--replace', '--key-stdin', '--json'], other.key1),
+      'AUTH_KEY_REVOKED',
+    );
+    await stillThere();
+
+    // A good key: only now is the old node given up.
+    const moved = await node.cli(['register', '--replace', '--key-stdin', '--json'], other.key2);
+    expect(moved.code, moved.stderr).toBe(0);
+    expect((moved.json as StatusJson).ir?.name).toBe('replace-other-ir');
+    const left = (await cp.admin(['ir', 'nodes', 'replace-ir'])).json as { nodes: unknown[] };
+    expect(left.nodes).toEqual([]);
+  });
 });

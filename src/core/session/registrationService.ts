@@ -6,7 +6,12 @@ import { OpenIrError } from '../../shared/errors';
 import type { RemoteAccessSettings } from '../../shared/remoteAccess';
 import type { NodeConfig, Registration } from '../config';
 import type { Connector } from '../connector';
-import { NODE_CREDENTIAL, registerWithControlPlane, removeSelfFromControlPlane } from '../controlPlaneClient';
+import {
+  checkAuthKey,
+  NODE_CREDENTIAL,
+  registerWithControlPlane,
+  removeSelfFromControlPlane,
+} from '../controlPlaneClient';
 import type { SourceLogger } from '../logger';
 import type { PeerKey } from '../peerSeal';
 import { pinnedTlsOptions, probeControlPlane } from '../pinnedTls';
@@ -102,7 +107,21 @@ export class RegistrationService {
     }
     const key = parseAuthKey(input.authKey);
     if (current && input.replace) {
-      // Only now, with the new key checked and the service running, is the old registration given up.
+      // The old registration is given up only once the new key's control plane is reachable,
+      // presents the pinned certificate, and takes the key: a key for a control plane that is
+      // down, or a revoked one, leaves this node registered as it was.
+      links.redactor.add(key.secret);
+      const connector = links.connector();
+      const { caPem } = await probeControlPlane(key.endpoint, key.pin, connector);
+      const checked = await checkAuthKey(key.endpoint, pinnedTlsOptions(caPem, key.pin), connector, {
+        irId: key.irId,
+        secret: key.secret,
+      });
+      if (!checked) {
+        links.log.warn('The new control plane cannot check keys before registering; replacing anyway.', {
+          endpoint: key.endpoint,
+        });
+      }
       // This machine's data store credentials stay for the new registration (the user asked for it).
       await this.unregister({}, { keepCredentials: true });
     }
