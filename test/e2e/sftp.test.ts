@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -357,6 +358,24 @@ describe.runIf(sshd.found)('SFTP: source and sink against OpenSSH', () => {
     expect(signIns()).toBe(before);
     expect(remoteFiles().some((f) => f.includes('never'))).toBe(false);
     expect(fs.existsSync(path.join(dataRoot, 'never.bin'))).toBe(false);
+  }, 60_000);
+
+  it('a full disk on the server fails with SFTP_DISK_FULL, not retried, and leaves no temp file', async () => {
+    // A 4 MB tmpfs under the root: the 24 MB upload runs out of space (the suite runs as root).
+    const full = remote('full');
+    fs.mkdirSync(full);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m,mode=0755', 'openir-sftp-full', full]);
+    try {
+      const owner = fs.statSync(server.root);
+      fs.chownSync(full, owner.uid, owner.gid);
+      const job = await finished('files:in/big.bin', 'sftp:full/big.bin');
+      expect(job).toMatchObject({ state: 'Failed', reasonCode: 'SFTP_DISK_FULL', attempt: 1 });
+      expect(job.reason).toContain('disk is full');
+      expect(job.note ?? '').not.toMatch(/try 2/);
+      expect(fs.readdirSync(full)).toEqual([]);
+    } finally {
+      execFileSync('umount', [full]);
+    }
   }, 60_000);
 
   it('a missing file fails with SFTP_NOT_FOUND and a path out of the root is refused, without retrying', async () => {

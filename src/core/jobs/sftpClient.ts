@@ -204,6 +204,9 @@ export async function openSftpSession(
     });
     try {
       client.connect(config);
+      // ssh2 leaves Nagle on: a small SFTP packet then waits for the peer's delayed ACK (40 ms) while
+      // requests queue behind it, which halved the upload rate on loopback.
+      client.setNoDelay(true);
     } catch (error) {
       fail(error as Error);
     }
