@@ -29,7 +29,9 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { stopAllAzurites } from '../test/helpers/azurite';
 import { stopAll as stopControlPlanes } from '../test/helpers/controlPlane';
+import { stopAllMariadb } from '../test/helpers/mariadb';
 import { stopAllNodes } from '../test/helpers/node';
 import { stopAllPostgres } from '../test/helpers/postgres';
 import { stopAllTinyproxies } from '../test/helpers/tinyproxy';
@@ -53,6 +55,8 @@ const helperSteps: Step[] = [
   { name: 'control planes', run: stopControlPlanes },
   { name: 'tinyproxies', run: stopAllTinyproxies },
   { name: 'PostgreSQL servers', run: stopAllPostgres },
+  { name: 'MariaDB servers', run: stopAllMariadb },
+  { name: 'Azurite', run: stopAllAzurites },
   { name: 'temp dirs', run: cleanupTempDirs },
 ];
 

@@ -227,7 +227,8 @@ export async function createTypedTable(
      INSERT INTO t SELECT
        seq,
        IF(seq % 11 = 0, NULL, seq * 1234.5678 - 50000),
-       seq * 92233720368547 + 1,
+       -- Past 2^53 (exact only as text), within BIGINT for any row count (it repeats after 100,000 rows).
+       (1 + (seq - 1) % 100000) * 92233720368547 + 1,
        TIMESTAMP('2024-02-29 23:59:58.123456') + INTERVAL seq SECOND,
        DATE('1999-12-31') + INTERVAL seq DAY,
        IF(seq % 13 = 0, NULL, TIMESTAMP('2024-01-01 00:00:00') + INTERVAL seq MINUTE),

@@ -1,0 +1,434 @@
+/**
+ * Data stores, measured against real processes (control plane, an OpenIR
+ * host, Azurite, MariaDB, PostgreSQL), each figure next to the native or
+ * reference client on the same bytes in the same run. Prints one table, or
+ * JSON with --json.
+ *
+ * - Blob upload / download MB/s: a job local folder → blob and blob → local
+ *   folder (control-plane startedAt → finishedAt) vs the SDK's own
+ *   `BlockBlobClient.uploadFile` / `BlobClient.downloadToFile` with their
+ *   defaults, in this process, of the same BENCH_BLOB_MB (256) MB file; the
+ *   median of BENCH_RUNS (3), job and SDK taking turns.
+ * - MariaDB → Blob rows/s: BENCH_MY_ROWS (1,000,000) rows of the typed table
+ *   (every converted type) as CSV to a blob vs `mariadb --batch --quick` of
+ *   the same SELECT to a file.
+ * - PostgreSQL sink rows/s: a BENCH_PG_ROWS (1,000,000)-row CSV file into a
+ *   table (job with --mode truncate) vs `psql \copy … FROM` of the same file
+ *   into the same table (truncated first).
+ * - The host's RSS growth while a job copies BENCH_RSS_MB (1024) MB local →
+ *   blob: VmRSS from /proc every 50 ms, peak less the median of the 2 s idle
+ *   before the job.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
+import { openAdminSession, type AdminSession } from '../src/control-plane/admin';
+import { submitJob } from '../src/control-plane/jobCommands';
+import type { JobRow } from '../src/control-plane/jobStore';
+import { sendWake } from '../src/control-plane/wake';
+import { onCleanup, runBench, trackGroup } from './cleanup';
+import { AZURITE_ACCOUNT, AZURITE_KEY, startAzurite } from '../test/helpers/azurite';
+import { startControlPlane } from '../test/helpers/controlPlane';
+import {
+  createTypedTable,
+  findMariadb,
+  mysqlCredentialArgs,
+  startMariadb,
+  type RunningMariadb,
+} from '../test/helpers/mariadb';
+import { makeNode, type StatusJson, type TestNode } from '../test/helpers/node';
+import { findPostgresBin, postgresCredentialArgs, startPostgres } from '../test/helpers/postgres';
+import { tempDir } from '../test/helpers/tmp';
+
+const MB = 1e6;
+const MIB = 1024 * 1024;
+const BLOB_MB = Number(process.env.BENCH_BLOB_MB ?? 256);
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const MY_ROWS = Number(process.env.BENCH_MY_ROWS ?? 1_000_000);
+const PG_ROWS = Number(process.env.BENCH_PG_ROWS ?? 1_000_000);
+const RSS_MB = Number(process.env.BENCH_RSS_MB ?? 1024);
+const JOB_TIMEOUT_MS = 600_000;
+const FINAL = new Set(['Succeeded', 'Failed', 'Cancelled']);
+const json = process.argv.includes('--json');
+const log = (text: string) => {
+  if (!json) console.error(text);
+};
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? NaN;
+};
+
+interface Figure {
+  figure: string;
+  openir: number;
+  reference: number;
+  unit: string;
+  /** true: higher is better, the goal is a ratio ≥ goal; false: the goal is the OpenIR figure < goal. */
+  ratioGoal: boolean;
+  goal: number;
+  note: string;
+}
+
+async function submit(
+  session: AdminSession,
+  source: string,
+  sink: string,
+  extra: { format?: string; mode?: string } = {},
+) {
+  const result = submitJob(session, { ir: 'bench-stores', source, sink, ...extra });
+  const id = (result.json as { id: string }).id;
+  await sendWake(session.dataDir);
+  return id;
+}
+
+/** Runs a job to its end; its seconds from the control plane's own timestamps (startedAt → finishedAt). */
+async function runJob(
+  session: AdminSession,
+  source: string,
+  sink: string,
+  extra: { format?: string; mode?: string } = {},
+): Promise<{ job: JobRow; seconds: number }> {
+  const id = await submit(session, source, sink, extra);
+  const deadline = Date.now() + JOB_TIMEOUT_MS;
+  for (;;) {
+    const job = session.store.jobs.find(id);
+    if (job && FINAL.has(job.state)) {
+      if (job.state !== 'Succeeded' || job.startedAtMs === null || job.finishedAtMs === null) {
+        throw new Error(`job ${source} → ${sink} ended ${job.state}: ${job.reason}`);
+      }
+      return { job, seconds: (job.finishedAtMs - job.startedAtMs) / 1000 };
+    }
+    if (Date.now() > deadline) throw new Error(`job ${id} never finished: ${JSON.stringify(job)}`);
+    await sleep(10);
+  }
+}
+
+async function mustCli(node: TestNode, args: string[], stdin?: string): Promise<unknown> {
+  const result = await node.cli([...args, '--json'], stdin);
+  if (result.code !== 0) throw new Error(`openir ${args.join(' ')}: ${result.stderr}${result.stdout}`);
+  return result.json;
+}
+
+/** A native client to its end, stdout to `outFile` (or ignored); wall-clock seconds. Secrets via `env`, never argv. */
+function timed(command: string, args: string[], env: NodeJS.ProcessEnv, outFile?: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const out = outFile ? fs.openSync(outFile, 'w') : 'ignore';
+    const t0 = performance.now();
+    const child = spawn(command, args, {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', out, 'pipe'],
+      detached: true,
+    });
+    const untrack = trackGroup(child, command);
+    let stderr = '';
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.once('error', reject);
+    child.once('close', (code) => {
+      const seconds = (performance.now() - t0) / 1000;
+      if (typeof out === 'number') fs.closeSync(out);
+      void untrack();
+      if (code !== 0) reject(new Error(`${command} failed (${code}): ${stderr}`));
+      else resolve(seconds);
+    });
+  });
+}
+
+/** VmRSS of a process in bytes, from /proc (Linux); NaN elsewhere. */
+function rssOf(pid: number): number {
+  try {
+    const match = /^VmRSS:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) * 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+function writeRandomFile(file: string, megabytes: number): number {
+  const fd = fs.openSync(file, 'w');
+  for (let i = 0; i < megabytes; i += 1) fs.writeSync(fd, randomBytes(MIB));
+  fs.closeSync(fd);
+  return fs.statSync(file).size;
+}
+
+async function main(): Promise<void> {
+  const figures: Figure[] = [];
+  const skipped: string[] = [];
+  const cp = await startControlPlane({ heartbeatIntervalMs: 1000, heartbeatTimeoutMs: 15_000 });
+  const key = (await cp.createIr('bench-stores')).key1;
+  const dataRoot = tempDir('openir-bench-stores-');
+  const azurite = await startAzurite();
+  const service = new BlobServiceClient(
+    azurite.accountUrl,
+    new StorageSharedKeyCredential(AZURITE_ACCOUNT, AZURITE_KEY),
+  );
+  const container = service.getContainerClient('bench');
+  await container.create();
+  const node = makeNode({ OPENIR_VAULT: 'file' }, 'bench-stores-node');
+  await node.startHost();
+  await mustCli(node, ['config', 'allow-folder', dataRoot]);
+  await mustCli(node, ['credential', 'set', 'files', '--type', 'localFolder', '--root', dataRoot]);
+  await mustCli(
+    node,
+    [
+      'credential',
+      'set',
+      'blob',
+      '--type',
+      'azureBlob',
+      '--account-url',
+      azurite.accountUrl,
+      '--container',
+      'bench',
+      '--auth',
+      'key',
+      '--secret-stdin',
+    ],
+    `${AZURITE_KEY}\n`,
+  );
+  const status = (await mustCli(node, ['register', '--key-stdin'], key)) as StatusJson;
+  if (status.status !== 'Online' || !status.node) throw new Error(`node is ${status.status}`);
+  const hostPid = status.host.pid;
+  const session = openAdminSession(cp.dataDir);
+  const closeSession = onCleanup('admin session', () => session.close());
+
+  // Blob upload and download, job vs the SDK, taking turns.
+  log(`blob: writing a ${BLOB_MB} MB file…`);
+  const big = path.join(dataRoot, 'big.bin');
+  const size = writeRandomFile(big, BLOB_MB);
+  fs.mkdirSync(path.join(dataRoot, 'down'));
+  const up = { job: [] as number[], sdk: [] as number[] };
+  const down = { job: [] as number[], sdk: [] as number[] };
+  for (let run = 0; run < RUNS; run += 1) {
+    log(`blob: run ${run + 1}/${RUNS}: job up, SDK up, job down, SDK down…`);
+    up.job.push(size / (await runJob(session, 'files:big.bin', `blob:job-${run}.bin`)).seconds);
+    let t0 = performance.now();
+    await container.getBlockBlobClient(`sdk-${run}.bin`).uploadFile(big);
+    up.sdk.push(size / ((performance.now() - t0) / 1000));
+    down.job.push(size / (await runJob(session, `blob:sdk-${run}.bin`, `files:down/job-${run}.bin`)).seconds);
+    t0 = performance.now();
+    await container
+      .getBlobClient(`job-${run}.bin`)
+      .downloadToFile(path.join(dataRoot, 'down', `sdk-${run}.bin`));
+    down.sdk.push(size / ((performance.now() - t0) / 1000));
+    for (const name of [`job-${run}.bin`, `sdk-${run}.bin`]) {
+      fs.rmSync(path.join(dataRoot, 'down', name), { force: true });
+      await container.getBlobClient(name).delete();
+    }
+  }
+  const blobNote = `${(size / MB).toFixed(0)} MB, median of ${RUNS}`;
+  figures.push(
+    {
+      figure: 'Blob upload (local → Blob)',
+      openir: median(up.job) / MB,
+      reference: median(up.sdk) / MB,
+      unit: 'MB/s',
+      ratioGoal: true,
+      goal: 0.9,
+      note: `vs uploadFile; ${blobNote}`,
+    },
+    {
+      figure: 'Blob download (Blob → local)',
+      openir: median(down.job) / MB,
+      reference: median(down.sdk) / MB,
+      unit: 'MB/s',
+      ratioGoal: true,
+      goal: 0.9,
+      note: `vs downloadToFile; ${blobNote}`,
+    },
+  );
+
+  // The host's RSS while copying RSS_MB local → blob.
+  if (RSS_MB > 0) {
+    log(`RSS: writing a ${RSS_MB} MB file…`);
+    fs.rmSync(big);
+    const huge = path.join(dataRoot, 'huge.bin');
+    const hugeSize = writeRandomFile(huge, RSS_MB);
+    const idle: number[] = [];
+    for (let i = 0; i < 40; i += 1) {
+      idle.push(rssOf(hostPid));
+      await sleep(50);
+    }
+    let peak = 0;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        peak = Math.max(peak, rssOf(hostPid));
+        await sleep(50);
+      }
+    })();
+    log(`RSS: job ${RSS_MB} MB local → blob…`);
+    const { seconds } = await runJob(session, 'files:huge.bin', 'blob:huge.bin');
+    sampling = false;
+    await sampler;
+    fs.rmSync(huge);
+    await container.getBlobClient('huge.bin').delete();
+    figures.push({
+      figure: `Host RSS growth, ${(hugeSize / MB).toFixed(0)} MB local → Blob`,
+      openir: (peak - median(idle)) / MB,
+      reference: median(idle) / MB,
+      unit: 'MB (reference: idle RSS)',
+      ratioGoal: false,
+      goal: 64,
+      note: `peak ${(peak / MB).toFixed(0)} MB; ${(hugeSize / MB / seconds).toFixed(0)} MB/s`,
+    });
+  } else fs.rmSync(big);
+
+  // MariaDB → Blob vs mariadb --batch --quick to a file.
+  const mariadb = findMariadb();
+  if (!mariadb.found) skipped.push(`MariaDB: ${mariadb.reason}`);
+  else if (MY_ROWS > 0) {
+    log(`MariaDB: loading ${MY_ROWS} rows…`);
+    const db: RunningMariadb = await startMariadb();
+    const password = randomBytes(12).toString('hex');
+    await createTypedTable(db, MY_ROWS, { password });
+    await mustCli(node, mysqlCredentialArgs('my', db, { json: false }), `${password}\n`);
+    const query = 'SELECT * FROM t ORDER BY id';
+    const jobRates: number[] = [];
+    const nativeRates: number[] = [];
+    for (let run = 0; run < RUNS; run += 1) {
+      log(`MariaDB: run ${run + 1}/${RUNS}: job → blob, mariadb --batch --quick → file…`);
+      const { job, seconds } = await runJob(session, `my:${query}`, `blob:my-${run}.csv`, { format: 'csv' });
+      if (job.rows !== MY_ROWS) throw new Error(`MariaDB job copied ${job.rows} rows, not ${MY_ROWS}`);
+      jobRates.push(MY_ROWS / seconds);
+      await container.getBlobClient(`my-${run}.csv`).delete();
+      const out = path.join(dataRoot, 'mariadb.tsv');
+      const native = await timed(
+        'mariadb',
+        [
+          '--no-defaults',
+          '--batch',
+          '--quick',
+          '--skip-ssl',
+          '-h',
+          db.host,
+          '-P',
+          String(db.port),
+          '-u',
+          'reader',
+          'shop',
+          '-e',
+          query,
+        ],
+        { MYSQL_PWD: password },
+        out,
+      );
+      nativeRates.push(MY_ROWS / native);
+      fs.rmSync(out);
+    }
+    await db.stop();
+    figures.push({
+      figure: 'MariaDB → Blob (CSV)',
+      openir: median(jobRates),
+      reference: median(nativeRates),
+      unit: 'rows/s',
+      ratioGoal: true,
+      goal: 0.9,
+      note: `vs mariadb --batch --quick > file; ${MY_ROWS.toLocaleString('en')} typed rows`,
+    });
+  }
+
+  // PostgreSQL sink vs psql \copy … FROM.
+  const pgBin = findPostgresBin();
+  if (pgBin.bin === null) skipped.push(`PostgreSQL: ${pgBin.reason}`);
+  else if (PG_ROWS > 0) {
+    log(`PostgreSQL: writing a ${PG_ROWS}-row CSV file…`);
+    const pg = await startPostgres();
+    const password = randomBytes(12).toString('hex');
+    await pg.sql(`CREATE ROLE writer LOGIN PASSWORD '${password}'; CREATE DATABASE shop OWNER writer;`);
+    await pg.sql(
+      'SET ROLE writer; CREATE TABLE target (id integer, amount numeric(12,3), label text, day date);',
+      'shop',
+    );
+    const csv = path.join(dataRoot, 'rows.csv');
+    {
+      const fd = fs.openSync(csv, 'w');
+      fs.writeSync(fd, 'id,amount,label,day\n');
+      const batch: string[] = [];
+      for (let id = 1; id <= PG_ROWS; id += 1) {
+        const day = new Date(Date.UTC(2024, 0, 1) + (id % 1000) * 86_400_000).toISOString().slice(0, 10);
+        batch.push(`${id},${(id / 8).toFixed(3)},${id % 9 === 0 ? '' : `"item, ""${id}"""`},${day}\n`);
+        if (batch.length === 10_000 || id === PG_ROWS) {
+          fs.writeSync(fd, batch.join(''));
+          batch.length = 0;
+        }
+      }
+      fs.closeSync(fd);
+    }
+    await mustCli(node, postgresCredentialArgs('pg', pg, { user: 'writer', json: false }), `${password}\n`);
+    const jobRates: number[] = [];
+    const nativeRates: number[] = [];
+    for (let run = 0; run < RUNS; run += 1) {
+      log(`PostgreSQL: run ${run + 1}/${RUNS}: job, psql \\copy…`);
+      const { job, seconds } = await runJob(session, 'files:rows.csv', 'pg:table:target', {
+        format: 'csv',
+        mode: 'truncate',
+      });
+      if (job.rows !== PG_ROWS) throw new Error(`PostgreSQL job loaded ${job.rows} rows, not ${PG_ROWS}`);
+      jobRates.push(PG_ROWS / seconds);
+      await pg.sql('TRUNCATE target', 'shop');
+      const native = await timed(
+        path.join(pgBin.bin, 'psql'),
+        [
+          '-X',
+          '-q',
+          '-v',
+          'ON_ERROR_STOP=1',
+          '-h',
+          '127.0.0.1',
+          '-p',
+          String(pg.port),
+          '-U',
+          'writer',
+          '-d',
+          'shop',
+          '-c',
+          `\\copy target FROM '${csv}' WITH (FORMAT csv, HEADER true)`,
+        ],
+        { PGPASSWORD: password },
+      );
+      nativeRates.push(PG_ROWS / native);
+      await pg.sql('TRUNCATE target', 'shop');
+    }
+    await pg.stop();
+    figures.push({
+      figure: 'PostgreSQL sink (CSV file → table)',
+      openir: median(jobRates),
+      reference: median(nativeRates),
+      unit: 'rows/s',
+      ratioGoal: true,
+      goal: 0.9,
+      note: `vs psql \\copy … FROM; ${PG_ROWS.toLocaleString('en')} rows`,
+    });
+  }
+
+  await closeSession();
+  const rows = figures.map((f) => {
+    const ratio = f.openir / f.reference;
+    const met = f.ratioGoal ? ratio >= f.goal : f.openir < f.goal;
+    return { ...f, ratio: f.ratioGoal ? ratio : null, met };
+  });
+  if (json) {
+    console.log(JSON.stringify({ figures: rows, skipped }, null, 2));
+    return;
+  }
+  const number = (v: number, unit: string) =>
+    unit === 'rows/s' ? Math.round(v).toLocaleString('en') : v.toFixed(1);
+  console.log('\nData stores, each against the native or reference client in the same run');
+  console.table(
+    rows.map((r) => ({
+      figure: r.figure,
+      OpenIR: `${number(r.openir, r.unit)} ${r.unit.split(' ')[0]}`,
+      reference: `${number(r.reference, r.unit)} ${r.unit.split(' ')[0]}`,
+      ratio: r.ratio === null ? '' : `${(r.ratio * 100).toFixed(0)} %`,
+      goal: r.ratioGoal ? `≥ ${(r.goal * 100).toFixed(0)} %` : `< ${r.goal} MB`,
+      met: r.met ? 'yes' : 'NO',
+      note: r.note,
+    })),
+  );
+  for (const reason of skipped) console.log(`skipped: ${reason}`);
+}
+
+runBench(main);
