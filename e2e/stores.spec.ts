@@ -27,6 +27,7 @@ import {
   startPostgres,
   stopAllPostgres,
 } from '../test/helpers/postgres';
+import { findSshd, startSshd, stopAllSshd } from '../test/helpers/sshd';
 import { cleanupTempDirs, tempDir } from '../test/helpers/tmp';
 import { startWebHost, type WebHost } from '../test/helpers/webHost';
 import { shootBoth } from './screenshots';
@@ -34,7 +35,7 @@ import type { JobView as JobJson } from '../src/control-plane/jobStore';
 
 /**
  * Home's Recent jobs with jobs of every kind of store, all real: a local folder, an HTTP data store,
- * Azurite (Blob), PostgreSQL (source and sink) and MariaDB, through a real control plane. Each row
+ * Azurite (Blob), PostgreSQL (source and sink), MariaDB and OpenSSH (SFTP), through a real control plane. Each row
  * says what kind of store each end is, next to the credential and location.
  */
 
@@ -44,6 +45,7 @@ const TOKEN = `tok-${randomBytes(16).toString('hex')}`;
 const PASSWORD = `pw-${randomBytes(10).toString('hex')}`;
 const havePostgres = findPostgresBin().bin !== null;
 const haveMariadb = findMariadb().found;
+const haveSshd = findSshd().found;
 
 let cp: RunningControlPlane;
 let web: WebHost;
@@ -139,6 +141,30 @@ test.beforeAll(async ({ browser }) => {
     await createTypedTable(db, 2000, { password: PASSWORD });
     await cli(mysqlCredentialArgs('erp', db, { json: false }), `${PASSWORD}\n`);
   }
+  if (haveSshd) {
+    const server = await startSshd();
+    await cli(
+      [
+        'credential',
+        'set',
+        'dropbox',
+        '--type',
+        'sftp',
+        '--host',
+        server.host,
+        '--port',
+        String(server.port),
+        '--user',
+        server.user,
+        '--root',
+        server.root,
+        '--host-key',
+        server.fingerprint,
+        '--secret-stdin',
+      ],
+      `${server.password}\n`,
+    );
+  }
   const registered = await runCli(['register', '--key-stdin', '--json'], { env: web.env, stdin: key });
   expect(registered.code, registered.stderr).toBe(0);
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
@@ -153,6 +179,7 @@ test.afterAll(async () => {
   await stopAllPostgres();
   await stopAllMariadb();
   await stopAllAzurites();
+  await stopAllSshd();
   dataServer?.closeAllConnections();
   dataServer?.close();
   cleanupTempDirs();
@@ -172,14 +199,16 @@ test('Home lists jobs of every kind of store, each end with its kind', async () 
       'truncate',
     ]);
   }
+  if (haveSshd) await runJob('lake:in/orders.csv', 'dropbox:drop/orders.csv');
   if (haveMariadb) await runJob('erp:table:t', 'lake:exports/t.ndjson', ['--format', 'ndjson']);
   const rows = recentJobs().locator('tbody tr');
-  await expect(rows).toHaveCount(3 + (havePostgres ? 2 : 0) + (haveMariadb ? 1 : 0));
+  await expect(rows).toHaveCount(3 + (havePostgres ? 2 : 0) + (haveMariadb ? 1 : 0) + (haveSshd ? 1 : 0));
   await expect(rows.first()).toContainText(haveMariadb ? 'MySQL/MariaDB' : 'Azure Blob');
   await expect(recentJobs()).toContainText('Local folder');
   await expect(recentJobs()).toContainText('HTTP(S)');
   await expect(recentJobs()).toContainText('Azure Blob');
   if (havePostgres) await expect(recentJobs()).toContainText('PostgreSQL');
+  if (haveSshd) await expect(recentJobs()).toContainText('SFTP dropbox:drop/orders.csv');
   if (haveMariadb) await expect(rows.first()).toContainText('MySQL/MariaDB erp:table:t');
   await recentJobs().scrollIntoViewIfNeeded();
   await shootBoth(page, 'home-jobs-by-kind', true);
