@@ -13,8 +13,12 @@ export function addServeCommand(program: Command, ctx: CommandContext): void {
     .option('--background', 'started by `openir start`: no console chatter and no web UI')
     .option('--web-port <port>', 'port of the web UI on 127.0.0.1 (0 picks a free one)', '8061')
     .option('--no-web', 'do not serve the web UI')
+    .option(
+      '--hide-token',
+      'print the web UI address without its token (under a service manager that logs output); `openir ui-url` prints sign-in links',
+    )
     .action(
-      run(async (o, opts: { background?: boolean; webPort: string; web: boolean }) => {
+      run(async (o, opts: { background?: boolean; webPort: string; web: boolean; hideToken?: boolean }) => {
         const webPort = Number(opts.webPort);
         if (!Number.isInteger(webPort) || webPort < 0 || webPort > 65535) {
           throw new OpenIrError(
@@ -23,17 +27,19 @@ export function addServeCommand(program: Command, ctx: CommandContext): void {
           );
         }
         // Loaded only here: the host's modules (HTTP server, keyring) would slow every other command.
-        const { runHost } = await import('../../core/runHost.js');
+        const { runHost, groupAccessFrom } = await import('../../core/runHost.js');
         const running = await runHost({ home: paths.home, env: io.env, echo: !opts.background });
         let web: RunningWebUi | null = null;
         if (opts.web && !opts.background) {
           try {
             const { startWebUi } = await import('../../web/server.js');
+            const { webUiFilePath } = await import('../../web/signInLink.js');
             web = await startWebUi({
               api: running.host,
               events: running.host.events,
               log: running.logger.child('web'),
               port: webPort,
+              signInFile: { path: webUiFilePath(paths.runDir), groupAccess: groupAccessFrom(io.env) },
             });
           } catch (error) {
             await running.close();
@@ -42,7 +48,9 @@ export function addServeCommand(program: Command, ctx: CommandContext): void {
         }
         const status = await running.host.getStatus();
         if (!opts.background) {
-          // The URL carries the token: printed here once, never logged.
+          // The URL carries the token: printed here once, never logged (and not at
+          // all with --hide-token, where this output goes to the journal).
+          const webUrl = web ? (opts.hideToken ? `http://127.0.0.1:${web.port}/` : web.url) : null;
           printResult(
             o,
             {
@@ -50,14 +58,16 @@ export function addServeCommand(program: Command, ctx: CommandContext): void {
               dataDir: paths.home,
               socket: paths.socket,
               pid: process.pid,
-              webUrl: web?.url ?? null,
+              webUrl,
             },
             () =>
               [
                 `OpenIR host ${OPENIR_VERSION} running (pid ${process.pid}), status ${status.status}.`,
                 `Data directory: ${paths.home}`,
                 `Local API: ${paths.socket}`,
-                web ? `Web UI: ${web.url}` : 'Web UI: off (--no-web)',
+                webUrl
+                  ? `Web UI: ${webUrl}${opts.hideToken ? ' (a sign-in link: `openir ui-url`)' : ''}`
+                  : 'Web UI: off (--no-web)',
                 'Press Ctrl+C to stop.',
               ].join('\n'),
           );
