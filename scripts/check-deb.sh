@@ -78,8 +78,10 @@ fi
 # Starts a unit the way systemd would: its user, its state directory, its
 # environment (Environment= first, then EnvironmentFile=, which wins), and its
 # ExecStart with $VAR split at whitespace and ${VAR} kept whole.
-start_unit() { # unit log
+# With extra arguments, they are appended to ExecStart and it runs in the foreground.
+start_unit() { # unit log [extra args…]
   local file="/lib/systemd/system/$1" log=$2
+  shift 2
   field() { sed -n "s/^$1=//p" "$file" | tail -n 1; }
   local user group state mode envfile exec_start
   user=$(field User) group=$(field Group) state=$(field StateDirectory)
@@ -106,10 +108,15 @@ start_unit() { # unit log
       argv+=("$word")
     fi
   done
-  echo "$1: runuser -u $user -- ${argv[*]}" >"$log"
+  argv+=("$@")
+  echo "runuser -u $user -- ${argv[*]}" >"$log"
   local envs=(PATH="$SYS_PATH" HOME="/var/lib/$state" LANG=C.UTF-8)
   for name in "${!vars[@]}"; do envs+=("$name=${vars[$name]}"); done
   # A service gets only its unit's environment, not this shell's.
+  if [ $# -gt 0 ]; then
+    (cd / && exec runuser -u "$user" -g "$group" -- env -i "${envs[@]}" "${argv[@]}") >>"$log" 2>&1
+    return
+  fi
   (cd / && exec runuser -u "$user" -g "$group" -- env -i "${envs[@]}" "${argv[@]}") >>"$log" 2>&1 &
   pids+=($!)
   last_pid=$!
@@ -138,11 +145,14 @@ created=$(/usr/bin/openir-control-plane ir create ci-ir --json) || fail "openir-
 install -m 0640 -g openir /dev/null /etc/openir/auth-key
 echo "$created" | json 'v.key1' >/etc/openir/auth-key
 
-# The node, registered from the environment on its first start.
+# The node, registered from the environment on its first start (first checked
+# by `openir serve --check` with the same settings, as an admin would).
 cat >>/etc/default/openir <<EOF
 OPENIR_AUTH_KEY_FILE=/etc/openir/auth-key
 OPENIR_NODE_NAME=ci-node
 EOF
+start_unit openir.service "$work/node-check.log" --check || fail "openir serve --check"
+grep -q ci-node "$work/node-check.log" || fail "openir serve --check did not name the node it would register"
 t_start=$(date +%s.%N)
 start_unit openir.service "$work/node.log"
 node_pid=$last_pid
@@ -156,12 +166,6 @@ wait_online() {
   done
   fail "the node is not Online (status: ${status:-none})"
 }
-if ! /usr/bin/openir serve --help | grep -q -- --check; then
-  # Before unattended start exists: register through the socket as root.
-  for _ in $(seq 1 100); do /usr/bin/openir status >/dev/null 2>&1 && break; sleep 0.2; done
-  /usr/bin/openir register --key-stdin --node-name ci-node </etc/openir/auth-key >/dev/null ||
-    fail "openir register"
-fi
 wait_online
 t1=$(date +%s.%N)
 online_s=$("$NODE" -e "console.log((${t1} - ${t0}).toFixed(1))")

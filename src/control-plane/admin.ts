@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import type { IrSummary } from '../shared/controlPlaneApi';
-import { systemClock, type Clock } from './clock';
+import { isoTime, systemClock, type Clock } from './clock';
+import { formatDuration } from './duration';
 import { table } from './format';
 import { dbPath } from './paths';
 import { problems } from './problems';
@@ -102,14 +103,70 @@ export function showKeys(session: AdminSession, name: string, regenerate: string
   };
 }
 
-export function showNodes(session: AdminSession, name: string): CommandResult {
-  const summary = session.registry.summaryByName(name);
-  return { json: summary, text: describeSummary(summary) };
+/** A node the control plane removed by itself, as `ir nodes` shows it. */
+export interface RemovedNodeView {
+  nodeId: string;
+  name: string;
+  reason: 'expired' | 'replaced';
+  lastSeenAt: string | null;
+  removedAt: string;
 }
 
-export function updateIr(session: AdminSession, name: string, maxNodes: number): CommandResult {
-  const updated = session.registry.updateMaxNodes(name, maxNodes);
-  return { json: updated, text: `'${updated.name}' now allows up to ${updated.maxNodes} nodes.` };
+/**
+ * The IR's nodes; its limit and expiry setting, and the latest nodes it
+ * removed by itself (so a node that vanished from the list has a reason).
+ * Also sweeps the IR first: what it shows is what a registration would meet.
+ */
+export function showNodes(session: AdminSession, name: string): CommandResult {
+  const ir = session.registry.irRow(name);
+  session.registry.expireOffline(ir.id);
+  const summary = session.registry.summaryByName(name);
+  const removedNodes: RemovedNodeView[] = session.registry.recentRemovals(ir.id).map((r) => ({
+    nodeId: r.nodeId,
+    name: r.nodeName,
+    reason: r.reason,
+    lastSeenAt: r.lastSeenAtMs === null ? null : isoTime(r.lastSeenAtMs),
+    removedAt: isoTime(r.removedAtMs),
+  }));
+  const expireOfflineAfter =
+    ir.expireOfflineAfterMs === null ? null : formatDuration(ir.expireOfflineAfterMs);
+  return {
+    json: { ...summary, maxNodes: ir.maxNodes, expireOfflineAfter, removedNodes },
+    text: describeSummary(summary, ir.maxNodes, expireOfflineAfter, removedNodes),
+  };
+}
+
+export interface IrUpdate {
+  maxNodes?: number;
+  /** Milliseconds, or null for off. */
+  expireOfflineAfterMs?: number | null;
+}
+
+export function updateIr(session: AdminSession, name: string, update: IrUpdate): CommandResult {
+  const lines: string[] = [];
+  // Both in one transaction: a refused value leaves the other unchanged too.
+  const json = session.store.exclusive(() => {
+    const ir = session.registry.irRow(name);
+    const result: Record<string, unknown> = { irId: ir.id, name: ir.name };
+    if (update.maxNodes !== undefined) {
+      const updated = session.registry.updateMaxNodes(name, update.maxNodes);
+      result.maxNodes = updated.maxNodes;
+      lines.push(`'${updated.name}' now allows up to ${updated.maxNodes} nodes.`);
+    }
+    if (update.expireOfflineAfterMs !== undefined) {
+      const updated = session.registry.updateExpireOfflineAfter(name, update.expireOfflineAfterMs);
+      const shown =
+        updated.expireOfflineAfterMs === null ? null : formatDuration(updated.expireOfflineAfterMs);
+      result.expireOfflineAfter = shown;
+      lines.push(
+        shown === null
+          ? `'${updated.name}' keeps Offline nodes until you remove them (expiry off).`
+          : `'${updated.name}' now removes nodes Offline for longer than ${shown}; their slots become free.`,
+      );
+    }
+    return result;
+  });
+  return { json, text: lines.join('\n') };
 }
 
 export function removeNode(session: AdminSession, irName: string, nodeName: string): CommandResult {
@@ -120,10 +177,24 @@ export function removeNode(session: AdminSession, irName: string, nodeName: stri
   };
 }
 
-function describeSummary(summary: IrSummary): string {
-  const head = `Integration runtime '${summary.name}' (${summary.irId}): ${summary.status}`;
+function describeSummary(
+  summary: IrSummary,
+  maxNodes: number,
+  expireOfflineAfter: string | null,
+  removed: readonly RemovedNodeView[],
+): string {
+  const head = [
+    `Integration runtime '${summary.name}' (${summary.irId}): ${summary.status}`,
+    `Nodes: ${summary.nodes.length}/${maxNodes}; expire Offline nodes: ${expireOfflineAfter === null ? 'off' : `after ${expireOfflineAfter}`}`,
+  ].join('\n');
+  const tail = removed.map(
+    (r) =>
+      `Removed ${r.removedAt}: '${r.name}' (${r.nodeId}), ${r.reason === 'expired' ? `Offline since ${r.lastSeenAt ?? 'never seen'}, longer than ${expireOfflineAfter ?? 'the expiry then set'}` : 'replaced by a new registration of the same name'}`,
+  );
   if (summary.nodes.length === 0)
-    return `${head}\nNo nodes yet. Register one with: openir register --key-stdin < key.txt`;
+    return [head, 'No nodes yet. Register one with: openir register --key-stdin < key.txt', ...tail].join(
+      '\n',
+    );
   return [
     head,
     table(
@@ -140,6 +211,7 @@ function describeSummary(summary: IrSummary): string {
         node.nodeId,
       ]),
     ),
+    ...tail,
   ].join('\n');
 }
 

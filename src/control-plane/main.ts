@@ -13,6 +13,7 @@ import {
   type CommandResult,
 } from './admin';
 import { cancelJob, listJobs, showJob, submitJob } from './jobCommands';
+import { parseExpireAfter } from './duration';
 import { streamLogger } from './log';
 import { sendWake } from './wake';
 import { resolveDataDir, type DataDirContext } from './paths';
@@ -149,12 +150,31 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
       attempt(fail, () => admin(options, (s) => showNodes(s, name))),
     );
   withCommon(ir.command('update <name>'))
-    .description('Change the most nodes an integration runtime accepts.')
-    .requiredOption('--max-nodes <n>', `most nodes the IR accepts (1-${MAX_NODES_CEILING})`)
-    .action((name: string, options: CommonOptions & { maxNodes: string }) =>
-      attempt(fail, () =>
-        admin(options, (s) => updateIr(s, name, parseWhole('--max-nodes', options.maxNodes))),
-      ),
+    .description(
+      'Change the most nodes an integration runtime accepts, or how long its nodes may stay Offline.',
+    )
+    .option('--max-nodes <n>', `most nodes the IR accepts (1-${MAX_NODES_CEILING})`)
+    .option(
+      '--expire-offline-after <duration>',
+      'remove nodes Offline longer than this (30m, 2h, 7d), freeing their slots; off (the default) keeps them',
+    )
+    .action((name: string, options: CommonOptions & { maxNodes?: string; expireOfflineAfter?: string }) =>
+      attempt(fail, () => {
+        if (options.maxNodes === undefined && options.expireOfflineAfter === undefined) {
+          throw new OpenIrError('INVALID_INPUT', 'Nothing to change.', {
+            fix: 'Give --max-nodes <n> and/or --expire-offline-after <duration|off>.',
+          });
+        }
+        const update = {
+          ...(options.maxNodes === undefined
+            ? {}
+            : { maxNodes: parseWhole('--max-nodes', options.maxNodes) }),
+          ...(options.expireOfflineAfter === undefined
+            ? {}
+            : { expireOfflineAfterMs: parseExpireAfter(options.expireOfflineAfter) }),
+        };
+        admin(options, (s) => updateIr(s, name, update));
+      }),
     );
   withCommon(ir.command('remove-node <name> <node>'))
     .description('Remove a node from an integration runtime; its credential stops working.')
@@ -233,6 +253,15 @@ async function serve(io: Io, options: ServeOptions): Promise<void> {
     publicEndpoint: options.publicEndpoint,
     heartbeatIntervalMs: parseWhole('--heartbeat-interval-ms', options.heartbeatIntervalMs),
     heartbeatTimeoutMs: parseWhole('--heartbeat-timeout-ms', options.heartbeatTimeoutMs),
+    // Test-only: the expiry sweep runs every minute; tests make it run every few hundred ms.
+    ...(io.env.OPENIR_CONTROL_PLANE_EXPIRY_SWEEP_MS
+      ? {
+          expirySweepMs: parseWhole(
+            'OPENIR_CONTROL_PLANE_EXPIRY_SWEEP_MS',
+            io.env.OPENIR_CONTROL_PLANE_EXPIRY_SWEEP_MS,
+          ),
+        }
+      : {}),
     log: streamLogger(io.stderr),
   });
   if (options.json) {

@@ -121,6 +121,28 @@ export const MIGRATIONS: readonly Migration[] = [
       db.exec("ALTER TABLE jobs ADD COLUMN sink_mode TEXT CHECK (sink_mode IN ('append', 'truncate'))");
     },
   },
+  {
+    version: 7,
+    name: 'IRs may expire nodes Offline too long; removals by expiry or replacement are kept for `ir nodes`',
+    up(db) {
+      // NULL: off (the default), so existing IRs keep every node until an admin removes it.
+      db.exec(
+        'ALTER TABLE irs ADD COLUMN expire_offline_after_ms INTEGER CHECK (expire_offline_after_ms > 0)',
+      );
+      db.exec(`
+        CREATE TABLE node_removals (
+          id INTEGER PRIMARY KEY,
+          ir_id TEXT NOT NULL REFERENCES irs(id) ON DELETE CASCADE,
+          node_id TEXT NOT NULL,
+          node_name TEXT NOT NULL,
+          reason TEXT NOT NULL CHECK (reason IN ('expired', 'replaced')),
+          last_seen_at INTEGER,
+          removed_at INTEGER NOT NULL
+        );
+        CREATE INDEX node_removals_by_ir ON node_removals(ir_id, removed_at);
+      `);
+    },
+  },
 ];
 
 export function currentSchemaVersion(db: Database): number {

@@ -74,7 +74,7 @@ export const problems = {
       'NODE_NAME_TAKEN',
       `The integration runtime '${irName}' already has a node named '${nodeName}'.`,
       {
-        fix: 'Register this machine with another node name, or remove the old node first.',
+        fix: `Register this machine with another node name, or remove the old node first (\`openir-control-plane ir remove-node ${irName} ${nodeName}\`). If this machine is that node with its data lost, register with \`openir register --replace-node\` (unattended: OPENIR_REPLACE_NODE=1) to replace it.`,
       },
     ),
   nodeNotFound: (irName: string, nodeName: string) =>

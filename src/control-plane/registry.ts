@@ -5,7 +5,14 @@ import type { IrStatus } from '../shared/status';
 import { isoTime, type Clock } from './clock';
 import { problems } from './problems';
 import { hashSecret, newSecret, secretMatchesHash } from './secrets';
-import { KEY_SLOTS, type ControlPlaneStore, type IrRow, type KeySlot, type NodeRow } from './store';
+import {
+  KEY_SLOTS,
+  type ControlPlaneStore,
+  type IrRow,
+  type KeySlot,
+  type NodeRemovalRow,
+  type NodeRow,
+} from './store';
 import { irSummary } from './summary';
 
 export const DEFAULT_MAX_NODES = 4;
@@ -51,6 +58,19 @@ export interface RegisteredNode {
   nodeId: string;
   nodeName: string;
   nodeCredential: string;
+  /** The node of the same name this registration replaced (`replace`), or null. */
+  replaced: NodeRow | null;
+}
+
+/** A node removed by the control plane itself: it was Offline longer than its IR allows. */
+export interface ExpiredNode {
+  irId: string;
+  irName: string;
+  nodeId: string;
+  nodeName: string;
+  lastSeenAt: string | null;
+  offlineForMs: number;
+  expireOfflineAfterMs: number;
 }
 
 export interface RegistryDeps {
@@ -81,7 +101,13 @@ export class IrRegistry {
   createIr(name: string, maxNodes: number, context: KeyContext): CreatedIr {
     if (!isValidIrName(name)) throw problems.invalidIrName(name);
     checkMaxNodes(maxNodes);
-    const ir: IrRow = { id: this.newId(), name, maxNodes, createdAtMs: this.clock.nowMs() };
+    const ir: IrRow = {
+      id: this.newId(),
+      name,
+      maxNodes,
+      createdAtMs: this.clock.nowMs(),
+      expireOfflineAfterMs: null,
+    };
     const secrets = { key1: this.newSecret(), key2: this.newSecret() };
     this.store.exclusive(() => {
       if (this.store.findIrByName(name)) throw problems.irExists(name);
@@ -147,6 +173,60 @@ export class IrRegistry {
     return { irId: ir.id, name: ir.name, maxNodes };
   }
 
+  /** `ir update --expire-offline-after`: null turns expiry off. */
+  updateExpireOfflineAfter(
+    name: string,
+    ms: number | null,
+  ): { irId: string; name: string; expireOfflineAfterMs: number | null } {
+    const ir = this.irByName(name);
+    this.store.updateExpireOfflineAfter(ir.id, ms);
+    return { irId: ir.id, name: ir.name, expireOfflineAfterMs: ms };
+  }
+
+  /**
+   * Removes the nodes Offline longer than their IR allows (every IR with the
+   * setting, or only `irId`). Offline counts from the last heartbeat (or the
+   * registration, for a node never seen). Each removal is recorded for `ir nodes`.
+   */
+  expireOffline(irId?: string): ExpiredNode[] {
+    return this.store.exclusive(() => {
+      const nowMs = this.clock.nowMs();
+      const irs = this.store.irsWithExpiry().filter((ir) => irId === undefined || ir.id === irId);
+      const expired: ExpiredNode[] = [];
+      for (const ir of irs) {
+        const limit = ir.expireOfflineAfterMs;
+        if (limit === null) continue;
+        const summary = this.summarize(ir);
+        for (const node of this.store.nodesOf(ir.id)) {
+          const status = summary.nodes.find((n) => n.nodeId === node.id)?.status;
+          const offlineForMs = nowMs - (node.lastSeenAtMs ?? node.registeredAtMs);
+          if (status !== 'Offline' || offlineForMs <= limit) continue;
+          this.store.deleteNode(node.id);
+          this.store.insertRemoval(removalOf(node, 'expired', nowMs));
+          expired.push({
+            irId: ir.id,
+            irName: ir.name,
+            nodeId: node.id,
+            nodeName: node.name,
+            lastSeenAt: node.lastSeenAtMs === null ? null : isoTime(node.lastSeenAtMs),
+            offlineForMs,
+            expireOfflineAfterMs: limit,
+          });
+        }
+      }
+      return expired;
+    });
+  }
+
+  /** The latest nodes the control plane removed by itself (expired, replaced), newest first. */
+  recentRemovals(irId: string, limit = 5): NodeRemovalRow[] {
+    return this.store.recentRemovals(irId, limit);
+  }
+
+  irRow(name: string): IrRow {
+    return this.irByName(name);
+  }
+
   removeNode(
     irName: string,
     nodeName: string,
@@ -178,18 +258,28 @@ export class IrRegistry {
     return ir ? this.summarize(ir) : null;
   }
 
-  /** Checks in the order a person would fix them: right IR, valid key, room left, free name. */
+  /**
+   * Checks in the order a person would fix them: right IR, valid key, room
+   * left, free name. With `replace`, a node of the same name (in the key's IR
+   * only, and only once the key checked out) is removed in the same
+   * transaction, so a refusal further on keeps it.
+   */
   register(request: RegisterRequest): RegisteredNode {
     const nodeId = this.newId();
     const nodeCredential = this.newSecret();
     const nodeName = request.nodeName.trim();
-    const ir = this.store.exclusive(() => {
+    const { ir, replaced } = this.store.exclusive(() => {
       const found = this.store.findIrById(request.irId);
       if (!found) throw problems.irNotFoundInKey();
       this.checkSecret(found, request.secret);
+      const sameName = this.store.findNodeByName(found.id, nodeName);
+      if (sameName && request.replace) {
+        this.store.deleteNode(sameName.id);
+        this.store.insertRemoval(removalOf(sameName, 'replaced', this.clock.nowMs()));
+      }
       const existing = this.store.nodesOf(found.id);
       if (existing.length >= found.maxNodes) throw problems.nodeLimitReached(found.name, found.maxNodes);
-      if (this.store.findNodeByName(found.id, nodeName)) throw problems.nodeNameTaken(found.name, nodeName);
+      if (sameName && !request.replace) throw problems.nodeNameTaken(found.name, nodeName);
       // HA: nodes sync credentials over remote access, so a joiner needs every existing node reachable that way.
       const withoutRemoteAccess = existing
         .filter((node) => node.remoteAccessUrl === null)
@@ -214,9 +304,9 @@ export class IrRegistry {
         },
         this.clock.nowMs(),
       );
-      return found;
+      return { ir: found, replaced: sameName && request.replace ? sameName : null };
     });
-    return { ir, nodeId, nodeName, nodeCredential };
+    return { ir, nodeId, nodeName, nodeCredential, replaced };
   }
 
   /**
@@ -271,6 +361,17 @@ export class IrRegistry {
       secret,
     });
   }
+}
+
+function removalOf(node: NodeRow, reason: NodeRemovalRow['reason'], nowMs: number): NodeRemovalRow {
+  return {
+    irId: node.irId,
+    nodeId: node.id,
+    nodeName: node.name,
+    reason,
+    lastSeenAtMs: node.lastSeenAtMs,
+    removedAtMs: nowMs,
+  };
 }
 
 function checkMaxNodes(maxNodes: number): void {

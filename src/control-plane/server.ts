@@ -9,6 +9,7 @@ import { JobDispatcher } from './dispatcher';
 import { registerStagingRoute } from './staging';
 import { listenForWake, type WakeListener } from './wake';
 import { systemClock, type Clock } from './clock';
+import { formatDuration } from './duration';
 import { defaultPublicEndpoint, normalizePublicEndpoint } from './endpoint';
 import { silentLogger, type Logger } from './log';
 import { dbPath, ensureDataDir } from './paths';
@@ -21,6 +22,8 @@ export const DEFAULT_PORT = 8443;
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = 5_000;
 export const DEFAULT_HEARTBEAT_TIMEOUT_MS = 15_000;
+/** How often IRs with `--expire-offline-after` are checked for nodes Offline too long. */
+export const DEFAULT_EXPIRY_SWEEP_MS = 60_000;
 const BODY_LIMIT_BYTES = 64 * 1024;
 
 export interface ControlPlaneOptions {
@@ -34,6 +37,8 @@ export interface ControlPlaneOptions {
   publicEndpoint?: string;
   heartbeatIntervalMs?: number;
   heartbeatTimeoutMs?: number;
+  /** Period of the expiry sweep; tests shorten it (OPENIR_CONTROL_PLANE_EXPIRY_SWEEP_MS, test-only). */
+  expirySweepMs?: number;
   clock?: Clock;
   log?: Logger;
 }
@@ -54,6 +59,7 @@ export class ControlPlaneServer {
     private readonly store: ControlPlaneStore,
     private readonly lock: ServeLock,
     private readonly log: Logger,
+    private readonly sweep: NodeJS.Timeout,
   ) {}
 
   get pin(): string {
@@ -114,7 +120,9 @@ export class ControlPlaneServer {
           send: (nodeId, message) => channels.sendTo(nodeId, message),
         },
       });
-      app = buildApp({ tls, log, registry, hub, heartbeatIntervalMs, heartbeatTimeoutMs });
+      const channelHub = hub;
+      const expire = (irId?: string) => expireOfflineNodes(registry, channelHub, log, irId);
+      app = buildApp({ tls, log, registry, hub, heartbeatIntervalMs, heartbeatTimeoutMs, expire });
       registerStagingRoute(app, { dataDir: settings.dataDir, store, registry, log });
       app.server.on('upgrade', (request, socket, head) => channels.handleUpgrade(request, socket, head));
       await listen(app, settings.port, host);
@@ -125,6 +133,8 @@ export class ControlPlaneServer {
       wake = await listenForWake(settings.dataDir, () => jobs.wake());
       // Jobs of nodes that do not come back after a restart are re-queued after the heartbeat timeout.
       dispatcher.recover();
+      const sweep = setInterval(() => expire(), settings.expirySweepMs);
+      sweep.unref();
       log.info(`Listening on ${host}:${port}; nodes reach it at ${endpoint}`);
       return new ControlPlaneServer(
         settings.dataDir,
@@ -138,6 +148,7 @@ export class ControlPlaneServer {
         store,
         lock,
         log,
+        sweep,
       );
     } catch (error) {
       await wake?.close();
@@ -152,6 +163,7 @@ export class ControlPlaneServer {
   /** Closes the channels first (nodes see 1001 and retry elsewhere), then HTTP, then the database. Idempotent. */
   close(): Promise<void> {
     this.closed ??= (async () => {
+      clearInterval(this.sweep);
       await this.wake.close();
       await this.hub.close();
       this.dispatcher.close();
@@ -168,6 +180,7 @@ type Settings = Required<Pick<ControlPlaneOptions, 'dataDir' | 'port' | 'host' |
   Pick<ControlPlaneOptions, 'certFile' | 'keyFile' | 'publicEndpoint'> & {
     heartbeatIntervalMs: number;
     heartbeatTimeoutMs: number;
+    expirySweepMs: number;
   };
 
 /** Defaults filled in and everything checked before anything touches the data dir. */
@@ -186,7 +199,23 @@ function resolveSettings(options: ControlPlaneOptions): Settings {
     publicEndpoint: options.publicEndpoint ? normalizePublicEndpoint(options.publicEndpoint) : undefined,
     heartbeatIntervalMs,
     heartbeatTimeoutMs,
+    expirySweepMs: options.expirySweepMs ?? DEFAULT_EXPIRY_SWEEP_MS,
   };
+}
+
+/** The sweep (and each registration, for its IR): removes expired nodes, logs each and tells the IR's nodes. */
+function expireOfflineNodes(registry: IrRegistry, hub: ChannelHub, log: Logger, irId?: string): void {
+  try {
+    const expired = registry.expireOffline(irId);
+    for (const node of expired) {
+      log.info(
+        `Removed node '${node.nodeName}' (${node.nodeId}) from '${node.irName}': Offline for ${formatDuration(Math.floor(node.offlineForMs / 1000) * 1000)}, longer than its expire-offline-after of ${formatDuration(node.expireOfflineAfterMs)}; its slot is free`,
+      );
+    }
+    for (const changed of new Set(expired.map((node) => node.irId))) hub.irChanged(changed);
+  } catch (error) {
+    log.error(`Expiring Offline nodes failed: ${(error as Error).message}`);
+  }
 }
 
 interface AppDeps {
@@ -196,6 +225,8 @@ interface AppDeps {
   hub: ChannelHub;
   heartbeatIntervalMs: number;
   heartbeatTimeoutMs: number;
+  /** Removes the IR's expired nodes first, so a slot they held is free for this registration. */
+  expire: (irId: string) => void;
 }
 
 function buildApp(deps: AppDeps): FastifyInstance<HttpsServer> {
@@ -245,7 +276,13 @@ function buildApp(deps: AppDeps): FastifyInstance<HttpsServer> {
         fix: 'Send irId, secret, nodeName, fqdn, version and platform as JSON.',
       });
     }
+    deps.expire(parsed.data.irId);
     const registered = deps.registry.register(parsed.data);
+    if (registered.replaced) {
+      deps.log.info(
+        `Replaced node '${registered.replaced.name}' (${registered.replaced.id}) in '${registered.ir.name}' at its re-registration (replace requested)`,
+      );
+    }
     deps.log.info(
       `Registered node '${registered.nodeName}' (${registered.nodeId}) in '${registered.ir.name}'`,
     );
@@ -258,6 +295,7 @@ function buildApp(deps: AppDeps): FastifyInstance<HttpsServer> {
       nodeCredential: registered.nodeCredential,
       heartbeatIntervalMs: deps.heartbeatIntervalMs,
       heartbeatTimeoutMs: deps.heartbeatTimeoutMs,
+      replacedNodeId: registered.replaced?.id ?? null,
     };
   });
 

@@ -12,6 +12,20 @@ export interface IrRow {
   name: string;
   maxNodes: number;
   createdAtMs: number;
+  /** Nodes Offline longer than this are removed; null: never (the default). */
+  expireOfflineAfterMs: number | null;
+}
+
+export type NodeRemovalReason = 'expired' | 'replaced';
+
+/** A node the control plane removed by itself (expired) or on a registration that took its name (replaced). */
+export interface NodeRemovalRow {
+  irId: string;
+  nodeId: string;
+  nodeName: string;
+  reason: NodeRemovalReason;
+  lastSeenAtMs: number | null;
+  removedAtMs: number;
 }
 
 export interface AuthKeyRow {
@@ -78,6 +92,15 @@ interface RawIr {
   name: string;
   max_nodes: number;
   created_at: number;
+  expire_offline_after_ms: number | null;
+}
+interface RawRemoval {
+  ir_id: string;
+  node_id: string;
+  node_name: string;
+  reason: NodeRemovalReason;
+  last_seen_at: number | null;
+  removed_at: number;
 }
 interface RawKey {
   id: number;
@@ -111,6 +134,15 @@ const toIr = (r: RawIr): IrRow => ({
   name: r.name,
   maxNodes: r.max_nodes,
   createdAtMs: r.created_at,
+  expireOfflineAfterMs: r.expire_offline_after_ms,
+});
+const toRemoval = (r: RawRemoval): NodeRemovalRow => ({
+  irId: r.ir_id,
+  nodeId: r.node_id,
+  nodeName: r.node_name,
+  reason: r.reason,
+  lastSeenAtMs: r.last_seen_at,
+  removedAtMs: r.removed_at,
 });
 const toKey = (r: RawKey): AuthKeyRow => ({
   id: r.id,
@@ -210,8 +242,48 @@ export class ControlPlaneStore {
 
   insertIr(ir: IrRow): void {
     this.db
-      .prepare('INSERT INTO irs (id, name, max_nodes, created_at) VALUES (?, ?, ?, ?)')
-      .run(ir.id, ir.name, ir.maxNodes, ir.createdAtMs);
+      .prepare(
+        'INSERT INTO irs (id, name, max_nodes, created_at, expire_offline_after_ms) VALUES (?, ?, ?, ?, ?)',
+      )
+      .run(ir.id, ir.name, ir.maxNodes, ir.createdAtMs, ir.expireOfflineAfterMs);
+  }
+
+  updateExpireOfflineAfter(irId: string, ms: number | null): void {
+    this.db.prepare('UPDATE irs SET expire_offline_after_ms = ? WHERE id = ?').run(ms, irId);
+  }
+
+  /** The IRs that expire Offline nodes at all: the sweep looks only at these. */
+  irsWithExpiry(): IrRow[] {
+    return this.db
+      .prepare<[], RawIr>('SELECT * FROM irs WHERE expire_offline_after_ms IS NOT NULL ORDER BY name')
+      .all()
+      .map(toIr);
+  }
+
+  insertRemoval(removal: NodeRemovalRow): void {
+    this.db
+      .prepare(
+        `INSERT INTO node_removals (ir_id, node_id, node_name, reason, last_seen_at, removed_at)
+         VALUES (?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        removal.irId,
+        removal.nodeId,
+        removal.nodeName,
+        removal.reason,
+        removal.lastSeenAtMs,
+        removal.removedAtMs,
+      );
+  }
+
+  /** The latest removals of an IR, newest first. */
+  recentRemovals(irId: string, limit: number): NodeRemovalRow[] {
+    return this.db
+      .prepare<[string, number], RawRemoval>(
+        'SELECT * FROM node_removals WHERE ir_id = ? ORDER BY removed_at DESC, id DESC LIMIT ?',
+      )
+      .all(irId, limit)
+      .map(toRemoval);
   }
 
   updateMaxNodes(irId: string, maxNodes: number): void {

@@ -14,6 +14,8 @@ export interface RunningHost {
   host: HostService;
   paths: DataPaths;
   logger: Logger;
+  /** What the logs blank out: a face adds secrets it reads itself (an unattended start's key). */
+  redactor: Redactor;
   close(): Promise<void>;
 }
 
@@ -87,6 +89,7 @@ export async function runHost(options: RunHostOptions): Promise<RunningHost> {
     host,
     paths,
     logger,
+    redactor,
     close: async () => {
       await host.shutdown();
       if (api) await api.close();

@@ -53,6 +53,11 @@ export const RegisterRequestSchema = z.object({
   version: z.string().min(1).max(40),
   platform: z.string().max(40),
   ...PeerIdentityShape,
+  /**
+   * If the IR already has a node of this name, remove it and register in its
+   * place (a machine whose data was lost). Only with a valid key of that IR.
+   */
+  replace: z.boolean().optional(),
 });
 export type RegisterRequest = z.infer<typeof RegisterRequestSchema>;
 
@@ -64,6 +69,8 @@ export const RegisterResponseSchema = z.object({
   nodeCredential: z.string().min(32),
   heartbeatIntervalMs: z.number().int().positive(),
   heartbeatTimeoutMs: z.number().int().positive(),
+  /** The id of the node of the same name this registration replaced (`replace`), if any. */
+  replacedNodeId: z.string().nullable().optional(),
 });
 export type RegisterResponse = z.infer<typeof RegisterResponseSchema>;
 

@@ -11,6 +11,11 @@ export const RegisterInputSchema = z
     remoteAccess: RemoteAccessSettingsSchema.optional(),
     /** On a registered node: remove it from its control plane first, then register (back up first). */
     replace: z.boolean().optional(),
+    /**
+     * If the IR already has a node of this name (this machine, its data lost),
+     * the control plane removes that node and registers this one in its place.
+     */
+    replaceNode: z.boolean().optional(),
   })
   .strict();
 export type RegisterInput = z.infer<typeof RegisterInputSchema>;

@@ -1,13 +1,17 @@
 import type { Command } from 'commander';
 import { parseAuthKey } from '../../shared/authKey';
+import { OpenIrError } from '../../shared/errors';
+import { readAuthKeyFile } from '../../core/authKeyFile';
 import type { StatusReport } from '../../shared/statusReport';
 import { printResult, type CommandContext } from '../context';
 import { formatStatus } from './service';
 
 interface RegisterFlags {
   keyStdin?: boolean;
+  keyFile?: string;
   nodeName?: string;
   replace?: boolean;
+  replaceNode?: boolean;
 }
 
 /** `openir register`: the key comes from standard input unless given (with a warning) as an argument. */
@@ -23,27 +27,42 @@ export function addRegisterCommand(program: Command, ctx: CommandContext): void 
       'the authentication key; prefer --key-stdin, since arguments are visible to other users',
     )
     .option('--key-stdin', 'read the authentication key from standard input')
+    .option('--key-file <file>', 'read the authentication key from a file (one line; e.g. chmod 600)')
     .option('--node-name <name>', 'name of this node in the integration runtime (default: host name)')
     .option(
       '--replace',
       'on a registered node: remove it from its control plane, then register (back up first: `openir backup`)',
     )
+    .option(
+      '--replace-node',
+      'if the integration runtime already has a node of this name (this machine, its data lost), replace it',
+    )
     .action(
       run(async (o, authKeyArg: string | undefined, opts: RegisterFlags) => {
-        if (authKeyArg && !opts.keyStdin) {
+        if (
+          [authKeyArg !== undefined, opts.keyStdin, opts.keyFile !== undefined].filter(Boolean).length > 1
+        ) {
+          throw new OpenIrError('INVALID_INPUT', 'Give the key one way only.', {
+            fix: 'Use --key-file <file>, or --key-stdin, or (not recommended) the key as an argument.',
+          });
+        }
+        if (authKeyArg) {
           o.err(
-            'openir: warning: an authentication key given as an argument is visible in the process list; use --key-stdin.',
+            'openir: warning: an authentication key given as an argument is visible in the process list; use --key-stdin or --key-file.',
           );
         }
-        const authKey = authKeyArg && !opts.keyStdin ? authKeyArg : (await io.readStdin()).trim();
-        // Fail on a malformed key before starting anything; the host checks it again.
-        parseAuthKey(authKey);
+        // Fail on an unreadable file or a malformed key before starting anything; the host checks it again.
+        const authKey = opts.keyFile
+          ? (await readAuthKeyFile(opts.keyFile)).authKey
+          : (authKeyArg ?? (await io.readStdin()).trim());
+        if (!opts.keyFile) parseAuthKey(authKey);
         const status = await (
           await ensureHost()
         ).call('register', {
           authKey,
           ...(opts.nodeName ? { nodeName: opts.nodeName } : {}),
           ...(opts.replace ? { replace: true } : {}),
+          ...(opts.replaceNode ? { replaceNode: true } : {}),
         });
         printResult(o, status, () => `Registered.\n${formatStatus(status)}`);
       }),

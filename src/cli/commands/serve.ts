@@ -1,12 +1,14 @@
 import type { Command } from 'commander';
 import { OpenIrError } from '../../shared/errors';
 import { OPENIR_VERSION } from '../../core/version';
+import type { ServeCheckReport } from '../../core/serveCheck';
+import { takeUnattendedEnv } from '../../core/unattended';
 import type { RunningWebUi } from '../../web/server';
 import { printResult, type CommandContext } from '../context';
 
 /** `openir serve`: the host in the foreground, and what `openir start` spawns in the background. */
 export function addServeCommand(program: Command, ctx: CommandContext): void {
-  const { run, io, paths } = ctx;
+  const { run, io, paths, fail } = ctx;
   program
     .command('serve')
     .description('run the host in the foreground (headless)')
@@ -17,68 +19,133 @@ export function addServeCommand(program: Command, ctx: CommandContext): void {
       '--hide-token',
       'print the web UI address without its token (under a service manager that logs output); `openir ui-url` prints sign-in links',
     )
+    .option(
+      '--check',
+      "check the data directory, secret store and OPENIR_* settings (and that the key's control plane answers), print what a start would do, and exit",
+    )
     .action(
-      run(async (o, opts: { background?: boolean; webPort: string; web: boolean; hideToken?: boolean }) => {
-        const webPort = Number(opts.webPort);
-        if (!Number.isInteger(webPort) || webPort < 0 || webPort > 65535) {
-          throw new OpenIrError(
-            'INVALID_INPUT',
-            `--web-port must be a port number from 0 to 65535, not "${opts.webPort}".`,
-          );
-        }
-        // Loaded only here: the host's modules (HTTP server, keyring) would slow every other command.
-        const { runHost, groupAccessFrom } = await import('../../core/runHost.js');
-        const running = await runHost({ home: paths.home, env: io.env, echo: !opts.background });
-        let web: RunningWebUi | null = null;
-        if (opts.web && !opts.background) {
-          try {
-            const { startWebUi } = await import('../../web/server.js');
-            const { webUiFilePath } = await import('../../web/signInLink.js');
-            web = await startWebUi({
-              api: running.host,
-              events: running.host.events,
-              log: running.logger.child('web'),
-              port: webPort,
-              signInFile: { path: webUiFilePath(paths.runDir), groupAccess: groupAccessFrom(io.env) },
-            });
-          } catch (error) {
-            await running.close();
-            throw error;
+      run(
+        async (
+          o,
+          opts: { background?: boolean; webPort: string; web: boolean; check?: boolean; hideToken?: boolean },
+        ) => {
+          // Read before anything else runs, and the key deleted from the environment (see unattended.ts).
+          const unattended = takeUnattendedEnv(io.env);
+          const webPort = Number(opts.webPort);
+          if (!Number.isInteger(webPort) || webPort < 0 || webPort > 65535) {
+            throw new OpenIrError(
+              'INVALID_INPUT',
+              `--web-port must be a port number from 0 to 65535, not "${opts.webPort}".`,
+            );
           }
-        }
-        const status = await running.host.getStatus();
-        if (!opts.background) {
-          // The URL carries the token: printed here once, never logged (and not at
-          // all with --hide-token, where this output goes to the journal).
-          const webUrl = web ? (opts.hideToken ? `http://127.0.0.1:${web.port}/` : web.url) : null;
-          printResult(
-            o,
-            {
-              status: status.status,
-              dataDir: paths.home,
-              socket: paths.socket,
-              pid: process.pid,
-              webUrl,
-            },
-            () =>
-              [
-                `OpenIR host ${OPENIR_VERSION} running (pid ${process.pid}), status ${status.status}.`,
-                `Data directory: ${paths.home}`,
-                `Local API: ${paths.socket}`,
-                webUrl
-                  ? `Web UI: ${webUrl}${opts.hideToken ? ' (a sign-in link: `openir ui-url`)' : ''}`
-                  : 'Web UI: off (--no-web)',
-                'Press Ctrl+C to stop.',
-              ].join('\n'),
-          );
-        }
-        await new Promise<void>((resolve) => {
-          const stop = () => resolve();
-          process.once('SIGINT', stop);
-          process.once('SIGTERM', stop);
-        });
-        await web?.close();
-        await running.close();
-      }),
+          if (opts.check) {
+            const { checkServe } = await import('../../core/serveCheck.js');
+            const report = await checkServe({
+              home: paths.home,
+              unattended,
+              env: io.env,
+              webPort: opts.web && !opts.background ? webPort : null,
+            });
+            printResult(o, report, () => formatCheck(report));
+            if (!report.ok) {
+              const first = report.checks.find((c) => !c.ok);
+              if (!o.json && first)
+                o.err(
+                  `openir: ${first.detail}${first.fix ? ` ${first.fix}` : ''} [${first.code ?? 'INTERNAL'}]`,
+                );
+              fail();
+            }
+            return;
+          }
+          // Loaded only here: the host's modules (HTTP server, keyring) would slow every other command.
+          const { runHost, groupAccessFrom } = await import('../../core/runHost.js');
+          const running = await runHost({ home: paths.home, env: io.env, echo: !opts.background });
+          if (unattended) {
+            const { UnattendedStart } = await import('../../core/unattended.js');
+            try {
+              await new UnattendedStart({
+                api: running.host,
+                log: running.logger.child('unattended'),
+                fqdn: ctx.fqdn,
+                redact: (secret) => running.redactor.add(secret),
+                attempts: wholeFrom(io.env.OPENIR_REGISTER_ATTEMPTS, 5),
+                retryMs: wholeFrom(io.env.OPENIR_REGISTER_RETRY_MS, 2000),
+              }).run(unattended);
+            } catch (error) {
+              // Never a loop: the process ends non-zero and the service manager's restart policy decides.
+              await running.close();
+              throw error;
+            }
+          }
+          let web: RunningWebUi | null = null;
+          if (opts.web && !opts.background) {
+            try {
+              const { startWebUi } = await import('../../web/server.js');
+              const { webUiFilePath } = await import('../../web/signInLink.js');
+              web = await startWebUi({
+                api: running.host,
+                events: running.host.events,
+                log: running.logger.child('web'),
+                port: webPort,
+                signInFile: { path: webUiFilePath(paths.runDir), groupAccess: groupAccessFrom(io.env) },
+              });
+            } catch (error) {
+              await running.close();
+              throw error;
+            }
+          }
+          const status = await running.host.getStatus();
+          if (!opts.background) {
+            // The URL carries the token: printed here once, never logged (and not at
+            // all with --hide-token, where this output goes to the journal).
+            const webUrl = web ? (opts.hideToken ? `http://127.0.0.1:${web.port}/` : web.url) : null;
+            printResult(
+              o,
+              {
+                status: status.status,
+                dataDir: paths.home,
+                socket: paths.socket,
+                pid: process.pid,
+                webUrl,
+              },
+              () =>
+                [
+                  `OpenIR host ${OPENIR_VERSION} running (pid ${process.pid}), status ${status.status}.`,
+                  `Data directory: ${paths.home}`,
+                  `Local API: ${paths.socket}`,
+                  webUrl
+                    ? `Web UI: ${webUrl}${opts.hideToken ? ' (a sign-in link: `openir ui-url`)' : ''}`
+                    : 'Web UI: off (--no-web)',
+                  'Press Ctrl+C to stop.',
+                ].join('\n'),
+            );
+          }
+          await new Promise<void>((resolve) => {
+            const stop = () => resolve();
+            process.once('SIGINT', stop);
+            process.once('SIGTERM', stop);
+          });
+          await web?.close();
+          await running.close();
+        },
+      ),
     );
+}
+
+function wholeFrom(text: string | undefined, fallback: number): number {
+  const value = Number(text);
+  return Number.isInteger(value) && value > 0 ? value : fallback;
+}
+
+function formatCheck(report: ServeCheckReport): string {
+  return [
+    ...report.checks.map(
+      (c) =>
+        `${c.ok ? 'ok  ' : 'FAIL'} ${c.check.padEnd(16)} ${c.detail}${c.ok || !c.fix ? '' : `\n     ${' '.repeat(16)} Fix: ${c.fix}`}`,
+    ),
+    '',
+    report.wouldDo
+      ? `${report.ok ? 'A start' : 'Once fixed, a start'} ${report.wouldDo}.`
+      : 'Fix the problems above, then check again.',
+  ].join('\n');
 }

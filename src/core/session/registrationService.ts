@@ -116,6 +116,7 @@ export class RegistrationService {
       irName: key.irName,
       endpoint: key.endpoint,
       nodeName,
+      ...(input.replaceNode ? { replaceNode: true } : {}),
     });
     try {
       const connector = links.connector();
@@ -131,6 +132,7 @@ export class RegistrationService {
         remoteAccessUrl: links.remoteAccess.url,
         remoteAccessCertSha256: links.remoteAccess.certSha256,
         peerKey: (await links.peerKey()).publicKey,
+        ...(input.replaceNode ? { replace: true } : {}),
       });
       links.redactor.add(answer.nodeCredential);
       await links.vault.set(NODE_CREDENTIAL, answer.nodeCredential);
@@ -155,6 +157,7 @@ export class RegistrationService {
         irName: answer.irName,
         nodeName: answer.nodeName,
         nodeId: answer.nodeId,
+        ...(answer.replacedNodeId ? { replacedNodeId: answer.replacedNodeId } : {}),
       });
     } catch (error) {
       const failure =
