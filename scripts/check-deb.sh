@@ -39,7 +39,7 @@ free_port() { "$NODE" -e 'const s=require("net").createServer().listen(0,"127.0.
 
 if [ "${1:-}" != --no-build ]; then
   step "building the package"
-  npm run --silent package:linux
+  OPENIR_SKIP_RPM=1 npm run --silent package:linux
 fi
 version=$(sed -n 's/^  "version": "\(.*\)",$/\1/p' package.json)
 deb="dist/packages/openir_${version}_amd64.deb"

@@ -106,6 +106,7 @@ rm -f "$deb"
 dpkg-deb --root-owner-group -Zzstd -z9 --build "$root" "$deb" >/dev/null
 echo "$deb $(du -h "$deb" | cut -f1)"
 
-if command -v rpmbuild >/dev/null; then
+# OPENIR_SKIP_RPM=1 (scripts/check-deb.sh): the .deb alone.
+if [ "${OPENIR_SKIP_RPM:-}" != 1 ] && command -v rpmbuild >/dev/null; then
   bash scripts/package-rpm.sh "$root" "$version" "$out"
 fi
