@@ -115,11 +115,11 @@ export interface RemovedNodeView {
 /**
  * The IR's nodes; its limit and expiry setting, and the latest nodes it
  * removed by itself (so a node that vanished from the list has a reason).
- * Also sweeps the IR first: what it shows is what a registration would meet.
+ * Only the server expires nodes (its sweep, each registration), so each
+ * removal has its line in the server's log.
  */
 export function showNodes(session: AdminSession, name: string): CommandResult {
   const ir = session.registry.irRow(name);
-  session.registry.expireOffline(ir.id);
   const summary = session.registry.summaryByName(name);
   const removedNodes: RemovedNodeView[] = session.registry.recentRemovals(ir.id).map((r) => ({
     nodeId: r.nodeId,

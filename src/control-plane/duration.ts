@@ -31,3 +31,16 @@ export function formatDuration(ms: number): string {
   }
   return `${ms}ms`;
 }
+
+/** An elapsed time for a log line, to its two largest units: 7263000 → "2h 1m", 3400 → "3s". */
+export function formatElapsed(ms: number): string {
+  const total = Math.max(0, Math.floor(ms / 1000));
+  const parts: [number, string][] = [
+    [Math.floor(total / 86_400), 'd'],
+    [Math.floor((total % 86_400) / 3_600), 'h'],
+    [Math.floor((total % 3_600) / 60), 'm'],
+    [total % 60, 's'],
+  ];
+  const shown = parts.filter(([value]) => value > 0).slice(0, 2);
+  return shown.length === 0 ? '0s' : shown.map(([value, unit]) => `${value}${unit}`).join(' ');
+}

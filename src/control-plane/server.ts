@@ -9,7 +9,7 @@ import { JobDispatcher } from './dispatcher';
 import { registerStagingRoute } from './staging';
 import { listenForWake, type WakeListener } from './wake';
 import { systemClock, type Clock } from './clock';
-import { formatDuration } from './duration';
+import { formatDuration, formatElapsed } from './duration';
 import { defaultPublicEndpoint, normalizePublicEndpoint } from './endpoint';
 import { silentLogger, type Logger } from './log';
 import { dbPath, ensureDataDir } from './paths';
@@ -209,7 +209,7 @@ function expireOfflineNodes(registry: IrRegistry, hub: ChannelHub, log: Logger, 
     const expired = registry.expireOffline(irId);
     for (const node of expired) {
       log.info(
-        `Removed node '${node.nodeName}' (${node.nodeId}) from '${node.irName}': Offline for ${formatDuration(Math.floor(node.offlineForMs / 1000) * 1000)}, longer than its expire-offline-after of ${formatDuration(node.expireOfflineAfterMs)}; its slot is free`,
+        `Removed node '${node.nodeName}' (${node.nodeId}) from '${node.irName}': Offline for ${formatElapsed(node.offlineForMs)}, longer than its expire-offline-after of ${formatDuration(node.expireOfflineAfterMs)}; its slot is free`,
       );
     }
     for (const changed of new Set(expired.map((node) => node.irId))) hub.irChanged(changed);

@@ -147,6 +147,50 @@ describe('openir-control-plane ir (admin CLI)', () => {
     });
   });
 
+  it('sets and clears --expire-offline-after, shows it in `ir nodes`, and refuses a bad duration', async () => {
+    await cp.createIr('expiring');
+    const set = await cp.admin<{ expireOfflineAfter: string }>([
+      'ir',
+      'update',
+      'expiring',
+      '--expire-offline-after',
+      '2h',
+    ]);
+    expect(set.code).toBe(0);
+    expect(set.json).toMatchObject({ name: 'expiring', expireOfflineAfter: '2h' });
+    const text = await runControlPlaneCli(['ir', 'nodes', 'expiring', '--data', cp.dataDir]);
+    expect(text.stdout).toContain('Nodes: 0/4; expire Offline nodes: after 2h');
+    const both = await cp.adminOk<{ maxNodes: number; expireOfflineAfter: string }>([
+      'ir',
+      'update',
+      'expiring',
+      '--max-nodes',
+      '2',
+      '--expire-offline-after',
+      '7d',
+    ]);
+    expect(both).toMatchObject({ maxNodes: 2, expireOfflineAfter: '7d' });
+    for (const bad of ['soon', '0m', '30', '400d']) {
+      const refused = await cp.admin<ErrorDoc>(['ir', 'update', 'expiring', '--expire-offline-after', bad]);
+      expect(refused.code).toBe(1);
+      expect(refused.json.error).toMatchObject({
+        code: 'INVALID_INPUT',
+        message: expect.stringContaining('--expire-offline-after'),
+      });
+    }
+    const nothing = await cp.admin<ErrorDoc>(['ir', 'update', 'expiring']);
+    expect(nothing.json.error.code).toBe('INVALID_INPUT');
+    // A refused value changed nothing.
+    expect(await cp.adminOk(['ir', 'nodes', 'expiring'])).toMatchObject({
+      maxNodes: 2,
+      expireOfflineAfter: '7d',
+      removedNodes: [],
+    });
+    const off = await cp.adminOk(['ir', 'update', 'expiring', '--expire-offline-after', 'off']);
+    expect(off).toMatchObject({ expireOfflineAfter: null });
+    expect(await cp.adminOk(['ir', 'nodes', 'expiring'])).toMatchObject({ expireOfflineAfter: null });
+  });
+
   it('reports an unknown IR as IR_NOT_FOUND with exit code 1 and one stderr line', async () => {
     for (const args of [
       ['ir', 'nodes', 'missing'],

@@ -163,6 +163,43 @@ describe('POST /api/v1/nodes/register over HTTPS', () => {
     expect((await register(other.key1, { nodeName: 'Worker' })).status).toBe(200);
   });
 
+  it('replaces a node of the same name on request, only in the IR the key belongs to', async () => {
+    const ir = await createIr('reg-replace', 1);
+    const other = await createIr('reg-replace-other');
+    const first = await registerOk(ir.key1, { nodeName: 'worker' });
+    const elsewhere = await registerOk(other.key1, { nodeName: 'worker' });
+    secretsSeen.push(first.nodeCredential, elsewhere.nodeCredential);
+
+    // A wrong secret replaces nothing, even with replace.
+    const wrong = await register(withSecret(ir.key1, 'x'.repeat(43)), { nodeName: 'worker', replace: true });
+    expect(errorCodeOf(wrong.body)).toBe('AUTH_KEY_INVALID');
+
+    // At its limit of 1, the IR still takes the replacement: the old node's slot is the new one's.
+    const replaced = RegisterResponseSchema.parse(
+      (await register(ir.key2, { nodeName: 'Worker', replace: true })).body,
+    );
+    secretsSeen.push(replaced.nodeCredential);
+    expect(replaced.replacedNodeId).toBe(first.nodeId);
+    expect(replaced.nodeId).not.toBe(first.nodeId);
+
+    const nodes = await cp.adminOk<IrSummary & { removedNodes: { nodeId: string; reason: string }[] }>([
+      'ir',
+      'nodes',
+      'reg-replace',
+    ]);
+    expect(nodes.nodes.map((n) => n.nodeId)).toEqual([replaced.nodeId]);
+    expect(nodes.removedNodes).toMatchObject([{ nodeId: first.nodeId, reason: 'replaced' }]);
+    const untouched = await cp.adminOk<IrSummary>(['ir', 'nodes', 'reg-replace-other']);
+    expect(untouched.nodes.map((n) => n.nodeId)).toEqual([elsewhere.nodeId]);
+    expect(cp.stderr()).toContain(`Replaced node 'worker' (${first.nodeId}) in 'reg-replace'`);
+
+    // Without a node of that name, replace is a plain registration.
+    const fresh = await createIr('reg-replace-fresh');
+    const plain = await registerOk(fresh.key1, { nodeName: 'solo', replace: true });
+    secretsSeen.push(plain.nodeCredential);
+    expect(plain.replacedNodeId).toBeNull();
+  });
+
   it('refuses a malformed body with 400 INVALID_INPUT, and never echoes the secret', async () => {
     const ir = await createIr('reg-bad');
     const key = parseAuthKey(ir.key1);

@@ -202,4 +202,55 @@ describe('IrRegistry', () => {
     expect(registry.authenticateNode('no-such-node', a.nodeCredential)).toBeNull();
     store.close();
   });
+
+  it('expires only nodes Offline longer than their IR allows, records why, and frees the slot', () => {
+    const { registry, store, clock } = setup();
+    const ir = registry.createIr('prod', 1, CONTEXT);
+    const other = registry.createIr('test', 4, CONTEXT);
+    const node = (irId: string, key: string, nodeName: string) =>
+      registry.register({
+        irId,
+        secret: parseAuthKey(key).secret,
+        nodeName,
+        fqdn: nodeName,
+        version: '1',
+        platform: 'linux',
+        remoteAccessUrl: `http://${nodeName}:8060`,
+      });
+    const dead = node(ir.irId, ir.key1, 'dead');
+    const kept = node(other.irId, other.key1, 'kept');
+    store.markConnected(dead.nodeId, clock.ms);
+    store.markDisconnected(dead.nodeId);
+    registry.updateExpireOfflineAfter('prod', 30 * 60_000);
+    // Off by default: the other IR keeps its never-seen node however long it waits.
+    expect(store.findIrByName('test')?.expireOfflineAfterMs).toBeNull();
+
+    clock.ms += 30 * 60_000;
+    expect(registry.expireOffline()).toEqual([]);
+    expect(() => node(ir.irId, ir.key1, 'new')).toThrow(/already has 1 node/);
+
+    clock.ms += 1_000;
+    expect(registry.expireOffline()).toMatchObject([
+      { irName: 'prod', nodeName: 'dead', nodeId: dead.nodeId, expireOfflineAfterMs: 30 * 60_000 },
+    ]);
+    expect(registry.summaryByName('prod').nodes).toEqual([]);
+    expect(registry.recentRemovals(ir.irId)).toMatchObject([
+      { nodeName: 'dead', reason: 'expired', removedAtMs: clock.ms },
+    ]);
+    expect(registry.summaryByName('test').nodes.map((n) => n.nodeId)).toEqual([kept.nodeId]);
+    expect(node(ir.irId, ir.key1, 'new').nodeName).toBe('new');
+
+    // An Online node is never expired, however long ago it registered.
+    registry.updateExpireOfflineAfter('test', 60_000);
+    const online = node(other.irId, other.key1, 'online');
+    store.markConnected(online.nodeId, clock.ms);
+    clock.ms += 2 * 60_000;
+    store.recordHeartbeat(online.nodeId, { peersReachable: true, runningJobs: 0, jobLimit: 4 }, clock.ms);
+    expect(registry.expireOffline().map((n) => n.nodeName)).toEqual(['kept']);
+    // Off again: 'online', silent for an hour now, stays; 'prod' (30m) drops its never-seen node.
+    registry.updateExpireOfflineAfter('test', null);
+    clock.ms += 60 * 60_000;
+    expect(registry.expireOffline().map((n) => `${n.irName}/${n.nodeName}`)).toEqual(['prod/new']);
+    store.close();
+  });
 });

@@ -76,6 +76,8 @@ export interface NodeIdentity {
   fqdn?: string;
   /** Defaults to a URL: the HA rule lets a second node join only while the others have remote access. */
   remoteAccessUrl?: string | null;
+  /** Replace a node of the same name in the key's IR. */
+  replace?: boolean;
 }
 
 /** Registers with the key exactly as a node does; checks the TLS pin from the key before sending the secret. */
@@ -92,6 +94,7 @@ export async function register(authKey: string, node: NodeIdentity): Promise<Htt
       node.remoteAccessUrl === undefined
         ? `http://${node.nodeName.toLowerCase()}.test.internal:8060`
         : node.remoteAccessUrl,
+    ...(node.replace ? { replace: true } : {}),
   });
   if (result.pin !== key.pin)
     throw new Error(`TLS pin mismatch: key has ${key.pin}, server has ${result.pin}`);

@@ -27,6 +27,8 @@ export interface StartControlPlaneOptions {
   heartbeatTimeoutMs?: number;
   /** More `serve` arguments, e.g. ['--public-endpoint', 'https://cp.test:9443']. */
   extraArgs?: string[];
+  /** More environment, e.g. the test-only OPENIR_CONTROL_PLANE_EXPIRY_SWEEP_MS. */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface CliResult<T = unknown> {
@@ -94,7 +96,11 @@ export async function startControlPlane(
     args.push('--heartbeat-timeout-ms', String(options.heartbeatTimeoutMs));
   args.push(...(options.extraArgs ?? []));
 
-  const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, args, {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...options.env },
+  });
   running.add(child);
   const exited = new Promise<number | null>((resolve) =>
     child.once('exit', (code) => {
