@@ -23,6 +23,8 @@ Requires: glibc, libstdc++, shadow-utils, util-linux
 %global debug_package %{nil}
 %global __os_install_post %{nil}
 %global _build_id_links none
+# xz level 1, as for the .deb (the default level takes minutes on the Node binary).
+%global _binary_payload w1.xzdio
 
 %description
 The headless OpenIR node (openir.service, the openir CLI and its web UI on
