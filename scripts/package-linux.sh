@@ -70,8 +70,9 @@ rm -rf "$sqlite/deps" "$sqlite/src" "$sqlite/build"
 # TypeScript, VCS and linter dotfiles.
 find "$app/node_modules" -type f \( -name '*.map' -o -name '*.md' ! -iname 'license*' \
   -o -name '*.ts' ! -name '*.d.ts' -o -name '.git*' -o -name '.eslintrc*' -o -name '.npmignore' \
-  -o -name '.travis.yml' -o -name '.editorconfig' -o -name '.prettierrc*' -o -name '.taprc' \) -delete
-find "$app/node_modules" -type d \( -name test -o -name tests -o -name __tests__ -o -name .github \) \
+  -o -name '.travis.yml' -o -name '.editorconfig' -o -name '.prettierrc*' -o -name '.taprc' \
+  -o -name '*.sh' -o -name '*.html' \) -delete
+find "$app/node_modules" -type d \( -name test -o -name tests -o -name __tests__ -o -name .github -o -name .husky \) \
   -prune -exec rm -rf {} +
 # Nothing in node_modules is run as a program (node loads it), and the native
 # modules are stripped like every Debian binary (when binutils is installed).
@@ -80,8 +81,8 @@ if command -v strip >/dev/null; then
   find "$app/node_modules" -name '*.node' -exec strip --strip-unneeded {} +
   strip --strip-unneeded "$lib/node/bin/node"
 fi
-find "$root" -type d -exec chmod 0755 {} + && find "$app/dist" -type f -exec chmod 0644 {} +
-chmod 0755 "$app/bin/openir.js" "$app/bin/openir-control-plane.js"
+# The wrappers in /usr/bin run bin/*.js with the bundled node: no file here is executable.
+find "$root" -type d -exec chmod 0755 {} + && find "$app" -type f -exec chmod 0644 {} +
 
 # The runtime must load the app and its native modules on its own.
 (cd / && "$lib/node/bin/node" -e "
