@@ -47,6 +47,15 @@ export class HostClient {
       });
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EACCES' || code === 'EPERM') {
+        throw new OpenIrError(
+          'UNAUTHORIZED',
+          `You may not use the OpenIR host's socket ${this.socketPath}.`,
+          {
+            fix: "Run the command as the host's user or root. For the Linux service: sudo openir …, or join the openir group (sudo usermod -aG openir $USER, then log in again).",
+          },
+        );
+      }
       if (code === 'ENOENT' || code === 'ECONNREFUSED') {
         throw new OpenIrError('HOST_NOT_RUNNING', 'The OpenIR host is not running for this data directory.', {
           fix: 'Start it with `openir start` (background) or `openir serve` (foreground).',

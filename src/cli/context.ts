@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { toErrorBody, type ErrorBody } from '../shared/errors';
+import { OpenIrError, toErrorBody, type ErrorBody } from '../shared/errors';
 import { dataPaths, defaultHome, machineFqdn, type DataPaths } from '../core/paths';
 import { HostClient } from './client';
 import { ensureHostRunning } from './hostProcess';
@@ -106,6 +106,17 @@ export function createCommandContext(io: Io): CommandContext {
         }
       },
     ensureHost: async () => {
+      const service = io.env.OPENIR_HOST_SERVICE;
+      if (service) {
+        // A service owns this data directory (/usr/bin/openir of the Linux
+        // package): a host started here would run as the wrong user beside it.
+        if (!(await client.isRunning())) {
+          throw new OpenIrError('HOST_NOT_RUNNING', `The ${service} service is not running.`, {
+            fix: `Start it with \`sudo systemctl start ${service}\` (its log: \`journalctl -u ${service}\`).`,
+          });
+        }
+        return client;
+      }
       await ensureHostRunning(paths, client, io.env);
       return client;
     },

@@ -10,6 +10,7 @@ import { addRegisterCommand, addUnregisterCommand } from './commands/registratio
 import { addRemoteAccessCommands } from './commands/remoteAccess';
 import { addServeCommand } from './commands/serve';
 import { addServiceCommands, addStatusCommand } from './commands/service';
+import { addUiUrlCommand } from './commands/uiUrl';
 import { createCommandContext, defaultIo, type Io } from './context';
 
 export type { Io } from './context';
@@ -38,6 +39,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
   addCertCommands(program, ctx);
   addLogsCommand(program, ctx);
   addServeCommand(program, ctx);
+  addUiUrlCommand(program, ctx);
 
   try {
     await program.parseAsync(argv, { from: 'user' });

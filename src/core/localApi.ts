@@ -10,15 +10,19 @@ import type { DataPaths } from './paths';
 /**
  * The host's local API for the CLI: the contract over HTTP on a Unix socket
  * (0600, in a 0700 folder) or a Windows named pipe. Only the user who runs the
- * host can reach it; nothing listens on the network.
+ * host can reach it; nothing listens on the network. With `groupAccess` (the
+ * Linux service, OPENIR_GROUP_ACCESS=1) the socket is 0660 in a 0750 folder,
+ * so members of the host's group (the admin group) reach it too.
  */
 export async function startLocalApi(
   paths: DataPaths,
   api: HostApi,
   log: SourceLogger,
+  options: { groupAccess?: boolean } = {},
 ): Promise<FastifyInstance> {
-  await fs.mkdir(paths.runDir, { recursive: true, mode: 0o700 });
-  await fs.chmod(paths.runDir, 0o700).catch(() => undefined);
+  const dirMode = options.groupAccess ? 0o750 : 0o700;
+  await fs.mkdir(paths.runDir, { recursive: true, mode: dirMode });
+  await fs.chmod(paths.runDir, dirMode).catch(() => undefined);
   if (process.platform !== 'win32') await clearStaleSocket(paths.socket);
   const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
   bindContractOverHttp(app, api, log);
@@ -32,7 +36,7 @@ export async function startLocalApi(
     }
     throw error;
   }
-  if (process.platform !== 'win32') await fs.chmod(paths.socket, 0o600);
+  if (process.platform !== 'win32') await fs.chmod(paths.socket, options.groupAccess ? 0o660 : 0o600);
   await fs.writeFile(paths.pidFile, `${process.pid}\n`, { mode: 0o600 });
   return app;
 }

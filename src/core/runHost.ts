@@ -36,7 +36,12 @@ export interface RunHostOptions {
 export async function runHost(options: RunHostOptions): Promise<RunningHost> {
   const env = options.env ?? process.env;
   const paths = dataPaths(options.home);
-  await fs.mkdir(paths.home, { recursive: true, mode: 0o700 });
+  // OPENIR_GROUP_ACCESS=1 (the Linux service): the host's group may enter the
+  // data directory to reach the socket and the web UI file; every file with a
+  // secret stays 0600.
+  const groupAccess = groupAccessFrom(env);
+  await fs.mkdir(paths.home, { recursive: true, mode: groupAccess ? 0o750 : 0o700 });
+  if (groupAccess) await fs.chmod(paths.home, 0o750);
   const config = new ConfigStore(paths.config);
   const loaded = await config.load();
   const redactor = new Redactor();
@@ -71,7 +76,9 @@ export async function runHost(options: RunHostOptions): Promise<RunningHost> {
     reconnectMaxMs: numberFrom(env.OPENIR_RECONNECT_MAX_MS, 30_000),
   });
   let api: FastifyInstance | null = null;
-  if (options.localApi !== false) api = await startLocalApi(paths, host, logger.child('api'));
+  if (options.localApi !== false) {
+    api = await startLocalApi(paths, host, logger.child('api'), { groupAccess });
+  }
   logger.child('host').info(`OpenIR host ${OPENIR_VERSION} started.`, {
     dataDir: paths.home,
     vault: vault.backend.id,
@@ -89,6 +96,11 @@ export async function runHost(options: RunHostOptions): Promise<RunningHost> {
       await fs.rm(paths.pidFile, { force: true });
     },
   };
+}
+
+/** OPENIR_GROUP_ACCESS=1: the socket and the web UI file are shared with the host's group. */
+export function groupAccessFrom(env: NodeJS.ProcessEnv): boolean {
+  return env.OPENIR_GROUP_ACCESS === '1' && process.platform !== 'win32';
 }
 
 function numberFrom(text: string | undefined, fallback: number): number {

@@ -14,6 +14,7 @@ import type { HostEvents } from '../core/events';
 import { bindContractOverHttp } from '../core/httpBinding';
 import type { SourceLogger } from '../core/logger';
 import { contentSecurityPolicy, SESSION_COOKIE, WebGuard } from './guard';
+import { newLinkKey, SignInLinks, writeWebUiFile } from './signInLink';
 
 export interface WebUiOptions {
   api: HostApi;
@@ -23,6 +24,8 @@ export interface WebUiOptions {
   port: number;
   /** The built renderer; defaults to dist/renderer beside this file. */
   rendererDir?: string;
+  /** Where to write the address and link key for `openir ui-url` (see signInLink.ts). */
+  signInFile?: { path: string; groupAccess: boolean };
 }
 
 export interface RunningWebUi {
@@ -41,6 +44,7 @@ const DEFAULT_RENDERER_DIR = path.join(__dirname, '..', 'renderer');
  */
 export async function startWebUi(options: WebUiOptions): Promise<RunningWebUi> {
   const guard = new WebGuard();
+  const links = new SignInLinks(newLinkKey());
   const rendererDir = options.rendererDir ?? DEFAULT_RENDERER_DIR;
   const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
   await app.register(fastifyCookie);
@@ -51,12 +55,14 @@ export async function startWebUi(options: WebUiOptions): Promise<RunningWebUi> {
     if (!verdict.ok) return reply.code(verdict.status).type('text/plain').send(verdict.reason);
     const url = new URL(request.url, 'http://localhost');
     if (request.method === 'GET' && url.searchParams.has('token')) {
-      if (!guard.isTokenValid(url.searchParams.get('token') ?? undefined)) {
+      const token = url.searchParams.get('token') ?? undefined;
+      // The printed token, or a one-time link from `openir ui-url`.
+      if (!guard.isTokenValid(token) && !(token !== undefined && links.redeem(token))) {
         return reply
           .code(401)
           .type('text/plain')
           .send(
-            'This link is not valid for the running OpenIR host. Open the URL printed by `openir serve`.',
+            'This link is not valid for the running OpenIR host (a link from `openir ui-url` works once). Open the URL printed by `openir serve`, or run `openir ui-url` for a new one.',
           );
       }
       reply.setCookie(SESSION_COOKIE, guard.openSession(), { httpOnly: true, sameSite: 'strict', path: '/' });
@@ -134,6 +140,14 @@ export async function startWebUi(options: WebUiOptions): Promise<RunningWebUi> {
   const port = (app.server.address() as AddressInfo).port;
   guard.bind(port);
   csp = contentSecurityPolicy(port);
+  const signInFile = options.signInFile;
+  if (signInFile) {
+    await writeWebUiFile(
+      signInFile.path,
+      { url: `http://127.0.0.1:${port}/`, port, pid: process.pid, linkKey: links.linkKey },
+      signInFile.groupAccess,
+    );
+  }
   return {
     port,
     token: guard.token,
@@ -142,6 +156,7 @@ export async function startWebUi(options: WebUiOptions): Promise<RunningWebUi> {
       for (const client of sockets.clients) client.terminate();
       sockets.close();
       await app.close();
+      if (signInFile) await fs.promises.rm(signInFile.path, { force: true });
     },
   };
 }

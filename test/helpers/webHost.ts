@@ -16,7 +16,10 @@ export interface WebHost {
 }
 
 /** Starts the real `openir serve` with its web UI on a free loopback port. */
-export async function startWebHost(extraEnv: NodeJS.ProcessEnv = {}): Promise<WebHost> {
+export async function startWebHost(
+  extraEnv: NodeJS.ProcessEnv = {},
+  extraArgs: readonly string[] = [],
+): Promise<WebHost> {
   const home = tempDir('openir-web-');
   const env = {
     ...process.env,
@@ -28,7 +31,7 @@ export async function startWebHost(extraEnv: NodeJS.ProcessEnv = {}): Promise<We
   };
   const child = spawn(
     process.execPath,
-    [path.join(ROOT, 'dist', 'cli', 'main.js'), 'serve', '--web-port', '0', '--json'],
+    [path.join(ROOT, 'dist', 'cli', 'main.js'), 'serve', '--web-port', '0', '--json', ...extraArgs],
     {
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
