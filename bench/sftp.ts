@@ -22,7 +22,7 @@ import type { JobView } from '../src/control-plane/jobStore';
 import { onCleanup, runBench } from './cleanup';
 import { startControlPlane } from '../test/helpers/controlPlane';
 import { makeNode, type StatusJson } from '../test/helpers/node';
-import { findSshd, startSshd, stopAllSshd } from '../test/helpers/sshd';
+import { findSshd, sftpCredentialArgs, startSshd, stopAllSshd } from '../test/helpers/sshd';
 import { tempDir } from '../test/helpers/tmp';
 
 const SIZE_MB = Number(process.env.BENCH_SFTP_MB ?? 256);
@@ -75,25 +75,14 @@ async function main(): Promise<void> {
   ok(await node.cli(['config', 'allow-folder', local]));
   ok(await node.cli(['credential', 'set', 'files', '--type', 'localFolder', '--root', local]));
   ok(
-    await node.cli([
-      'credential',
-      'set',
-      'sftp',
-      '--type',
-      'sftp',
-      '--host',
-      server.host,
-      '--port',
-      String(server.port),
-      '--user',
-      server.user,
-      '--root',
-      server.root,
-      '--private-key-file',
-      server.keyFile,
-      '--host-key',
-      server.fingerprint,
-    ]),
+    await node.cli(
+      sftpCredentialArgs('sftp', server, [
+        '--private-key-file',
+        server.keyFile,
+        '--host-key',
+        server.fingerprint,
+      ]),
+    ),
   );
   const registered = await node.cli(['register', '--key-stdin', '--json'], key);
   if ((registered.json as StatusJson | undefined)?.status !== 'Online') throw new Error(registered.stderr);

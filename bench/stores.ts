@@ -30,7 +30,7 @@ import { submitJob } from '../src/control-plane/jobCommands';
 import type { JobRow } from '../src/control-plane/jobStore';
 import { sendWake } from '../src/control-plane/wake';
 import { onCleanup, runBench, trackGroup } from './cleanup';
-import { AZURITE_ACCOUNT, AZURITE_KEY, startAzurite } from '../test/helpers/azurite';
+import { blobCredentialArgs, AZURITE_ACCOUNT, AZURITE_KEY, startAzurite } from '../test/helpers/azurite';
 import { startControlPlane } from '../test/helpers/controlPlane';
 import {
   createTypedTable,
@@ -170,24 +170,7 @@ async function main(): Promise<void> {
   await node.startHost();
   await mustCli(node, ['config', 'allow-folder', dataRoot]);
   await mustCli(node, ['credential', 'set', 'files', '--type', 'localFolder', '--root', dataRoot]);
-  await mustCli(
-    node,
-    [
-      'credential',
-      'set',
-      'blob',
-      '--type',
-      'azureBlob',
-      '--account-url',
-      azurite.accountUrl,
-      '--container',
-      'bench',
-      '--auth',
-      'key',
-      '--secret-stdin',
-    ],
-    `${AZURITE_KEY}\n`,
-  );
+  await mustCli(node, blobCredentialArgs('blob', azurite, { container: 'bench' }), `${AZURITE_KEY}\n`);
   const status = (await mustCli(node, ['register', '--key-stdin'], key)) as StatusJson;
   if (status.status !== 'Online' || !status.node) throw new Error(`node is ${status.status}`);
   const hostPid = status.host.pid;

@@ -6,7 +6,13 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { expect, test, type Page } from '@playwright/test';
-import { AZURITE_ACCOUNT, AZURITE_KEY, startAzurite, stopAllAzurites } from '../test/helpers/azurite';
+import {
+  blobCredentialArgs,
+  AZURITE_ACCOUNT,
+  AZURITE_KEY,
+  startAzurite,
+  stopAllAzurites,
+} from '../test/helpers/azurite';
 import {
   startControlPlane,
   stopAll as stopControlPlanes,
@@ -27,7 +33,7 @@ import {
   startPostgres,
   stopAllPostgres,
 } from '../test/helpers/postgres';
-import { findSshd, startSshd, stopAllSshd } from '../test/helpers/sshd';
+import { findSshd, sftpCredentialArgs, startSshd, stopAllSshd } from '../test/helpers/sshd';
 import { cleanupTempDirs, tempDir } from '../test/helpers/tmp';
 import { startWebHost, type WebHost } from '../test/helpers/webHost';
 import { shootBoth } from './screenshots';
@@ -109,23 +115,7 @@ test.beforeAll(async ({ browser }) => {
     ['credential', 'set', 'web', '--type', 'http', '--base-url', webUrl, '--secret-stdin'],
     `${TOKEN}\n`,
   );
-  await cli(
-    [
-      'credential',
-      'set',
-      'lake',
-      '--type',
-      'azureBlob',
-      '--account-url',
-      azurite.accountUrl,
-      '--container',
-      'exports',
-      '--auth',
-      'key',
-      '--secret-stdin',
-    ],
-    `${AZURITE_KEY}\n`,
-  );
+  await cli(blobCredentialArgs('lake', azurite), `${AZURITE_KEY}\n`);
   if (havePostgres) {
     const pg = await startPostgres();
     await pg.sql(`CREATE ROLE app LOGIN PASSWORD '${PASSWORD}'; CREATE DATABASE shop OWNER app;`);
@@ -144,24 +134,7 @@ test.beforeAll(async ({ browser }) => {
   if (haveSshd) {
     const server = await startSshd();
     await cli(
-      [
-        'credential',
-        'set',
-        'dropbox',
-        '--type',
-        'sftp',
-        '--host',
-        server.host,
-        '--port',
-        String(server.port),
-        '--user',
-        server.user,
-        '--root',
-        server.root,
-        '--host-key',
-        server.fingerprint,
-        '--secret-stdin',
-      ],
+      sftpCredentialArgs('dropbox', server, ['--host-key', server.fingerprint, '--secret-stdin']),
       `${server.password}\n`,
     );
   }

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { blockIdFor } from '../../src/core/jobs/azureBlob';
 import type { JobView as JobJson } from '../../src/control-plane/jobStore';
 import {
+  blobCredentialArgs,
   AZURITE_ACCOUNT,
   AZURITE_KEY,
   azuriteAvailable,
@@ -85,24 +86,7 @@ describe.runIf(azuriteAvailable)('HA pair: failover mid-copy to a blob', () => {
       `${TOKEN}\n`,
     );
     expect(web.code, web.stderr).toBe(0);
-    const blob = await node1.cli(
-      [
-        'credential',
-        'set',
-        'blob',
-        '--type',
-        'azureBlob',
-        '--account-url',
-        azurite.accountUrl,
-        '--container',
-        'exports',
-        '--auth',
-        'key',
-        '--secret-stdin',
-        '--json',
-      ],
-      `${AZURITE_KEY}\n`,
-    );
+    const blob = await node1.cli(blobCredentialArgs('blob', azurite, { json: true }), `${AZURITE_KEY}\n`);
     expect(blob.code, blob.stderr).toBe(0);
     const deadline = Date.now() + 20_000;
     while (!['web', 'blob'].every((n) => names2.includes(n))) {

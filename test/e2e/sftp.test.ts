@@ -8,6 +8,7 @@ import { BlobServiceClient, StorageSharedKeyCredential, type ContainerClient } f
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobView as JobJson } from '../../src/control-plane/jobStore';
 import {
+  blobCredentialArgs,
   AZURITE_ACCOUNT,
   AZURITE_KEY,
   azuriteAvailable,
@@ -26,7 +27,7 @@ import {
   stopAllPostgres,
   type RunningPostgres,
 } from '../helpers/postgres';
-import { findSshd, startSshd, stopAllSshd, type RunningSshd } from '../helpers/sshd';
+import { findSshd, sftpCredentialArgs, startSshd, stopAllSshd, type RunningSshd } from '../helpers/sshd';
 import { cleanupTempDirs, filesContaining, tempDir } from '../helpers/tmp';
 
 /**
@@ -81,26 +82,7 @@ describe.runIf(sshd.found)('SFTP: source and sink against OpenSSH', () => {
     waitJob((await submit(source, sink, extra)).id, (j) => FINAL.includes(j.state));
   /** `openir credential set <name> --type sftp …` with the server's address and the given extra flags. */
   const sftpCredential = (name: string, extra: string[], stdin = '', port = server.port) =>
-    node.cli(
-      [
-        'credential',
-        'set',
-        name,
-        '--type',
-        'sftp',
-        '--host',
-        server.host,
-        '--port',
-        String(port),
-        '--user',
-        server.user,
-        '--root',
-        server.root,
-        '--json',
-        ...extra,
-      ],
-      stdin,
-    );
+    node.cli(sftpCredentialArgs(name, server, ['--json', ...extra], port), stdin);
   const remote = (relative: string) => path.join(server.root, relative);
   /** Every file under the SFTP root, hidden temp files too. */
   const remoteFiles = (dir = server.root): string[] =>
@@ -176,23 +158,7 @@ describe.runIf(sshd.found)('SFTP: source and sink against OpenSSH', () => {
       expect(set.code, set.stderr).toBe(0);
     }
     if (azurite) {
-      const set = await node.cli(
-        [
-          'credential',
-          'set',
-          'blob',
-          '--type',
-          'azureBlob',
-          '--account-url',
-          azurite.accountUrl,
-          '--container',
-          'exports',
-          '--auth',
-          'key',
-          '--secret-stdin',
-        ],
-        `${AZURITE_KEY}\n`,
-      );
+      const set = await node.cli(blobCredentialArgs('blob', azurite), `${AZURITE_KEY}\n`);
       expect(set.code, set.stderr).toBe(0);
     }
     const registered = await node.cli(['register', '--key-stdin', '--json'], key);

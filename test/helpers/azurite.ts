@@ -93,3 +93,29 @@ async function stopChild(child: ChildProcess): Promise<void> {
 export async function stopAllAzurites(): Promise<void> {
   await Promise.all([...running].map((child) => stopChild(child)));
 }
+
+/**
+ * `openir credential set <name> --type azureBlob …` for this Azurite with the account key, which
+ * comes from standard input (`--secret-stdin`): pass `AZURITE_KEY` plus a newline as stdin.
+ */
+export function blobCredentialArgs(
+  name: string,
+  azurite: Pick<Azurite, 'accountUrl'>,
+  { container = 'exports', json = false } = {},
+): string[] {
+  return [
+    'credential',
+    'set',
+    name,
+    '--type',
+    'azureBlob',
+    '--account-url',
+    azurite.accountUrl,
+    '--container',
+    container,
+    '--auth',
+    'key',
+    '--secret-stdin',
+    ...(json ? ['--json'] : []),
+  ];
+}

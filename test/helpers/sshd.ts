@@ -177,3 +177,31 @@ export async function startSshd(): Promise<RunningSshd> {
 export async function stopAllSshd(): Promise<void> {
   await Promise.all([...started].map((s) => s.stop()));
 }
+
+/**
+ * `openir credential set <name> --type sftp …` for this server (its address, user and root), then
+ * `extra`: the sign-in (`--secret-stdin` or `--private-key-file …`) and the host key flags.
+ */
+export function sftpCredentialArgs(
+  name: string,
+  server: Pick<RunningSshd, 'host' | 'port' | 'user' | 'root'>,
+  extra: readonly string[],
+  port = server.port,
+): string[] {
+  return [
+    'credential',
+    'set',
+    name,
+    '--type',
+    'sftp',
+    '--host',
+    server.host,
+    '--port',
+    String(port),
+    '--user',
+    server.user,
+    '--root',
+    server.root,
+    ...extra,
+  ];
+}

@@ -112,6 +112,39 @@ export function CredentialDialog({
     );
   };
 
+  /** Server and port on one row: every network data store's first fields. */
+  const serverRow = (placeholder: string) => (
+    <div className="field-group__row">
+      <div className="field--grow">
+        {field('host', 'Server', {
+          value: form.host,
+          onChange: (host) => update({ host }),
+          mono: true,
+          placeholder,
+        })}
+      </div>
+      <div className="field--port">
+        {field('port', 'Port', {
+          value: form.port,
+          onChange: (port) => update({ port }),
+          inputMode: 'numeric',
+        })}
+      </div>
+    </div>
+  );
+
+  /** Server, port and user name, for a store that has no database between them. */
+  const serverFields = (placeholder: string) => (
+    <>
+      {serverRow(placeholder)}
+      {field('user', 'User name', {
+        value: form.user,
+        onChange: (user) => update({ user }),
+        mono: true,
+      })}
+    </>
+  );
+
   const savedHttp = editing?.type === 'http' ? editing : null;
   const savedPg = editing?.type === 'postgresql' || editing?.type === 'mysql' ? editing : null;
   const savedBlob = editing?.type === 'azureBlob' ? editing : null;
@@ -218,23 +251,7 @@ export function CredentialDialog({
 
         {form.type === 'postgresql' || form.type === 'mysql' ? (
           <div className="field-group">
-            <div className="field-group__row">
-              <div className="field--grow">
-                {field('host', 'Server', {
-                  value: form.host,
-                  onChange: (host) => update({ host }),
-                  mono: true,
-                  placeholder: form.type === 'mysql' ? 'mysql.corp.example' : 'db.corp.example',
-                })}
-              </div>
-              <div className="field--port">
-                {field('port', 'Port', {
-                  value: form.port,
-                  onChange: (port) => update({ port }),
-                  inputMode: 'numeric',
-                })}
-              </div>
-            </div>
+            {serverRow(form.type === 'mysql' ? 'mysql.corp.example' : 'db.corp.example')}
             {field('database', 'Database', {
               value: form.database,
               onChange: (database) => update({ database }),
@@ -312,28 +329,7 @@ export function CredentialDialog({
 
         {form.type === 'sftp' ? (
           <div className="field-group">
-            <div className="field-group__row">
-              <div className="field--grow">
-                {field('host', 'Server', {
-                  value: form.host,
-                  onChange: (host) => update({ host }),
-                  mono: true,
-                  placeholder: 'files.corp.example',
-                })}
-              </div>
-              <div className="field--port">
-                {field('port', 'Port', {
-                  value: form.port,
-                  onChange: (port) => update({ port }),
-                  inputMode: 'numeric',
-                })}
-              </div>
-            </div>
-            {field('user', 'User name', {
-              value: form.user,
-              onChange: (user) => update({ user }),
-              mono: true,
-            })}
+            {serverFields('files.corp.example')}
             {field('root', 'Folder on the server', {
               value: form.root,
               onChange: (root) => update({ root }),
