@@ -271,3 +271,15 @@ describe('a resumed copy into a sink of whole blocks', () => {
     expect(committed).toEqual(data);
   });
 });
+
+describe('blob read tuning from the environment', () => {
+  it('takes OPENIR_BLOB_READ_MIB and OPENIR_BLOB_READ_CONCURRENCY within bounds, else the defaults', () => {
+    expect(blobTuning({ OPENIR_BLOB_READ_MIB: '8', OPENIR_BLOB_READ_CONCURRENCY: '6' })).toMatchObject({
+      partSize: 8 * 1024 * 1024,
+      readConcurrency: 6,
+    });
+    expect(blobTuning({ OPENIR_BLOB_READ_MIB: '0', OPENIR_BLOB_READ_CONCURRENCY: 'many' })).toEqual(
+      DEFAULT_BLOB_TUNING,
+    );
+  });
+});

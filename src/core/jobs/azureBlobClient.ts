@@ -40,7 +40,10 @@ export const DEFAULT_BLOB_TUNING: BlobTuning = {
   readConcurrency: 4,
 };
 
-/** Tuning from the host's environment (`OPENIR_BLOB_BLOCK_MIB`, `OPENIR_BLOB_CONCURRENCY`), else the defaults. */
+/**
+ * Tuning from the host's environment (`OPENIR_BLOB_BLOCK_MIB`, `OPENIR_BLOB_CONCURRENCY` for
+ * uploads; `OPENIR_BLOB_READ_MIB`, `OPENIR_BLOB_READ_CONCURRENCY` for downloads), else the defaults.
+ */
 export function blobTuning(env: NodeJS.ProcessEnv = process.env): BlobTuning {
   const int = (value: string | undefined, min: number, max: number, fallback: number) => {
     const n = Number(value);
@@ -49,7 +52,9 @@ export function blobTuning(env: NodeJS.ProcessEnv = process.env): BlobTuning {
   // Azure takes blocks up to 4000 MiB; 50,000 blocks of 8 MiB is a 390 GiB blob.
   const blockMib = int(env.OPENIR_BLOB_BLOCK_MIB, 1, 4000, DEFAULT_BLOB_TUNING.blockSize / MIB);
   const concurrency = int(env.OPENIR_BLOB_CONCURRENCY, 1, 64, DEFAULT_BLOB_TUNING.concurrency);
-  return { ...DEFAULT_BLOB_TUNING, blockSize: blockMib * MIB, concurrency };
+  const partMib = int(env.OPENIR_BLOB_READ_MIB, 1, 256, DEFAULT_BLOB_TUNING.partSize / MIB);
+  const readConcurrency = int(env.OPENIR_BLOB_READ_CONCURRENCY, 1, 64, DEFAULT_BLOB_TUNING.readConcurrency);
+  return { blockSize: blockMib * MIB, concurrency, partSize: partMib * MIB, readConcurrency };
 }
 
 /** An http.Agent whose sockets come from the Connector: the proxy setting applies to every SDK request. */
