@@ -49,10 +49,48 @@ describe('openir CLI', () => {
     expect(result.stderr.split('\n')).toHaveLength(1);
   });
 
-  it('warns when the key is passed as an argument', async () => {
-    const result = await run(['register', 'IR@x@y']);
+  it('refuses a key passed as an argument, without echoing it (secrets never in argv)', async () => {
+    const result = await run(['register', 'IR@x@sekret-value', '--json']);
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/visible in the process list/);
+    const error = (JSON.parse(result.stdout) as { error: { code: string; message: string; fix: string } })
+      .error;
+    expect(error.code).toBe('INVALID_INPUT');
+    expect(error.message).toMatch(/visible to every user/);
+    expect(error.fix).toMatch(/--key-stdin|--key-file/);
+    expect(result.stdout + result.stderr).not.toContain('sekret-value');
+  });
+
+  it('refuses HTTP header values on the command line, and points at --headers-file', async () => {
+    const result = await run([
+      'credential',
+      'set',
+      'api',
+      '--type',
+      'http',
+      '--base-url',
+      'https://api.example/',
+      '--header',
+      'X-Api-Key: sekret-value',
+      '--json',
+    ]);
+    expect(result.code).toBe(1);
+    const error = (JSON.parse(result.stdout) as { error: { code: string; fix: string } }).error;
+    expect(error.code).toBe('INVALID_INPUT');
+    expect(error.fix).toContain('--headers-file');
+    const missing = await run([
+      'credential',
+      'set',
+      'api',
+      '--type',
+      'http',
+      '--base-url',
+      'https://api.example/',
+      '--headers-file',
+      '/nonexistent/headers.txt',
+      '--json',
+    ]);
+    expect(missing.code).toBe(1);
+    expect((JSON.parse(missing.stdout) as { error: { code: string } }).error.code).toBe('UNREADABLE');
   });
 
   it('stop without a host is not an error', async () => {

@@ -61,6 +61,23 @@ describe('jobs: dispatch, copy, cancel, failover, limits', () => {
       `${TOKEN}\n`,
     );
     expect(web.code).toBe(0);
+    // Header values come from a file, never the command line; they go to the vault like the token.
+    const headersFile = path.join(tempDir('openir-headers-'), 'headers.txt');
+    fs.writeFileSync(headersFile, `# sent with every request\nX-Api-Key: ${TOKEN}-header\n`, { mode: 0o600 });
+    const withHeaders = await node.cli([
+      'credential',
+      'set',
+      'webh',
+      '--type',
+      'http',
+      '--base-url',
+      webUrl,
+      '--headers-file',
+      headersFile,
+      '--json',
+    ]);
+    expect(withHeaders.code, withHeaders.stderr).toBe(0);
+    expect((withHeaders.json as { headerNames: string[] }).headerNames).toEqual(['X-Api-Key']);
     const registered = await node.cli(['register', '--key-stdin', '--json'], key);
     expect(registered.code).toBe(0);
     expect((registered.json as StatusJson).status).toBe('Online');
@@ -95,9 +112,11 @@ describe('jobs: dispatch, copy, cancel, failover, limits', () => {
     expect(credentials.map((c) => [c.name, c.type])).toEqual([
       ['files', 'localFolder'],
       ['web', 'http'],
+      ['webh', 'http'],
     ]);
     expect(credentials.find((c) => c.name === 'web')?.hasBearerToken).toBe(true);
     expect(filesContaining(node1.home, TOKEN)).toEqual([]);
+    expect(filesContaining(node1.home, `${TOKEN}-header`)).toEqual([]);
     expect(node1.output()).not.toContain(TOKEN);
   });
 

@@ -11,6 +11,7 @@ interface SetFlags {
   root?: string;
   baseUrl?: string;
   header?: string[];
+  headersFile?: string;
   host?: string;
   port?: string;
   database?: string;
@@ -74,7 +75,16 @@ export function addCredentialCommands(program: Command, ctx: CommandContext): vo
       'localFolder: the folder paths are relative to; sftp: the folder on the server (default /)',
     )
     .option('--base-url <url>', 'http: the endpoint, e.g. https://data.example/api/')
-    .option('--header <name:value>', 'http: a header to send (repeatable; stored in the vault)', collect, [])
+    .option(
+      '--headers-file <file>',
+      'http: headers to send, one "Name: value" per line (kept in the vault; values never on the command line)',
+    )
+    .option(
+      '--header <name:value>',
+      'refused: header values on the command line are visible to other users',
+      collect,
+      [],
+    )
     .option('--host <host>', 'postgresql, mysql, sftp: server host')
     .option(
       '--port <port>',
@@ -106,6 +116,16 @@ export function addCredentialCommands(program: Command, ctx: CommandContext): vo
     .option('--yes', 'with --fetch-host-key: save the fingerprint without asking (for scripts)')
     .action(
       run(async (o, name: string, flags: SetFlags) => {
+        if ((flags.header ?? []).length > 0) {
+          throw new OpenIrError(
+            'INVALID_INPUT',
+            '--header puts header values on the command line, where other users of this machine can read them (ps, shell history).',
+            {
+              fix: 'Write the headers, one "Name: value" per line, to a file only you can read and give --headers-file <file>.',
+            },
+          );
+        }
+        if (flags.headersFile) flags.header = await readHeadersFile(flags.headersFile);
         const extras = flags.type === 'sftp' ? await sftpExtras(ctx, o, name, flags) : {};
         const secret = flags.secretStdin ? await readSecret() : undefined;
         const parsed = CredentialInputSchema.safeParse(inputFrom(name, flags, secret, extras));
@@ -129,6 +149,19 @@ export function addCredentialCommands(program: Command, ctx: CommandContext): vo
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
+}
+
+/** `--headers-file`: "Name: value" lines (blank lines and `#` comments skipped), checked as --header was. */
+async function readHeadersFile(file: string): Promise<string[]> {
+  const text = await fs.readFile(file, 'utf8').catch((error: Error) => {
+    throw new OpenIrError('UNREADABLE', `Cannot read the headers file ${file}: ${error.message}.`, {
+      fix: 'Give the path of a file you may read, with one "Name: value" per line.',
+    });
+  });
+  return text
+    .split(/\r?\n/u)
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'));
 }
 
 /**
@@ -286,7 +319,13 @@ function inputFrom(
       for (const header of flags.header ?? []) {
         const colon = header.indexOf(':');
         if (colon <= 0)
-          throw new OpenIrError('INVALID_INPUT', `--header must be "Name: value", not "${header}".`);
+          throw new OpenIrError(
+            'INVALID_INPUT',
+            `A header must be "Name: value", not "${header.split(':')[0]}…".`,
+            {
+              fix: 'Write one "Name: value" per line in the --headers-file.',
+            },
+          );
         headers[header.slice(0, colon).trim()] = header.slice(colon + 1).trim();
       }
       return {

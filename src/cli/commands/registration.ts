@@ -14,7 +14,7 @@ interface RegisterFlags {
   replaceNode?: boolean;
 }
 
-/** `openir register`: the key comes from standard input unless given (with a warning) as an argument. */
+/** `openir register`: the key comes from standard input or a file, never from the command line. */
 export function addRegisterCommand(program: Command, ctx: CommandContext): void {
   const { run, io, ensureHost } = ctx;
   program
@@ -24,7 +24,7 @@ export function addRegisterCommand(program: Command, ctx: CommandContext): void 
     )
     .argument(
       '[authKey]',
-      'the authentication key; prefer --key-stdin, since arguments are visible to other users',
+      'refused: a key on the command line is visible to other users; use --key-stdin or --key-file',
     )
     .option('--key-stdin', 'read the authentication key from standard input')
     .option('--key-file <file>', 'read the authentication key from a file (one line; e.g. chmod 600)')
@@ -39,22 +39,25 @@ export function addRegisterCommand(program: Command, ctx: CommandContext): void 
     )
     .action(
       run(async (o, authKeyArg: string | undefined, opts: RegisterFlags) => {
-        if (
-          [authKeyArg !== undefined, opts.keyStdin, opts.keyFile !== undefined].filter(Boolean).length > 1
-        ) {
-          throw new OpenIrError('INVALID_INPUT', 'Give the key one way only.', {
-            fix: 'Use --key-file <file>, or --key-stdin, or (not recommended) the key as an argument.',
-          });
-        }
-        if (authKeyArg) {
-          o.err(
-            'openir: warning: an authentication key given as an argument is visible in the process list; use --key-stdin or --key-file.',
+        if (authKeyArg !== undefined) {
+          // Never echoed: the key is a secret, and it is already in the process list and the shell history.
+          throw new OpenIrError(
+            'INVALID_INPUT',
+            'An authentication key on the command line is visible to every user of this machine (process list, shell history); it is refused.',
+            {
+              fix: 'Pipe it in with `openir register --key-stdin < key.txt`, or give `--key-file key.txt` (chmod 600). Regenerate the key if others may have seen it.',
+            },
           );
+        }
+        if (opts.keyStdin && opts.keyFile !== undefined) {
+          throw new OpenIrError('INVALID_INPUT', 'Give the key one way only.', {
+            fix: 'Use --key-file <file> or --key-stdin.',
+          });
         }
         // Fail on an unreadable file or a malformed key before starting anything; the host checks it again.
         const authKey = opts.keyFile
           ? (await readAuthKeyFile(opts.keyFile)).authKey
-          : (authKeyArg ?? (await io.readStdin()).trim());
+          : (await io.readStdin()).trim();
         if (!opts.keyFile) parseAuthKey(authKey);
         const status = await (
           await ensureHost()
