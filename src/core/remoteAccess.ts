@@ -15,6 +15,10 @@ export interface TlsMaterial {
   keyPem: string;
 }
 
+/** Credential encryptions one intranet address may ask for per minute (the security review: it was unlimited). */
+export const ENCRYPT_PER_MINUTE = 30;
+const MINUTE_MS = 60_000;
+
 export interface RemoteAccessListenerOptions {
   /** Interface to listen on: all by default (it is for the intranet); tests use loopback. */
   bindHost: string;
@@ -23,6 +27,9 @@ export interface RemoteAccessListenerOptions {
   /** Answers a peer's sealed credential-sync exchange. */
   peerSync?: (body: unknown) => Promise<unknown>;
   log: SourceLogger;
+  /** For tests: the encryptions allowed per address and minute (default ENCRYPT_PER_MINUTE). */
+  encryptPerMinute?: number;
+  clock?: () => number;
 }
 
 /**
@@ -34,8 +41,24 @@ export class RemoteAccessListener {
   private server: FastifyInstance | null = null;
   private certificateSha256: string | null = null;
   private readonly refusalsLogged = new Set<string>();
+  /** Per client address: encryptions asked for in the current minute. */
+  private readonly encryptions = new Map<string, { windowStart: number; count: number }>();
 
   constructor(private readonly options: RemoteAccessListenerOptions) {}
+
+  /** A fixed one-minute window per address; the table is bounded so many addresses cannot grow it. */
+  private allowEncryption(ip: string): boolean {
+    const now = (this.options.clock ?? Date.now)();
+    const limit = this.options.encryptPerMinute ?? ENCRYPT_PER_MINUTE;
+    const entry = this.encryptions.get(ip);
+    if (!entry || now - entry.windowStart >= MINUTE_MS) {
+      if (this.encryptions.size >= 10_000) this.encryptions.clear();
+      this.encryptions.set(ip, { windowStart: now, count: 1 });
+      return true;
+    }
+    entry.count += 1;
+    return entry.count <= limit;
+  }
 
   get listening(): boolean {
     return this.server !== null;
@@ -63,8 +86,17 @@ export class RemoteAccessListener {
         ? { https: { cert: tls.certPem, key: tls.keyPem, minVersion: 'TLSv1.2' as const } }
         : {}),
     });
-    app.get(REMOTE_ACCESS_PATHS.health, async () => ({ status: 'ok', ...this.options.health() }));
+    // Anyone on the intranet can ask: it says the node answers, and nothing about it (no name, IR or version).
+    app.get(REMOTE_ACCESS_PATHS.health, async () => ({ status: 'ok' }));
     app.post(REMOTE_ACCESS_PATHS.encryptCredential, async (request, reply) => {
+      if (!this.allowEncryption(request.ip)) {
+        const refusal = new OpenIrError(
+          'RATE_LIMITED',
+          `More than ${this.options.encryptPerMinute ?? ENCRYPT_PER_MINUTE} credential encryptions in a minute from ${request.ip}.`,
+          { fix: 'Wait a minute and try again.' },
+        ).toBody();
+        return reply.code(429).header('retry-after', '60').send({ error: refusal });
+      }
       const parsed = EncryptCredentialRequestSchema.safeParse(request.body);
       if (!parsed.success) {
         return reply

@@ -63,6 +63,8 @@ export const ERROR_CODES = [
   'JOB_NOT_ASSIGNED',
   /** A job's staged output passed the control plane's per-job limit (`serve --staging-max-size`). */
   'STAGING_TOO_LARGE',
+  /** Too many requests from one client in a short time (e.g. credential encryption on the remote-access port). */
+  'RATE_LIMITED',
   'DATA_SOURCE_FAILED',
   /** A data store refused the credential's user or password (e.g. PostgreSQL SQLSTATE 28P01). */
   'DATA_SOURCE_AUTH_FAILED',
@@ -236,6 +238,8 @@ export function httpStatusFor(code: ErrorCode): number {
       return 503;
     case 'STAGING_TOO_LARGE':
       return 413;
+    case 'RATE_LIMITED':
+      return 429;
     case 'INTERNAL':
       return 500;
   }
