@@ -219,7 +219,7 @@ async function vaultCheck(
         },
       );
     }
-    return `No OS keyring answers; a start would keep secrets in the weaker ${file.backend.label} in ${vaultDir}.`;
+    return `No OS keyring answers; a start would keep secrets in the ${file.backend.label} in ${vaultDir}.`;
   }
   throw new OpenIrError(
     'VAULT_UNAVAILABLE',
