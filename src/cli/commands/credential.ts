@@ -337,24 +337,14 @@ function inputFrom(
       };
     }
     case 'postgresql':
-      unused(['host', 'database', 'user']);
-      return {
-        name,
-        type: 'postgresql',
-        host: flags.host ?? '',
-        port: Number(flags.port ?? 5432),
-        database: flags.database ?? '',
-        user: flags.user ?? '',
-        ssl: flags.ssl,
-        ...(secret !== undefined ? { password: secret } : {}),
-      };
     case 'mysql':
+      // The same fields for both database servers; only the default port differs.
       unused(['host', 'database', 'user']);
       return {
         name,
-        type: 'mysql',
+        type: flags.type,
         host: flags.host ?? '',
-        port: Number(flags.port ?? 3306),
+        port: Number(flags.port ?? (flags.type === 'mysql' ? 3306 : 5432)),
         database: flags.database ?? '',
         user: flags.user ?? '',
         ssl: flags.ssl,
