@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { runCommand, type CommandResult } from './command';
 import { freePort } from './node';
 
 /**
@@ -13,7 +14,6 @@ import { freePort } from './node';
  * the unix socket; a node connects over TCP with a password, as in production.
  */
 
-const COMMAND_TIMEOUT_MS = 120_000;
 const READY_TIMEOUT_MS = 30_000;
 
 /** `mariadbd` and `mariadb-install-db`, or the reason to print when they are absent. */
@@ -35,34 +35,10 @@ function which(name: string): string {
   return name;
 }
 
-export interface CommandResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+export type { CommandResult };
 
 function run(command: string, args: readonly string[], input = ''): Promise<CommandResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(which(command), args, { stdio: ['pipe', 'pipe', 'pipe'], cwd: os.tmpdir() });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${command} ${args.join(' ')} did not finish within ${COMMAND_TIMEOUT_MS} ms`));
-    }, COMMAND_TIMEOUT_MS);
-    child.once('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? -1, stdout, stderr });
-    });
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(input);
-  });
+  return runCommand(which(command), args, { input, label: `${command} ${args.join(' ')}` });
 }
 
 export interface RunningMariadb {

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { runCommand, type CommandResult } from './command';
 import { freePort } from './node';
 
 /**
@@ -35,11 +36,7 @@ export function findPostgresBin(): { bin: string } | { bin: null; reason: string
   };
 }
 
-export interface CommandResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+export type { CommandResult };
 
 export interface RunningPostgres {
   host: string;
@@ -70,32 +67,7 @@ function run(
 ): Promise<CommandResult> {
   const [file, argv] =
     options.asPostgres && asRoot ? ['runuser', ['-u', 'postgres', '--', command, ...args]] : [command, args];
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, argv, {
-      cwd: options.cwd ?? os.tmpdir(),
-      env: options.env ?? process.env,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${command} ${args.join(' ')} did not finish within ${COMMAND_TIMEOUT_MS} ms`));
-    }, COMMAND_TIMEOUT_MS);
-    child.once('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? -1, stdout, stderr });
-    });
-    // Commands that read no stdin (pg_ctl) may close it first.
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(options.input ?? '');
-  });
+  return runCommand(file, argv, { ...options, label: `${command} ${args.join(' ')}` });
 }
 
 async function mustRun(...params: Parameters<typeof run>): Promise<string> {
