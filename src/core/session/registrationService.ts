@@ -106,11 +106,12 @@ export class RegistrationService {
       );
     }
     const key = parseAuthKey(input.authKey);
+    // Before anything can log or fail with it: the key check of a replace, then the registration.
+    links.redactor.add(key.secret);
     if (current && input.replace) {
       // The old registration is given up only once the new key's control plane is reachable,
       // presents the pinned certificate, and takes the key: a key for a control plane that is
       // down, or a revoked one, leaves this node registered as it was.
-      links.redactor.add(key.secret);
       const connector = links.connector();
       const { caPem } = await probeControlPlane(key.endpoint, key.pin, connector);
       const checked = await checkAuthKey(key.endpoint, pinnedTlsOptions(caPem, key.pin), connector, {
@@ -125,7 +126,6 @@ export class RegistrationService {
       // This machine's data store credentials stay for the new registration (the user asked for it).
       await this.unregister({}, { keepCredentials: true });
     }
-    links.redactor.add(key.secret);
     // Set up first, so a port in use or an unusable certificate stops registration before it starts.
     if (input.remoteAccess) await links.remoteAccess.set(input.remoteAccess, 0, links.serviceRunning());
     const nodeName = input.nodeName ?? defaultNodeName(links.fqdn);
