@@ -19,9 +19,8 @@ export type ChannelState = 'idle' | 'connecting' | 'open' | 'unreachable';
 /**
  * After a DUPLICATE_NODE refusal, the next try: rare enough that two copies
  * never fight, soon enough that the survivor of a fixed clone comes back.
- * OPENIR_DUPLICATE_RETRY_MS shortens it for tests.
  */
-const DUPLICATE_RETRY_MS = Number(process.env.OPENIR_DUPLICATE_RETRY_MS) || 5 * 60_000;
+const DUPLICATE_RETRY_MS = 5 * 60_000;
 
 export interface ControlChannelOptions {
   endpoint: string;
