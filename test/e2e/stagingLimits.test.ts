@@ -90,6 +90,9 @@ describe('staging: per-job size limit and retention', () => {
     while (fs.existsSync(stagedFile(id)) && Date.now() < deadline) await sleep(100);
     expect(fs.existsSync(stagedFile(id))).toBe(false);
     expect(Date.now() - finishedAt).toBeGreaterThanOrEqual(3000);
+    // The log line follows the deletion; it reaches this process through the server's stderr pipe.
+    const logged = /Deleted the staged output of job/;
+    while (!logged.test(cp.stderr()) && Date.now() < deadline) await sleep(100);
     expect(cp.stderr()).toMatch(
       new RegExp(
         `Deleted the staged output of job ${id}: finished \\d+s ago, past the staging retention of 3s`,
