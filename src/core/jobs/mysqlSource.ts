@@ -3,6 +3,7 @@ import type { ConnectionOptions, FieldPacket } from 'mysql2';
 import { OpenIrError } from '../../shared/errors';
 import type { JobFormat } from '../../shared/jobs';
 import type { ResolvedCredential } from './credentialStore';
+import { CsvChunkWriter, FieldKind, fieldKind } from './mysqlCsv';
 
 export type MysqlCredential = Extract<ResolvedCredential, { type: 'mysql' }>;
 
@@ -161,16 +162,12 @@ function csvField(value: unknown): string {
   return text;
 }
 
-function lineOf(row: unknown[], fields: FieldPacket[], format: JobFormat): string {
-  const values = row.map((value, i) => valueOf(value, fields[i]));
-  if (format === 'ndjson') {
-    const object: Record<string, unknown> = {};
-    fields.forEach((field, i) => {
-      object[field.name] = values[i];
-    });
-    return `${JSON.stringify(object)}\n`;
-  }
-  return `${values.map(csvField).join(',')}\n`;
+function ndjsonLine(row: unknown[], fields: FieldPacket[]): string {
+  const object: Record<string, unknown> = {};
+  fields.forEach((field, i) => {
+    object[field.name] = valueOf(row[i], field);
+  });
+  return `${JSON.stringify(object)}\n`;
 }
 
 /**
@@ -256,19 +253,28 @@ export async function openMysqlSource(
   out = stream;
   // A query error can arrive before the copy's pipeline listens; an unheard 'error' would crash the host.
   stream.on('error', () => undefined);
+  const push = (chunk: Buffer | string) => {
+    if (!stream.push(chunk)) connection.pause();
+  };
   const flush = () => {
+    if (csv) return csv.flush();
     if (pending === '') return;
     const chunk = pending;
     pending = '';
-    if (!stream.push(chunk)) connection.pause();
+    push(chunk);
   };
-  const query = connection.query(select);
+  // CSV is written from the protocol's bytes (mysqlCsv.ts); NDJSON from decoded values, for its JSON types.
+  const csv = format !== 'ndjson' ? new CsvChunkWriter(CHUNK_BYTES, push) : null;
+  let kinds: FieldKind[] = [];
+  const query = connection.query({ sql: select, ...(csv ? { typeCast: false } : {}) });
   query.on('fields', (list: FieldPacket[]) => {
     fields = list;
-    if (format !== 'ndjson') pending += `${list.map((f) => csvField(f.name)).join(',')}\n`;
+    kinds = list.map(fieldKind);
+    csv?.writeText(`${list.map((f) => csvField(f.name)).join(',')}\n`);
   });
   query.on('result', (row: unknown) => {
-    pending += lineOf(row as unknown[], fields, format);
+    if (csv) return csv.writeRow(row as (Buffer | null)[], kinds);
+    pending += ndjsonLine(row as unknown[], fields);
     if (pending.length >= CHUNK_BYTES) flush();
   });
   query.on('error', (error: Error) => {
