@@ -3,6 +3,8 @@ import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import https from 'node:https';
 import path from 'node:path';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   BlobServiceClient,
@@ -13,7 +15,9 @@ import {
   type StoragePipelineOptions,
 } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { blockIdFor } from '../../src/core/jobs/azureBlob';
+import { Connector } from '../../src/core/connector';
+import { blockIdFor, openBlobSource } from '../../src/core/jobs/azureBlob';
+import { DEFAULT_BLOB_TUNING } from '../../src/core/jobs/azureBlobClient';
 import type { JobView as JobJson } from '../../src/control-plane/jobStore';
 import {
   AZURITE_ACCOUNT,
@@ -286,6 +290,47 @@ describe.runIf(azuriteAvailable)('Azure Blob Storage: source and sink against Az
     expect(sha256(fs.readFileSync(path.join(dataRoot, 'back', 'big.bin')))).toBe(sha256(big));
     expect(job.sha256).toBe(sha256(big));
   });
+
+  it('reads a blob to the end for a reader slower than the parts arrive (no stall when parts finish ahead)', async () => {
+    // Four parts in flight that all finish before the first is read leave the
+    // buffer over its mark: the stream must still start the next part when asked.
+    const name = 'slow-reader.bin';
+    const bytes = randomBytes(21 * 1024 * 1024 + 7);
+    await container.getBlockBlobClient(name).uploadData(bytes);
+    const connector = new Connector(async () => ({ kind: 'direct', proxy: null, reason: 'none' }) as never);
+    const credential = {
+      name: 'direct',
+      type: 'azureBlob',
+      accountUrl: azurite.accountUrl,
+      container: 'exports',
+      auth: 'key',
+      secret: AZURITE_KEY,
+    } as const;
+    const tuning = { ...DEFAULT_BLOB_TUNING, partSize: 4 * 1024 * 1024, readConcurrency: 4 };
+    const opened = await openBlobSource(
+      connector,
+      credential,
+      name,
+      {},
+      new AbortController().signal,
+      tuning,
+    );
+    const hash = createHash('sha256');
+    let read = 0;
+    await pipeline(
+      opened.stream,
+      new Writable({
+        highWaterMark: 64 * 1024,
+        write(chunk: Buffer, _encoding, done) {
+          hash.update(chunk);
+          read += chunk.length;
+          setTimeout(done, 1);
+        },
+      }),
+    );
+    expect(read).toBe(bytes.length);
+    expect(hash.digest('hex')).toBe(sha256(bytes));
+  }, 120_000);
 
   it.runIf(pgFound.bin !== null)(
     `copies ${PG_ROWS.toLocaleString('en')} PostgreSQL rows to a blob as CSV, row- and byte-exact with psql`,
