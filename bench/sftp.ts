@@ -98,7 +98,8 @@ async function main(): Promise<void> {
       '--sink',
       sink,
     ]);
-    const done = await cp.waitJob(submitted.id, (j) => FINAL.has(j.state), 600_000);
+    // Polled every 2 s: each poll is a CLI process, which would take CPU from the job it times.
+    const done = await cp.waitJob(submitted.id, (j) => FINAL.has(j.state), 600_000, 2000);
     if (done.state !== 'Succeeded' || !done.startedAt || !done.finishedAt)
       throw new Error(`job ${done.id} ${done.state}: ${done.reason ?? ''}`);
     return Date.parse(done.finishedAt) - Date.parse(done.startedAt);

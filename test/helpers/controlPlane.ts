@@ -57,8 +57,17 @@ export interface RunningControlPlane {
   createIr(name: string, args?: readonly string[]): Promise<CreatedIr>;
   /** `admin`, answering its JSON; throws (with stderr) when the command fails. */
   adminOk<T = unknown>(args: readonly string[]): Promise<T>;
-  /** `job show <id>`, polled every 100 ms until `predicate` holds; throws with the last view past `timeoutMs`. */
-  waitJob(id: string, predicate: (job: JobView) => boolean, timeoutMs?: number): Promise<JobView>;
+  /**
+   * `job show <id>`, polled every `pollMs` (100) until `predicate` holds; throws with the last
+   * view past `timeoutMs`. Each poll starts a CLI process: a bench polls seldom, so the polling
+   * does not take the CPU from the job it times.
+   */
+  waitJob(
+    id: string,
+    predicate: (job: JobView) => boolean,
+    timeoutMs?: number,
+    pollMs?: number,
+  ): Promise<JobView>;
 }
 
 export interface CreatedIr {
@@ -163,12 +172,12 @@ export async function startControlPlane(
     admin: <T>(adminArgs: readonly string[]) =>
       runControlPlaneCli<T>([...adminArgs, '--data', dataDir, '--json']),
     adminOk,
-    waitJob: async (id, predicate, timeoutMs = 30_000) => {
+    waitJob: async (id, predicate, timeoutMs = 30_000, pollMs = 100) => {
       const deadline = Date.now() + timeoutMs;
       let job = await adminOk<JobView>(['job', 'show', id]);
       while (!predicate(job)) {
         if (Date.now() > deadline) throw new Error(`job never matched; last: ${JSON.stringify(job)}`);
-        await sleep(100);
+        await sleep(pollMs);
         job = await adminOk<JobView>(['job', 'show', id]);
       }
       return job;

@@ -1,5 +1,6 @@
 import type { FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
+import { ChunkPool } from './chunkPool';
 
 export interface FileChunksOptions {
   /** The first byte to read. */
@@ -13,21 +14,12 @@ export interface FileChunksOptions {
 }
 
 /**
- * A file as a stream of chunks read into a few buffers that are used again.
- *
- * fs.createReadStream allocates a fresh buffer for every read. At 1 MiB per
- * read that is a new mapping to fault in and a GC to free it, which cost the
- * node more CPU than encrypting the upload; smaller reads cost more per byte
- * in stream and TLS overhead instead. Here the copy hands a chunk back with
- * `release` once its sink has finished writing it (the write callback: TLS has
- * encrypted it, or the disk has it), and only then is the buffer read into
- * again. A chunk that is never handed back (a write that failed) is simply
- * left to the GC, and a new buffer takes its place.
+ * A file as a stream of chunks read into a few buffers that are used again
+ * (ChunkPool): fs.createReadStream allocates a fresh buffer for every read.
+ * Smaller reads would cost more per byte in stream and TLS overhead instead.
  */
 export class FileChunks extends Readable {
-  private readonly free: ArrayBuffer[] = [];
-  /** The chunks pushed and not yet handed back: only these, each once, free their buffer. */
-  private readonly handedOut = new WeakSet<Buffer>();
+  private readonly pool: ChunkPool;
   private position: number;
 
   constructor(
@@ -35,16 +27,14 @@ export class FileChunks extends Readable {
     private readonly options: FileChunksOptions,
   ) {
     super({ highWaterMark: options.chunkSize });
+    this.pool = new ChunkPool(options.chunkSize, options.keep);
     this.position = options.start;
   }
 
   /** Gives a chunk's buffer back for the next read: the sink is done with every byte of it. */
-  readonly release = (chunk: Buffer): void => {
-    // Exactly a chunk this stream pushed, once: a second hand-back would mean two reads into one
-    // buffer at once, and a part of a chunk does not free the rest of it.
-    if (!this.handedOut.delete(chunk)) return;
-    this.keepForReuse(chunk.buffer as ArrayBuffer);
-  };
+  get release(): (chunk: Buffer) => void {
+    return this.pool.release;
+  }
 
   override _read(): void {
     const length = Math.min(this.options.chunkSize, this.options.end - this.position);
@@ -52,20 +42,19 @@ export class FileChunks extends Readable {
       this.push(null);
       return;
     }
-    const buffer = this.nextBuffer();
+    const buffer = this.pool.take();
     this.handle
       .read(buffer, 0, length, this.position)
       .then(({ bytesRead }) => {
         if (this.destroyed) return;
         if (bytesRead === 0) {
           // The file ended early (it shrank): the copy sees fewer bytes than it announced.
-          this.keepForReuse(buffer.buffer as ArrayBuffer);
+          this.pool.giveBack(buffer);
           this.push(null);
           return;
         }
         this.position += bytesRead;
-        const chunk = buffer.subarray(0, bytesRead);
-        this.handedOut.add(chunk);
+        const chunk = this.pool.handOut(buffer, bytesRead);
         // push() may run the next stage's write at once; what that throws fails the stream.
         this.push(chunk);
       })
@@ -77,14 +66,5 @@ export class FileChunks extends Readable {
       () => callback(error),
       (closeError: Error) => callback(error ?? closeError),
     );
-  }
-
-  private keepForReuse(buffer: ArrayBuffer): void {
-    if (this.free.length < this.options.keep) this.free.push(buffer);
-  }
-
-  private nextBuffer(): Buffer {
-    const reused = this.free.pop();
-    return reused ? Buffer.from(reused) : Buffer.allocUnsafeSlow(this.options.chunkSize);
   }
 }

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import type { SFTPWrapper, Stats } from 'ssh2';
 import { OpenIrError } from '../../shared/errors';
+import { ChunkPool } from './chunkPool';
 import type { OpenedSink, OpenedSource } from './copyEnds';
 import {
   openSftpSession,
@@ -46,13 +47,15 @@ interface PendingRead {
   length: number;
   done: boolean;
   bytes: number;
-  data: Buffer | null;
+  buffer: Buffer;
   error: Error | null;
 }
 
 /** Reads [start, end) of an open SFTP file with up to READS_IN_FLIGHT requests at once, in order. */
 class SftpReader extends Readable {
   private readonly pending: PendingRead[] = [];
+  /** Read buffers come back once the sink wrote them (see ChunkPool). */
+  readonly pool = new ChunkPool(REQUEST_BYTES, READS_IN_FLIGHT * 2);
   private next: number;
   private wanting = false;
 
@@ -64,7 +67,8 @@ class SftpReader extends Readable {
     private readonly failure: (error: unknown) => Error,
     private readonly cleanup: () => void,
   ) {
-    super({ highWaterMark: REQUEST_BYTES * 4 });
+    // Room for every read in flight, so a pause of the copy does not empty the pipeline.
+    super({ highWaterMark: REQUEST_BYTES * READS_IN_FLIGHT });
     this.next = start;
   }
 
@@ -83,13 +87,13 @@ class SftpReader extends Readable {
   }
 
   private request(position: number, length: number, at: number): void {
-    const read: PendingRead = { position, length, done: false, bytes: 0, data: null, error: null };
+    const buffer = this.pool.take();
+    const read: PendingRead = { position, length, done: false, bytes: 0, buffer, error: null };
     this.pending.splice(at, 0, read);
-    this.sftp.read(this.handle, Buffer.allocUnsafe(length), 0, length, position, (error, bytes, data) => {
+    this.sftp.read(this.handle, buffer, 0, length, position, (error, bytes) => {
       read.done = true;
       read.error = error ?? null;
       read.bytes = bytes;
-      read.data = data;
       this.deliver();
     });
   }
@@ -114,7 +118,7 @@ class SftpReader extends Readable {
       }
       // A short read (the server's own limit): ask for the rest first, ahead of the later ones.
       if (read.bytes < read.length) this.request(read.position + read.bytes, read.length - read.bytes, 0);
-      const more = this.push((read.data as Buffer).subarray(0, read.bytes));
+      const more = this.push(this.pool.handOut(read.buffer, read.bytes));
       if (!more) this.wanting = false;
     }
     if (this.pending.length === 0 && this.next >= this.end) {
@@ -174,7 +178,7 @@ export async function openSftpSource(
         sftp.close(opened, () => session.close());
       },
     );
-    return { stream, offset: start, validator, size: stats.size - start };
+    return { stream, offset: start, validator, size: stats.size - start, release: stream.pool.release };
   } catch (error) {
     session.close();
     throw error;
