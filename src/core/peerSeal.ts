@@ -30,6 +30,10 @@ const suite = new CipherSuite({
   aead: new Aes256Gcm(),
 });
 
+// WebCrypto's key types as @hpke/core names them (the build's lib has no DOM, where the globals live).
+type HpkeKey = Awaited<ReturnType<typeof suite.kem.importKey>>;
+type HpkeKeyPair = Awaited<ReturnType<typeof suite.kem.generateKeyPair>>;
+
 /** Which side of an exchange sealed the message: a reply cannot be passed off as a request. */
 export type SealPurpose = 'sync-request' | 'sync-reply';
 
@@ -119,7 +123,7 @@ export class ReplayGuard {
  * control plane; the private half never leaves the vault except in a backup.
  */
 export class PeerKey {
-  private hpkeKeys: Promise<CryptoKeyPair> | null = null;
+  private hpkeKeys: Promise<HpkeKeyPair> | null = null;
 
   private constructor(
     private readonly privateKey: KeyObject,
@@ -219,7 +223,7 @@ export class PeerKey {
     }
   }
 
-  private keys(): Promise<CryptoKeyPair> {
+  private keys(): Promise<HpkeKeyPair> {
     this.hpkeKeys ??= (async () => {
       const jwk = this.privateKey.export({ format: 'jwk' });
       return {
@@ -232,7 +236,7 @@ export class PeerKey {
 }
 
 /** The control plane lists SPKI DER (base64), as since the first release; HPKE wants the raw 32 bytes. */
-async function importPeerKey(spkiBase64: string): Promise<CryptoKey> {
+async function importPeerKey(spkiBase64: string): Promise<HpkeKey> {
   try {
     const key = createPublicKey({ key: Buffer.from(spkiBase64, 'base64'), format: 'der', type: 'spki' });
     if (key.asymmetricKeyType !== 'x25519') throw new Error(`a ${key.asymmetricKeyType} key`);
