@@ -5,6 +5,7 @@ import type { HostApi } from '../shared/contract';
 import { OpenIrError } from '../shared/errors';
 import { bindContractOverHttp } from './httpBinding';
 import type { SourceLogger } from './logger';
+import { answers, newPipeName, recordedPipeName, recordPipeName, restrictPipe } from './localEndpoint';
 import type { DataPaths } from './paths';
 
 /**
@@ -12,7 +13,10 @@ import type { DataPaths } from './paths';
  * (0600, in a 0700 folder) or a Windows named pipe. Only the user who runs the
  * host can reach it; nothing listens on the network. With `groupAccess` (the
  * Linux service, OPENIR_GROUP_ACCESS=1) the socket is 0660 in a 0750 folder,
- * so members of the host's group (the admin group) reach it too.
+ * so members of the host's group (the admin group) reach it too. On Windows
+ * the pipe's name is random at each start and recorded in the run folder
+ * (core/localEndpoint), and its DACL is narrowed to the user, SYSTEM and
+ * Administrators.
  */
 export async function startLocalApi(
   paths: DataPaths,
@@ -23,22 +27,37 @@ export async function startLocalApi(
   const dirMode = options.groupAccess ? 0o750 : 0o700;
   await fs.mkdir(paths.runDir, { recursive: true, mode: dirMode });
   await fs.chmod(paths.runDir, dirMode).catch(() => undefined);
-  if (process.platform !== 'win32') await clearStaleSocket(paths.socket);
+  const windows = process.platform === 'win32';
+  if (windows) {
+    const previous = recordedPipeName(paths);
+    if (previous && (await answers(previous))) throw alreadyRunning(paths);
+  } else {
+    await clearStaleSocket(paths.socket);
+  }
+  const endpoint = windows ? newPipeName() : paths.socket;
   const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
   bindContractOverHttp(app, api, log);
   try {
-    await app.listen({ path: paths.socket });
+    await app.listen({ path: endpoint });
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-      throw new OpenIrError('HOST_ALREADY_RUNNING', `An OpenIR host is already running for ${paths.home}.`, {
-        fix: 'Use `openir status`, or stop the other host first.',
-      });
-    }
+    if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') throw alreadyRunning(paths);
     throw error;
   }
-  if (process.platform !== 'win32') await fs.chmod(paths.socket, options.groupAccess ? 0o660 : 0o600);
+  if (windows) {
+    // Narrowed before the name is recorded, so the CLI never finds a pipe with the default DACL.
+    await restrictPipe(endpoint, log);
+    await recordPipeName(paths, endpoint, options.groupAccess ?? false);
+  } else {
+    await fs.chmod(paths.socket, options.groupAccess ? 0o660 : 0o600);
+  }
   await fs.writeFile(paths.pidFile, `${process.pid}\n`, { mode: 0o600 });
   return app;
+}
+
+function alreadyRunning(paths: DataPaths): OpenIrError {
+  return new OpenIrError('HOST_ALREADY_RUNNING', `An OpenIR host is already running for ${paths.home}.`, {
+    fix: 'Use `openir status`, or stop the other host first.',
+  });
 }
 
 /** A socket file left by a killed host is removed; a live one means another host owns this data directory. */
