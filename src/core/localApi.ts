@@ -5,7 +5,14 @@ import type { HostApi } from '../shared/contract';
 import { OpenIrError } from '../shared/errors';
 import { bindContractOverHttp } from './httpBinding';
 import type { SourceLogger } from './logger';
-import { answers, newPipeName, recordedPipeName, recordPipeName, restrictPipe } from './localEndpoint';
+import {
+  answers,
+  forgetPipeName,
+  newPipeName,
+  recordedPipeName,
+  recordPipeName,
+  restrictPipe,
+} from './localEndpoint';
 import type { DataPaths } from './paths';
 
 /**
@@ -30,7 +37,7 @@ export async function startLocalApi(
   const windows = process.platform === 'win32';
   if (windows) {
     const previous = recordedPipeName(paths);
-    if (previous && (await answers(previous))) throw alreadyRunning(paths);
+    if (previous && (await answers(previous))) throw alreadyRunning(paths, previous);
   } else {
     await clearStaleSocket(paths.socket);
   }
@@ -47,6 +54,8 @@ export async function startLocalApi(
     // Narrowed before the name is recorded, so the CLI never finds a pipe with the default DACL.
     await restrictPipe(endpoint, log);
     await recordPipeName(paths, endpoint, options.groupAccess ?? false);
+    // Forgotten at a clean stop: once the pipe is gone, anyone could create one of that name.
+    app.addHook('onClose', () => forgetPipeName(paths, endpoint));
   } else {
     await fs.chmod(paths.socket, options.groupAccess ? 0o660 : 0o600);
   }
@@ -54,9 +63,11 @@ export async function startLocalApi(
   return app;
 }
 
-function alreadyRunning(paths: DataPaths): OpenIrError {
+function alreadyRunning(paths: DataPaths, pipe?: string): OpenIrError {
   return new OpenIrError('HOST_ALREADY_RUNNING', `An OpenIR host is already running for ${paths.home}.`, {
-    fix: 'Use `openir status`, or stop the other host first.',
+    fix: pipe
+      ? `Use \`openir status\`, or stop the other host first. If no OpenIR host runs, another program holds the pipe ${pipe} named in ${paths.pipeNameFile}: delete that file and start again (a new name is drawn).`
+      : 'Use `openir status`, or stop the other host first.',
   });
 }
 

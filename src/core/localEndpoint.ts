@@ -57,6 +57,11 @@ export function recordPipeName(paths: DataPaths, name: string, groupAccess: bool
   return writeFileAtomic(paths.pipeNameFile, `${name}\n`, groupAccess ? 0o640 : 0o600);
 }
 
+/** Removes the record if it still names `name` (a newer host may have replaced it). */
+export async function forgetPipeName(paths: DataPaths, name: string): Promise<void> {
+  if (recordedPipeName(paths) === name) await fs.promises.rm(paths.pipeNameFile, { force: true });
+}
+
 /** True when something answers on `endpoint` (a live host, since only its user can write the record). */
 export function answers(endpoint: string, timeoutMs = 2000): Promise<boolean> {
   return new Promise((resolve) => {

@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { HostClient } from '../../src/cli/client';
 import {
   answers,
+  forgetPipeName,
   localEndpoint,
   newPipeName,
   recordedPipeName,
@@ -39,6 +40,13 @@ describe('the local API endpoint', () => {
     expect(fs.statSync(paths.pipeNameFile).mode & 0o777).toBe(0o600);
     await recordPipeName(paths, name, true);
     expect(fs.statSync(paths.pipeNameFile).mode & 0o777).toBe(0o640);
+
+    // A clean stop forgets the name, unless a newer host recorded its own meanwhile.
+    await forgetPipeName(paths, newPipeName());
+    expect(recordedPipeName(paths)).toBe(name);
+    await forgetPipeName(paths, name);
+    expect(recordedPipeName(paths)).toBeNull();
+    await recordPipeName(paths, name, false);
 
     // An edited record pointing at another pipe (or anything else) is never connected to.
     for (const other of [
