@@ -124,6 +124,8 @@ export class ReplayGuard {
  */
 export class PeerKey {
   private hpkeKeys: Promise<HpkeKeyPair> | null = null;
+  /** Peers' imported public keys: every round opens and seals for the same few peers. */
+  private readonly peerKeys = new Map<string, Promise<HpkeKey>>();
 
   private constructor(
     private readonly privateKey: KeyObject,
@@ -158,7 +160,7 @@ export class PeerKey {
     const header = { v: PEER_SEAL_VERSION, from: context.from, to: context.to, at } as const;
     const { enc, ct } = await suite.seal(
       {
-        recipientPublicKey: await importPeerKey(peerPublicKey),
+        recipientPublicKey: await this.peerKey(peerPublicKey),
         senderKey: await this.keys(),
         info: infoFor(context),
       },
@@ -199,7 +201,7 @@ export class PeerKey {
         {
           recipientKey: await this.keys(),
           enc: Buffer.from(message.enc, 'base64'),
-          senderPublicKey: await importPeerKey(peerPublicKey),
+          senderPublicKey: await this.peerKey(peerPublicKey),
           info: infoFor(context),
         },
         Buffer.from(message.data, 'base64'),
@@ -221,6 +223,19 @@ export class PeerKey {
     } catch (error) {
       throw refused('The peer message decrypted to something other than JSON.', error);
     }
+  }
+
+  private peerKey(spkiBase64: string): Promise<HpkeKey> {
+    let key = this.peerKeys.get(spkiBase64);
+    if (!key) {
+      // An IR has a handful of nodes; a key that changed leaves its old entry behind, so keep it bounded.
+      if (this.peerKeys.size >= 64) this.peerKeys.clear();
+      key = importPeerKey(spkiBase64);
+      // A refused key is not remembered: the control plane may list a good one next.
+      key.catch(() => this.peerKeys.delete(spkiBase64));
+      this.peerKeys.set(spkiBase64, key);
+    }
+    return key;
   }
 
   private keys(): Promise<HpkeKeyPair> {
