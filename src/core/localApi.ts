@@ -8,6 +8,8 @@ import type { SourceLogger } from './logger';
 import {
   answers,
   forgetPipeName,
+  holdLock,
+  lockPipeName,
   newPipeName,
   recordedPipeName,
   recordPipeName,
@@ -35,27 +37,45 @@ export async function startLocalApi(
   await fs.mkdir(paths.runDir, { recursive: true, mode: dirMode });
   await fs.chmod(paths.runDir, dirMode).catch(() => undefined);
   const windows = process.platform === 'win32';
+  // Windows: the API pipe's name is new at each start, so a second host would not collide on it; the lock pipe keeps it to one.
+  const lock = windows ? await holdLock(lockPipeName(paths.home), paths.home) : null;
   if (windows) {
     const previous = recordedPipeName(paths);
-    if (previous && (await answers(previous))) throw alreadyRunning(paths, previous);
+    // The lock is ours, so whatever answers there is not a host of this directory: it loses the CLI now.
+    if (previous && (await answers(previous))) {
+      log.warn(
+        `Something other than this data directory's host answers on the recorded pipe ${previous}; a new name is recorded.`,
+      );
+    }
   } else {
     await clearStaleSocket(paths.socket);
   }
   const endpoint = windows ? newPipeName() : paths.socket;
   const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
   bindContractOverHttp(app, api, log);
+  if (windows) {
+    // Forgotten at a clean stop: once the pipe is gone, anyone could create one of that name.
+    app.addHook('onClose', async () => {
+      await forgetPipeName(paths, endpoint);
+      lock?.close();
+    });
+  }
   try {
     await app.listen({ path: endpoint });
   } catch (error) {
+    lock?.close();
     if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') throw alreadyRunning(paths);
     throw error;
   }
   if (windows) {
-    // Narrowed before the name is recorded, so the CLI never finds a pipe with the default DACL.
-    await restrictPipe(endpoint, log);
-    await recordPipeName(paths, endpoint, options.groupAccess ?? false);
-    // Forgotten at a clean stop: once the pipe is gone, anyone could create one of that name.
-    app.addHook('onClose', () => forgetPipeName(paths, endpoint));
+    try {
+      // Narrowed before the name is recorded, so the CLI never finds a pipe with the default DACL.
+      await restrictPipe(endpoint, log);
+      await recordPipeName(paths, endpoint, options.groupAccess ?? false);
+    } catch (error) {
+      await app.close();
+      throw error;
+    }
   } else {
     await fs.chmod(paths.socket, options.groupAccess ? 0o660 : 0o600);
   }
@@ -63,11 +83,9 @@ export async function startLocalApi(
   return app;
 }
 
-function alreadyRunning(paths: DataPaths, pipe?: string): OpenIrError {
+function alreadyRunning(paths: DataPaths): OpenIrError {
   return new OpenIrError('HOST_ALREADY_RUNNING', `An OpenIR host is already running for ${paths.home}.`, {
-    fix: pipe
-      ? `Use \`openir status\`, or stop the other host first. If no OpenIR host runs, another program holds the pipe ${pipe} named in ${paths.pipeNameFile}: delete that file and start again (a new name is drawn).`
-      : 'Use `openir status`, or stop the other host first.',
+    fix: 'Use `openir status`, or stop the other host first.',
   });
 }
 

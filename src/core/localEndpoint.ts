@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -42,6 +42,38 @@ export function localEndpoint(paths: DataPaths, platform: NodeJS.Platform = proc
 
 export function newPipeName(): string {
   return `\\\\.\\pipe\\openir-${randomBytes(16).toString('hex')}`;
+}
+
+/**
+ * The pipe that only says "a host runs for this data directory": one host per
+ * directory, as the fixed socket path gives on Unix. Derived from the path
+ * (case-insensitive, as Windows paths are), and never connected to: a program
+ * that takes the name first only keeps the host from starting, it receives
+ * nothing.
+ */
+export function lockPipeName(home: string): string {
+  const id = createHash('sha256').update(path.win32.resolve(home).toLowerCase()).digest('hex').slice(0, 32);
+  return `\\\\.\\pipe\\openir-lock-${id}`;
+}
+
+/** Listens on `endpoint` as a lock, or throws HOST_ALREADY_RUNNING if something holds it. */
+export async function holdLock(endpoint: string, home: string): Promise<net.Server> {
+  const server = net.createServer((socket) => socket.destroy());
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(endpoint, () => resolve());
+    });
+  } catch (error) {
+    server.close();
+    if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      throw new OpenIrError('HOST_ALREADY_RUNNING', `An OpenIR host is already running for ${home}.`, {
+        fix: 'Use `openir status`, or stop the other host first.',
+      });
+    }
+    throw error;
+  }
+  return server;
 }
 
 /** The pipe the last host of this data directory recorded, or null. */

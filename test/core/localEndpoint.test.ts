@@ -6,6 +6,8 @@ import { HostClient } from '../../src/cli/client';
 import {
   answers,
   forgetPipeName,
+  holdLock,
+  lockPipeName,
   localEndpoint,
   newPipeName,
   recordedPipeName,
@@ -94,5 +96,29 @@ describe('the local API endpoint', () => {
     } finally {
       for (const s of servers) s.close();
     }
+  });
+});
+
+describe('one host per data directory on Windows: the lock pipe', () => {
+  it('is derived from the path, case-insensitively, and differs per directory', () => {
+    const name = lockPipeName('C:\\ProgramData\\OpenIR');
+    expect(name).toMatch(/^\\\\\.\\pipe\\openir-lock-[0-9a-f]{32}$/);
+    expect(lockPipeName('c:\\programdata\\openir')).toBe(name);
+    expect(lockPipeName('C:\\ProgramData\\OpenIR-2')).not.toBe(name);
+    // Never an API pipe name: the CLI cannot be pointed at it.
+    expect(PIPE_NAME_PATTERN.test(name)).toBe(false);
+  });
+
+  it('a second holder gets HOST_ALREADY_RUNNING until the first lets go', async () => {
+    // A Unix socket stands in for the pipe here: both refuse a second listener with EADDRINUSE.
+    const where = path.join(tempDir('openir-lock-'), 'lock.sock');
+    const first = await holdLock(where, '/data');
+    await expect(holdLock(where, '/data')).rejects.toMatchObject({
+      code: 'HOST_ALREADY_RUNNING',
+      message: expect.stringContaining('/data'),
+    });
+    await new Promise<void>((resolve) => first.close(() => resolve()));
+    const again = await holdLock(where, '/data');
+    again.close();
   });
 });
