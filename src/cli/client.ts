@@ -13,7 +13,8 @@ import { invalidInput } from '../shared/invoke';
 /** A typed client of the host contract over the local socket. */
 export class HostClient {
   constructor(
-    private readonly socketPath: string,
+    /** A path, or how to find it per request: on Windows the host records a new pipe name at each start. */
+    private readonly endpoint: string | (() => string),
     private readonly timeoutMs = 60_000,
   ) {}
 
@@ -38,8 +39,10 @@ export class HostClient {
   }
 
   private async post(path: string, payload: unknown): Promise<JsonResponse> {
+    let socketPath = '';
     try {
-      return await requestJson({ socketPath: this.socketPath, path, timeout: this.timeoutMs }, payload, {
+      socketPath = typeof this.endpoint === 'string' ? this.endpoint : this.endpoint();
+      return await requestJson({ socketPath, path, timeout: this.timeoutMs }, payload, {
         onTimeout: () =>
           new OpenIrError('TIMEOUT', 'The OpenIR host did not answer in time.', {
             fix: 'See `openir logs` or the host log file.',
@@ -48,13 +51,9 @@ export class HostClient {
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'EACCES' || code === 'EPERM') {
-        throw new OpenIrError(
-          'UNAUTHORIZED',
-          `You may not use the OpenIR host's socket ${this.socketPath}.`,
-          {
-            fix: "Run the command as the host's user or root. For the Linux service: sudo openir …, or join the openir group (sudo usermod -aG openir $USER, then log in again).",
-          },
-        );
+        throw new OpenIrError('UNAUTHORIZED', `You may not use the OpenIR host's socket ${socketPath}.`, {
+          fix: "Run the command as the host's user or root. For the Linux service: sudo openir …, or join the openir group (sudo usermod -aG openir $USER, then log in again).",
+        });
       }
       if (code === 'ENOENT' || code === 'ECONNREFUSED') {
         throw new OpenIrError('HOST_NOT_RUNNING', 'The OpenIR host is not running for this data directory.', {

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { OpenIrError, toErrorBody, type ErrorBody } from '../shared/errors';
 import { dataPaths, defaultHome, machineFqdn, type DataPaths } from '../core/paths';
+import { localEndpoint } from '../core/localEndpoint';
 import { HostClient } from './client';
 import { ensureHostRunning } from './hostProcess';
 
@@ -81,7 +82,7 @@ export interface CommandContext {
 
 export function createCommandContext(io: Io): CommandContext {
   const paths = dataPaths(defaultHome(io.env));
-  const client = new HostClient(paths.socket);
+  const client = new HostClient(() => localEndpoint(paths));
   let exitCode = 0;
   const output = (cmd: Command): Output => ({
     json: Boolean(cmd.optsWithGlobals().json),

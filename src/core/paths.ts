@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -10,8 +9,10 @@ export interface DataPaths {
   logFile: string;
   vaultDir: string;
   runDir: string;
-  /** Local API endpoint: a Unix socket in a 0700 folder, or a per-home named pipe on Windows. */
+  /** Local API endpoint on Linux and macOS: a Unix socket in a 0700 folder (Windows: see `pipeNameFile`). */
   socket: string;
+  /** Windows: names the host's pipe, random at each start (core/localEndpoint); read through `localEndpoint()`. */
+  pipeNameFile: string;
   pidFile: string;
 }
 
@@ -33,7 +34,6 @@ export function defaultHome(
 
 export function dataPaths(home: string, platform: NodeJS.Platform = process.platform): DataPaths {
   const runDir = path.join(home, 'run');
-  const pipeId = createHash('sha256').update(home).digest('hex').slice(0, 16);
   return {
     home,
     config: path.join(home, 'config.json'),
@@ -41,7 +41,9 @@ export function dataPaths(home: string, platform: NodeJS.Platform = process.plat
     logFile: path.join(home, 'logs', 'openir.log'),
     vaultDir: path.join(home, 'vault'),
     runDir,
-    socket: platform === 'win32' ? `\\\\.\\pipe\\openir-${pipeId}` : path.join(runDir, 'host.sock'),
+    // On Windows there is no socket file; a path that is never a pipe, so an old caller fails closed.
+    socket: platform === 'win32' ? path.join(runDir, 'pipe-name') : path.join(runDir, 'host.sock'),
+    pipeNameFile: path.join(runDir, 'pipe-name'),
     pidFile: path.join(runDir, 'host.pid'),
   };
 }

@@ -14,7 +14,8 @@ import {
 } from './jobs/credentialStore';
 import { requestJson } from './jsonRequest';
 import type { SourceLogger } from './logger';
-import { open, seal, SealedMessageSchema, type PeerKey, type SealedMessage } from './peerSeal';
+import { parseSealedMessage, ReplayGuard, type PeerKey, type SealedMessage } from './peerSeal';
+import { OPENIR_VERSION } from './version';
 import { endpointTarget, socketFailureReason, type EndpointTarget } from './endpoint';
 
 /**
@@ -58,8 +59,8 @@ export interface PeerSyncOptions {
  * Credential sync between the nodes of an IR, over their remote-access
  * listeners. Each exchange sends all of this node's credentials (and
  * deletions) and gets all of the peer's back; each side keeps the higher
- * version of each. The payload is sealed for the one peer (X25519 + AES-GCM
- * with the keys the control plane lists), so it stays secret without TLS and
+ * version of each. The payload is sealed for the one peer (HPKE, RFC 9180, in
+ * auth mode with the keys the control plane lists), so it stays secret without TLS and
  * nothing on the path, the control plane's own traffic included, carries it.
  * Every node re-encrypts what it receives with its own vault.
  *
@@ -68,8 +69,9 @@ export interface PeerSyncOptions {
  * which nodes form an IR. A control plane that lied about them (or anyone
  * holding a current auth key, who can join a node) would be sent the
  * credentials: guard the control plane and the keys accordingly. A replayed
- * request inside the skew window changes nothing (only strictly newer
- * versions are applied). The keys are static, so there is no forward secrecy.
+ * request is refused: inside the skew window by the replay guard, after it by
+ * the authenticated time. Each message has a fresh ephemeral key, but the
+ * recipient's key is static, so a stolen sync key opens recorded traffic to it.
  */
 export class PeerSync {
   private timer: NodeJS.Timeout | null = null;
@@ -79,6 +81,8 @@ export class PeerSync {
   /** Peer id → last failure, so a peer that stays down is logged once, not every round. */
   private readonly failing = new Map<string, string>();
   private lastPeers = '';
+  /** Requests and replies this node opened, so none is accepted twice. */
+  private readonly replays = new ReplayGuard();
 
   constructor(private readonly options: PeerSyncOptions) {}
 
@@ -145,26 +149,35 @@ export class PeerSync {
   /** The listener's side of an exchange: check, merge, answer with everything this node holds. */
   async answer(body: unknown): Promise<SealedMessage> {
     const self = this.options.self();
-    const parsed = SealedMessageSchema.safeParse(body);
-    if (!self || !parsed.success || parsed.data.to !== self.nodeId) {
+    const message = parseSealedMessage(body);
+    if (!self || !message || message.to !== self.nodeId) {
       throw new OpenIrError('PEER_SYNC_REFUSED', 'This sync request is not addressed to this node.', {
         fix: 'Check that the sender and this node are registered in the same integration runtime.',
       });
     }
-    const peer = this.peers().find((p) => p.nodeId === parsed.data.from);
+    const peer = this.peers().find((p) => p.nodeId === message.from);
     if (!peer?.peerKey) {
       throw new OpenIrError(
         'PEER_SYNC_REFUSED',
-        `Node ${parsed.data.from} is not an Online node of this integration runtime as far as this node knows.`,
+        `Node ${message.from} is not an Online node of this integration runtime as far as this node knows.`,
         { fix: 'Wait until both nodes are Online; peers learn about each other from the control plane.' },
       );
     }
-    const key = (await this.options.key()).sharedKey(peer.peerKey, self.irId, self.nodeId, peer.nodeId);
-    const payload = PayloadSchema.parse(open(key, parsed.data, this.now()));
+    const key = await this.options.key();
+    const payload = PayloadSchema.parse(
+      await key.open(
+        peer.peerKey,
+        { irId: self.irId, from: peer.nodeId, to: self.nodeId, purpose: 'sync-request' },
+        message,
+        this.now(),
+        this.replays,
+      ),
+    );
     await this.apply(payload.entries, peer);
-    return seal(
-      key,
-      { from: self.nodeId, to: peer.nodeId, at: this.now() },
+    return key.seal(
+      peer.peerKey,
+      { irId: self.irId, from: self.nodeId, to: peer.nodeId, purpose: 'sync-reply' },
+      this.now(),
       await this.options.credentials.offer(payload.manifest),
     );
   }
@@ -183,25 +196,35 @@ export class PeerSync {
 
   private async exchange(self: { irId: string; nodeId: string }, peer: IrNodeInfo): Promise<boolean> {
     try {
-      const key = (await this.options.key()).sharedKey(
-        peer.peerKey as string,
-        self.irId,
-        self.nodeId,
-        peer.nodeId,
-      );
+      const key = await this.options.key();
+      const peerKey = peer.peerKey as string;
       const send = async (payload: Payload): Promise<Payload> => {
-        const reply = await this.post(
-          peer,
-          seal(key, { from: self.nodeId, to: peer.nodeId, at: this.now() }, payload),
+        const reply = parseSealedMessage(
+          await this.post(
+            peer,
+            await key.seal(
+              peerKey,
+              { irId: self.irId, from: self.nodeId, to: peer.nodeId, purpose: 'sync-request' },
+              this.now(),
+              payload,
+            ),
+          ),
         );
-        const parsed = SealedMessageSchema.safeParse(reply);
-        if (!parsed.success || parsed.data.from !== peer.nodeId || parsed.data.to !== self.nodeId) {
+        if (!reply) {
           throw new OpenIrError(
             'PEER_SYNC_REFUSED',
             'The peer answered with something other than a sealed reply.',
           );
         }
-        return PayloadSchema.parse(open(key, parsed.data, this.now()));
+        return PayloadSchema.parse(
+          await key.open(
+            peerKey,
+            { irId: self.irId, from: peer.nodeId, to: self.nodeId, purpose: 'sync-reply' },
+            reply,
+            this.now(),
+            this.replays,
+          ),
+        );
       };
       // First our manifest alone: the peer answers with what we lack and its own manifest...
       const answer = await send({ manifest: await this.options.credentials.manifest(), entries: [] });
@@ -263,10 +286,15 @@ export class PeerSync {
       { secure, maxBytes: PEER_SYNC_MAX_BYTES },
     );
     if (answer.status !== 200) {
-      const error = (answer.body as { error?: { message?: string } } | null)?.error;
+      const error = (answer.body as { error?: { code?: string; message?: string } } | null)?.error;
+      // Sealing changed between versions: a peer of another version refuses without knowing why.
+      const versions =
+        peer.version !== OPENIR_VERSION
+          ? ` (the peer runs OpenIR ${peer.version}, this node ${OPENIR_VERSION}; update both to the same version)`
+          : '';
       throw new OpenIrError(
-        'PEER_SYNC_REFUSED',
-        `The peer refused the sync (HTTP ${answer.status}): ${error?.message ?? 'no reason given'}`,
+        error?.code === 'PEER_SYNC_OUTDATED' ? 'PEER_SYNC_OUTDATED' : 'PEER_SYNC_REFUSED',
+        `The peer refused the sync (HTTP ${answer.status}): ${error?.message ?? 'no reason given'}${versions}`,
       );
     }
     return answer.body;

@@ -6,6 +6,7 @@ import { startLocalApi } from './localApi';
 import { Logger, Redactor } from './logger';
 import { SystemMetrics } from './metrics';
 import { environmentProxyResolver, type SystemProxyResolver } from './proxyRoute';
+import { restrictDataDirectory } from './localEndpoint';
 import { dataPaths, machineFqdn, type DataPaths } from './paths';
 import { openVault, type SecretVault } from './vault';
 import { OPENIR_VERSION } from './version';
@@ -51,6 +52,8 @@ export async function runHost(options: RunHostOptions): Promise<RunningHost> {
     redactor,
     echo: options.echo ?? false,
   });
+  // Windows has no mode bits: the data directory (in ProgramData, readable by every user) gets an ACL instead.
+  if (process.platform === 'win32') await restrictDataDirectory(paths.home, logger.child('host'));
   const vault = await openVault({
     home: paths.home,
     vaultDir: paths.vaultDir,

@@ -102,7 +102,7 @@ export async function checkServe(options: ServeCheckOptions): Promise<ServeCheck
     }
   }
 
-  const listen = `the local API ${paths.socket}${options.webPort === null ? '' : ` and the web UI on 127.0.0.1:${options.webPort}`}`;
+  const listen = `the local API ${process.platform === 'win32' ? 'on a new random named pipe' : paths.socket}${options.webPort === null ? '' : ` and the web UI on 127.0.0.1:${options.webPort}`}`;
   const registration = config?.registration ?? null;
   let wouldDo: string | null = null;
   if (registration) {

@@ -47,6 +47,8 @@ export const ERROR_CODES = [
   'REMOTE_ACCESS_REQUIRED',
   /** A peer refused or could not read a credential-sync exchange (unknown node, bad seal, clock skew). */
   'PEER_SYNC_REFUSED',
+  /** A peer sealed credential sync the way OpenIR 0.1 did (before HPKE): refused, both must be updated. */
+  'PEER_SYNC_OUTDATED',
   /** This node cannot reach one or more Online peers over remote access: it is Limited. */
   'PEERS_UNREACHABLE',
   'CERTIFICATE_NOT_USABLE',
@@ -170,6 +172,8 @@ export function httpStatusFor(code: ErrorCode): number {
     case 'LOCAL_PATH_NOT_ALLOWED':
     case 'PEER_SYNC_REFUSED':
       return 403;
+    case 'PEER_SYNC_OUTDATED':
+      return 409;
     case 'BLOB_NOT_FOUND':
     case 'SFTP_NOT_FOUND':
       return 404;

@@ -1,11 +1,30 @@
-import { X509Certificate } from 'node:crypto';
+import {
+  createCipheriv,
+  createPublicKey,
+  diffieHellman,
+  generateKeyPairSync,
+  hkdfSync,
+  randomBytes,
+  X509Certificate,
+  type KeyObject,
+} from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CredentialStore, isNewer, SyncEntrySchema } from '../../src/core/jobs/credentialStore';
 import { Logger, Redactor } from '../../src/core/logger';
-import { open, PEER_SYNC_KEY, PeerKey, seal } from '../../src/core/peerSeal';
+import {
+  MAX_CLOCK_SKEW_MS,
+  parseSealedMessage,
+  PEER_SYNC_KEY,
+  PeerKey,
+  ReplayGuard,
+  type SealContext,
+  type SealedMessage,
+  type SealPurpose,
+} from '../../src/core/peerSeal';
 import { PeerSync } from '../../src/core/peerSync';
 import { RemoteAccessListener } from '../../src/core/remoteAccess';
 import { FileVault } from '../../src/core/vault';
@@ -38,43 +57,99 @@ const pg = (password: string) =>
     password,
   }) as const;
 
-describe('peer keys and sealed messages', () => {
-  it('two nodes derive the same key; a third cannot read, and tampering or replay is refused', async () => {
+describe('peer keys and sealed messages (HPKE, RFC 9180)', () => {
+  const refusal = async (promise: Promise<unknown>) =>
+    promise.then(
+      () => 'opened',
+      (error: unknown) => `${(error as OpenIrError).code}: ${(error as Error).message}`,
+    );
+  const ctx = (from: string, to: string, purpose: SealPurpose = 'sync-request', irId = 'ir-1') => ({
+    irId,
+    from,
+    to,
+    purpose,
+  });
+
+  it('round trip; a third node, a tampered byte, another context, a stale time and a replay are refused', async () => {
     const a = await PeerKey.load(nodeStore('a').vault);
     const b = await PeerKey.load(nodeStore('b').vault);
     const c = await PeerKey.load(nodeStore('c').vault);
-    const ab = a.sharedKey(b.publicKey, 'ir-1', 'node-a', 'node-b');
-    expect(b.sharedKey(a.publicKey, 'ir-1', 'node-b', 'node-a').equals(ab)).toBe(true);
-    // Bound to the IR and the pair: the same keys in another IR or pair give another key.
-    expect(a.sharedKey(b.publicKey, 'ir-2', 'node-a', 'node-b').equals(ab)).toBe(false);
-    expect(c.sharedKey(a.publicKey, 'ir-1', 'node-b', 'node-a').equals(ab)).toBe(false);
-
     const now = Date.now();
-    const message = seal(ab, { from: 'node-a', to: 'node-b', at: now }, { secret: 'hunter2' });
+    const message = await a.seal(b.publicKey, ctx('node-a', 'node-b'), now, { secret: 'hunter2' });
+    expect(message).toMatchObject({ v: 2, from: 'node-a', to: 'node-b', at: now });
     expect(JSON.stringify(message)).not.toContain('hunter2');
-    expect(open(ab, message, now + 1000)).toEqual({ secret: 'hunter2' });
+    // Each message has its own ephemeral key (HPKE's enc), so the same payload never seals the same way.
+    const again = await a.seal(b.publicKey, ctx('node-a', 'node-b'), now, { secret: 'hunter2' });
+    expect(again.enc).not.toBe(message.enc);
+    expect(again.data).not.toBe(message.data);
 
-    const refusedWith = (fn: () => unknown) => {
-      try {
-        fn();
-      } catch (error) {
-        return (error as OpenIrError).code;
-      }
-      return 'opened';
-    };
-    expect(refusedWith(() => open(c.sharedKey(b.publicKey, 'ir-1', 'node-a', 'node-b'), message, now))).toBe(
-      'PEER_SYNC_REFUSED',
-    );
-    // Reflected back to its sender: the direction is authenticated.
-    expect(refusedWith(() => open(ab, { ...message, from: 'node-b', to: 'node-a' }, now))).toBe(
-      'PEER_SYNC_REFUSED',
-    );
+    const open = (
+      m: SealedMessage,
+      opts: { by?: PeerKey; sender?: string; context?: SealContext; at?: number; guard?: ReplayGuard } = {},
+    ) =>
+      (opts.by ?? b).open(
+        opts.sender ?? a.publicKey,
+        opts.context ?? ctx('node-a', 'node-b'),
+        m,
+        opts.at ?? now + 1000,
+        opts.guard ?? new ReplayGuard(),
+      );
+    expect(await open(message)).toEqual({ secret: 'hunter2' });
+
+    // Wrong recipient: c cannot open what was sealed for b, even claiming to be b.
+    expect(await refusal(open(message, { by: c }))).toMatch(/^PEER_SYNC_REFUSED: .*did not decrypt/);
+    // Wrong sender: c seals for b in a's name (auth mode: b checks it against a's listed key).
+    const forged = await c.seal(b.publicKey, ctx('node-a', 'node-b'), now, { secret: 'forged' });
+    expect(await refusal(open(forged))).toMatch(/^PEER_SYNC_REFUSED: .*did not decrypt/);
+    // Tampered ciphertext, enc, and authenticated header (aad).
     const flipped = Buffer.from(message.data, 'base64');
     flipped[0] = (flipped[0] ?? 0) ^ 1;
-    expect(refusedWith(() => open(ab, { ...message, data: flipped.toString('base64') }, now))).toBe(
-      'PEER_SYNC_REFUSED',
+    expect(await refusal(open({ ...message, data: flipped.toString('base64') }))).toMatch(/did not decrypt/);
+    const enc = Buffer.from(message.enc, 'base64');
+    enc[5] = (enc[5] ?? 0) ^ 1;
+    expect(await refusal(open({ ...message, enc: enc.toString('base64') }))).toMatch(/did not decrypt/);
+    expect(await refusal(open({ ...message, at: now + 1 }))).toMatch(/did not decrypt/);
+    // Another context (HPKE info): IR, direction, purpose.
+    expect(
+      await refusal(open(message, { context: ctx('node-a', 'node-b', 'sync-request', 'ir-2') })),
+    ).toMatch(/did not decrypt/);
+    expect(await refusal(open(message, { context: ctx('node-a', 'node-b', 'sync-reply') }))).toMatch(
+      /did not decrypt/,
     );
-    expect(refusedWith(() => open(ab, message, now + 10 * 60_000))).toBe('PEER_SYNC_REFUSED');
+    // Reflected back to its sender: the header and the context disagree, or the key does.
+    expect(
+      await refusal(open({ ...message, from: 'node-b', to: 'node-a' }, { context: ctx('node-b', 'node-a') })),
+    ).toMatch(/did not decrypt/);
+    expect(await refusal(open(message, { context: ctx('node-c', 'node-b') }))).toMatch(/another node/);
+    // Stale: outside the clock window.
+    expect(await refusal(open(message, { at: now + 10 * 60_000 }))).toMatch(/clocks differ/);
+    // Replay inside the window: the second copy is refused, also when both arrive at once.
+    const guard = new ReplayGuard();
+    expect(await open(message, { guard })).toEqual({ secret: 'hunter2' });
+    expect(await refusal(open(message, { guard }))).toMatch(/^PEER_SYNC_REFUSED: .*replay/);
+    const results = await Promise.all([1, 2, 3].map(() => refusal(open(again, { guard }))));
+    expect(results.filter((r) => r === 'opened')).toHaveLength(1);
+    // A message that failed to open takes no room: only authenticated messages are recorded.
+    expect(guard.size).toBe(2);
+  });
+
+  it('the replay guard is bounded and refuses what it can no longer tell apart', () => {
+    const now = 1_000_000_000;
+    const guard = new ReplayGuard(3);
+    expect(guard.admit('e1', now - 4, now)).toBe(true);
+    expect(guard.admit('e2', now - 3, now)).toBe(true);
+    expect(guard.admit('e3', now - 2, now)).toBe(true);
+    expect(guard.admit('e2', now - 3, now)).toBe(false);
+    // Full: the oldest entry (e1) goes, and with it everything sent at or before its time.
+    expect(guard.admit('e4', now - 1, now)).toBe(true);
+    expect(guard.size).toBe(3);
+    expect(guard.admit('e1', now - 4, now)).toBe(false);
+    expect(guard.admit('e5', now - 5, now)).toBe(false);
+    // Entries older than the window are dropped first, without raising the floor.
+    const later = now + MAX_CLOCK_SKEW_MS + 10;
+    expect(guard.admit('e6', later, later)).toBe(true);
+    expect(guard.size).toBe(1);
+    expect(guard.admit('e7', now, later)).toBe(true);
   });
 
   it('keeps the private key in the vault and loads the same key again', async () => {
@@ -83,7 +158,73 @@ describe('peer keys and sealed messages', () => {
     expect(await vault.get(PEER_SYNC_KEY)).toMatch(/^[A-Za-z0-9+/=]{40,}$/);
     expect((await PeerKey.load(vault)).publicKey).toBe(first.publicKey);
   });
+
+  it('a key stored by the previous version (X25519 PKCS#8 in the vault) keeps working, with the same public key', async () => {
+    const { vault } = nodeStore('old');
+    // Exactly what OpenIR 0.1 stored, and the SPKI it published to the control plane.
+    const { privateKey, publicKey } = generateKeyPairSync('x25519');
+    await vault.set(PEER_SYNC_KEY, privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64'));
+    const published = publicKey.export({ format: 'der', type: 'spki' }).toString('base64');
+    const old = await PeerKey.load(vault);
+    expect(old.publicKey).toBe(published);
+    const b = await PeerKey.load(nodeStore('b').vault);
+    const now = Date.now();
+    const message = await old.seal(b.publicKey, ctx('old', 'node-b'), now, ['x']);
+    expect(await b.open(published, ctx('old', 'node-b'), message, now, new ReplayGuard())).toEqual(['x']);
+    const back = await b.seal(published, ctx('node-b', 'old', 'sync-reply'), now, ['y']);
+    expect(
+      await old.open(b.publicKey, ctx('node-b', 'old', 'sync-reply'), back, now, new ReplayGuard()),
+    ).toEqual(['y']);
+  });
+
+  it("a message in the previous version's format is refused with PEER_SYNC_OUTDATED", () => {
+    const b = generateKeyPairSync('x25519');
+    const a = generateKeyPairSync('x25519');
+    const legacy = legacySeal(
+      a.privateKey,
+      b.publicKey,
+      { from: 'node-a', to: 'node-b', at: Date.now() },
+      {},
+    );
+    expect(() => parseSealedMessage(legacy)).toThrow(
+      expect.objectContaining({
+        code: 'PEER_SYNC_OUTDATED',
+        fix: expect.stringMatching(/same OpenIR version/),
+      }),
+    );
+    expect(parseSealedMessage({ v: 3, from: 'a', to: 'b' })).toBeNull();
+    expect(parseSealedMessage('garbage')).toBeNull();
+  });
 });
+
+/**
+ * The sealing of OpenIR 0.1 (X25519 + HKDF + AES-256-GCM), as its nodes still
+ * send it: kept here only to prove such messages are refused clearly.
+ */
+function legacySeal(
+  privateKey: KeyObject,
+  peerPublicKey: KeyObject,
+  header: { from: string; to: string; at: number },
+  payload: unknown,
+) {
+  const secret = diffieHellman({ privateKey, publicKey: peerPublicKey });
+  const [first, second] = [header.from, header.to].sort();
+  const key = Buffer.from(
+    hkdfSync('sha256', secret, Buffer.from(IR_LEGACY), `openir peer sync v1 ${first} ${second}`, 32),
+  );
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  const message = { v: 1 as const, ...header };
+  cipher.setAAD(Buffer.from(`${message.v}|${message.from}>${message.to}|${message.at}`));
+  const data = Buffer.concat([cipher.update(JSON.stringify(payload), 'utf8'), cipher.final()]);
+  return {
+    ...message,
+    iv: iv.toString('base64'),
+    tag: cipher.getAuthTag().toString('base64'),
+    data: data.toString('base64'),
+  };
+}
+const IR_LEGACY = 'ir-sync';
 
 describe('credential versions', () => {
   it("a set on one node reaches another with its secret, re-encrypted by that node's vault", async () => {
@@ -188,7 +329,7 @@ describe('PeerSync between two listeners (real HTTP/TLS on loopback)', () => {
       remoteAccessCertSha256: listener.certSha256,
       peerKey: key.publicKey,
     });
-    return { store, sync, nodes, info, logger, reads };
+    return { store, sync, nodes, info, logger, reads, key, port: () => listener.port as number };
   }
 
   it('a round exchanges both ways over TLS with the pinned certificate', async () => {
@@ -268,10 +409,100 @@ describe('PeerSync between two listeners (real HTTP/TLS on loopback)', () => {
     expect(a.sync.peersReachable).toBe(false);
     expect(a.sync.problem?.message).toMatch(/not an Online node of this integration runtime/);
     await expect(
-      b.sync.answer({ v: 1, from: 'node-a4', to: 'someone-else', at: Date.now(), iv: '', tag: '', data: '' }),
+      b.sync.answer({
+        v: 2,
+        from: 'node-a4',
+        to: 'someone-else',
+        at: Date.now(),
+        enc: 'A'.repeat(43) + '=',
+        data: '',
+      }),
     ).rejects.toMatchObject({
       code: 'PEER_SYNC_REFUSED',
     });
+  });
+
+  it('a request replayed to the listener is refused, and its entries are applied once', async () => {
+    const a = await peer('node-a5');
+    const b = await peer('node-b5');
+    a.nodes.push(a.info(), b.info());
+    b.nodes.push(a.info(), b.info());
+    await a.store.set(pg('once'));
+    const request = await a.key.seal(
+      b.key.publicKey,
+      { irId: IR, from: 'node-a5', to: 'node-b5', purpose: 'sync-request' },
+      Date.now(),
+      { manifest: [], entries: (await a.store.offer([])).entries },
+    );
+    const post = () =>
+      fetch(`http://127.0.0.1:${b.port()}/openir/v1/peers/sync`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(request),
+      });
+    const first = await post();
+    expect(first.status).toBe(200);
+    expect(await b.store.resolve('sales-db', ['postgresql'])).toMatchObject({ password: 'once' });
+    const replayed = await post();
+    expect(replayed.status).toBe(403);
+    expect(await replayed.json()).toMatchObject({
+      error: { code: 'PEER_SYNC_REFUSED', message: expect.stringMatching(/replay/) },
+    });
+    // A reply of b's passed off as a request to b: another purpose, refused.
+    const reply = (await first.json()) as SealedMessage;
+    const reflected = await fetch(`http://127.0.0.1:${b.port()}/openir/v1/peers/sync`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ...reply, from: 'node-a5', to: 'node-b5' }),
+    });
+    expect(reflected.status).toBe(403);
+  });
+
+  it('a node of the previous version is refused with PEER_SYNC_OUTDATED both ways, naming the versions', async () => {
+    const b = await peer('node-b6');
+    const old = generateKeyPairSync('x25519');
+    const oldInfo: IrNodeInfo = {
+      ...b.info(),
+      nodeId: 'node-old',
+      name: 'node-old',
+      version: '0.0.9',
+      peerKey: old.publicKey.export({ format: 'der', type: 'spki' }).toString('base64'),
+    };
+    b.nodes.push(b.info(), oldInfo);
+    // Old → new: what a 0.1 node posts. It shows the answer's message, so that says what to do.
+    const legacy = legacySeal(
+      old.privateKey,
+      createPublicKey({ key: Buffer.from(b.key.publicKey, 'base64'), format: 'der', type: 'spki' }),
+      { from: 'node-old', to: 'node-b6', at: Date.now() },
+      { manifest: [], entries: [] },
+    );
+    const answer = await fetch(`http://127.0.0.1:${b.port()}/openir/v1/peers/sync`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(legacy),
+    });
+    expect(answer.status).toBe(409);
+    expect(await answer.json()).toMatchObject({
+      error: { code: 'PEER_SYNC_OUTDATED', message: expect.stringMatching(/HPKE/) },
+    });
+    // New → old: a 0.1 node answers an HPKE message as it answers anything it cannot parse.
+    const oldListener = http.createServer((_req, res) => {
+      res.writeHead(403, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          error: { code: 'PEER_SYNC_REFUSED', message: 'This sync request is not addressed to this node.' },
+        }),
+      );
+    });
+    await new Promise<void>((resolve) => oldListener.listen(0, '127.0.0.1', resolve));
+    running.push({ stop: async () => void oldListener.close() });
+    b.nodes.splice(1, 1, {
+      ...oldInfo,
+      remoteAccessUrl: `http://127.0.0.1:${(oldListener.address() as net.AddressInfo).port}`,
+    });
+    await b.sync.syncNow('test');
+    expect(b.sync.peersReachable).toBe(false);
+    expect(b.sync.problem?.message).toMatch(/the peer runs OpenIR 0\.0\.9, this node \S+; update both/);
   });
 
   it('skips a synced credential this node would not accept, and says so', async () => {

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { OpenIrError } from '../../shared/errors';
 import { OPENIR_VERSION } from '../../core/version';
+import { localEndpoint } from '../../core/localEndpoint';
 import type { ServeCheckReport } from '../../core/serveCheck';
 import { takeUnattendedEnv } from '../../core/unattended';
 import type { RunningWebUi } from '../../web/server';
@@ -104,7 +105,7 @@ export function addServeCommand(program: Command, ctx: CommandContext): void {
               {
                 status: status.status,
                 dataDir: paths.home,
-                socket: paths.socket,
+                socket: localEndpoint(paths),
                 pid: process.pid,
                 webUrl,
               },
@@ -112,7 +113,7 @@ export function addServeCommand(program: Command, ctx: CommandContext): void {
                 [
                   `OpenIR host ${OPENIR_VERSION} running (pid ${process.pid}), status ${status.status}.`,
                   `Data directory: ${paths.home}`,
-                  `Local API: ${paths.socket}`,
+                  `Local API: ${localEndpoint(paths)}`,
                   webUrl
                     ? `Web UI: ${webUrl}${opts.hideToken ? ' (a sign-in link: `openir ui-url`)' : ''}`
                     : 'Web UI: off (--no-web)',
