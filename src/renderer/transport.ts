@@ -1,4 +1,11 @@
-import { apiError, eventMethodName, WEB_EVENTS_PATH, type ApiError, type OpenIrApi } from '../shared/api';
+import {
+  apiError,
+  eventMethodName,
+  WEB_EVENTS_PATH,
+  WEB_SESSION_ENDED_CLOSE_CODE,
+  type ApiError,
+  type OpenIrApi,
+} from '../shared/api';
 import type { EventName, EventPayload, OperationName } from '../shared/contract';
 import { EVENT_NAME_LIST, OPERATION_NAME_LIST } from '../shared/contractNames';
 import type { ErrorBody } from '../shared/errors';
@@ -133,7 +140,7 @@ export function createWebTransport(options: WebTransportOptions = {}): Transport
     throw malformedAnswer(name, response);
   }
 
-  /** A session cookie only expires when the host restarts, so a failed socket is checked with one request. */
+  /** A socket that failed to open may mean an expired session (or a restarted host): one request tells. */
   const probeSession = () => {
     call('getStatus', {}).catch(() => undefined);
   };
@@ -172,10 +179,12 @@ export function createWebTransport(options: WebTransportOptions = {}): Transport
       if (typeof message.data !== 'string') return;
       dispatch(message.data);
     };
-    ws.onclose = () => {
+    ws.onclose = (event: CloseEvent) => {
       if (socket !== ws) return;
       socket = null;
       if (state === 'session-expired') return;
+      // The host closes the event socket with this code when the session expires or is evicted.
+      if (event.code === WEB_SESSION_ENDED_CLOSE_CODE) return expireSession();
       setState('reconnecting');
       if (!opened) probeSession();
       scheduleReconnect();
