@@ -14,6 +14,7 @@ import {
 } from './jobs/credentialStore';
 import { requestJson } from './jsonRequest';
 import type { SourceLogger } from './logger';
+import { formatSealHeader, PEER_SEAL_HEADER } from './remoteAccessSealHeader';
 import { open, seal, SealedMessageSchema, type PeerKey, type SealedMessage } from './peerSeal';
 import { endpointTarget, socketFailureReason, type EndpointTarget } from './endpoint';
 
@@ -255,6 +256,8 @@ export class PeerSync {
         port: target.port,
         path: url.pathname,
         timeout: timeoutMs,
+        // The listener checks this before it reads the body (see remoteAccessSealHeader.ts).
+        headers: { [PEER_SEAL_HEADER]: formatSealHeader(message) },
         // The whole exchange, TLS included: one hung peer must not hold up the round (nor the next ones).
         signal: AbortSignal.timeout(2 * timeoutMs),
         ...(secure && pinned ? { createConnection: pinnedConnection(target, pinned, timeoutMs) } : {}),
