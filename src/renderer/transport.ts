@@ -32,7 +32,7 @@ export interface Transport {
 }
 
 export const SESSION_EXPIRED_MESSAGE =
-  'Your session for this OpenIR host has expired. Open the URL printed by `openir serve` again.';
+  'Your session for this OpenIR host has expired. Run `openir ui-url` on the host for a new sign-in link.';
 
 export const HOST_UNREACHABLE_MESSAGE = 'The OpenIR host cannot be reached.';
 
@@ -133,7 +133,7 @@ export function createWebTransport(options: WebTransportOptions = {}): Transport
       throw apiError({
         code: 'UNAUTHORIZED',
         message: SESSION_EXPIRED_MESSAGE,
-        fix: 'Run `openir serve` on the host (or look at its output) and open the printed URL.',
+        fix: 'Run `openir ui-url` on the host and open the link it prints (each link, and the URL `openir serve` printed, works once).',
       });
     }
     if (error) throw apiError(error);
