@@ -76,6 +76,7 @@ export class HostService implements HostApi {
         health: () => this.status.health(),
         encrypt: (value) => new CredentialCipher(vault).encrypt(value),
         peerSync: (body) => this.credentials.answer(body),
+        nodeId: () => registered()?.nodeId ?? null,
       }),
     });
     this.proxy = new ProxyService({

@@ -16,6 +16,7 @@ import { requestJson } from './jsonRequest';
 import type { SourceLogger } from './logger';
 import { parseSealedMessage, ReplayGuard, type PeerKey, type SealedMessage } from './peerSeal';
 import { OPENIR_VERSION } from './version';
+import { formatSealHeader, PEER_SEAL_HEADER } from './remoteAccessSealHeader';
 import { endpointTarget, socketFailureReason, type EndpointTarget } from './endpoint';
 
 /**
@@ -278,6 +279,8 @@ export class PeerSync {
         port: target.port,
         path: url.pathname,
         timeout: timeoutMs,
+        // The listener checks this before it reads the body (see remoteAccessSealHeader.ts).
+        headers: { [PEER_SEAL_HEADER]: formatSealHeader(message) },
         // The whole exchange, TLS included: one hung peer must not hold up the round (nor the next ones).
         signal: AbortSignal.timeout(2 * timeoutMs),
         ...(secure && pinned ? { createConnection: pinnedConnection(target, pinned, timeoutMs) } : {}),

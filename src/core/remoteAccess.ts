@@ -1,6 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { httpStatusFor, OpenIrError, toErrorBody } from '../shared/errors';
 import {
   EncryptCredentialRequestSchema,
@@ -9,6 +9,12 @@ import {
 } from '../shared/remoteAccess';
 import type { SourceLogger } from './logger';
 import { PEER_SYNC_MAX_BYTES } from './peerSync';
+import {
+  checkBodyMatchesHeader,
+  checkSealHeader,
+  PEER_SEAL_HEADER,
+  type SealHeader,
+} from './remoteAccessSealHeader';
 
 export interface TlsMaterial {
   certPem: string;
@@ -26,6 +32,8 @@ export interface RemoteAccessListenerOptions {
   encrypt: (value: string) => Promise<string>;
   /** Answers a peer's sealed credential-sync exchange. */
   peerSync?: (body: unknown) => Promise<unknown>;
+  /** This node's id while registered: sync requests for another node are refused from their header. */
+  nodeId?: () => string | null;
   log: SourceLogger;
   /** For tests: the encryptions allowed per address and minute (default ENCRYPT_PER_MINUTE). */
   encryptPerMinute?: number;
@@ -58,6 +66,18 @@ export class RemoteAccessListener {
     }
     entry.count += 1;
     return entry.count <= limit;
+  }
+
+  private refuseSync(ip: string, error: unknown, reply: FastifyReply): FastifyReply {
+    const body = toErrorBody(error);
+    // Once per client and reason: a peer retries every round.
+    const said = `${ip} ${body.message}`;
+    if (!this.refusalsLogged.has(said)) {
+      if (this.refusalsLogged.size > 100) this.refusalsLogged.clear();
+      this.refusalsLogged.add(said);
+      this.options.log.warn(`Refused a credential sync from ${ip}: ${body.message}`, { code: body.code });
+    }
+    return reply.code(httpStatusFor(body.code)).send({ error: body });
   }
 
   get listening(): boolean {
@@ -116,23 +136,37 @@ export class RemoteAccessListener {
     });
     const peerSync = this.options.peerSync;
     if (peerSync) {
-      app.post(REMOTE_ACCESS_PATHS.peerSync, { bodyLimit: PEER_SYNC_MAX_BYTES }, async (request, reply) => {
-        try {
-          return await peerSync(request.body);
-        } catch (error) {
-          const body = toErrorBody(error);
-          // Once per client and reason: a peer retries every round.
-          const said = `${request.ip} ${body.message}`;
-          if (!this.refusalsLogged.has(said)) {
-            if (this.refusalsLogged.size > 100) this.refusalsLogged.clear();
-            this.refusalsLogged.add(said);
-            this.options.log.warn(`Refused a credential sync from ${request.ip}: ${body.message}`, {
-              code: body.code,
-            });
+      // Checked in onRequest, which runs before Fastify reads the body: a request without a valid
+      // seal header costs the listener its headers only, not up to PEER_SYNC_MAX_BYTES of JSON.
+      const sealHeaders = new WeakMap<object, SealHeader>();
+      app.post(
+        REMOTE_ACCESS_PATHS.peerSync,
+        {
+          bodyLimit: PEER_SYNC_MAX_BYTES,
+          onRequest: async (request, reply) => {
+            try {
+              const header = checkSealHeader(
+                request.headers[PEER_SEAL_HEADER],
+                this.options.nodeId ? this.options.nodeId() : undefined,
+                (this.options.clock ?? Date.now)(),
+              );
+              sealHeaders.set(request, header);
+            } catch (error) {
+              // The unread body is not drained: the connection closes after the answer.
+              reply.header('connection', 'close');
+              return this.refuseSync(request.ip, error, reply);
+            }
+          },
+        },
+        async (request, reply) => {
+          try {
+            checkBodyMatchesHeader(request.body, sealHeaders.get(request) as SealHeader);
+            return await peerSync(request.body);
+          } catch (error) {
+            return this.refuseSync(request.ip, error, reply);
           }
-          return reply.code(httpStatusFor(body.code)).send({ error: body });
-        }
-      });
+        },
+      );
     }
     try {
       await app.listen({ host: this.options.bindHost, port: settings.port });

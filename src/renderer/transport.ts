@@ -1,4 +1,11 @@
-import { apiError, eventMethodName, WEB_EVENTS_PATH, type ApiError, type OpenIrApi } from '../shared/api';
+import {
+  apiError,
+  eventMethodName,
+  WEB_EVENTS_PATH,
+  WEB_SESSION_ENDED_CLOSE_CODE,
+  type ApiError,
+  type OpenIrApi,
+} from '../shared/api';
 import type { EventName, EventPayload, OperationName } from '../shared/contract';
 import { EVENT_NAME_LIST, OPERATION_NAME_LIST } from '../shared/contractNames';
 import type { ErrorBody } from '../shared/errors';
@@ -25,7 +32,7 @@ export interface Transport {
 }
 
 export const SESSION_EXPIRED_MESSAGE =
-  'Your session for this OpenIR host has expired. Open the URL printed by `openir serve` again.';
+  'Your session for this OpenIR host has expired. Run `openir ui-url` on the host for a new sign-in link.';
 
 export const HOST_UNREACHABLE_MESSAGE = 'The OpenIR host cannot be reached.';
 
@@ -126,14 +133,14 @@ export function createWebTransport(options: WebTransportOptions = {}): Transport
       throw apiError({
         code: 'UNAUTHORIZED',
         message: SESSION_EXPIRED_MESSAGE,
-        fix: 'Run `openir serve` on the host (or look at its output) and open the printed URL.',
+        fix: 'Run `openir ui-url` on the host and open the link it prints (each link, and the URL `openir serve` printed, works once).',
       });
     }
     if (error) throw apiError(error);
     throw malformedAnswer(name, response);
   }
 
-  /** A session cookie only expires when the host restarts, so a failed socket is checked with one request. */
+  /** A socket that failed to open may mean an expired session (or a restarted host): one request tells. */
   const probeSession = () => {
     call('getStatus', {}).catch(() => undefined);
   };
@@ -172,10 +179,12 @@ export function createWebTransport(options: WebTransportOptions = {}): Transport
       if (typeof message.data !== 'string') return;
       dispatch(message.data);
     };
-    ws.onclose = () => {
+    ws.onclose = (event: CloseEvent) => {
       if (socket !== ws) return;
       socket = null;
       if (state === 'session-expired') return;
+      // The host closes the event socket with this code when the session expires or is evicted.
+      if (event.code === WEB_SESSION_ENDED_CLOSE_CODE) return expireSession();
       setState('reconnecting');
       if (!opened) probeSession();
       scheduleReconnect();

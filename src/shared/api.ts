@@ -42,6 +42,9 @@ export type IpcReply<T> = { ok: true; value: T } | { ok: false; error: ErrorBody
 
 /** The web binding's event frames on `GET /api/v1/events` (WebSocket). */
 export const WEB_EVENTS_PATH = '/api/v1/events';
+
+/** Close code of the web UI's event socket when its session expired or was evicted (4000-4999 are the application's). */
+export const WEB_SESSION_ENDED_CLOSE_CODE = 4401;
 export interface WebEventFrame<E extends EventName = EventName> {
   event: E;
   payload: EventPayload<E>;

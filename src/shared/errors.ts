@@ -56,6 +56,8 @@ export const ERROR_CODES = [
   'TIMEOUT',
   'BAD_PASSWORD',
   'UNREADABLE',
+  /** A PFX whose key derivation asks for more iterations than OpenIR runs (a denial of service). */
+  'PFX_ITERATIONS_TOO_HIGH',
   'NO_PRIVATE_KEY',
   'LOCAL_PATH_NOT_ALLOWED',
   'CREDENTIAL_NOT_FOUND',
@@ -164,6 +166,7 @@ export function httpStatusFor(code: ErrorCode): number {
     case 'AUTH_KEY_BAD_PIN':
     case 'BAD_PASSWORD':
     case 'UNREADABLE':
+    case 'PFX_ITERATIONS_TOO_HIGH':
     case 'CREDENTIAL_TYPE_MISMATCH':
     case 'BACKUP_WRONG_PASSWORD':
     case 'BACKUP_CORRUPT':

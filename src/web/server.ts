@@ -5,15 +5,21 @@ import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import fastifyCookie from '@fastify/cookie';
 import fastifyStatic from '@fastify/static';
-import Fastify from 'fastify';
+import Fastify, { type FastifyReply } from 'fastify';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { WEB_EVENTS_PATH, type WebEventFrame } from '../shared/api';
+import { WEB_EVENTS_PATH, WEB_SESSION_ENDED_CLOSE_CODE, type WebEventFrame } from '../shared/api';
 import { EVENT_NAMES, type HostApi } from '../shared/contract';
 import { OpenIrError } from '../shared/errors';
 import type { HostEvents } from '../core/events';
 import { bindContractOverHttp } from '../core/httpBinding';
 import type { SourceLogger } from '../core/logger';
-import { contentSecurityPolicy, SESSION_COOKIE, WebGuard } from './guard';
+import {
+  contentSecurityPolicy,
+  DEFAULT_SESSION_LIMITS,
+  sessionCookieName,
+  WebGuard,
+  type SessionLimits,
+} from './guard';
 import { newLinkKey, SignInLinks, writeWebUiFile } from './signInLink';
 
 export interface WebUiOptions {
@@ -26,6 +32,8 @@ export interface WebUiOptions {
   rendererDir?: string;
   /** Where to write the address and link key for `openir ui-url` (see signInLink.ts). */
   signInFile?: { path: string; groupAccess: boolean };
+  /** Idle timeout, lifetime and cap of browser sessions; the defaults in guard.ts otherwise. */
+  sessionLimits?: Partial<SessionLimits>;
 }
 
 export interface RunningWebUi {
@@ -43,12 +51,21 @@ const DEFAULT_RENDERER_DIR = path.join(__dirname, '..', 'renderer');
  * over HTTP (operations) and WebSocket (events) on 127.0.0.1 only.
  */
 export async function startWebUi(options: WebUiOptions): Promise<RunningWebUi> {
-  const guard = new WebGuard();
+  const guard = new WebGuard({ ...DEFAULT_SESSION_LIMITS, ...options.sessionLimits });
+  // Set once the port is known; until then no request can arrive.
+  let cookieName = '';
   const links = new SignInLinks(newLinkKey());
   const rendererDir = options.rendererDir ?? DEFAULT_RENDERER_DIR;
   const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
   await app.register(fastifyCookie);
   let csp = '';
+  const setSessionCookie = (reply: FastifyReply, session: string) =>
+    reply.setCookie(cookieName, session, {
+      httpOnly: true,
+      sameSite: 'strict',
+      path: '/',
+      maxAge: Math.max(1, Math.floor(guard.limits.idleMs / 1000)),
+    });
 
   app.addHook('onRequest', async (request, reply) => {
     const verdict = guard.checkHostAndOrigin(request.headers.host, request.headers.origin);
@@ -56,34 +73,39 @@ export async function startWebUi(options: WebUiOptions): Promise<RunningWebUi> {
     const url = new URL(request.url, 'http://localhost');
     if (request.method === 'GET' && url.searchParams.has('token')) {
       const token = url.searchParams.get('token') ?? undefined;
-      // The printed token, or a one-time link from `openir ui-url`.
-      if (!guard.isTokenValid(token) && !(token !== undefined && links.redeem(token))) {
+      // The printed token (once), or a one-time link from `openir ui-url`.
+      if (!guard.redeemPrintedToken(token) && !(token !== undefined && links.redeem(token))) {
         return reply
           .code(401)
           .type('text/plain')
           .send(
-            'This link is not valid for the running OpenIR host (a link from `openir ui-url` works once). Open the URL printed by `openir serve`, or run `openir ui-url` for a new one.',
+            'This link is not valid for the running OpenIR host: each link works once (the URL printed by `openir serve` too). Run `openir ui-url` for a new one.',
           );
       }
-      reply.setCookie(SESSION_COOKIE, guard.openSession(), { httpOnly: true, sameSite: 'strict', path: '/' });
+      setSessionCookie(reply, guard.openSession());
       // Drop the token from the address bar and history.
       return reply.code(303).header('location', '/').send();
     }
-    if (!guard.isAuthenticated(request.cookies[SESSION_COOKIE], request.headers.authorization)) {
+    const session = request.cookies[cookieName];
+    if (!guard.useSession(session)) {
       const wantsJson = url.pathname.startsWith('/api/');
       return wantsJson
         ? reply.code(401).send({
             error: {
               code: 'UNAUTHORIZED',
-              message: 'Not signed in to this OpenIR host.',
-              fix: 'Open the URL printed by `openir serve`.',
+              message: 'Not signed in to this OpenIR host, or the session expired.',
+              fix: 'Run `openir ui-url` for a one-time sign-in link (the URL printed by `openir serve` works once).',
             },
           })
         : reply
             .code(401)
             .type('text/plain')
-            .send('Open the URL printed by `openir serve`: it carries the one-time token for this host.');
+            .send(
+              'Open the URL printed by `openir serve` (it works once), or run `openir ui-url` for a one-time sign-in link.',
+            );
     }
+    // Renewed while used, so the browser forgets the cookie when the host forgets the session.
+    setSessionCookie(reply, session as string);
   });
 
   app.addHook('onSend', async (_request, reply, payload) => {
@@ -118,10 +140,29 @@ export async function startWebUi(options: WebUiOptions): Promise<RunningWebUi> {
     if (url.pathname !== WEB_EVENTS_PATH) return refuse(404, 'Not Found');
     const verdict = guard.checkHostAndOrigin(request.headers.host, request.headers.origin);
     if (!verdict.ok) return refuse(403, 'Forbidden');
-    const cookie = fastifyCookie.parse(request.headers.cookie ?? '')[SESSION_COOKIE];
-    if (!guard.isAuthenticated(cookie, request.headers.authorization)) return refuse(401, 'Unauthorized');
-    sockets.handleUpgrade(request, socket, head, (ws) => streamEvents(ws, options.events));
+    const session = fastifyCookie.parse(request.headers.cookie ?? '')[cookieName];
+    if (!session || !guard.useSession(session)) return refuse(401, 'Unauthorized');
+    sockets.handleUpgrade(request, socket, head, (ws) => {
+      // The session may have ended while the handshake ran.
+      if (!guard.isAlive(session)) return ws.close(WEB_SESSION_ENDED_CLOSE_CODE, 'session ended');
+      let open = socketsBySession.get(session);
+      if (!open) socketsBySession.set(session, (open = new Set()));
+      open.add(ws);
+      ws.on('close', () => open.delete(ws));
+      streamEvents(ws, options.events);
+    });
   });
+
+  // An ended session's sockets are closed too: events stop reaching a page that may no longer ask.
+  const socketsBySession = new Map<string, Set<WebSocket>>();
+  guard.onSessionEnd((session) => {
+    for (const ws of socketsBySession.get(session) ?? [])
+      ws.close(WEB_SESSION_ENDED_CLOSE_CODE, 'session ended');
+    socketsBySession.delete(session);
+  });
+  // Idle sessions end even when nobody knocks.
+  const sweep = setInterval(() => guard.expire(), Math.min(60_000, Math.max(250, guard.limits.idleMs / 4)));
+  sweep.unref();
 
   try {
     await app.listen({ host: '127.0.0.1', port: options.port });
@@ -139,6 +180,7 @@ export async function startWebUi(options: WebUiOptions): Promise<RunningWebUi> {
   }
   const port = (app.server.address() as AddressInfo).port;
   guard.bind(port);
+  cookieName = sessionCookieName(port);
   csp = contentSecurityPolicy(port);
   const signInFile = options.signInFile;
   if (signInFile) {
@@ -153,6 +195,7 @@ export async function startWebUi(options: WebUiOptions): Promise<RunningWebUi> {
     token: guard.token,
     url: `http://127.0.0.1:${port}/?token=${guard.token}`,
     close: async () => {
+      clearInterval(sweep);
       for (const client of sockets.clients) client.terminate();
       sockets.close();
       await app.close();

@@ -27,6 +27,7 @@ import {
 } from '../../src/core/peerSeal';
 import { PeerSync } from '../../src/core/peerSync';
 import { RemoteAccessListener } from '../../src/core/remoteAccess';
+import { formatSealHeader, PEER_SEAL_HEADER } from '../../src/core/remoteAccessSealHeader';
 import { FileVault } from '../../src/core/vault';
 import type { IrNodeInfo } from '../../src/shared/controlPlaneApi';
 import { OpenIrError } from '../../src/shared/errors';
@@ -437,7 +438,7 @@ describe('PeerSync between two listeners (real HTTP/TLS on loopback)', () => {
     const post = () =>
       fetch(`http://127.0.0.1:${b.port()}/openir/v1/peers/sync`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', [PEER_SEAL_HEADER]: formatSealHeader(request) },
         body: JSON.stringify(request),
       });
     const first = await post();
@@ -450,10 +451,11 @@ describe('PeerSync between two listeners (real HTTP/TLS on loopback)', () => {
     });
     // A reply of b's passed off as a request to b: another purpose, refused.
     const reply = (await first.json()) as SealedMessage;
+    const passedOff = { ...reply, from: 'node-a5', to: 'node-b5' };
     const reflected = await fetch(`http://127.0.0.1:${b.port()}/openir/v1/peers/sync`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ ...reply, from: 'node-a5', to: 'node-b5' }),
+      headers: { 'content-type': 'application/json', [PEER_SEAL_HEADER]: formatSealHeader(passedOff) },
+      body: JSON.stringify(passedOff),
     });
     expect(reflected.status).toBe(403);
   });

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { ROOT } from './node';
+import { rawRequest } from './http';
+import { ROOT, runCli } from './node';
 import { tempDir } from './tmp';
 
 export interface WebHost {
@@ -12,7 +13,18 @@ export interface WebHost {
   env: NodeJS.ProcessEnv;
   process: ChildProcess;
   output(): string;
+  /** A fresh one-time link from `openir ui-url` (the printed URL works only once). */
+  signInUrl(): Promise<string>;
+  /** Signs in with a fresh link and returns the `Cookie` header value of the new session. */
+  signIn(): Promise<string>;
   stop(): Promise<void>;
+}
+
+/** `name=value` of the session cookie a sign-in answer sets (throws when there is none). */
+export function sessionCookieOf(headers: { 'set-cookie'?: string[] }): string {
+  const cookie = headers['set-cookie']?.find((c) => c.startsWith('openir_session_'))?.split(';')[0];
+  if (!cookie) throw new Error(`no session cookie in ${JSON.stringify(headers['set-cookie'])}`);
+  return cookie;
 }
 
 /** Starts the real `openir serve` with its web UI on a free loopback port. */
@@ -55,6 +67,11 @@ export async function startWebHost(
     child.once('exit', (code) => reject(new Error(`openir serve exited ${code}: ${stderr}`)));
   });
   const url = new URL(info.webUrl);
+  const signInUrl = async () => {
+    const res = await runCli(['ui-url', '--json'], { env });
+    if (res.code !== 0) throw new Error(`openir ui-url failed: ${res.stderr}`);
+    return (res.json as { url: string }).url;
+  };
   return {
     url: info.webUrl,
     origin: url.origin,
@@ -64,6 +81,12 @@ export async function startWebHost(
     env,
     process: child,
     output: () => stdout + stderr,
+    signInUrl,
+    signIn: async () => {
+      const res = await rawRequest(await signInUrl());
+      if (res.status !== 303) throw new Error(`sign-in answered ${res.status}: ${res.body}`);
+      return sessionCookieOf(res.headers);
+    },
     stop: async () => {
       if (child.exitCode !== null) return;
       const exited = new Promise((resolve) => child.once('exit', resolve));

@@ -10,13 +10,13 @@ import { mergeLogs } from '../../src/renderer/features/logging/logs';
 class FakeSocket {
   static all: FakeSocket[] = [];
   onopen: (() => void) | null = null;
-  onclose: (() => void) | null = null;
+  onclose: ((event: { code: number }) => void) | null = null;
   onmessage: ((m: { data: unknown }) => void) | null = null;
   constructor(readonly url: URL) {
     FakeSocket.all.push(this);
   }
-  close() {
-    this.onclose?.();
+  close(code = 1006) {
+    this.onclose?.({ code });
   }
   open() {
     this.onopen?.();
@@ -100,6 +100,19 @@ describe('web transport', () => {
     await vi.advanceTimersByTimeAsync(1000);
     FakeSocket.all[2]!.open();
     expect(states).toEqual(['connected', 'reconnecting', 'connected+resumed']);
+  });
+
+  it('shows the session expired at once when the host closes the socket for it, and stops reconnecting', async () => {
+    vi.useFakeTimers();
+    const fetch = vi.fn(async () => json(200, {}));
+    const t = createWebTransport({ baseUrl: 'http://127.0.0.1:9/', fetch, WebSocket: FakeSocket as never });
+    t.api.onStatusChanged(() => undefined);
+    FakeSocket.all[0]!.open();
+    FakeSocket.all[0]!.close(4401);
+    expect(t.connection.state()).toBe('session-expired');
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(FakeSocket.all).toHaveLength(1);
+    expect(fetch).not.toHaveBeenCalled();
   });
 
   it('caps the backoff at 5 s', async () => {

@@ -31,15 +31,48 @@ describe('openir serve web UI', () => {
     expect(JSON.parse(api.body).error.code).toBe('UNAUTHORIZED');
   });
 
-  it('exchanges the token for an HttpOnly, SameSite=Strict session cookie and drops it from the URL', async () => {
+  it('exchanges the token for an HttpOnly, SameSite=Strict, short-lived session cookie named after its port', async () => {
     const res = await rawRequest(web.url);
     expect(res.status).toBe(303);
     expect(res.headers.location).toBe('/');
     const setCookie = res.headers['set-cookie']?.[0] ?? '';
-    expect(setCookie).toMatch(/^openir_session=[A-Za-z0-9_-]+;/);
+    // Cookies for 127.0.0.1 reach every port: named per port, two hosts never share or overwrite one.
+    expect(setCookie).toMatch(new RegExp(`^openir_session_${web.port}=[A-Za-z0-9_-]{43};`));
     expect(setCookie).toMatch(/HttpOnly/i);
     expect(setCookie).toMatch(/SameSite=Strict/i);
+    expect(setCookie).toMatch(/Max-Age=1800(;|$)/);
     cookie = setCookie.split(';')[0] as string;
+  });
+
+  it('takes the printed token once: the same URL a second time is refused', async () => {
+    const again = await rawRequest(web.url);
+    expect(again.status).toBe(401);
+    expect(again.headers['set-cookie']).toBeUndefined();
+    expect(again.body).toContain('openir ui-url');
+    // Nor is it a bearer credential for the API.
+    const bearer = await rawRequest(`${web.origin}/api/v1/ops/getStatus`, {
+      method: 'POST',
+      body: '{}',
+      headers: { authorization: `Bearer ${web.token}` },
+    });
+    expect(bearer.status).toBe(401);
+  });
+
+  it('renews the cookie while the session is used, and ignores a cookie of another port', async () => {
+    const res = await rawRequest(`${web.origin}/api/v1/ops/getStatus`, {
+      method: 'POST',
+      body: '{}',
+      headers: { cookie },
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers['set-cookie']?.[0]).toMatch(new RegExp(`^${cookie};.*Max-Age=1800`));
+    const value = cookie.split('=')[1] as string;
+    const otherPort = await rawRequest(`${web.origin}/api/v1/ops/getStatus`, {
+      method: 'POST',
+      body: '{}',
+      headers: { cookie: `openir_session_${web.port + 1}=${value}` },
+    });
+    expect(otherPort.status).toBe(401);
   });
 
   it('serves the UI with a strict CSP to the session', async () => {

@@ -1,11 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { WebGuard } from '../../src/web/guard';
 import { SIGN_IN_LINK_TTL_MS, SignInLinks, signInLink } from '../../src/web/signInLink';
 import { rawRequest } from '../helpers/http';
 import { runCli } from '../helpers/node';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp';
-import { startWebHost, type WebHost } from '../helpers/webHost';
+import { sessionCookieOf, startWebHost, type WebHost } from '../helpers/webHost';
 
 const mode = (file: string) => fs.statSync(file).mode & 0o777;
 
@@ -48,7 +50,7 @@ describe('openir ui-url and the service host', () => {
     expect(b).not.toBe(a);
     const used = await rawRequest(a);
     expect(used.status).toBe(303);
-    const cookie = (used.headers['set-cookie']?.[0] ?? '').split(';')[0] as string;
+    const cookie = sessionCookieOf(used.headers);
     expect((await rawRequest(`${web.origin}/`, { headers: { cookie } })).status).toBe(200);
     expect((await rawRequest(a)).status).toBe(401);
     expect((await rawRequest(b)).status).toBe(303);
@@ -101,5 +103,117 @@ describe('a data directory owned by a service (OPENIR_HOST_SERVICE)', () => {
     expect(res.stderr).toContain('sudo systemctl start openir');
     expect(res.stderr).toContain('[HOST_NOT_RUNNING]');
     expect(fs.existsSync(path.join(home, 'run', 'host.sock'))).toBe(false);
+  });
+});
+
+describe('web sessions (the guard, on a clock of its own)', () => {
+  const limits = { idleMs: 1000, maxAgeMs: 10_000, maxSessions: 3 };
+
+  it('take the printed token once', () => {
+    const guard = new WebGuard(limits);
+    expect(guard.redeemPrintedToken('x'.repeat(43))).toBe(false);
+    expect(guard.redeemPrintedToken(guard.token)).toBe(true);
+    expect(guard.redeemPrintedToken(guard.token)).toBe(false);
+  });
+
+  it('end when idle, and live on while used until their lifetime', () => {
+    let now = 0;
+    const guard = new WebGuard(limits, () => now);
+    const ended: string[] = [];
+    guard.onSessionEnd((s) => ended.push(s));
+    const idle = guard.openSession();
+    const busy = guard.openSession();
+    for (now = 500; now < 9_500; now += 500) expect(guard.useSession(busy)).toBe(true);
+    expect(ended).toEqual([idle]);
+    expect(guard.useSession(idle)).toBe(false);
+    // Being looked at (an open event socket) is not use.
+    now = 9_900;
+    expect(guard.isAlive(busy)).toBe(true);
+    now = 10_000;
+    expect(guard.useSession(busy)).toBe(false);
+    expect(ended).toEqual([idle, busy]);
+    expect(guard.sessionCount).toBe(0);
+  });
+
+  it('are capped: signing in past the cap ends the least recently used', () => {
+    let now = 0;
+    const guard = new WebGuard(limits, () => now);
+    const ended: string[] = [];
+    guard.onSessionEnd((s) => ended.push(s));
+    const [a, b, c] = [guard.openSession(), guard.openSession(), guard.openSession()];
+    now = 100;
+    expect(guard.useSession(a)).toBe(true);
+    const d = guard.openSession();
+    expect(ended).toEqual([b]);
+    expect(guard.sessionCount).toBe(3);
+    expect([a, c, d].every((s) => guard.useSession(s))).toBe(true);
+    expect(guard.useSession(b)).toBe(false);
+  });
+});
+
+describe('a host with short sessions (OPENIR_WEB_SESSION_IDLE_MS)', () => {
+  let web: WebHost;
+
+  beforeAll(async () => {
+    web = await startWebHost({ OPENIR_VAULT: 'file', OPENIR_WEB_SESSION_IDLE_MS: '4000' });
+  });
+  afterAll(async () => {
+    await web.stop();
+    cleanupTempDirs();
+  });
+
+  it('ends an idle session: its event socket is closed with 4401 and its cookie is refused', async () => {
+    const first = await rawRequest(web.url);
+    expect(first.status).toBe(303);
+    expect(first.headers['set-cookie']?.[0]).toMatch(/Max-Age=4(;|$)/);
+    const cookie = sessionCookieOf(first.headers);
+    const ws = new WebSocket(`ws://127.0.0.1:${web.port}/api/v1/events`, {
+      headers: { cookie, origin: web.origin },
+    });
+    const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+    await new Promise((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('unexpected-response', (_req, res) => reject(new Error(`upgrade answered ${res.statusCode}`)));
+    });
+    // No timing asserted: the host closes it some time after 4 s of no use.
+    expect(await closed).toBe(4401);
+    const after = await rawRequest(`${web.origin}/api/v1/ops/getStatus`, {
+      method: 'POST',
+      body: '{}',
+      headers: { cookie },
+    });
+    expect(after.status).toBe(401);
+    expect(JSON.parse(after.body).error).toMatchObject({ code: 'UNAUTHORIZED' });
+    expect(JSON.parse(after.body).error.fix).toContain('openir ui-url');
+  });
+});
+
+describe('a host with few sessions (OPENIR_WEB_SESSION_MAX)', () => {
+  let web: WebHost;
+  const status = async (cookie: string) =>
+    (
+      await rawRequest(`${web.origin}/api/v1/ops/getStatus`, {
+        method: 'POST',
+        body: '{}',
+        headers: { cookie },
+      })
+    ).status;
+
+  beforeAll(async () => {
+    web = await startWebHost({ OPENIR_VAULT: 'file', OPENIR_WEB_SESSION_MAX: '2' });
+  });
+  afterAll(async () => {
+    await web.stop();
+    cleanupTempDirs();
+  });
+
+  it('keeps at most two sessions: a new sign-in ends the least recently used', async () => {
+    const a = await web.signIn();
+    const b = await web.signIn();
+    expect(await status(a)).toBe(200); // now b is the least recently used
+    const c = await web.signIn();
+    expect(await status(b)).toBe(401);
+    expect(await status(a)).toBe(200);
+    expect(await status(c)).toBe(200);
   });
 });

@@ -83,12 +83,24 @@ export function addServeCommand(program: Command, ctx: CommandContext): void {
             try {
               const { startWebUi } = await import('../../web/server.js');
               const { webUiFilePath } = await import('../../web/signInLink.js');
+              const { DEFAULT_SESSION_LIMITS } = await import('../../web/guard.js');
               web = await startWebUi({
                 api: running.host,
                 events: running.host.events,
                 log: running.logger.child('web'),
                 port: webPort,
                 signInFile: { path: webUiFilePath(paths.runDir), groupAccess: groupAccessFrom(io.env) },
+                // Shorter or fewer sessions for a stricter site (and for tests); longer or more are not offered.
+                sessionLimits: {
+                  idleMs: Math.min(
+                    wholeFrom(io.env.OPENIR_WEB_SESSION_IDLE_MS, DEFAULT_SESSION_LIMITS.idleMs),
+                    DEFAULT_SESSION_LIMITS.idleMs,
+                  ),
+                  maxSessions: Math.min(
+                    wholeFrom(io.env.OPENIR_WEB_SESSION_MAX, DEFAULT_SESSION_LIMITS.maxSessions),
+                    DEFAULT_SESSION_LIMITS.maxSessions,
+                  ),
+                },
               });
             } catch (error) {
               await running.close();

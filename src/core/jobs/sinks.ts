@@ -9,7 +9,7 @@ import { ErrorBodySchema, OpenIrError } from '../../shared/errors';
 import { STAGED_BYTES_HEADER, stagingPath } from '../../shared/jobs';
 import type { Connector } from '../connector';
 import type { OpenedSink } from './copyEnds';
-import type { LocalPathPolicy } from './pathPolicy';
+import { openNewFileForWrite, type LocalPathPolicy } from './pathPolicy';
 import { markTransient } from './retry';
 
 const REFUSAL_WAIT_MS = 1000;
@@ -48,7 +48,11 @@ export async function openLocalFileSink(
     held: async () => 0,
     open(offset) {
       if (offset !== 0) throw new Error('A local file sink starts at byte 0.');
-      stream = fs.createWriteStream(temp, { flags: 'wx', mode: 0o640, highWaterMark: LOCAL_WRITE_BUFFER });
+      // A new file, not through a link, checked on its handle (pathPolicy.ts).
+      stream = fs.createWriteStream(temp, {
+        fd: openNewFileForWrite(temp, dir, relative),
+        highWaterMark: LOCAL_WRITE_BUFFER,
+      });
       return stream;
     },
     async commit() {

@@ -1,4 +1,3 @@
-import fsp from 'node:fs/promises';
 import http from 'node:http';
 import { OpenIrError } from '../../shared/errors';
 import type { Connector } from '../connector';
@@ -45,17 +44,8 @@ export async function openSource(
   ]);
   const offset = source.offset ?? 0;
   if (credential.type === 'localFolder') {
-    const file = await deps.paths.forRead(credential.root, source.path);
-    const handle = await fsp.open(file, 'r').catch((error: Error) => {
-      throw new OpenIrError('DATA_SOURCE_FAILED', `Cannot read ${file}: ${error.message}.`, {
-        fix: 'Check that the file exists and that the OpenIR host may read it.',
-        cause: error,
-      });
-    });
-    const stat = await handle.stat().catch(async (error: unknown) => {
-      await handle.close();
-      throw error;
-    });
+    // Opened without following a link and checked on the handle (pathPolicy.ts).
+    const { handle, ...stat } = await deps.paths.openForRead(credential.root, source.path);
     // Resume only the same file: size and modification time as they were on the first try.
     const validator = `file:${stat.size}:${stat.mtimeMs}`;
     const start = offset > 0 && offset <= stat.size && source.validator === validator ? offset : 0;

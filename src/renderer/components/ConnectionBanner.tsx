@@ -53,8 +53,9 @@ export function SessionExpired() {
           <Code text={SESSION_EXPIRED_MESSAGE} />
         </p>
         <p className="muted">
-          Sessions end when the OpenIR host restarts; the URL it prints signs you in again. Nothing on this
-          node was changed.
+          By default sessions end after 30 minutes without use, 12 hours after sign-in, when more than 8 are
+          open (the least recently used goes), and when the OpenIR host restarts. Nothing on this node was
+          changed.
         </p>
       </Callout>
     </div>
