@@ -187,6 +187,9 @@ describe('PeerSync between two listeners (real HTTP/TLS on loopback)', () => {
       remoteAccessUrl: `${tls ? 'https' : 'http'}://127.0.0.1:${listener.port}`,
       remoteAccessCertSha256: listener.certSha256,
       peerKey: key.publicKey,
+      approval: 'approved',
+      approvedPeerKey: null,
+      syncKeyFingerprint: null,
     });
     return { store, sync, nodes, info, logger, reads };
   }

@@ -76,6 +76,9 @@ describe('status model', () => {
       remoteAccessUrl: null,
       remoteAccessCertSha256: null,
       peerKey: null,
+      approval: 'approved',
+      approvedPeerKey: null,
+      syncKeyFingerprint: null,
     };
     facts.session = { registration, state: 'connecting', connectedSince: null, irNodes: [node] };
     expect(status.report(false)).toMatchObject({
