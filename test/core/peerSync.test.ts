@@ -269,7 +269,7 @@ describe('PeerSync between two listeners (real HTTP/TLS on loopback)', () => {
     a.nodes.push(a.info(), b.info());
     await a.sync.syncNow('test');
     expect(a.sync.peersReachable).toBe(false);
-    expect(a.sync.problem?.message).toMatch(/not an Online node of this integration runtime/);
+    expect(a.sync.problem?.message).toMatch(/not an approved Online node of this integration runtime/);
     await expect(
       b.sync.answer({ v: 1, from: 'node-a4', to: 'someone-else', at: Date.now(), iv: '', tag: '', data: '' }),
     ).rejects.toMatchObject({
