@@ -93,7 +93,14 @@ test('with remote access on every node, the node joins and Home lists all three'
   expect(joined.code).toBe(0);
   const thirdStatus = joined.json as { status: string; syncKeyFingerprint: string };
   expect(thirdStatus.status).toBe('Pending');
-  await cp.adminOk(['ir', 'approve', 'ha-web-ir', 'ha-third', '--fingerprint', thirdStatus.syncKeyFingerprint]);
+  await cp.adminOk([
+    'ir',
+    'approve',
+    'ha-web-ir',
+    'ha-third',
+    '--fingerprint',
+    thirdStatus.syncKeyFingerprint,
+  ]);
   await expect(nodesTable().locator('tbody tr')).toHaveCount(3, { timeout: 15_000 });
   for (const name of ['ha-first', 'ha-web', 'ha-third']) {
     const row = nodesTable().getByRole('row', { name: new RegExp(`^${name}`) });
