@@ -277,6 +277,42 @@ describe('PeerSync between two listeners (real HTTP/TLS on loopback)', () => {
     });
   });
 
+  it('never syncs with a pending peer, either way; a peer whose key is not the approved one is refused', async () => {
+    const a = await peer('node-a5');
+    const b = await peer('node-b5');
+    await a.store.set(pg('approved-only'));
+    // b waits for approval: a lists it as pending, b (told only about itself) knows no peer.
+    a.nodes.push(a.info(), { ...b.info(), approval: 'pending' });
+    b.nodes.push({ ...b.info(), approval: 'pending' });
+    await a.sync.syncNow('test');
+    await b.sync.syncNow('test');
+    expect(await b.store.manifest()).toEqual([]);
+    expect(a.sync.peersReachable).toBe(true);
+    // Even told about a, a pending b syncs with no one (defence in depth beyond the control plane).
+    b.nodes.push(a.info());
+    await b.sync.syncNow('test');
+    expect(await b.store.manifest()).toEqual([]);
+
+    // Approved, but b now reports another key than the one pinned at its approval.
+    const other = await PeerKey.load(new FileVault(tempDir('openir-vault-')));
+    a.nodes.splice(0, a.nodes.length, a.info(), { ...b.info(), approvedPeerKey: other.publicKey });
+    b.nodes.splice(0, b.nodes.length, b.info(), a.info());
+    await a.sync.syncNow('test');
+    expect(a.sync.peersReachable).toBe(false);
+    expect(a.sync.problem).toMatchObject({ code: 'PEER_KEY_CHANGED' });
+    expect(a.sync.problem?.message).toMatch(
+      /'node-b5': its sync key changed to SHA256:\S+ without a new approval/,
+    );
+    await b.sync.syncNow('test');
+    expect(b.sync.problem?.message).toMatch(/HTTP 403.*sync key changed/);
+    expect(await b.store.manifest()).toEqual([]);
+
+    // Approved with the key it reports: the credential flows.
+    a.nodes.splice(0, a.nodes.length, a.info(), { ...b.info(), approvedPeerKey: b.info().peerKey });
+    await b.sync.syncNow('test');
+    expect((await b.store.manifest()).map((e) => e.name)).toEqual(['sales-db']);
+  });
+
   it('skips a synced credential this node would not accept, and says so', async () => {
     const { store } = nodeStore('node-x');
     const rejected: string[] = [];
