@@ -76,11 +76,31 @@ test('with remote access on every node, the node joins and Home lists all three'
   });
   expect(enabled.code, enabled.stderr).toBe(0);
   await page.getByRole('button', { name: 'Register' }).click();
+  // A second node waits for the admin: Home says so and shows the fingerprint to compare.
+  await expect(page.getByTestId('node-status')).toHaveText('Pending', { timeout: 15_000 });
+  const shown = page.getByTestId('sync-key-fingerprint');
+  await expect(shown).toHaveText(/^SHA256:[A-Za-z0-9+/]{43}$/);
+  const fingerprint = (await shown.textContent()) ?? '';
+  await expect(page.getByText('Waiting for approval')).toBeVisible();
+  await expect(page.getByText(`ir approve ha-web-ir ha-web --fingerprint ${fingerprint}`)).toBeVisible();
+  await shoot('home-pending-approval', true);
+  await cp.adminOk(['ir', 'approve', 'ha-web-ir', 'ha-web', '--fingerprint', fingerprint]);
   await expect(page.getByTestId('node-status')).toHaveText('Online', { timeout: 15_000 });
 
   await third.startHost();
   await third.enableRemoteAccess();
-  expect((await third.cli(['register', '--key-stdin', '--json'], key)).code).toBe(0);
+  const joined = await third.cli(['register', '--key-stdin', '--json'], key);
+  expect(joined.code).toBe(0);
+  const thirdStatus = joined.json as { status: string; syncKeyFingerprint: string };
+  expect(thirdStatus.status).toBe('Pending');
+  await cp.adminOk([
+    'ir',
+    'approve',
+    'ha-web-ir',
+    'ha-third',
+    '--fingerprint',
+    thirdStatus.syncKeyFingerprint,
+  ]);
   await expect(nodesTable().locator('tbody tr')).toHaveCount(3, { timeout: 15_000 });
   for (const name of ['ha-first', 'ha-web', 'ha-third']) {
     const row = nodesTable().getByRole('row', { name: new RegExp(`^${name}`) });

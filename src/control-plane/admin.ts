@@ -1,12 +1,13 @@
 import { existsSync } from 'node:fs';
+import { OpenIrError } from '../shared/errors';
 import type { IrSummary } from '../shared/controlPlaneApi';
 import { isoTime, systemClock, type Clock } from './clock';
 import { formatDuration } from './duration';
 import { table } from './format';
 import { dbPath, ensureDataDir } from './paths';
 import { problems } from './problems';
-import { IrRegistry, parseKeySlot, type KeyContext } from './registry';
-import { ControlPlaneStore } from './store';
+import { IrRegistry, parseKeySlot, type KeyContext, type KeyLimits, type NodeDecision } from './registry';
+import { ControlPlaneStore, type JoinApproval } from './store';
 
 /** What an admin command produced: the --json document and the text for people. */
 export interface CommandResult {
@@ -76,13 +77,34 @@ export function listIrs(session: AdminSession): CommandResult {
   return { json: { irs }, text };
 }
 
-export function showKeys(session: AdminSession, name: string, regenerate: string | undefined): CommandResult {
+export function showKeys(
+  session: AdminSession,
+  name: string,
+  regenerate: string | undefined,
+  limits: KeyLimits = {},
+): CommandResult {
+  if (regenerate === undefined && (limits.expiresInMs || limits.singleUse)) {
+    throw new OpenIrError('INVALID_INPUT', '--expires-in and --single-use apply to a new key.', {
+      fix: `Give the key to replace: ${CLI} ir keys ${quoteArg(name)} --regenerate key1 --expires-in 30m --single-use`,
+    });
+  }
   if (regenerate !== undefined) {
-    const result = session.registry.regenerateKey(name, parseKeySlot(regenerate), session.keyContext);
+    const result = session.registry.regenerateKey(name, parseKeySlot(regenerate), session.keyContext, limits);
+    const limitsText = [
+      result.expiresAt === null ? null : `It expires at ${result.expiresAt}.`,
+      result.singleUse ? 'It registers one node only.' : null,
+    ].filter((line): line is string => line !== null);
     return {
-      json: { name: result.name, slot: result.slot, key: result.key },
+      json: {
+        name: result.name,
+        slot: result.slot,
+        key: result.key,
+        expiresAt: result.expiresAt,
+        singleUse: result.singleUse,
+      },
       text: [
         `New ${result.slot} of '${result.name}': ${result.key}`,
+        ...limitsText,
         `The previous ${result.slot} can no longer register nodes; nodes already registered stay connected.`,
       ].join('\n'),
     };
@@ -96,8 +118,13 @@ export function showKeys(session: AdminSession, name: string, regenerate: string
     text: [
       `Authentication keys of '${listing.name}' (${listing.irId}):`,
       table(
-        ['SLOT', 'CREATED'],
-        listing.keys.map((key) => [key.slot, key.createdAt]),
+        ['SLOT', 'CREATED', 'EXPIRES', 'SINGLE USE'],
+        listing.keys.map((key) => [
+          key.slot,
+          key.createdAt,
+          key.expiresAt ?? 'never',
+          key.singleUse ? (key.usedAt ? `used ${key.usedAt}` : 'yes, unused') : 'no',
+        ]),
       ),
       note,
     ].join('\n'),
@@ -132,8 +159,48 @@ export function showNodes(session: AdminSession, name: string): CommandResult {
   const expireOfflineAfter =
     ir.expireOfflineAfterMs === null ? null : formatDuration(ir.expireOfflineAfterMs);
   return {
-    json: { ...summary, maxNodes: ir.maxNodes, expireOfflineAfter, removedNodes },
-    text: describeSummary(summary, ir.maxNodes, expireOfflineAfter, removedNodes),
+    json: {
+      ...summary,
+      maxNodes: ir.maxNodes,
+      expireOfflineAfter,
+      joinApproval: ir.joinApproval,
+      removedNodes,
+    },
+    text: describeSummary(summary, ir.maxNodes, expireOfflineAfter, removedNodes, ir.joinApproval),
+  };
+}
+
+/** `ir approve`: the node gets jobs, and its peers sync credentials with it, pinning the key approved here. */
+export function approveNode(
+  session: AdminSession,
+  irName: string,
+  nodeName: string,
+  fingerprint: string | undefined,
+): CommandResult {
+  const decision = session.registry.approveNode(irName, nodeName, fingerprint);
+  const before: Record<NodeDecision['was'], string> = {
+    pending: 'It now gets jobs, and its peers sync credentials with it.',
+    keyChanged: 'Its new sync key is pinned; its peers sync with it again.',
+    approved: 'It was approved already; its sync key is unchanged.',
+  };
+  return {
+    json: decision,
+    text: [
+      `Approved node '${decision.nodeName}' in '${decision.name}' with sync key ${decision.fingerprint ?? '(none reported yet)'}.`,
+      before[decision.was],
+      ...(fingerprint === undefined
+        ? [`Tip: pass --fingerprint with the value the node shows, so a key swapped on the way is refused.`]
+        : []),
+    ].join('\n'),
+  };
+}
+
+/** `ir reject`: the node waiting for approval is removed; its credential stops working. */
+export function rejectNode(session: AdminSession, irName: string, nodeName: string): CommandResult {
+  const decision = session.registry.rejectNode(irName, nodeName);
+  return {
+    json: decision,
+    text: `Rejected node '${decision.nodeName}' (sync key ${decision.fingerprint ?? 'none'}) and removed it from '${decision.name}'. It never received credentials; its channel closes at its next heartbeat.`,
   };
 }
 
@@ -141,6 +208,7 @@ export interface IrUpdate {
   maxNodes?: number;
   /** Milliseconds, or null for off. */
   expireOfflineAfterMs?: number | null;
+  joinApproval?: JoinApproval;
 }
 
 export function updateIr(session: AdminSession, name: string, update: IrUpdate): CommandResult {
@@ -165,6 +233,15 @@ export function updateIr(session: AdminSession, name: string, update: IrUpdate):
           : `'${updated.name}' now removes nodes Offline for longer than ${shown}; their slots become free.`,
       );
     }
+    if (update.joinApproval !== undefined) {
+      const updated = session.registry.updateJoinApproval(name, update.joinApproval);
+      result.joinApproval = updated.joinApproval;
+      lines.push(
+        updated.joinApproval === 'required'
+          ? `Nodes joining '${updated.name}' after its first wait Pending until you run: ${CLI} ir approve ${quoteArg(updated.name)} <node> --fingerprint <F>`
+          : `Nodes joining '${updated.name}' are approved as they register: anyone with a current auth key receives every credential.`,
+      );
+    }
     return result;
   });
   return { json, text: lines.join('\n') };
@@ -183,11 +260,17 @@ function describeSummary(
   maxNodes: number,
   expireOfflineAfter: string | null,
   removed: readonly RemovedNodeView[],
+  joinApproval: JoinApproval,
 ): string {
   const head = [
     `Integration runtime '${summary.name}' (${summary.irId}): ${summary.status}`,
-    `Nodes: ${summary.nodes.length}/${maxNodes}; expire Offline nodes: ${expireOfflineAfter === null ? 'off' : `after ${expireOfflineAfter}`}`,
+    `Nodes: ${summary.nodes.length}/${maxNodes}; expire Offline nodes: ${expireOfflineAfter === null ? 'off' : `after ${expireOfflineAfter}`}; join approval: ${joinApproval}`,
   ].join('\n');
+  const waiting = summary.nodes.filter((n) => approvalOf(n) !== 'approved');
+  const hints = waiting.map(
+    (n) =>
+      `'${n.name}' ${approvalOf(n) === 'pending' ? 'waits for approval' : 'reports a sync key other than the approved one; its peers refuse it'}. Compare ${n.syncKeyFingerprint ?? '(no key yet)'} with the node's, then: ${CLI} ir approve ${quoteArg(summary.name)} ${n.name} --fingerprint ${n.syncKeyFingerprint ?? '<F>'} (or ir reject)`,
+  );
   const tail = removed.map(
     (r) =>
       `Removed ${r.removedAt}: '${r.name}' (${r.nodeId}), ${r.reason === 'expired' ? `Offline since ${r.lastSeenAt ?? 'never seen'}, longer than ${expireOfflineAfter ?? 'the expiry then set'}` : 'replaced by a new registration of the same name'}`,
@@ -199,10 +282,24 @@ function describeSummary(
   return [
     head,
     table(
-      ['NAME', 'STATUS', 'JOBS', 'FQDN', 'VERSION', 'REMOTE ACCESS', 'LAST SEEN', 'REGISTERED', 'NODE ID'],
+      [
+        'NAME',
+        'STATUS',
+        'APPROVAL',
+        'SYNC KEY',
+        'JOBS',
+        'FQDN',
+        'VERSION',
+        'REMOTE ACCESS',
+        'LAST SEEN',
+        'REGISTERED',
+        'NODE ID',
+      ],
       summary.nodes.map((node) => [
         node.name,
         node.status,
+        approvalOf(node),
+        node.syncKeyFingerprint ?? 'none',
         `${node.runningJobs}/${node.jobLimit}`,
         node.fqdn,
         node.version,
@@ -212,8 +309,17 @@ function describeSummary(
         node.nodeId,
       ]),
     ),
+    ...hints,
     ...tail,
   ].join('\n');
+}
+
+/** What `ir nodes` says of a node's approval: pending, approved, or approved with a key since changed. */
+function approvalOf(node: IrSummary['nodes'][number]): 'pending' | 'approved' | 'key changed' {
+  if (node.approval === 'pending') return 'pending';
+  return node.approvedPeerKey !== null && node.peerKey !== null && node.approvedPeerKey !== node.peerKey
+    ? 'key changed'
+    : 'approved';
 }
 
 function quoteArg(text: string): string {

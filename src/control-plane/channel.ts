@@ -15,7 +15,7 @@ import type { Clock } from './clock';
 import type { Logger } from './log';
 import { problems } from './problems';
 import type { ControlPlaneStore, NodeRow } from './store';
-import { statusFingerprint } from './summary';
+import { statusFingerprint, summaryForNode } from './summary';
 
 /** Normal closure while the server stops; nodes retry. */
 const GOING_AWAY = 1001;
@@ -140,7 +140,7 @@ export class ChannelHub {
     this.toldFingerprint.set(irId, fingerprint);
     for (const connection of this.connections.values()) {
       if (connection.irId === irId && connection.nodeId !== exceptNodeId) {
-        send(connection.socket, { type: 'irChanged', ir: summary });
+        send(connection.socket, { type: 'irChanged', ir: summaryForNode(summary, connection.nodeId) });
       }
     }
   }
@@ -229,7 +229,7 @@ export class ChannelHub {
         nodeId: node.id,
         heartbeatIntervalMs: this.deps.heartbeatIntervalMs,
         heartbeatTimeoutMs: this.deps.heartbeatTimeoutMs,
-        ir,
+        ir: summaryForNode(ir, node.id),
       });
     }
     this.irChanged(node.irId, node.id);
@@ -268,7 +268,7 @@ export class ChannelHub {
     }
     this.armSilenceTimer(connection);
     const ir = this.deps.summarize(connection.irId);
-    if (ir) send(connection.socket, { type: 'heartbeatAck', ir });
+    if (ir) send(connection.socket, { type: 'heartbeatAck', ir: summaryForNode(ir, connection.nodeId) });
     this.irChanged(connection.irId, connection.nodeId);
     const jobs = this.deps.jobs?.();
     if (!connection.ready) {

@@ -66,7 +66,11 @@ export class JobDispatcher {
         let best: { nodeId: string; nodeName: string; free: number } | null = null;
         for (const candidate of link.readyNodes(irId)) {
           const node = store.findNode(candidate.nodeId);
-          if (!node) continue;
+          // Jobs only for nodes an admin let in, with the sync key that was approved: a node waiting
+          // for approval (or whose key changed) has no credentials from its peers to run them with.
+          if (!node || node.approval !== 'approved') continue;
+          if (node.approvedPeerKey !== null && node.peerKey !== null && node.peerKey !== node.approvedPeerKey)
+            continue;
           const free = node.jobLimit - store.jobs.activeOfNode(node.id).length;
           if (free > 0 && (!best || free > best.free)) best = { ...candidate, free };
         }

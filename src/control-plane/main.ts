@@ -2,8 +2,10 @@ import { homedir } from 'node:os';
 import { Command, CommanderError } from 'commander';
 import { OpenIrError, isOpenIrError, type ErrorBody } from '../shared/errors';
 import {
+  approveNode,
   createIr,
   listIrs,
+  rejectNode,
   openAdminSession,
   removeNode,
   showKeys,
@@ -18,6 +20,9 @@ import { streamLogger } from './log';
 import { sendWake } from './wake';
 import { resolveDataDir, type DataDirContext } from './paths';
 import { DEFAULT_MAX_NODES, MAX_NODES_CEILING } from './registry';
+import { JOIN_APPROVALS, type JoinApproval } from './store';
+import { normalizeSyncKeyFingerprint } from '../shared/syncKey';
+import { problems } from './problems';
 import {
   ControlPlaneServer,
   DEFAULT_HEARTBEAT_INTERVAL_MS,
@@ -149,8 +154,29 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
   withCommon(ir.command('keys <name>'))
     .description('Show when the auth keys were made, or replace one with --regenerate.')
     .option('--regenerate <slot>', 'key1 or key2: revoke that key and print its replacement')
-    .action((name: string, options: CommonOptions & { regenerate?: string }) =>
-      attempt(fail, () => admin(options, (s) => showKeys(s, name, options.regenerate))),
+    .option(
+      '--expires-in <duration>',
+      'with --regenerate: the new key registers nodes only this long (30m, 2h, 7d)',
+    )
+    .option('--single-use', 'with --regenerate: the new key registers one node, then no more')
+    .action(
+      (
+        name: string,
+        options: CommonOptions & { regenerate?: string; expiresIn?: string; singleUse?: boolean },
+      ) =>
+        attempt(fail, () => {
+          const expiresInMs =
+            options.expiresIn === undefined
+              ? null
+              : parseDurationOption(
+                  options.expiresIn,
+                  '--expires-in',
+                  'make a key that does not expire (leave --expires-in out)',
+                );
+          admin(options, (s) =>
+            showKeys(s, name, options.regenerate, { expiresInMs, singleUse: options.singleUse === true }),
+          );
+        }),
     );
   withCommon(ir.command('nodes <name>'))
     .description('Show the nodes of an integration runtime and their status.')
@@ -166,23 +192,65 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
       '--expire-offline-after <duration>',
       'remove nodes Offline longer than this (30m, 2h, 7d), freeing their slots; off (the default) keeps them',
     )
-    .action((name: string, options: CommonOptions & { maxNodes?: string; expireOfflineAfter?: string }) =>
-      attempt(fail, () => {
-        if (options.maxNodes === undefined && options.expireOfflineAfter === undefined) {
-          throw new OpenIrError('INVALID_INPUT', 'Nothing to change.', {
-            fix: 'Give --max-nodes <n> and/or --expire-offline-after <duration|off>.',
-          });
+    .option(
+      '--join-approval <policy>',
+      'required (the default): nodes after the first wait Pending for `ir approve`; auto: they are approved as they register',
+    )
+    .action(
+      (
+        name: string,
+        options: CommonOptions & { maxNodes?: string; expireOfflineAfter?: string; joinApproval?: string },
+      ) =>
+        attempt(fail, () => {
+          if (
+            options.maxNodes === undefined &&
+            options.expireOfflineAfter === undefined &&
+            options.joinApproval === undefined
+          ) {
+            throw new OpenIrError('INVALID_INPUT', 'Nothing to change.', {
+              fix: 'Give --max-nodes <n>, --expire-offline-after <duration|off> and/or --join-approval required|auto.',
+            });
+          }
+          const joinApproval = options.joinApproval;
+          if (joinApproval !== undefined && !JOIN_APPROVALS.includes(joinApproval as JoinApproval))
+            throw problems.invalidJoinApproval(joinApproval);
+          const update = {
+            ...(options.maxNodes === undefined
+              ? {}
+              : { maxNodes: parseWhole('--max-nodes', options.maxNodes) }),
+            ...(options.expireOfflineAfter === undefined
+              ? {}
+              : { expireOfflineAfterMs: parseExpireAfter(options.expireOfflineAfter) }),
+            ...(joinApproval === undefined ? {} : { joinApproval: joinApproval as JoinApproval }),
+          };
+          admin(options, (s) => updateIr(s, name, update));
+        }),
+    );
+  withCommon(ir.command('approve <name> <node>'))
+    .description(
+      'Let a Pending node in (or accept the new sync key of a node whose key changed): it gets jobs and credentials.',
+    )
+    .option(
+      '--fingerprint <F>',
+      "the sync key fingerprint the node shows (SHA256:…); refused if the node's key is another",
+    )
+    .action((name: string, node: string, options: CommonOptions & { fingerprint?: string }) =>
+      attemptAsync(fail, async () => {
+        let fingerprint: string | undefined;
+        if (options.fingerprint !== undefined) {
+          const normal = normalizeSyncKeyFingerprint(options.fingerprint);
+          if (!normal) throw problems.invalidFingerprint(options.fingerprint);
+          fingerprint = normal;
         }
-        const update = {
-          ...(options.maxNodes === undefined
-            ? {}
-            : { maxNodes: parseWhole('--max-nodes', options.maxNodes) }),
-          ...(options.expireOfflineAfter === undefined
-            ? {}
-            : { expireOfflineAfterMs: parseExpireAfter(options.expireOfflineAfter) }),
-        };
-        admin(options, (s) => updateIr(s, name, update));
+        admin(options, (s) => approveNode(s, name, node, fingerprint));
+        // Jobs queued while no approved node had room can go to this one now.
+        await sendWake(resolveDataDir(options.data, contextOf(io)));
       }),
+    );
+  withCommon(ir.command('reject <name> <node>'))
+    .description('Refuse a Pending node: it is removed and never receives credentials.')
+    .action((name: string, node: string, options: CommonOptions) =>
+      attempt(fail, () => admin(options, (s) => rejectNode(s, name, node))),
     );
   withCommon(ir.command('remove-node <name> <node>'))
     .description('Remove a node from an integration runtime; its credential stops working.')

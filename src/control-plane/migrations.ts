@@ -143,6 +143,26 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 8,
+    name: 'joining needs approval (per-IR policy, pending nodes, pinned sync keys); expiring and single-use auth keys',
+    up(db) {
+      // Existing IRs get the new default too: a node joining after the upgrade waits for `ir approve`.
+      db.exec(
+        "ALTER TABLE irs ADD COLUMN join_approval TEXT NOT NULL DEFAULT 'required' CHECK (join_approval IN ('required', 'auto'))",
+      );
+      // Nodes registered before the upgrade were let in by the old rules: they stay approved,
+      // with the sync key they report now as their pin.
+      db.exec(
+        "ALTER TABLE nodes ADD COLUMN approval TEXT NOT NULL DEFAULT 'approved' CHECK (approval IN ('pending', 'approved'))",
+      );
+      db.exec('ALTER TABLE nodes ADD COLUMN approved_peer_key TEXT');
+      db.exec('UPDATE nodes SET approved_peer_key = peer_key');
+      db.exec('ALTER TABLE auth_keys ADD COLUMN expires_at INTEGER');
+      db.exec('ALTER TABLE auth_keys ADD COLUMN single_use INTEGER NOT NULL DEFAULT 0');
+      db.exec('ALTER TABLE auth_keys ADD COLUMN used_at INTEGER');
+    },
+  },
 ];
 
 export function currentSchemaVersion(db: Database): number {

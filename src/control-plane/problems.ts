@@ -45,6 +45,46 @@ export const problems = {
         fix: `Get the current key with \`openir-control-plane ir keys ${irName}\` (or regenerate one with --regenerate key1|key2) and register again.`,
       },
     ),
+  authKeyExpired: (irName: string, slot: string, expiredAtMs: number) =>
+    new OpenIrError(
+      'AUTH_KEY_EXPIRED',
+      `This authentication key (${slot} of '${irName}') expired on ${isoTime(expiredAtMs)} and can no longer register nodes.`,
+      {
+        fix: `Ask the admin for a new key: \`openir-control-plane ir keys ${irName} --regenerate ${slot} --expires-in 30m\`, then register within that time.`,
+      },
+    ),
+  authKeyUsed: (irName: string, slot: string, usedAtMs: number) =>
+    new OpenIrError(
+      'AUTH_KEY_USED',
+      `This single-use authentication key (${slot} of '${irName}') already registered a node on ${isoTime(usedAtMs)}.`,
+      {
+        fix: `Ask the admin for a new key for this node: \`openir-control-plane ir keys ${irName} --regenerate ${slot} --single-use\`.`,
+      },
+    ),
+  fingerprintMismatch: (irName: string, nodeName: string, given: string, actual: string | null) =>
+    new OpenIrError(
+      'SYNC_KEY_FINGERPRINT_MISMATCH',
+      actual === null
+        ? `Node '${nodeName}' has not reported a sync key yet, so it cannot be approved with --fingerprint ${given}.`
+        : `Node '${nodeName}' reports the sync key ${actual}, not ${given}. It was not approved.`,
+      {
+        fix: `Compare with the fingerprint the node shows (its Home page or \`openir status\`). If they differ, do not approve it: another machine may have registered under that name (\`openir-control-plane ir reject ${irName} ${nodeName}\`).`,
+      },
+    ),
+  notPending: (irName: string, nodeName: string) =>
+    new OpenIrError(
+      'INVALID_INPUT',
+      `Node '${nodeName}' is approved and its sync key has not changed, so there is nothing to reject.`,
+      {
+        fix: `To take it out of the IR, remove it: \`openir-control-plane ir remove-node ${irName} ${nodeName}\`.`,
+      },
+    ),
+  invalidJoinApproval: (text: string) =>
+    new OpenIrError('INVALID_INPUT', `--join-approval takes required or auto, not '${text}'.`),
+  invalidFingerprint: (text: string) =>
+    new OpenIrError('INVALID_INPUT', `'${text}' is not a sync key fingerprint.`, {
+      fix: 'Copy it as the node shows it: SHA256: followed by 43 characters.',
+    }),
   nodeLimitReached: (irName: string, maxNodes: number) =>
     new OpenIrError(
       'NODE_LIMIT_REACHED',

@@ -8,12 +8,15 @@ import { hashSecret, newSecret, secretMatchesHash } from './secrets';
 import {
   KEY_SLOTS,
   type ControlPlaneStore,
+  type AuthKeyRow,
   type IrRow,
+  type JoinApproval,
   type KeySlot,
   type NodeRemovalRow,
   type NodeRow,
 } from './store';
 import { irSummary } from './summary';
+import { syncKeyFingerprint } from './syncKey';
 
 export const DEFAULT_MAX_NODES = 4;
 export const MAX_NODES_CEILING = 100;
@@ -44,13 +47,41 @@ export interface IrListEntry {
 export interface KeyListing {
   irId: string;
   name: string;
-  keys: { slot: KeySlot; createdAt: string }[];
+  keys: {
+    slot: KeySlot;
+    createdAt: string;
+    /** When the key stops registering nodes; null: never. */
+    expiresAt: string | null;
+    singleUse: boolean;
+    /** When a single-use key registered its node; null: not used yet. */
+    usedAt: string | null;
+  }[];
 }
 
 export interface RegeneratedKey {
   name: string;
   slot: KeySlot;
   key: string;
+  expiresAt: string | null;
+  singleUse: boolean;
+}
+
+/** `ir keys --regenerate`'s limits on the new key. */
+export interface KeyLimits {
+  expiresInMs?: number | null;
+  singleUse?: boolean;
+}
+
+/** A node an admin approved (or rejected): what `ir approve` and `ir reject` report. */
+export interface NodeDecision {
+  irId: string;
+  name: string;
+  nodeId: string;
+  nodeName: string;
+  /** `SHA256:…` of the sync key now pinned (approve) or of the key the node reported (reject). */
+  fingerprint: string | null;
+  /** What the node was before: waiting, or approved with another key than the one it reports. */
+  was: 'pending' | 'keyChanged' | 'approved';
 }
 
 export interface RegisteredNode {
@@ -60,6 +91,7 @@ export interface RegisteredNode {
   nodeCredential: string;
   /** The node of the same name this registration replaced (`replace`), or null. */
   replaced: NodeRow | null;
+  approval: 'pending' | 'approved';
 }
 
 /** A node removed by the control plane itself: it was Offline longer than its IR allows. */
@@ -107,6 +139,7 @@ export class IrRegistry {
       maxNodes,
       createdAtMs: this.clock.nowMs(),
       expireOfflineAfterMs: null,
+      joinApproval: 'required',
     };
     const secrets = { key1: this.newSecret(), key2: this.newSecret() };
     this.store.exclusive(() => {
@@ -150,20 +183,85 @@ export class IrRegistry {
     return {
       irId: ir.id,
       name: ir.name,
-      keys: current.map((key) => ({ slot: key.slot, createdAt: isoTime(key.createdAtMs) })),
+      keys: current.map((key) => ({
+        slot: key.slot,
+        createdAt: isoTime(key.createdAtMs),
+        expiresAt: key.expiresAtMs === null ? null : isoTime(key.expiresAtMs),
+        singleUse: key.singleUse,
+        usedAt: key.usedAtMs === null ? null : isoTime(key.usedAtMs),
+      })),
     };
   }
 
   /** Only new registrations are affected: registered nodes authenticate with their own credential. */
-  regenerateKey(name: string, slot: KeySlot, context: KeyContext): RegeneratedKey {
+  regenerateKey(name: string, slot: KeySlot, context: KeyContext, limits: KeyLimits = {}): RegeneratedKey {
     const ir = this.irByName(name);
     const secret = this.newSecret();
     const nowMs = this.clock.nowMs();
+    const expiresAtMs = limits.expiresInMs ? nowMs + limits.expiresInMs : null;
+    const singleUse = limits.singleUse ?? false;
     this.store.exclusive(() => {
       this.store.revokeKey(ir.id, slot, nowMs);
-      this.store.insertKey({ irId: ir.id, slot, secretHash: hashSecret(secret), createdAtMs: nowMs });
+      this.store.insertKey({
+        irId: ir.id,
+        slot,
+        secretHash: hashSecret(secret),
+        createdAtMs: nowMs,
+        expiresAtMs,
+        singleUse,
+      });
     });
-    return { name: ir.name, slot, key: this.authKey(ir, context, secret) };
+    return {
+      name: ir.name,
+      slot,
+      key: this.authKey(ir, context, secret),
+      expiresAt: expiresAtMs === null ? null : isoTime(expiresAtMs),
+      singleUse,
+    };
+  }
+
+  /** `ir update --join-approval`. */
+  updateJoinApproval(
+    name: string,
+    policy: JoinApproval,
+  ): { irId: string; name: string; joinApproval: JoinApproval } {
+    const ir = this.irByName(name);
+    this.store.updateJoinApproval(ir.id, policy);
+    return { irId: ir.id, name: ir.name, joinApproval: policy };
+  }
+
+  /**
+   * Approves a node waiting to join, or one whose sync key changed since its
+   * approval, pinning the key it reports now. With `fingerprint`, only if
+   * that is the key's fingerprint: the admin compares what the node shows
+   * with what the control plane got, so a key swapped on the way is refused.
+   */
+  approveNode(irName: string, nodeName: string, fingerprint?: string): NodeDecision {
+    return this.store.exclusive(() => {
+      const ir = this.irByName(irName);
+      const node = this.store.findNodeByName(ir.id, nodeName);
+      if (!node) throw problems.nodeNotFound(ir.name, nodeName);
+      const actual = node.peerKey ? syncKeyFingerprint(node.peerKey) : null;
+      if (fingerprint !== undefined && fingerprint !== actual)
+        throw problems.fingerprintMismatch(ir.name, node.name, fingerprint, actual);
+      const was = approvalState(node);
+      this.store.approveNode(node.id, node.peerKey);
+      return { irId: ir.id, name: ir.name, nodeId: node.id, nodeName: node.name, fingerprint: actual, was };
+    });
+  }
+
+  /** Refuses a node waiting to join (or one whose key changed): it is removed, and its credential stops working. */
+  rejectNode(irName: string, nodeName: string): NodeDecision {
+    return this.store.exclusive(() => {
+      const ir = this.irByName(irName);
+      const node = this.store.findNodeByName(ir.id, nodeName);
+      if (!node) throw problems.nodeNotFound(ir.name, nodeName);
+      const was = approvalState(node);
+      if (was === 'approved') throw problems.notPending(ir.name, node.name);
+      this.store.deleteNode(node.id);
+      const fingerprint = node.peerKey ? syncKeyFingerprint(node.peerKey) : null;
+      return { irId: ir.id, name: ir.name, nodeId: node.id, nodeName: node.name, fingerprint, was };
+    });
   }
 
   updateMaxNodes(name: string, maxNodes: number): { irId: string; name: string; maxNodes: number } {
@@ -276,10 +374,10 @@ export class IrRegistry {
     const nodeId = this.newId();
     const nodeCredential = this.newSecret();
     const nodeName = request.nodeName.trim();
-    const { ir, replaced } = this.store.exclusive(() => {
+    const { ir, replaced, approval } = this.store.exclusive(() => {
       const found = this.store.findIrById(request.irId);
       if (!found) throw problems.irNotFoundInKey();
-      this.checkSecret(found, request.secret);
+      const key = this.checkSecret(found, request.secret);
       const sameName = this.store.findNodeByName(found.id, nodeName);
       if (sameName && request.replace) {
         this.store.deleteNode(sameName.id);
@@ -297,6 +395,12 @@ export class IrRegistry {
       // The joiner too: once in, it could no longer turn it on (it is locked with two nodes), and the
       // next joiner would be refused because of it.
       if (existing.length > 0 && !request.remoteAccessUrl) throw problems.joinerNeedsRemoteAccess(found.name);
+      // The first node holds no one else's secrets, so it needs no approval; later ones would receive
+      // every credential, so by default an admin lets them in (`ir approve`).
+      const approval: RegisteredNode['approval'] =
+        existing.length === 0 || found.joinApproval === 'auto' ? 'approved' : 'pending';
+      // Used up by this registration only: a refusal above rolls the transaction back and keeps the key.
+      if (key.singleUse) this.store.markKeyUsed(key.id, this.clock.nowMs());
       this.store.insertNode(
         {
           remoteAccessUrl: request.remoteAccessUrl ?? null,
@@ -309,12 +413,14 @@ export class IrRegistry {
           version: request.version,
           platform: request.platform,
           credentialHash: hashSecret(nodeCredential),
+          approval,
+          approvedPeerKey: approval === 'approved' ? (request.peerKey ?? null) : null,
         },
         this.clock.nowMs(),
       );
-      return { ir: found, replaced: sameName && request.replace ? sameName : null };
+      return { ir: found, replaced: sameName && request.replace ? sameName : null, approval };
     });
-    return { ir, nodeId, nodeName, nodeCredential, replaced };
+    return { ir, nodeId, nodeName, nodeCredential, replaced, approval };
   }
 
   /**
@@ -340,11 +446,19 @@ export class IrRegistry {
     return secretMatchesHash(credential, node.credentialHash) ? node : null;
   }
 
-  private checkSecret(ir: IrRow, secret: string): void {
+  /** The current key `secret` is, if it may still register a node (not expired, not used up). */
+  private checkSecret(ir: IrRow, secret: string): AuthKeyRow {
     const keys = this.store.keysOf(ir.id);
     // Test every key (no early exit) so timing does not tell current from revoked.
     const matches = keys.filter((key) => secretMatchesHash(secret, key.secretHash));
-    if (matches.some((key) => key.revokedAtMs === null)) return;
+    const current = matches.find((key) => key.revokedAtMs === null);
+    if (current) {
+      if (current.expiresAtMs !== null && this.clock.nowMs() >= current.expiresAtMs)
+        throw problems.authKeyExpired(ir.name, current.slot, current.expiresAtMs);
+      if (current.singleUse && current.usedAtMs !== null)
+        throw problems.authKeyUsed(ir.name, current.slot, current.usedAtMs);
+      return current;
+    }
     const revoked = matches.find((key) => key.revokedAtMs !== null);
     if (revoked?.revokedAtMs) throw problems.authKeyRevoked(ir.name, revoked.revokedAtMs);
     throw problems.authKeyInvalid();
@@ -369,6 +483,13 @@ export class IrRegistry {
       secret,
     });
   }
+}
+
+function approvalState(node: NodeRow): NodeDecision['was'] {
+  if (node.approval === 'pending') return 'pending';
+  return node.approvedPeerKey !== null && node.peerKey !== null && node.approvedPeerKey !== node.peerKey
+    ? 'keyChanged'
+    : 'approved';
 }
 
 function removalOf(node: NodeRow, reason: NodeRemovalRow['reason'], nowMs: number): NodeRemovalRow {

@@ -12,6 +12,7 @@ import { OpenIrError, httpStatusFor, isOpenIrError, toErrorBody, type ErrorBody 
 import { ChannelHub } from './channel';
 import { JobDispatcher } from './dispatcher';
 import { DEFAULT_STAGING_MAX_BYTES, DEFAULT_STAGING_RETENTION_MS, registerStagingRoute } from './staging';
+import { syncKeyFingerprint } from './syncKey';
 import { listenForWake, type WakeListener } from './wake';
 import { systemClock, type Clock } from './clock';
 import { formatDuration, formatElapsed } from './duration';
@@ -315,7 +316,9 @@ function buildApp(deps: AppDeps): FastifyInstance<HttpsServer> {
       );
     }
     deps.log.info(
-      `Registered node '${registered.nodeName}' (${registered.nodeId}) in '${registered.ir.name}'`,
+      registered.approval === 'pending'
+        ? `Registered node '${registered.nodeName}' (${registered.nodeId}) in '${registered.ir.name}'; it waits for approval: openir-control-plane ir approve ${registered.ir.name} ${registered.nodeName} --fingerprint ${parsed.data.peerKey ? syncKeyFingerprint(parsed.data.peerKey) : '<from the node>'}`
+        : `Registered node '${registered.nodeName}' (${registered.nodeId}) in '${registered.ir.name}'`,
     );
     deps.hub.irChanged(registered.ir.id);
     return {
@@ -327,6 +330,7 @@ function buildApp(deps: AppDeps): FastifyInstance<HttpsServer> {
       heartbeatIntervalMs: deps.heartbeatIntervalMs,
       heartbeatTimeoutMs: deps.heartbeatTimeoutMs,
       replacedNodeId: registered.replaced?.id ?? null,
+      approval: registered.approval,
     };
   });
 

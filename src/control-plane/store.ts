@@ -15,7 +15,13 @@ export interface IrRow {
   createdAtMs: number;
   /** Nodes Offline longer than this are removed; null: never (the default). */
   expireOfflineAfterMs: number | null;
+  /** `required`: nodes after the first wait for `ir approve`; `auto`: they are approved as they join. */
+  joinApproval: JoinApproval;
 }
+
+export const JOIN_APPROVALS = ['required', 'auto'] as const;
+export type JoinApproval = (typeof JOIN_APPROVALS)[number];
+export type NodeApproval = 'pending' | 'approved';
 
 export type NodeRemovalReason = 'expired' | 'replaced';
 
@@ -36,6 +42,11 @@ export interface AuthKeyRow {
   secretHash: string;
   createdAtMs: number;
   revokedAtMs: number | null;
+  /** Past this the key registers nothing (`--expires-in`); null: no expiry. */
+  expiresAtMs: number | null;
+  /** `--single-use`: the first registration with it uses it up. */
+  singleUse: boolean;
+  usedAtMs: number | null;
 }
 
 export interface NodeRow {
@@ -55,6 +66,9 @@ export interface NodeRow {
   remoteAccessUrl: string | null;
   remoteAccessCertSha256: string | null;
   peerKey: string | null;
+  approval: NodeApproval;
+  /** The sync key pinned when the node was approved; its peers refuse any other. */
+  approvedPeerKey: string | null;
 }
 
 /** What a node says about how peers reach it (registration and every heartbeat). */
@@ -72,6 +86,8 @@ export interface NewNode extends PeerIdentity {
   version: string;
   platform: string;
   credentialHash: string;
+  approval: NodeApproval;
+  approvedPeerKey: string | null;
 }
 
 export interface Heartbeat extends PeerIdentity {
@@ -94,6 +110,7 @@ interface RawIr {
   max_nodes: number;
   created_at: number;
   expire_offline_after_ms: number | null;
+  join_approval: JoinApproval;
 }
 interface RawRemoval {
   ir_id: string;
@@ -110,6 +127,9 @@ interface RawKey {
   secret_hash: string;
   created_at: number;
   revoked_at: number | null;
+  expires_at: number | null;
+  single_use: number;
+  used_at: number | null;
 }
 interface RawNode {
   id: string;
@@ -128,6 +148,8 @@ interface RawNode {
   remote_access_url: string | null;
   remote_access_cert_sha256: string | null;
   peer_key: string | null;
+  approval: NodeApproval;
+  approved_peer_key: string | null;
 }
 
 const toIr = (r: RawIr): IrRow => ({
@@ -136,6 +158,7 @@ const toIr = (r: RawIr): IrRow => ({
   maxNodes: r.max_nodes,
   createdAtMs: r.created_at,
   expireOfflineAfterMs: r.expire_offline_after_ms,
+  joinApproval: r.join_approval,
 });
 const toRemoval = (r: RawRemoval): NodeRemovalRow => ({
   irId: r.ir_id,
@@ -152,6 +175,9 @@ const toKey = (r: RawKey): AuthKeyRow => ({
   secretHash: r.secret_hash,
   createdAtMs: r.created_at,
   revokedAtMs: r.revoked_at,
+  expiresAtMs: r.expires_at,
+  singleUse: r.single_use === 1,
+  usedAtMs: r.used_at,
 });
 const toNode = (r: RawNode): NodeRow => ({
   id: r.id,
@@ -170,6 +196,8 @@ const toNode = (r: RawNode): NodeRow => ({
   remoteAccessUrl: r.remote_access_url,
   remoteAccessCertSha256: r.remote_access_cert_sha256,
   peerKey: r.peer_key,
+  approval: r.approval,
+  approvedPeerKey: r.approved_peer_key,
 });
 
 const IDENTITY_KEYS = {
@@ -253,9 +281,24 @@ export class ControlPlaneStore {
   insertIr(ir: IrRow): void {
     this.db
       .prepare(
-        'INSERT INTO irs (id, name, max_nodes, created_at, expire_offline_after_ms) VALUES (?, ?, ?, ?, ?)',
+        'INSERT INTO irs (id, name, max_nodes, created_at, expire_offline_after_ms, join_approval) VALUES (?, ?, ?, ?, ?, ?)',
       )
-      .run(ir.id, ir.name, ir.maxNodes, ir.createdAtMs, ir.expireOfflineAfterMs);
+      .run(ir.id, ir.name, ir.maxNodes, ir.createdAtMs, ir.expireOfflineAfterMs, ir.joinApproval);
+  }
+
+  updateJoinApproval(irId: string, policy: JoinApproval): void {
+    this.db.prepare('UPDATE irs SET join_approval = ? WHERE id = ?').run(policy, irId);
+  }
+
+  /** Approves a node and pins `peerKey` (the key it reports as the admin approves) for its peers. */
+  approveNode(nodeId: string, peerKey: string | null): void {
+    this.db
+      .prepare("UPDATE nodes SET approval = 'approved', approved_peer_key = ? WHERE id = ?")
+      .run(peerKey, nodeId);
+  }
+
+  markKeyUsed(keyId: number, nowMs: number): void {
+    this.db.prepare('UPDATE auth_keys SET used_at = ? WHERE id = ?').run(nowMs, keyId);
   }
 
   updateExpireOfflineAfter(irId: string, ms: number | null): void {
@@ -315,10 +358,22 @@ export class ControlPlaneStore {
     return this.db.prepare<[], RawIr>('SELECT * FROM irs ORDER BY name').all().map(toIr);
   }
 
-  insertKey(key: Omit<AuthKeyRow, 'id' | 'revokedAtMs'>): void {
+  insertKey(
+    key: Omit<AuthKeyRow, 'id' | 'revokedAtMs' | 'expiresAtMs' | 'singleUse' | 'usedAtMs'> &
+      Partial<Pick<AuthKeyRow, 'expiresAtMs' | 'singleUse'>>,
+  ): void {
     this.db
-      .prepare('INSERT INTO auth_keys (ir_id, slot, secret_hash, created_at) VALUES (?, ?, ?, ?)')
-      .run(key.irId, key.slot, key.secretHash, key.createdAtMs);
+      .prepare(
+        'INSERT INTO auth_keys (ir_id, slot, secret_hash, created_at, expires_at, single_use) VALUES (?, ?, ?, ?, ?, ?)',
+      )
+      .run(
+        key.irId,
+        key.slot,
+        key.secretHash,
+        key.createdAtMs,
+        key.expiresAtMs ?? null,
+        key.singleUse ? 1 : 0,
+      );
   }
 
   revokeKey(irId: string, slot: KeySlot, nowMs: number): void {
@@ -339,8 +394,8 @@ export class ControlPlaneStore {
     this.db
       .prepare(
         `INSERT INTO nodes (id, ir_id, name, fqdn, version, platform, credential_hash, registered_at,
-                            remote_access_url, remote_access_cert_sha256, peer_key)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+                            remote_access_url, remote_access_cert_sha256, peer_key, approval, approved_peer_key)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         node.id,
@@ -354,6 +409,8 @@ export class ControlPlaneStore {
         node.remoteAccessUrl ?? null,
         node.remoteAccessCertSha256 ?? null,
         node.peerKey ?? null,
+        node.approval,
+        node.approvedPeerKey,
       );
   }
 
@@ -398,7 +455,10 @@ export class ControlPlaneStore {
     const result = this.db
       .prepare(
         `UPDATE nodes SET last_seen_at = ?, peers_reachable = ?, running_jobs = ?, job_limit = ?, remote_access_url = ?,
-                          remote_access_cert_sha256 = ?, peer_key = COALESCE(?, peer_key) WHERE id = ?`,
+                          remote_access_cert_sha256 = ?, peer_key = COALESCE(?, peer_key),
+                          approved_peer_key = CASE WHEN approval = 'approved' AND approved_peer_key IS NULL
+                                                   THEN COALESCE(?, peer_key) ELSE approved_peer_key END
+         WHERE id = ?`,
       )
       .run(
         nowMs,
@@ -407,6 +467,8 @@ export class ControlPlaneStore {
         heartbeat.jobLimit,
         heartbeat.remoteAccessUrl ?? null,
         heartbeat.remoteAccessCertSha256 ?? null,
+        heartbeat.peerKey ?? null,
+        // An approved node that had no key yet (it registered before it had one) pins its first.
         heartbeat.peerKey ?? null,
         nodeId,
       );

@@ -2,6 +2,7 @@ import type { IrNodeInfo, IrSummary } from '../shared/controlPlaneApi';
 import { deriveIrStatus, deriveNodeStatusOnControlPlane } from '../shared/status';
 import { isoTime } from './clock';
 import type { IrRow, NodeRow } from './store';
+import { syncKeyFingerprint } from './syncKey';
 
 export function nodeInfo(node: NodeRow, nowMs: number, heartbeatTimeoutMs: number): IrNodeInfo {
   return {
@@ -10,7 +11,12 @@ export function nodeInfo(node: NodeRow, nowMs: number, heartbeatTimeoutMs: numbe
     fqdn: node.fqdn,
     version: node.version,
     status: deriveNodeStatusOnControlPlane(
-      { connected: node.connected, lastSeenMs: node.lastSeenAtMs, peersReachable: node.peersReachable },
+      {
+        connected: node.connected,
+        lastSeenMs: node.lastSeenAtMs,
+        peersReachable: node.peersReachable,
+        pending: node.approval === 'pending',
+      },
       nowMs,
       heartbeatTimeoutMs,
     ),
@@ -21,7 +27,21 @@ export function nodeInfo(node: NodeRow, nowMs: number, heartbeatTimeoutMs: numbe
     remoteAccessUrl: node.remoteAccessUrl,
     remoteAccessCertSha256: node.remoteAccessCertSha256,
     peerKey: node.peerKey,
+    approval: node.approval,
+    approvedPeerKey: node.approvedPeerKey,
+    syncKeyFingerprint: node.peerKey ? syncKeyFingerprint(node.peerKey) : null,
   };
+}
+
+/**
+ * What one node is told about its IR: everything, once it is approved; only
+ * itself while it waits, so a pending node learns no peer's address or key
+ * (and cannot start a credential sync with anyone).
+ */
+export function summaryForNode(summary: IrSummary, nodeId: string): IrSummary {
+  const self = summary.nodes.find((node) => node.nodeId === nodeId);
+  if (self?.approval === 'approved') return summary;
+  return { ...summary, nodes: self ? [self] : [] };
 }
 
 export function irSummary(
@@ -31,7 +51,9 @@ export function irSummary(
   heartbeatTimeoutMs: number,
 ): IrSummary {
   const infos = nodes.map((node) => nodeInfo(node, nowMs, heartbeatTimeoutMs));
-  return { irId: ir.id, name: ir.name, status: deriveIrStatus(infos.map((n) => n.status)), nodes: infos };
+  // Only approved nodes serve the IR: one waiting for approval (Online or Offline) does not change its status.
+  const serving = infos.filter((n) => n.approval === 'approved');
+  return { irId: ir.id, name: ir.name, status: deriveIrStatus(serving.map((n) => n.status)), nodes: infos };
 }
 
 /**
@@ -44,7 +66,7 @@ export function statusFingerprint(summary: IrSummary): string {
     summary.status,
     ...summary.nodes.map(
       (node) =>
-        `${node.nodeId}=${node.status}@${node.remoteAccessUrl ?? ''}#${node.remoteAccessCertSha256 ?? ''}#${node.peerKey ?? ''}`,
+        `${node.nodeId}=${node.status}@${node.remoteAccessUrl ?? ''}#${node.remoteAccessCertSha256 ?? ''}#${node.peerKey ?? ''}#${node.approval}#${node.approvedPeerKey ?? ''}`,
     ),
   ].join('|');
 }

@@ -18,6 +18,7 @@ import { parseSealedMessage, ReplayGuard, type PeerKey, type SealedMessage } fro
 import { OPENIR_VERSION } from './version';
 import { formatSealHeader, PEER_SEAL_HEADER } from './remoteAccessSealHeader';
 import { endpointTarget, socketFailureReason, type EndpointTarget } from './endpoint';
+import { syncKeyFingerprint } from './syncKey';
 
 /**
  * Each message carries the sender's manifest (versions only) and the entries
@@ -67,12 +68,18 @@ export interface PeerSyncOptions {
  *
  * Trust model: membership, peer keys and certificate pins come from the
  * control plane, as in the reference product, whose cloud service decides
- * which nodes form an IR. A control plane that lied about them (or anyone
- * holding a current auth key, who can join a node) would be sent the
- * credentials: guard the control plane and the keys accordingly. A replayed
- * request is refused: inside the skew window by the replay guard, after it by
- * the authenticated time. Each message has a fresh ephemeral key, but the
- * recipient's key is static, so a stolen sync key opens recorded traffic to it.
+ * which nodes form an IR. Beyond it, a node that joins with an auth key waits
+ * Pending until an admin approves it (`ir approve`, comparing its sync key's
+ * fingerprint): a pending node is never synced with, in either direction.
+ * Each approved peer's sync key is pinned at its approval (the control plane
+ * sends it as `approvedPeerKey`), and every exchange is sealed to that pinned
+ * key; a peer reporting another key is refused, and this node goes Limited
+ * naming it, until the admin approves the new key. A control plane that lied
+ * about membership or approvals would still be sent the credentials: guard the
+ * control plane accordingly. A replayed request is refused: inside the skew
+ * window by the replay guard, after it by the authenticated time. Each message
+ * has a fresh ephemeral key, but the recipient's key is static, so a stolen
+ * sync key opens recorded traffic to it.
  */
 export class PeerSync {
   private timer: NodeJS.Timeout | null = null;
@@ -81,6 +88,8 @@ export class PeerSync {
   private reachable = true;
   /** Peer id → last failure, so a peer that stays down is logged once, not every round. */
   private readonly failing = new Map<string, string>();
+  /** Peers refused because their sync key is not the one approved for them (a subset of `failing`). */
+  private readonly keyChanged = new Set<string>();
   private lastPeers = '';
   /** Requests and replies this node opened, so none is accepted twice. */
   private readonly replays = new ReplayGuard();
@@ -95,6 +104,16 @@ export class PeerSync {
   get problem(): OpenIrError | null {
     if (this.reachable || this.failing.size === 0) return null;
     const names = this.peers().filter((p) => this.failing.has(p.nodeId));
+    const changed = names.filter((p) => this.keyChanged.has(p.nodeId));
+    if (changed.length > 0) {
+      return new OpenIrError(
+        'PEER_KEY_CHANGED',
+        `This node refuses ${changed.map((p) => `'${p.name}': ${this.failing.get(p.nodeId)}`).join('; ')}.`,
+        {
+          fix: `If the peer's key changed for a known reason (its data directory was lost or restored elsewhere), compare the fingerprint it shows and approve it again: ${changed.map((p) => `openir-control-plane ir approve <ir> ${p.name} --fingerprint ${p.peerKey ? syncKeyFingerprint(p.peerKey) : '<fingerprint>'}`).join('; ')}. Otherwise remove it (ir remove-node): another machine may be using its identity.`,
+        },
+      );
+    }
     const detail = names.map((p) => `'${p.name}' at ${p.remoteAccessUrl}: ${this.failing.get(p.nodeId)}`);
     return new OpenIrError('PEERS_UNREACHABLE', `This node cannot reach ${detail.join('; ')}.`, {
       fix: "Check that the peer's remote-access port is open in its firewall and reachable from this machine (its FQDN resolves here, or it advertises a reachable address), and that no proxy or TLS inspection sits between the nodes.",
@@ -114,6 +133,7 @@ export class PeerSync {
     this.timer = null;
     this.lastPeers = '';
     this.failing.clear();
+    this.keyChanged.clear();
     await this.running;
     this.setReachable(true);
   }
@@ -121,7 +141,13 @@ export class PeerSync {
   /** Syncs when the peers (who, where, which key) differ from the last time this was called. */
   peersChanged(): void {
     const peers = JSON.stringify(
-      this.peers().map((p) => [p.nodeId, p.remoteAccessUrl, p.peerKey, p.remoteAccessCertSha256]),
+      this.peers().map((p) => [
+        p.nodeId,
+        p.remoteAccessUrl,
+        p.peerKey,
+        p.approvedPeerKey,
+        p.remoteAccessCertSha256,
+      ]),
     );
     if (peers === this.lastPeers) return;
     this.lastPeers = peers;
@@ -157,17 +183,22 @@ export class PeerSync {
       });
     }
     const peer = this.peers().find((p) => p.nodeId === message.from);
-    if (!peer?.peerKey) {
+    const pinned = peer ? pinnedKey(peer) : null;
+    if (!peer || !pinned) {
       throw new OpenIrError(
         'PEER_SYNC_REFUSED',
-        `Node ${message.from} is not an Online node of this integration runtime as far as this node knows.`,
-        { fix: 'Wait until both nodes are Online; peers learn about each other from the control plane.' },
+        `Node ${message.from} is not an approved Online node of this integration runtime as far as this node knows.`,
+        {
+          fix: 'Wait until both nodes are Online and approved (`openir-control-plane ir approve`); peers learn about each other from the control plane.',
+        },
       );
     }
+    const changed = keyChangeOf(peer);
+    if (changed) throw new OpenIrError('PEER_KEY_CHANGED', `This node refuses your sync request: ${changed}`);
     const key = await this.options.key();
     const payload = PayloadSchema.parse(
       await key.open(
-        peer.peerKey,
+        pinned,
         { irId: self.irId, from: peer.nodeId, to: self.nodeId, purpose: 'sync-request' },
         message,
         this.now(),
@@ -176,7 +207,7 @@ export class PeerSync {
     );
     await this.apply(payload.entries, peer);
     return key.seal(
-      peer.peerKey,
+      pinned,
       { irId: self.irId, from: self.nodeId, to: peer.nodeId, purpose: 'sync-reply' },
       this.now(),
       await this.options.credentials.offer(payload.manifest),
@@ -185,20 +216,38 @@ export class PeerSync {
 
   private async round(reason: string): Promise<void> {
     const self = this.options.self();
-    const peers = this.peers().filter((p) => p.remoteAccessUrl && p.peerKey);
+    const peers = this.peers().filter((p) => p.remoteAccessUrl && pinnedKey(p));
+    for (const id of [...this.keyChanged])
+      if (!peers.some((p) => p.nodeId === id)) this.keyChanged.delete(id);
     if (!self || peers.length === 0) {
       this.setReachable(true);
       return;
     }
     this.options.log.debug(`Syncing credentials with ${peers.length} peer(s): ${reason}.`);
-    const results = await Promise.all(peers.map((peer) => this.exchange(self, peer)));
+    const results = await Promise.all(
+      peers.map((peer) => (keyChangeOf(peer) ? this.refuse(peer) : this.exchange(self, peer))),
+    );
     this.setReachable(results.every(Boolean));
   }
 
+  /** A peer whose sync key is not the approved one: nothing is sent to it, and it counts as unreachable. */
+  private refuse(peer: IrNodeInfo): boolean {
+    const why = keyChangeOf(peer) as string;
+    if (this.failing.get(peer.nodeId) !== why) {
+      this.options.log.warn(`Refusing to sync credentials with peer '${peer.name}': ${why}`, {
+        peer: peer.name,
+      });
+    }
+    this.failing.set(peer.nodeId, why);
+    this.keyChanged.add(peer.nodeId);
+    return false;
+  }
+
   private async exchange(self: { irId: string; nodeId: string }, peer: IrNodeInfo): Promise<boolean> {
+    this.keyChanged.delete(peer.nodeId);
     try {
       const key = await this.options.key();
-      const peerKey = peer.peerKey as string;
+      const peerKey = pinnedKey(peer) as string;
       const send = async (payload: Payload): Promise<Payload> => {
         const reply = parseSealedMessage(
           await this.post(
@@ -303,10 +352,19 @@ export class PeerSync {
     return answer.body;
   }
 
-  /** Online and Limited peers: an Offline node is the control plane's news, not a network problem of ours. */
+  /**
+   * Approved Online and Limited peers: an Offline node is the control plane's
+   * news, not a network problem of ours; a node waiting for approval gets
+   * nothing and is heard from in nothing. None at all while this node itself
+   * waits for approval (the control plane lists no peers to it then anyway).
+   */
   private peers(): IrNodeInfo[] {
     const self = this.options.self();
-    return this.options.nodes().filter((n) => n.nodeId !== self?.nodeId && n.status !== 'Offline');
+    const nodes = this.options.nodes();
+    if (nodes.some((n) => n.nodeId === self?.nodeId && n.approval === 'pending')) return [];
+    return nodes.filter(
+      (n) => n.nodeId !== self?.nodeId && n.status !== 'Offline' && n.approval === 'approved',
+    );
   }
 
   private setReachable(reachable: boolean): void {
@@ -318,6 +376,18 @@ export class PeerSync {
   private now(): number {
     return (this.options.clock ?? Date.now)();
   }
+}
+
+/** The key a peer is sealed for: the one approved for it (pinned), or, from a control plane without pins, the one listed. */
+function pinnedKey(peer: IrNodeInfo): string | null {
+  return peer.approvedPeerKey ?? peer.peerKey;
+}
+
+/** Why a peer is refused for its key, or null: it reports another sync key than the one approved for it. */
+function keyChangeOf(peer: IrNodeInfo): string | null {
+  if (peer.approvedPeerKey === null || peer.peerKey === null || peer.peerKey === peer.approvedPeerKey)
+    return null;
+  return `its sync key changed to ${syncKeyFingerprint(peer.peerKey)} without a new approval (approved: ${syncKeyFingerprint(peer.approvedPeerKey)}).`;
 }
 
 /**

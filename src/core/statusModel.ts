@@ -1,10 +1,11 @@
 import os from 'node:os';
 import type { StatusReport, SystemSample, VaultBackend } from '../shared/contract';
 import type { IrNodeInfo } from '../shared/controlPlaneApi';
-import type { OpenIrError } from '../shared/errors';
+import { OpenIrError } from '../shared/errors';
 import { deriveNodeStatus } from '../shared/status';
 import type { Registration } from './config';
 import type { ChannelState } from './controlChannel';
+import { syncKeyFingerprint } from './syncKey';
 
 /** What the status shows of the node session, while there is one. */
 export interface SessionFacts {
@@ -12,6 +13,43 @@ export interface SessionFacts {
   readonly state: ChannelState;
   readonly connectedSince: string | null;
   readonly irNodes: readonly IrNodeInfo[];
+  /** This node's sync public key (base64), once loaded. */
+  readonly syncKey?: string | null;
+}
+
+/**
+ * What keeps this node from serving its IR on the control plane's side:
+ * waiting for approval, or a sync key other than the approved one (its
+ * peers refuse it). Either way the fix is the admin's `ir approve`, with the
+ * fingerprint shown here.
+ */
+function approvalProblemOf(
+  self: IrNodeInfo | undefined,
+  syncKey: string | null,
+  fingerprint: string | null,
+  reg: Registration,
+): OpenIrError | null {
+  if (!self) return null;
+  const approve = `openir-control-plane ir approve '${reg.irName}' ${reg.nodeName} --fingerprint ${fingerprint ?? '<fingerprint>'}`;
+  if (self.approval === 'pending') {
+    return new OpenIrError(
+      'NODE_PENDING_APPROVAL',
+      `This node is registered in '${reg.irName}' and waits for an administrator to approve it. Until then it gets no jobs and no credentials. Its sync key fingerprint is ${fingerprint ?? 'not known yet'}.`,
+      {
+        fix: `Give the administrator this node's name and fingerprint; after comparing them, they run: ${approve}`,
+      },
+    );
+  }
+  if (syncKey && self.approvedPeerKey && self.approvedPeerKey !== syncKey) {
+    return new OpenIrError(
+      'PEER_KEY_CHANGED',
+      `This node's sync key (${fingerprint ?? '?'}) is not the one approved for it, so its peers refuse it: credentials do not sync and it gets no jobs.`,
+      {
+        fix: `If the key changed for a known reason (the data directory was restored or its secret store reset), ask the administrator to approve it again: ${approve}`,
+      },
+    );
+  }
+  return null;
 }
 
 /** Where the status model reads the facts it derives the report from; each service answers for its own. */
@@ -52,6 +90,9 @@ export class StatusModel {
     const s = this.sources;
     const session = s.session();
     const reg = session?.registration ?? null;
+    const self = reg ? session?.irNodes.find((n) => n.nodeId === reg.nodeId) : undefined;
+    const fingerprint = session?.syncKey ? syncKeyFingerprint(session.syncKey) : null;
+    const approvalProblem = reg ? approvalProblemOf(self, session?.syncKey ?? null, fingerprint, reg) : null;
     const system = sampleSystem
       ? s.metrics.sample()
       : { cpuPercent: 0, memoryUsedBytes: 0, memoryTotalBytes: os.totalmem() };
@@ -62,6 +103,7 @@ export class StatusModel {
         registering: s.registering(),
         channel: session?.state ?? 'idle',
         peersReachable: s.peers.peersReachable,
+        pendingApproval: self?.approval === 'pending',
       }),
       registered: reg !== null,
       serviceRunning: s.serviceRunning(),
@@ -70,7 +112,8 @@ export class StatusModel {
       node: reg ? { id: reg.nodeId, name: reg.nodeName, fqdn: reg.fqdn } : null,
       controlPlane: reg ? { endpoint: reg.endpoint } : null,
       connectedSince: session?.connectedSince ?? null,
-      lastError: (this.problem ?? s.peers.peersProblem)?.toBody() ?? null,
+      lastError: (this.problem ?? approvalProblem ?? s.peers.peersProblem)?.toBody() ?? null,
+      syncKeyFingerprint: fingerprint,
       jobs: { running: s.jobs.running, limit: s.jobs.limit },
       system,
       vault: s.vault.backend,

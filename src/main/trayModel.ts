@@ -25,6 +25,8 @@ export const TRAY_ICON_FOR_STATUS: Record<NodeStatus, TrayIconName> = {
   Stopped: 'stopped',
   Connecting: 'connecting',
   Registering: 'connecting',
+  // Waiting on an admin, like a connection still being made: not yet serving, nothing wrong.
+  Pending: 'connecting',
   NeedRegistration: 'unregistered',
 };
 

@@ -110,6 +110,8 @@ export const RegisterResponseSchema = z.object({
   heartbeatTimeoutMs: z.number().int().positive(),
   /** The id of the node of the same name this registration replaced (`replace`), if any. */
   replacedNodeId: z.string().nullable().optional(),
+  /** 'pending': the node waits for `ir approve` before it gets jobs or credentials. */
+  approval: z.enum(['pending', 'approved']).optional(),
 });
 export type RegisterResponse = z.infer<typeof RegisterResponseSchema>;
 
@@ -126,7 +128,22 @@ export const IrNodeInfoSchema = z.object({
   /** Where peers reach this node's remote-access listener; null while it is disabled (or not a peer URL). */
   remoteAccessUrl: PeerUrlSchema.nullable().default(null).catch(null),
   remoteAccessCertSha256: z.string().nullable().default(null),
+  /** The sync key the node reports now. */
   peerKey: z.string().nullable().default(null),
+  /**
+   * Whether an admin approved the node (or the IR's join policy did).
+   * Peers sync credentials only with approved nodes; a control plane of
+   * the previous version sends none, and its nodes count as approved.
+   */
+  approval: z.enum(['pending', 'approved']).default('approved'),
+  /**
+   * The sync key approved for the node, which its peers pin: one that
+   * reports another key is refused until it is approved again. Null: no
+   * pin (previous version), peers use `peerKey`.
+   */
+  approvedPeerKey: z.string().nullable().default(null),
+  /** `SHA256:…` of `peerKey`, as the node shows it. */
+  syncKeyFingerprint: z.string().nullable().default(null),
 });
 export type IrNodeInfo = z.infer<typeof IrNodeInfoSchema>;
 

@@ -14,6 +14,16 @@ export const ERROR_CODES = [
   'AUTH_KEY_BAD_PIN',
   'AUTH_KEY_INVALID',
   'AUTH_KEY_REVOKED',
+  /** A key made with `--expires-in` past its expiry. */
+  'AUTH_KEY_EXPIRED',
+  /** A key made with `--single-use` that already registered a node. */
+  'AUTH_KEY_USED',
+  /** This node registered and waits for an admin to approve it (`ir approve`); until then no jobs, no credentials. */
+  'NODE_PENDING_APPROVAL',
+  /** `ir approve --fingerprint` named another sync key than the node reports. */
+  'SYNC_KEY_FINGERPRINT_MISMATCH',
+  /** A node's sync key differs from the one approved for it: its peers refuse it until it is approved again. */
+  'PEER_KEY_CHANGED',
   'IR_NOT_FOUND',
   'IR_EXISTS',
   'NODE_LIMIT_REACHED',
@@ -174,6 +184,8 @@ export function httpStatusFor(code: ErrorCode): number {
       return 400;
     case 'LOCAL_PATH_NOT_ALLOWED':
     case 'PEER_SYNC_REFUSED':
+    case 'PEER_KEY_CHANGED':
+    case 'NODE_PENDING_APPROVAL':
       return 403;
     case 'PEER_SYNC_OUTDATED':
       return 409;
@@ -194,6 +206,8 @@ export function httpStatusFor(code: ErrorCode): number {
     case 'UNAUTHORIZED':
     case 'AUTH_KEY_INVALID':
     case 'AUTH_KEY_REVOKED':
+    case 'AUTH_KEY_EXPIRED':
+    case 'AUTH_KEY_USED':
     case 'NODE_CREDENTIAL_REJECTED':
       return 401;
     case 'IR_NOT_FOUND':
@@ -217,6 +231,7 @@ export function httpStatusFor(code: ErrorCode): number {
     case 'NO_PRIVATE_KEY':
     case 'JOB_NOT_CANCELLABLE':
     case 'JOB_NOT_ASSIGNED':
+    case 'SYNC_KEY_FINGERPRINT_MISMATCH':
       return 409;
     case 'CONTROL_PLANE_UNREACHABLE':
     case 'PROXY_UNREACHABLE':

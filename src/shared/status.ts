@@ -4,6 +4,8 @@ export const NODE_STATUSES = [
   'NeedRegistration',
   'Registering',
   'Connecting',
+  /** Registered and connected, waiting for an admin's approval: no jobs, no credentials. */
+  'Pending',
   'Online',
   'Limited',
   'Offline',
@@ -25,6 +27,8 @@ export interface NodeFacts {
   channel: 'idle' | 'connecting' | 'open' | 'unreachable';
   /** False when intranet communication with peer nodes is failing. */
   peersReachable: boolean;
+  /** The control plane lists this node as waiting for approval. */
+  pendingApproval?: boolean;
 }
 
 export function deriveNodeStatus(facts: NodeFacts): NodeStatus {
@@ -33,6 +37,7 @@ export function deriveNodeStatus(facts: NodeFacts): NodeStatus {
   if (!facts.registered) return 'NeedRegistration';
   switch (facts.channel) {
     case 'open':
+      if (facts.pendingApproval) return 'Pending';
       return facts.peersReachable ? 'Online' : 'Limited';
     case 'unreachable':
       return 'Offline';
@@ -48,6 +53,8 @@ export interface NodeSighting {
   /** Milliseconds since epoch of the last heartbeat, or null if never seen. */
   lastSeenMs: number | null;
   peersReachable: boolean;
+  /** Waiting for `ir approve`. */
+  pending?: boolean;
 }
 
 export function deriveNodeStatusOnControlPlane(
@@ -57,11 +64,14 @@ export function deriveNodeStatusOnControlPlane(
 ): NodeStatus {
   if (!sighting.connected || sighting.lastSeenMs === null) return 'Offline';
   if (nowMs - sighting.lastSeenMs > heartbeatTimeoutMs) return 'Offline';
+  if (sighting.pending) return 'Pending';
   return sighting.peersReachable ? 'Online' : 'Limited';
 }
 
 /** PRODUCT.md: no node → NeedRegistration; all Online → Online; all Offline → Offline; otherwise Limited. */
-export function deriveIrStatus(nodeStatuses: readonly NodeStatus[]): IrStatus {
+export function deriveIrStatus(all: readonly NodeStatus[]): IrStatus {
+  // A node waiting for approval serves nothing yet: it neither makes the IR Online nor Limited.
+  const nodeStatuses = all.filter((s) => s !== 'Pending');
   if (nodeStatuses.length === 0) return 'NeedRegistration';
   const up = nodeStatuses.filter((s) => s === 'Online' || s === 'Limited');
   if (up.length === 0) return 'Offline';

@@ -35,6 +35,11 @@ export const StatusReportSchema = z.object({
   }),
   vault: VaultBackendSchema,
   irNodes: z.array(IrNodeInfoSchema),
+  /**
+   * `SHA256:…` of this node's credential-sync key, once registered: the
+   * admin compares it before `openir-control-plane ir approve --fingerprint`.
+   */
+  syncKeyFingerprint: z.string().nullable().optional(),
   host: z.object({ pid: z.number().int(), dataDir: z.string(), startedAt: z.string() }),
 });
 export type StatusReport = z.infer<typeof StatusReportSchema>;

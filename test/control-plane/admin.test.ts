@@ -126,7 +126,7 @@ describe('openir-control-plane ir (admin CLI)', () => {
       'key2',
     ]);
     expect(regenerated.code).toBe(0);
-    expect(Object.keys(regenerated.json).sort()).toEqual(['key', 'name', 'slot']);
+    expect(Object.keys(regenerated.json).sort()).toEqual(['expiresAt', 'key', 'name', 'singleUse', 'slot']);
     expect(regenerated.json.slot).toBe('key2');
     const fresh = parseAuthKey(regenerated.json.key);
     expect(fresh.irId).toBe(created.json.irId);

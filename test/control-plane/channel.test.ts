@@ -88,6 +88,8 @@ describe('control channel (WebSocket)', () => {
   it('tells the other nodes of the IR when a node comes, turns Limited, and goes', async () => {
     const cp = await startControlPlane({ heartbeatIntervalMs: 1_000, heartbeatTimeoutMs: 5_000 });
     const ir = await createIr(cp, 'chan-ha');
+    // This test is about status news between approved nodes (approval has its own tests).
+    expect((await cp.admin(['ir', 'update', 'chan-ha', '--join-approval', 'auto'])).code).toBe(0);
     const a = await registerOk(ir.key1, { nodeName: 'a' });
     const b = await registerOk(ir.key2, { nodeName: 'b' });
 

@@ -47,6 +47,29 @@ describe('migrations', () => {
     db.close();
   });
 
+  it('join approval (8): nodes of an older database stay approved, pinned to the key they reported', () => {
+    const db = new Sqlite(tempDb());
+    const upTo7 = MIGRATIONS.filter((m) => m.version <= 7);
+    migrate(db, upTo7, 1);
+    db.exec(`INSERT INTO irs (id, name, created_at) VALUES ('ir', 'old', 1);
+             INSERT INTO auth_keys (ir_id, slot, secret_hash, created_at) VALUES ('ir', 'key1', 'h', 1);
+             INSERT INTO nodes (id, ir_id, name, fqdn, version, platform, credential_hash, registered_at, peer_key)
+             VALUES ('n1', 'ir', 'a', 'a', '0.1', 'linux', 'h', 1, 'KEY-A'), ('n2', 'ir', 'b', 'b', '0.1', 'linux', 'h', 1, NULL);`);
+    expect(migrate(db, MIGRATIONS, 2)).toContain(8);
+    expect(db.prepare('SELECT id, approval, approved_peer_key FROM nodes ORDER BY id').all()).toEqual([
+      { id: 'n1', approval: 'approved', approved_peer_key: 'KEY-A' },
+      { id: 'n2', approval: 'approved', approved_peer_key: null },
+    ]);
+    // Existing IRs get the new default; existing keys neither expire nor are single-use.
+    expect(db.prepare('SELECT join_approval FROM irs').get()).toEqual({ join_approval: 'required' });
+    expect(db.prepare('SELECT expires_at, single_use, used_at FROM auth_keys').get()).toEqual({
+      expires_at: null,
+      single_use: 0,
+      used_at: null,
+    });
+    db.close();
+  });
+
   it('apply only the new migration to an existing database, keeping its data', () => {
     const file = tempDb();
     const clock = new FakeClock(1_000);

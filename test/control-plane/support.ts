@@ -78,6 +78,8 @@ export interface NodeIdentity {
   remoteAccessUrl?: string | null;
   /** Replace a node of the same name in the key's IR. */
   replace?: boolean;
+  /** The credential-sync public key (base64) the node reports. */
+  peerKey?: string;
 }
 
 /** Registers with the key exactly as a node does; checks the TLS pin from the key before sending the secret. */
@@ -95,6 +97,7 @@ export async function register(authKey: string, node: NodeIdentity): Promise<Htt
         ? `http://${node.nodeName.toLowerCase()}.test.internal:8060`
         : node.remoteAccessUrl,
     ...(node.replace ? { replace: true } : {}),
+    ...(node.peerKey ? { peerKey: node.peerKey } : {}),
   });
   if (result.pin !== key.pin)
     throw new Error(`TLS pin mismatch: key has ${key.pin}, server has ${result.pin}`);

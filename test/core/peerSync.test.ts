@@ -329,6 +329,9 @@ describe('PeerSync between two listeners (real HTTP/TLS on loopback)', () => {
       remoteAccessUrl: `${tls ? 'https' : 'http'}://127.0.0.1:${listener.port}`,
       remoteAccessCertSha256: listener.certSha256,
       peerKey: key.publicKey,
+      approval: 'approved',
+      approvedPeerKey: null,
+      syncKeyFingerprint: null,
     });
     return { store, sync, nodes, info, logger, reads, key, port: () => listener.port as number };
   }
@@ -408,7 +411,7 @@ describe('PeerSync between two listeners (real HTTP/TLS on loopback)', () => {
     a.nodes.push(a.info(), b.info());
     await a.sync.syncNow('test');
     expect(a.sync.peersReachable).toBe(false);
-    expect(a.sync.problem?.message).toMatch(/not an Online node of this integration runtime/);
+    expect(a.sync.problem?.message).toMatch(/not an approved Online node of this integration runtime/);
     await expect(
       b.sync.answer({
         v: 2,
@@ -505,6 +508,42 @@ describe('PeerSync between two listeners (real HTTP/TLS on loopback)', () => {
     await b.sync.syncNow('test');
     expect(b.sync.peersReachable).toBe(false);
     expect(b.sync.problem?.message).toMatch(/the peer runs OpenIR 0\.0\.9, this node \S+; update both/);
+  });
+
+  it('never syncs with a pending peer, either way; a peer whose key is not the approved one is refused', async () => {
+    const a = await peer('node-a7');
+    const b = await peer('node-b7');
+    await a.store.set(pg('approved-only'));
+    // b waits for approval: a lists it as pending, b (told only about itself) knows no peer.
+    a.nodes.push(a.info(), { ...b.info(), approval: 'pending' });
+    b.nodes.push({ ...b.info(), approval: 'pending' });
+    await a.sync.syncNow('test');
+    await b.sync.syncNow('test');
+    expect(await b.store.manifest()).toEqual([]);
+    expect(a.sync.peersReachable).toBe(true);
+    // Even told about a, a pending b syncs with no one (defence in depth beyond the control plane).
+    b.nodes.push(a.info());
+    await b.sync.syncNow('test');
+    expect(await b.store.manifest()).toEqual([]);
+
+    // Approved, but b now reports another key than the one pinned at its approval.
+    const other = await PeerKey.load(new FileVault(tempDir('openir-vault-')));
+    a.nodes.splice(0, a.nodes.length, a.info(), { ...b.info(), approvedPeerKey: other.publicKey });
+    b.nodes.splice(0, b.nodes.length, b.info(), a.info());
+    await a.sync.syncNow('test');
+    expect(a.sync.peersReachable).toBe(false);
+    expect(a.sync.problem).toMatchObject({ code: 'PEER_KEY_CHANGED' });
+    expect(a.sync.problem?.message).toMatch(
+      /'node-b7': its sync key changed to SHA256:\S+ without a new approval/,
+    );
+    await b.sync.syncNow('test');
+    expect(b.sync.problem?.message).toMatch(/HTTP 403.*sync key changed/);
+    expect(await b.store.manifest()).toEqual([]);
+
+    // Approved with the key it reports: the credential flows.
+    a.nodes.splice(0, a.nodes.length, a.info(), { ...b.info(), approvedPeerKey: b.info().peerKey });
+    await b.sync.syncNow('test');
+    expect((await b.store.manifest()).map((e) => e.name)).toEqual(['sales-db']);
   });
 
   it('skips a synced credential this node would not accept, and says so', async () => {

@@ -76,6 +76,9 @@ describe('status model', () => {
       remoteAccessUrl: null,
       remoteAccessCertSha256: null,
       peerKey: null,
+      approval: 'approved',
+      approvedPeerKey: null,
+      syncKeyFingerprint: null,
     };
     facts.session = { registration, state: 'connecting', connectedSince: null, irNodes: [node] };
     expect(status.report(false)).toMatchObject({
@@ -141,5 +144,51 @@ describe('status model', () => {
       version: '1.2.3',
       state: 'Online',
     });
+  });
+
+  it('shows Pending with the sync key fingerprint and the approve command; a changed key names itself', () => {
+    const { facts, status } = model();
+    const self: IrNodeInfo = {
+      nodeId: 'node-1',
+      name: 'alpha',
+      fqdn: 'alpha.corp',
+      version: '1.2.3',
+      status: 'Pending',
+      registeredAt: '2026-01-01T00:00:00.000Z',
+      lastSeenAt: null,
+      runningJobs: 0,
+      jobLimit: 4,
+      remoteAccessUrl: null,
+      remoteAccessCertSha256: null,
+      peerKey: 'AAAA',
+      approval: 'pending',
+      approvedPeerKey: null,
+      syncKeyFingerprint: null,
+    };
+    // SHA-256 of the bytes 00 00 00 (base64 "AAAA"), unpadded base64.
+    const fingerprint = 'SHA256:cJ6AyISHokEeHuTfufIqhhSS0gxHZRUMDHlKvXD4FHw';
+    facts.session = { registration, state: 'open', connectedSince: 'x', irNodes: [self], syncKey: 'AAAA' };
+    const pending = status.report(false);
+    expect(pending.status).toBe('Pending');
+    expect(pending.syncKeyFingerprint).toBe(fingerprint);
+    expect(pending.lastError).toMatchObject({ code: 'NODE_PENDING_APPROVAL' });
+    expect(pending.lastError?.fix).toContain(`ir approve 'sales' alpha --fingerprint ${fingerprint}`);
+    // Not connected: the channel state wins (a Pending node that is Offline shows Offline).
+    facts.session = { ...facts.session, state: 'unreachable' };
+    expect(status.report(false).status).toBe('Offline');
+
+    facts.session = {
+      ...facts.session,
+      state: 'open',
+      irNodes: [{ ...self, status: 'Online', approval: 'approved', approvedPeerKey: 'BBBB' }],
+    };
+    const changed = status.report(false);
+    expect(changed.status).toBe('Online');
+    expect(changed.lastError).toMatchObject({ code: 'PEER_KEY_CHANGED' });
+    facts.session = {
+      ...facts.session,
+      irNodes: [{ ...self, approval: 'approved', approvedPeerKey: 'AAAA' }],
+    };
+    expect(status.report(false).lastError).toBeNull();
   });
 });

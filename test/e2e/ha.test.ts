@@ -96,6 +96,8 @@ describe('high availability: three nodes, one IR', () => {
     webUrl = `http://127.0.0.1:${(data.server.address() as AddressInfo).port}/`;
     cp = await startControlPlane(HEARTBEAT);
     key = (await admin<{ key1: string }>(['ir', 'create', 'ha-ir'])).key1;
+    // HA here, not join approval (test/e2e/joinApproval.test.ts): nodes are let in as they join.
+    await admin(['ir', 'update', 'ha-ir', '--join-approval', 'auto']);
     await Promise.all([node1.startHost(), node2.startHost(), node3.startHost()]);
   }, 60_000);
 

@@ -74,6 +74,8 @@ describe.runIf(azuriteAvailable)('HA pair: failover mid-copy to a blob', () => {
     await container.create();
     cp = await startControlPlane(HEARTBEAT);
     const key = (await cp.adminOk<{ key1: string }>(['ir', 'create', 'hb-ir'])).key1;
+    // HA here, not join approval (test/e2e/joinApproval.test.ts): nodes are let in as they join.
+    await cp.adminOk(['ir', 'update', 'hb-ir', '--join-approval', 'auto']);
     await Promise.all([node1.startHost(), node2.startHost()]);
     await node1.enableRemoteAccess();
     await register(node1, key);

@@ -78,8 +78,13 @@ export function formatStatus(s: StatusReport): string {
   rows.push(['Version', s.version]);
   rows.push(['Jobs', `${s.jobs.running} running / ${s.jobs.limit} limit`]);
   rows.push(['Secret store', s.vault.strength === 'strong' ? `${s.vault.label} (strong)` : s.vault.label]);
+  // What the admin compares before `ir approve --fingerprint`.
+  if (s.syncKeyFingerprint) rows.push(['Sync key', s.syncKeyFingerprint]);
   if (s.irNodes.length > 0) rows.push(['IR nodes', s.irNodes.map((n) => `${n.name} ${n.status}`).join(', ')]);
-  if (s.lastError) rows.push(['Last error', `${s.lastError.message} [${s.lastError.code}]`]);
+  // Waiting for approval is not a failure: say what it is.
+  const label = s.lastError?.code === 'NODE_PENDING_APPROVAL' ? 'Approval' : 'Last error';
+  if (s.lastError) rows.push([label, `${s.lastError.message} [${s.lastError.code}]`]);
+  if (s.lastError?.fix) rows.push(['Fix', s.lastError.fix]);
   rows.push(['Data directory', s.host.dataDir]);
   const width = Math.max(...rows.map(([k]) => k.length)) + 2;
   const lines = rows.map(([k, v]) => `${`${k}:`.padEnd(width)}${v}`);

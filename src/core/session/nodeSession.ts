@@ -66,6 +66,8 @@ export class NodeSession implements SessionFacts {
   private since: string | null = null;
   private nodes: IrNodeInfo[] = [];
   private key: Promise<PeerKey> | null = null;
+  /** The public half of the sync key, once loaded: the status shows its fingerprint. */
+  private publicSyncKey: string | null = null;
   /** Armed while the channel is down: past the heartbeat timeout the control plane has re-queued our jobs. */
   private lostTimer: NodeJS.Timeout | null = null;
   private readonly settledWaiters = new Set<() => void>();
@@ -86,6 +88,10 @@ export class NodeSession implements SessionFacts {
 
   get irNodes(): readonly IrNodeInfo[] {
     return this.nodes;
+  }
+
+  get syncKey(): string | null {
+    return this.publicSyncKey;
   }
 
   /** This node's credential-sync key; created on first use, so upgraded nodes get one too. */
@@ -134,6 +140,7 @@ export class NodeSession implements SessionFacts {
     let peerKey: PeerKey | null = null;
     try {
       peerKey = await this.peerKey();
+      this.publicSyncKey = peerKey.publicKey;
     } catch (error) {
       // Without it this node cannot sync credentials, but it can still run jobs: say so, carry on.
       this.links.log.error(

@@ -27,6 +27,12 @@ export const STATUS_META: Record<NodeStatus, StatusMeta> = {
     icon: SyncIcon,
     description: 'Connecting to the control plane…',
   },
+  Pending: {
+    tone: 'info',
+    icon: KeyIcon,
+    description:
+      'Registered and connected; waiting for an administrator to approve this node. It gets no jobs and no credentials until then.',
+  },
   Online: {
     tone: 'ok',
     icon: CheckCircleIcon,

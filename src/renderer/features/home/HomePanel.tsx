@@ -53,7 +53,9 @@ function StatusHero({ report }: { report: StatusReport }) {
           ) : null}
         </div>
       </div>
-      {report.lastError ? (
+      {report.status === 'Pending' ? (
+        <PendingApproval report={report} />
+      ) : report.lastError ? (
         <Callout
           tone={report.status === 'Online' ? 'warn' : 'error'}
           title="Last error reported by this node"
@@ -62,6 +64,40 @@ function StatusHero({ report }: { report: StatusReport }) {
         </Callout>
       ) : null}
     </section>
+  );
+}
+
+/**
+ * Waiting for an admin: the one thing to do is hand over this node's name and
+ * sync key fingerprint, so both are shown large enough to read out and copy.
+ */
+function PendingApproval({ report }: { report: StatusReport }) {
+  const ir = report.ir?.name ?? '<ir>';
+  const node = report.node?.name ?? '<node>';
+  const fingerprint = report.syncKeyFingerprint ?? '<fingerprint>';
+  return (
+    <Callout tone="info" title="Waiting for approval" role="status">
+      <p>
+        This node is registered, but it gets no jobs and no credentials until an administrator of the control
+        plane approves it. Give them this node&apos;s name and sync key fingerprint to compare:
+      </p>
+      <Facts>
+        <Fact label="Node">
+          <strong>{node}</strong>
+        </Fact>
+        <Fact label="Sync key fingerprint">
+          <span className="mono break" data-testid="sync-key-fingerprint">
+            {fingerprint}
+          </span>
+        </Fact>
+      </Facts>
+      <p className="muted small">
+        They approve it with:{' '}
+        <code className="break">
+          openir-control-plane ir approve {ir} {node} --fingerprint {fingerprint}
+        </code>
+      </p>
+    </Callout>
   );
 }
 
@@ -99,6 +135,13 @@ function ConnectionCard({ report }: { report: StatusReport }) {
             </>
           ) : (
             <span className="muted">Not connected</span>
+          )}
+        </Fact>
+        <Fact label="Sync key fingerprint">
+          {report.syncKeyFingerprint ? (
+            <span className="mono break small">{report.syncKeyFingerprint}</span>
+          ) : (
+            '—'
           )}
         </Fact>
         <Fact label="Version">{report.version}</Fact>

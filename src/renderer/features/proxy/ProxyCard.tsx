@@ -99,6 +99,7 @@ function SavedNotice({ report }: { report: StatusReport }) {
   switch (report.status) {
     case 'Online':
     case 'Limited':
+    case 'Pending':
       return (
         <span className="inline-status tone-ok">
           <CheckCircleIcon size={16} />
