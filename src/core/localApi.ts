@@ -18,13 +18,20 @@ export async function startLocalApi(
   paths: DataPaths,
   api: HostApi,
   log: SourceLogger,
-  options: { groupAccess?: boolean } = {},
+  options: { groupAccess?: boolean; ready?: Promise<void> } = {},
 ): Promise<FastifyInstance> {
   const dirMode = options.groupAccess ? 0o750 : 0o700;
   await fs.mkdir(paths.runDir, { recursive: true, mode: dirMode });
   await fs.chmod(paths.runDir, dirMode).catch(() => undefined);
   if (process.platform !== 'win32') await clearStaleSocket(paths.socket);
   const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
+  const { ready } = options;
+  if (ready) {
+    // Requests that arrive while the host is still loading its state wait for it.
+    app.addHook('onRequest', async () => {
+      await ready;
+    });
+  }
   bindContractOverHttp(app, api, log);
   try {
     await app.listen({ path: paths.socket });
