@@ -1,5 +1,8 @@
 import fs from 'node:fs/promises';
+import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { removeStaleTempFiles } from './atomicFile';
+import { storeFile } from './certificates/store';
 import { ConfigStore } from './config';
 import { HostService } from './host';
 import { startLocalApi } from './localApi';
@@ -89,6 +92,18 @@ export async function runHost(options: RunHostOptions): Promise<RunningHost> {
   let api: FastifyInstance | null = null;
   if (options.localApi !== false) {
     api = await startLocalApi(paths, host, logger.child('api'), { groupAccess, ready });
+  }
+  // Only now, with the data directory ours (the socket above), can a temp file of a dead process be called stale.
+  const swept = await removeStaleTempFiles([
+    paths.home,
+    paths.vaultDir,
+    path.dirname(storeFile(paths.home)),
+    paths.runDir,
+  ]);
+  if (swept.length > 0) {
+    logger
+      .child('host')
+      .info('Removed temp files left by writes a crash interrupted.', { files: swept.length });
   }
   logger.child('host').info(`OpenIR host ${OPENIR_VERSION} started.`, {
     dataDir: paths.home,
