@@ -11,7 +11,8 @@ import { addRemoteAccessCommands } from './commands/remoteAccess';
 import { addServeCommand } from './commands/serve';
 import { addServiceCommands, addStatusCommand } from './commands/service';
 import { addUiUrlCommand } from './commands/uiUrl';
-import { createCommandContext, defaultIo, type Io } from './context';
+import { createCommandContext, defaultIo, printError, type Io } from './context';
+import { OpenIrError } from '../shared/errors';
 
 export type { Io } from './context';
 
@@ -45,7 +46,23 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     await program.parseAsync(argv, { from: 'user' });
   } catch (error) {
     // Usage errors (unknown command or flag) exit 2; --help and --version exit 0.
-    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
+    if (error instanceof CommanderError) {
+      if (error.exitCode === 0) return 0;
+      // Commander printed its reason and the help; end with the coded line every
+      // other failure ends with (and the error object with --json), so scripts
+      // and `--json` readers see a usage error like any other bad input.
+      printError(
+        { json: argv.includes('--json'), out: io.stdout, err: io.stderr },
+        new OpenIrError(
+          'INVALID_INPUT',
+          `${error.message.replace(/^error:\s*/i, '').replace(/\.?\s*$/, '')}.`,
+          {
+            fix: 'See `openir <command> --help` for what the command takes.',
+          },
+        ),
+      );
+      return 2;
+    }
     throw error;
   }
   return ctx.exitCode;

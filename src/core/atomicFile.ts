@@ -58,3 +58,43 @@ async function syncDir(dir: string): Promise<void> {
     await handle.close();
   }
 }
+
+/** `writeFileAtomic`'s temp name: `.<file>.<pid>.<8 hex>.tmp`. */
+const TEMP_NAME = /^\..+\.(\d+)\.[0-9a-f]{8}\.tmp$/;
+
+/**
+ * Removes the temp files of atomic writes whose process is gone: a host
+ * killed between writing the temp file and renaming it leaves one behind,
+ * and without this every crash would add one more, secrets included (a
+ * sealed vault file, never plain text). A temp file of a live process (a CLI
+ * writing beside the host) is left alone. Returns the names removed.
+ */
+export async function removeStaleTempFiles(dirs: readonly string[]): Promise<string[]> {
+  const removed: string[] = [];
+  for (const dir of dirs) {
+    let names: string[];
+    try {
+      names = await fs.readdir(dir);
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      const match = TEMP_NAME.exec(name);
+      if (!match || processAlive(Number(match[1]))) continue;
+      await fs.rm(path.join(dir, name), { force: true });
+      removed.push(path.join(dir, name));
+    }
+  }
+  return removed;
+}
+
+function processAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists, as another user's process.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

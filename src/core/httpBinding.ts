@@ -1,8 +1,11 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance } from 'fastify';
 import { httpPathFor, OPERATION_NAMES, type HostApi } from '../shared/contract';
-import { httpStatusFor, toErrorBody } from '../shared/errors';
+import { httpStatusFor, OpenIrError, toErrorBody, type ErrorBody } from '../shared/errors';
 import { invokeOperation } from '../shared/invoke';
 import type { SourceLogger } from './logger';
+
+/** The largest request body the bindings read; a backup or a PFX crosses as base64 well below it. */
+export const MAX_REQUEST_BYTES = 1024 * 1024;
 
 /**
  * Binds every contract operation as `POST /api/v1/ops/<name>`, generated from
@@ -21,5 +24,39 @@ export function bindContractOverHttp(app: FastifyInstance, api: HostApi, log: So
         return reply.code(httpStatusFor(body.code)).send({ error: body });
       }
     });
+  }
+  // A body Fastify refuses before any operation runs (not JSON, too large, a
+  // __proto__ key, another content type) gets the same coded error as a bad
+  // field, not Fastify's own shape, which no face knows how to show.
+  app.setErrorHandler(async (error: FastifyError, request, reply) => {
+    const status = error.statusCode ?? 500;
+    if (status >= 400 && status < 500) {
+      return reply.code(status).send({ error: refusedBody(error) });
+    }
+    log.error(`${request.method} ${request.url.split('?')[0]} failed unexpectedly.`, { error });
+    return reply.code(500).send({ error: toErrorBody(error) });
+  });
+}
+
+function refusedBody(error: FastifyError): ErrorBody {
+  const fix =
+    'Send the input as one JSON object (Content-Type: application/json), as the contract describes.';
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new OpenIrError(
+        'INVALID_INPUT',
+        `The request is larger than ${MAX_REQUEST_BYTES / 1024 / 1024} MiB; no operation takes that much.`,
+        { fix: 'Send a smaller input: a certificate or backup file is a few KiB.' },
+      ).toBody();
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new OpenIrError('INVALID_INPUT', 'The request is not JSON (wrong Content-Type).', {
+        fix,
+      }).toBody();
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new OpenIrError('INVALID_INPUT', 'The request body is empty.', { fix }).toBody();
+    default:
+      return new OpenIrError('INVALID_INPUT', `The request body is not valid JSON: ${error.message}.`, {
+        fix,
+      }).toBody();
   }
 }

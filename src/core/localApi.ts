@@ -31,7 +31,7 @@ export async function startLocalApi(
   paths: DataPaths,
   api: HostApi,
   log: SourceLogger,
-  options: { groupAccess?: boolean } = {},
+  options: { groupAccess?: boolean; ready?: Promise<void> } = {},
 ): Promise<FastifyInstance> {
   const dirMode = options.groupAccess ? 0o750 : 0o700;
   await fs.mkdir(paths.runDir, { recursive: true, mode: dirMode });
@@ -52,6 +52,13 @@ export async function startLocalApi(
   }
   const endpoint = windows ? newPipeName() : paths.socket;
   const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
+  const { ready } = options;
+  if (ready) {
+    // Requests that arrive while the host is still loading its state wait for it.
+    app.addHook('onRequest', async () => {
+      await ready;
+    });
+  }
   bindContractOverHttp(app, api, log);
   if (windows) {
     // Forgotten at a clean stop: once the pipe is gone, anyone could create one of that name.

@@ -1,5 +1,8 @@
 import fs from 'node:fs/promises';
+import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { removeStaleTempFiles } from './atomicFile';
+import { storeFile } from './certificates/store';
 import { ConfigStore } from './config';
 import { HostService } from './host';
 import { startLocalApi } from './localApi';
@@ -78,16 +81,46 @@ export async function runHost(options: RunHostOptions): Promise<RunningHost> {
     reconnectMinMs: numberFrom(env.OPENIR_RECONNECT_MIN_MS, 500),
     reconnectMaxMs: numberFrom(env.OPENIR_RECONNECT_MAX_MS, 30_000),
   });
+  // The socket is bound first (it is also the one-host-per-data-directory
+  // lock), but it answers only once init() has loaded the settings and the
+  // registration: before that, a client would read defaults (no limit, no
+  // registration) and act on them.
+  let initialized!: () => void;
+  let initFailed!: (error: unknown) => void;
+  const ready = new Promise<void>((resolve, reject) => {
+    initialized = resolve;
+    initFailed = reject;
+  });
+  ready.catch(() => undefined);
   let api: FastifyInstance | null = null;
   if (options.localApi !== false) {
-    api = await startLocalApi(paths, host, logger.child('api'), { groupAccess });
+    api = await startLocalApi(paths, host, logger.child('api'), { groupAccess, ready });
+  }
+  // Only now, with the data directory ours (the socket above), can a temp file of a dead process be called stale.
+  const swept = await removeStaleTempFiles([
+    paths.home,
+    paths.vaultDir,
+    path.dirname(storeFile(paths.home)),
+    paths.runDir,
+  ]);
+  if (swept.length > 0) {
+    logger
+      .child('host')
+      .info('Removed temp files left by writes a crash interrupted.', { files: swept.length });
   }
   logger.child('host').info(`OpenIR host ${OPENIR_VERSION} started.`, {
     dataDir: paths.home,
     vault: vault.backend.id,
     pid: process.pid,
   });
-  await host.init();
+  try {
+    await host.init();
+  } catch (error) {
+    initFailed(error);
+    if (api) await api.close();
+    throw error;
+  }
+  initialized();
   return {
     host,
     paths,

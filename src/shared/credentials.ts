@@ -22,6 +22,32 @@ export const CredentialNameSchema = z
 
 const SecretSchema = z.string().min(1).max(8192);
 
+/** No control characters (NUL, CR, LF, …): host names, users, database names and paths go into protocols, files and logs. */
+const plain = (schema: z.ZodString) =>
+  schema.refine(
+    (value) => !hasControlCharacter(value),
+    'Control characters (such as NUL or a line break) are not allowed here.',
+  );
+
+/** C0 controls and DEL; `allowTab` for header values, where a tab is legal. */
+export function hasControlCharacter(value: string, allowTab = false): boolean {
+  for (let i = 0; i < value.length; i += 1) {
+    const c = value.charCodeAt(i);
+    if ((c < 0x20 && !(allowTab && c === 0x09)) || c === 0x7f) return true;
+  }
+  return false;
+}
+
+/**
+ * An absolute folder of the node, written as the node's OS writes it: "/…" or
+ * "C:\…" (or a UNC path). A relative one would be resolved against the host
+ * process's working directory, which nobody chose.
+ */
+export const AbsoluteFolderSchema = plain(z.string().min(1).max(4096)).refine(
+  (value) => /^(?:\/|[A-Za-z]:[\\/]|\\\\)/.test(value),
+  'The folder must be an absolute path (e.g. /srv/data or C:\\data).',
+);
+
 /** How an azureBlob credential signs in: the account key, a SAS token, or a connection string. */
 export const BLOB_AUTH_KINDS = ['key', 'sas', 'connectionString'] as const;
 export const BlobAuthSchema = z.enum(BLOB_AUTH_KINDS);
@@ -62,11 +88,10 @@ export const SftpHostKeySchema = z
   );
 
 /** The folder on the SFTP server every job path is under: absolute, or relative to the login folder. */
-export const SftpRootSchema = z
-  .string()
-  .min(1)
-  .max(4096)
-  .refine((root) => !root.split('/').includes('..'), 'The root path may not contain "..".');
+export const SftpRootSchema = plain(z.string().min(1).max(4096)).refine(
+  (root) => !root.split('/').includes('..'),
+  'The root path may not contain "..".',
+);
 
 const HeaderNameSchema = z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'Not a valid HTTP header name.');
 
@@ -76,10 +101,10 @@ const HeaderNameSchema = z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'Not 
  */
 function databaseServerFields(defaultPort: number, databaseMax: number, userMax: number) {
   return {
-    host: z.string().min(1).max(253),
+    host: plain(z.string().min(1).max(253)),
     port: z.number().int().min(1).max(65535).default(defaultPort),
-    database: z.string().min(1).max(databaseMax),
-    user: z.string().min(1).max(userMax),
+    database: plain(z.string().min(1).max(databaseMax)),
+    user: plain(z.string().min(1).max(userMax)),
     ssl: z.boolean().default(true),
     /** Absent on update keeps the saved one. */
     password: SecretSchema.optional(),
@@ -92,7 +117,7 @@ export const CredentialInputSchema = z.discriminatedUnion('type', [
       name: CredentialNameSchema,
       type: z.literal('localFolder'),
       /** Absolute folder every path of this credential is relative to. */
-      root: z.string().min(1).max(4096),
+      root: AbsoluteFolderSchema,
     })
     .strict(),
   z
@@ -104,7 +129,19 @@ export const CredentialInputSchema = z.discriminatedUnion('type', [
         .url()
         .refine((url) => /^https?:\/\//i.test(url), 'The base URL must start with http:// or https://.'),
       /** Header values are treated as secrets (API keys travel in headers): kept in the vault. */
-      headers: z.record(HeaderNameSchema, z.string().max(8192)).optional(),
+      // A tab is allowed in a header value; CR, LF and NUL would end or split the header.
+      headers: z
+        .record(
+          HeaderNameSchema,
+          z
+            .string()
+            .max(8192)
+            .refine(
+              (value) => !hasControlCharacter(value, true),
+              'A header value cannot contain control characters.',
+            ),
+        )
+        .optional(),
       /** Sent as `Authorization: Bearer …`; absent on update keeps the saved one. */
       bearerToken: SecretSchema.optional(),
     })
@@ -134,9 +171,9 @@ export const CredentialInputSchema = z.discriminatedUnion('type', [
     .object({
       name: CredentialNameSchema,
       type: z.literal('sftp'),
-      host: z.string().min(1).max(253),
+      host: plain(z.string().min(1).max(253)),
       port: z.number().int().min(1).max(65535).default(22),
-      user: z.string().min(1).max(255),
+      user: plain(z.string().min(1).max(255)),
       root: SftpRootSchema.default('/'),
       auth: SftpAuthSchema,
       /** Pinned: a server that shows another key is refused before any sign-in is sent. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { hasControlCharacter } from './credentials';
 import { ErrorBodySchema } from './errors';
 
 /**
@@ -35,7 +36,9 @@ export const ProxyPortSchema = z
 export const ProxyUserSchema = z
   .string()
   .max(256)
-  .regex(/^[^:\r\n]*$/, 'The user name cannot contain ":".');
+  // Control characters too: the name goes into a Proxy-Authorization header and the UI.
+  .regex(/^[^:]*$/, 'The user name cannot contain ":".')
+  .refine((value) => !hasControlCharacter(value), 'The user name cannot contain control characters.');
 
 /** What is stored in config (no password). */
 export const ProxySettingsSchema = z.discriminatedUnion('mode', [
@@ -113,7 +116,17 @@ export const TestProxyInputSchema = z
     proxy: ProxyInputSchema.optional(),
     /** The control plane to reach; the registered one when absent (e.g. from a pasted key before registration). */
     target: z
-      .object({ endpoint: z.string().url(), pin: z.string().min(1) })
+      .object({
+        // The control plane is only ever https://host:port (as in an auth key); a test must not probe file: or ftp: URLs.
+        endpoint: z
+          .string()
+          .url()
+          .refine(
+            (url) => /^https:\/\/[^/?#@]+\/?$/i.test(url),
+            'The control plane URL must be https://host:port.',
+          ),
+        pin: z.string().min(1).max(1024),
+      })
       .strict()
       .optional(),
   })

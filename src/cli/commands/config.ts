@@ -26,7 +26,7 @@ export function addConfigCommands(program: Command, ctx: CommandContext): void {
     .action(
       run(async (o, folder: string) => {
         // Relative to where the command runs, not to where the host runs.
-        const view = await (await ensureHost()).call('allowFolder', { path: path.resolve(folder) });
+        const view = await (await ensureHost()).call('allowFolder', { path: folderPath(folder) });
         printResult(o, view, () => formatSettings(view));
       }),
     );
@@ -37,7 +37,7 @@ export function addConfigCommands(program: Command, ctx: CommandContext): void {
     .argument('<path>')
     .action(
       run(async (o, folder: string) => {
-        const view = await (await ensureHost()).call('disallowFolder', { path: path.resolve(folder) });
+        const view = await (await ensureHost()).call('disallowFolder', { path: folderPath(folder) });
         printResult(o, view, () => formatSettings(view));
       }),
     );
@@ -78,4 +78,18 @@ function formatSettings(view: JobSettingsView): string {
         ]
       : view.allowedFolders.map((f) => `  ${f}`)),
   ].join('\n');
+}
+
+/**
+ * A folder argument as the host takes it: absolute, resolved against the
+ * shell's folder. An empty one is refused: path.resolve('') is the current
+ * folder, and `openir config allow-folder "$UNSET_VAR"` would allow it.
+ */
+function folderPath(folder: string): string {
+  if (folder.trim() === '') {
+    throw new OpenIrError('INVALID_INPUT', 'The folder is empty.', {
+      fix: 'Give the path of the folder, e.g. `openir config allow-folder /srv/exports`.',
+    });
+  }
+  return path.resolve(folder);
 }
