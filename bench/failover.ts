@@ -84,7 +84,8 @@ async function main(): Promise<void> {
   const webUrl = `http://127.0.0.1:${(data.server.address() as AddressInfo).port}/`;
 
   const cp = await startControlPlane({ heartbeatIntervalMs: HEARTBEAT_MS, heartbeatTimeoutMs: TIMEOUT_MS });
-  const key = (await cp.createIr('bench-ha')).key1;
+  // Failover is timed here, not join approval: nodes are let in as they register.
+  const key = (await cp.createIr('bench-ha', ['--join-approval', 'auto'])).key1;
   const nodes = ['bench-ha1', 'bench-ha2', 'bench-ha3'].map((name) =>
     makeNode({ OPENIR_VAULT: 'file' }, name),
   );

@@ -75,7 +75,8 @@ async function main(): Promise<void> {
   }
 
   // The IR every joiner joins: its first node runs throughout, with remote access.
-  const { key1: key } = await cp.createIr('bench-join', ['--max-nodes', '2']);
+  // Joining is timed to Online, so nodes are let in as they register (no admin in the loop).
+  const { key1: key } = await cp.createIr('bench-join', ['--max-nodes', '2', '--join-approval', 'auto']);
   const first = makeNode({ OPENIR_VAULT: 'file' }, 'bench-join-first');
   await first.startHost();
   await first.enableRemoteAccess();

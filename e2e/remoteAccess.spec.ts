@@ -62,7 +62,8 @@ const certCard = () => page.getByRole('region', { name: 'Certificates' });
 
 test.beforeAll(async ({ browser }) => {
   cp = await startControlPlane({ heartbeatIntervalMs: 300, heartbeatTimeoutMs: 1500 });
-  key = (await cp.createIr('ra-ui-ir')).key1;
+  // The second node's Register page is shown here, not join approval (e2e/ha.spec.ts): let nodes in.
+  key = (await cp.createIr('ra-ui-ir', ['--join-approval', 'auto'])).key1;
   // The test FQDNs are not in DNS: each node tells its peers the loopback address instead.
   web = await startWebHost({ OPENIR_FQDN: FQDN, ...LOOPBACK_PEERS });
   const registered = await runCli(['register', '--key-stdin', '--json'], { env: web.env, stdin: key });

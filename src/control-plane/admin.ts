@@ -51,8 +51,14 @@ export function openAdminSession(dataDir: string, clock: Clock = systemClock): A
   };
 }
 
-export function createIr(session: AdminSession, name: string, maxNodes: number): CommandResult {
+export function createIr(
+  session: AdminSession,
+  name: string,
+  maxNodes: number,
+  joinApproval?: JoinApproval,
+): CommandResult {
   const created = session.registry.createIr(name, maxNodes, session.keyContext);
+  if (joinApproval !== undefined) session.registry.updateJoinApproval(name, joinApproval);
   return {
     json: { irId: created.irId, name: created.name, key1: created.key1, key2: created.key2 },
     text: [

@@ -143,10 +143,15 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
       `most nodes the IR accepts (1-${MAX_NODES_CEILING})`,
       String(DEFAULT_MAX_NODES),
     )
-    .action((name: string, options: CommonOptions & { maxNodes: string }) =>
-      attempt(fail, () =>
-        admin(options, (s) => createIr(s, name, parseWhole('--max-nodes', options.maxNodes))),
-      ),
+    .option(
+      '--join-approval <policy>',
+      'required (the default): nodes after the first wait Pending for `ir approve`; auto: they are approved as they register',
+    )
+    .action((name: string, options: CommonOptions & { maxNodes: string; joinApproval?: string }) =>
+      attempt(fail, () => {
+        const joinApproval = joinApprovalOption(options.joinApproval);
+        admin(options, (s) => createIr(s, name, parseWhole('--max-nodes', options.maxNodes), joinApproval));
+      }),
     );
   withCommon(ir.command('list'))
     .description('List the integration runtimes and their status.')
@@ -211,9 +216,7 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
               fix: 'Give --max-nodes <n>, --expire-offline-after <duration|off> and/or --join-approval required|auto.',
             });
           }
-          const joinApproval = options.joinApproval;
-          if (joinApproval !== undefined && !JOIN_APPROVALS.includes(joinApproval as JoinApproval))
-            throw problems.invalidJoinApproval(joinApproval);
+          const joinApproval = joinApprovalOption(options.joinApproval);
           const update = {
             ...(options.maxNodes === undefined
               ? {}
@@ -221,7 +224,7 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
             ...(options.expireOfflineAfter === undefined
               ? {}
               : { expireOfflineAfterMs: parseExpireAfter(options.expireOfflineAfter) }),
-            ...(joinApproval === undefined ? {} : { joinApproval: joinApproval as JoinApproval }),
+            ...(joinApproval === undefined ? {} : { joinApproval }),
           };
           admin(options, (s) => updateIr(s, name, update));
         }),
@@ -443,4 +446,11 @@ if (require.main === module) {
     // Everything is closed by now; if a stray handle keeps the loop alive, do not hang the caller.
     setTimeout(() => process.exit(code), 3_000).unref();
   });
+}
+
+/** `--join-approval`: required, auto, or absent (undefined). */
+function joinApprovalOption(value: string | undefined): JoinApproval | undefined {
+  if (value !== undefined && !JOIN_APPROVALS.includes(value as JoinApproval))
+    throw problems.invalidJoinApproval(value);
+  return value as JoinApproval | undefined;
 }

@@ -209,6 +209,12 @@ describe('joining needs approval', () => {
     expect((await registerOk(ir.key1, { nodeName: 'b', peerKey: syncKey() })).approval).toBe('approved');
     await cp.adminOk(['ir', 'update', 'open', '--join-approval', 'required']);
     expect((await registerOk(ir.key1, { nodeName: 'c', peerKey: syncKey() })).approval).toBe('pending');
+    // The policy can also be given as the IR is created.
+    const badCreate = await cp.admin(['ir', 'create', 'never', '--join-approval', 'sometimes']);
+    expect(errorCodeOf(badCreate.json)).toBe('INVALID_INPUT');
+    const created = await cp.adminOk<CreatedIr>(['ir', 'create', 'lab', '--join-approval', 'auto']);
+    await registerOk(created.key1, { nodeName: 'a', peerKey: syncKey() });
+    expect((await registerOk(created.key1, { nodeName: 'b', peerKey: syncKey() })).approval).toBe('approved');
   });
 });
 

@@ -90,7 +90,7 @@ describe('jobs: dispatch, copy, cancel, failover, limits', () => {
     fs.writeFileSync(path.join(dataRoot, 'in', 'big.bin'), big);
     fs.writeFileSync(path.join(outside, 'private.txt'), 'not for the cloud');
     cp = await startControlPlane(HEARTBEAT);
-    key = (await admin<{ key1: string }>(['ir', 'create', 'jobs-ir'])).key1;
+    key = (await admin<{ key1: string }>(['ir', 'create', 'jobs-ir', '--join-approval', 'auto'])).key1;
     await setUpNode(node1);
   });
 

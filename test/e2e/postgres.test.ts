@@ -111,7 +111,7 @@ describe.skipIf(found.bin === null)(
         'shop',
       );
       cp = await startControlPlane(HEARTBEAT);
-      key = (await admin<{ key1: string }>(['ir', 'create', 'pg-ir'])).key1;
+      key = (await admin<{ key1: string }>(['ir', 'create', 'pg-ir', '--join-approval', 'auto'])).key1;
       await setUpNode(node1);
     }, 180_000);
 
