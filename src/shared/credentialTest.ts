@@ -75,8 +75,18 @@ const UNREACHABLE_CAUSES = new Set([
   'ECONNRESET',
 ]);
 /** PostgreSQL SQLSTATEs and MySQL errnos that mean "no such database". */
-const NOT_FOUND_CAUSES = new Set(['3D000', '1049', 'ENOENT']);
-const AUTH_CAUSES = new Set(['28P01', '28000', '1045', '1044', '1698', 'EACCES', 'EPERM']);
+const NOT_FOUND_CAUSES = new Set(['3D000', '1049', 'ER_BAD_DB_ERROR', 'ENOENT']);
+const AUTH_CAUSES = new Set([
+  '28P01',
+  '28000',
+  '1045',
+  '1044',
+  '1698',
+  'ER_ACCESS_DENIED_ERROR',
+  'ER_DBACCESS_DENIED_ERROR',
+  'EACCES',
+  'EPERM',
+]);
 
 /**
  * The generic code for a store's failure: the store-specific code its job
