@@ -3,6 +3,7 @@ import fs from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
+import tls from 'node:tls';
 import { CREDENTIAL_TYPES, type CredentialInput } from '../shared/credentials';
 import {
   DATA_STORE_FIXES,
@@ -43,7 +44,7 @@ const DEFAULT_STEP_TIMEOUT_MS = 15_000;
 function causeOf(error: unknown): string {
   for (let current = error, depth = 0; current && typeof current === 'object' && depth < 6; depth++) {
     const code: unknown = Reflect.get(current, 'code');
-    if (typeof code === 'string' && !/^(DATA_|BLOB_|SFTP_|LOCAL_)/.test(code)) return code;
+    if (typeof code === 'string' && !/^(DATA_|BLOB_|SFTP_|LOCAL_|CONTROL_PLANE_)/.test(code)) return code;
     const errno: unknown = Reflect.get(current, 'errno');
     if (typeof errno === 'number' && errno > 1000) return String(errno);
     current = Reflect.get(current, 'cause');
@@ -148,22 +149,24 @@ export class CredentialTester {
       password: credential.password ?? '',
       ssl: credential.ssl,
       application_name: 'OpenIR connection test',
-      connectionTimeoutMillis: this.stepTimeoutMs,
+      // Longer than a step: the step's own timeout reports DATA_STORE_TIMEOUT first.
+      connectionTimeoutMillis: this.stepTimeoutMs + 5000,
       options: '-c default_transaction_read_only=on',
     });
     client.on('error', () => undefined);
     run.onCleanup(() => client.end().catch(() => undefined));
-    await run.step(
-      'tls',
-      credential.ssl ? 'TLS (certificate verified) and sign in' : 'Sign in (TLS off in the credential)',
-      map,
-      async () => {
-        await client.connect();
-        const ssl = (client as unknown as { connection: { stream: { encrypted?: boolean } } }).connection
-          .stream.encrypted;
-        return `${ssl ? 'TLS' : 'no TLS'}, signed in as ${credential.user} to ${credential.database}`;
-      },
-    );
+    if (credential.ssl) {
+      // Its own step, before any password is sent: PostgreSQL's SSLRequest, then TLS as the driver does it.
+      await run.step('tls', 'TLS (certificate verified)', map, () =>
+        postgresTls(credential.host, credential.port, this.stepTimeoutMs),
+      );
+    } else run.skip('tls', 'TLS', 'off in the credential (--no-ssl)');
+    await run.step('signIn', `Sign in as ${credential.user} to ${credential.database}`, map, async () => {
+      await client.connect();
+      const ssl = (client as unknown as { connection: { stream: { encrypted?: boolean } } }).connection.stream
+        .encrypted;
+      return ssl ? 'over TLS' : 'without TLS';
+    });
     await run.step('readOnly', 'Read-only session', map, async () => {
       const result = await client.query<{ transaction_read_only: string }>('SHOW transaction_read_only');
       const value = result.rows[0]?.transaction_read_only;
@@ -202,7 +205,7 @@ export class CredentialTester {
           password: credential.password ?? '',
           database: credential.database,
           ...(credential.ssl ? { ssl: { rejectUnauthorized: true } } : {}),
-          connectTimeout: this.stepTimeoutMs,
+          connectTimeout: this.stepTimeoutMs + 5000,
         });
         connection.on('error', () => undefined);
         return `${credential.ssl ? 'TLS' : 'no TLS'}, signed in as ${credential.user} to ${credential.database}`;
@@ -221,17 +224,16 @@ export class CredentialTester {
   private async http(credential: Extract<ResolvedCredential, { type: 'http' }>, run: StepRun): Promise<void> {
     const url = new URL(credential.baseUrl);
     const secure = url.protocol === 'https:';
-    const map = (error: unknown) =>
-      error instanceof OpenIrError
-        ? error
-        : new OpenIrError(
-            'DATA_SOURCE_FAILED',
-            `Cannot reach ${url.origin}: ${String((error as Error)?.message ?? error)}.`,
-            {
-              fix: 'Check that the data store is reachable from this node.',
-              cause: error,
-            },
-          );
+    const map = (error: unknown) => {
+      // The connector names the control plane in its errors; here the endpoint is a data store.
+      if (error instanceof OpenIrError && !error.code.startsWith('CONTROL_PLANE_')) return error;
+      const inner = error instanceof OpenIrError ? (error.cause ?? error) : error;
+      return new OpenIrError(
+        'DATA_SOURCE_FAILED',
+        `Cannot reach ${url.origin}: ${String((inner as Error)?.message ?? inner)}.`,
+        { fix: 'Check that the data store is reachable from this node.', cause: inner },
+      );
+    };
     await run.step(
       'request',
       `HEAD ${url.origin}${url.pathname} with the credential's auth`,
@@ -430,12 +432,25 @@ class StepRun {
 
   constructor(private readonly timeoutMs: number) {}
 
+  /** A check that does not apply to this credential (e.g. TLS when the credential turns it off). */
+  skip(id: string, label: string, detail: string): void {
+    this.steps.push({ id, label, result: 'skipped', ms: 0, detail });
+  }
+
   onCleanup(cleanup: () => Promise<unknown>): void {
     this.cleanups.push(cleanup);
   }
 
   async cleanup(): Promise<void> {
-    for (const cleanup of this.cleanups.reverse()) await cleanup().catch(() => undefined);
+    // A server that never answered must not hold the report: each cleanup gets two seconds.
+    for (const cleanup of this.cleanups.reverse()) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        cleanup().catch(() => undefined),
+        new Promise((resolve) => (timer = setTimeout(resolve, 2000))),
+      ]);
+      clearTimeout(timer);
+    }
   }
 
   async step(
@@ -498,7 +513,7 @@ function toStepError(mapped: unknown, raw: unknown): NonNullable<CredentialTestS
     code: generic ?? error.code,
     message: error.message,
     fix: error.fix ?? (generic ? DATA_STORE_FIXES[generic] : 'See the message.'),
-    ...(storeCode && storeCode !== generic ? { storeCode } : {}),
+    ...(storeCode && storeCode !== (generic ?? error.code) ? { storeCode } : {}),
   };
 }
 
@@ -514,6 +529,49 @@ function tcpConnect(host: string, port: number): Promise<string> {
     socket.once('error', (error) => {
       socket.destroy();
       reject(error);
+    });
+  });
+}
+
+/**
+ * PostgreSQL's SSLRequest on a new connection, then a TLS handshake that
+ * verifies the certificate as the driver does (`ssl: true`); nothing else is
+ * sent. Answers the protocol and cipher.
+ */
+function postgresTls(host: string, port: number, timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host, port });
+    const fail = (error: Error) => {
+      socket.destroy();
+      reject(error);
+    };
+    socket.once('error', fail);
+    socket.setTimeout(timeoutMs, () => fail(Object.assign(new Error('no answer'), { code: 'ETIMEDOUT' })));
+    socket.once('connect', () => {
+      // Length 8, then the SSLRequest code 80877103.
+      socket.write(Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]));
+    });
+    socket.once('data', (answer: Buffer) => {
+      socket.removeListener('error', fail);
+      if (answer[0] !== 0x53) {
+        fail(new Error('The server does not support SSL connections'));
+        return;
+      }
+      socket.setTimeout(0);
+      const secure = tls.connect({
+        socket,
+        ...(net.isIP(host) ? {} : { servername: host }),
+        rejectUnauthorized: true,
+      });
+      secure.once('secureConnect', () => {
+        const detail = `${secure.getProtocol() ?? 'TLS'}, ${secure.getCipher().name}`;
+        secure.destroy();
+        resolve(detail);
+      });
+      secure.once('error', (error) => {
+        secure.destroy();
+        reject(error);
+      });
     });
   });
 }

@@ -53,7 +53,8 @@ describe.skipIf(found.bin === null)('openir credential test (CLI, real host, rea
     expect(json.code).toBe(0);
     const report = json.json as CredentialTestReport;
     expect(report).toMatchObject({ ok: true, name: 'pg', type: 'postgresql', unsaved: false });
-    expect(report.steps).toHaveLength(5);
+    expect(report.steps).toHaveLength(6);
+    expect(report.steps[1]).toMatchObject({ id: 'tls', result: 'skipped' });
   });
 
   it('a wrong password: exit 1, one line with DATA_STORE_AUTH_FAILED, and the error object with --json', async () => {
