@@ -1,4 +1,5 @@
 /// <reference lib="dom" />
+import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { expect, test, type Page } from '@playwright/test';
@@ -8,7 +9,7 @@ import {
   type RunningControlPlane,
 } from '../test/helpers/controlPlane';
 import { runCli } from '../test/helpers/node';
-import { cleanupTempDirs } from '../test/helpers/tmp';
+import { cleanupTempDirs, tempDir } from '../test/helpers/tmp';
 import { startWebHost, type WebHost } from '../test/helpers/webHost';
 import { shootBoth } from './screenshots';
 
@@ -92,5 +93,35 @@ test('Test in the dialog, before saving: the steps pass with the right token, fa
   // Nothing was saved by testing.
   const list = await runCli(['credential', 'list', '--json'], { env: web.env });
   expect((list.json as { credentials: unknown[] }).credentials).toEqual([]);
+  await edit.getByRole('button', { name: 'Cancel' }).click();
+});
+
+test('a local folder: each step in order, the first failure named, then all four pass once allowed', async () => {
+  const folder = fs.realpathSync(tempDir('openir-conntest-ui-folder-'));
+  await page
+    .getByRole('region', { name: 'Data store credentials', exact: true })
+    .getByRole('button', { name: 'Add credential' })
+    .click();
+  const edit = dialog();
+  await edit.getByLabel('Local folder', { exact: true }).check();
+  await edit.getByLabel('Name', { exact: true }).fill('drop');
+  await edit.getByLabel('Root folder', { exact: true }).fill(folder);
+  await edit.getByRole('button', { name: 'Test' }).click();
+  const steps = edit.getByRole('list', { name: 'Test steps of drop' });
+  await expect(steps.getByRole('listitem')).toHaveCount(2, { timeout: 20_000 });
+  await expect(steps.getByRole('listitem').nth(0)).toContainText('Passed');
+  await expect(steps.getByRole('listitem').nth(1)).toContainText('LOCAL_PATH_NOT_ALLOWED');
+  await expect(edit.getByRole('alert').filter({ hasText: 'Test failed' })).toContainText('allow-folder');
+  await shootBoth(page, 'credential-test-folder-not-allowed');
+
+  const allowed = await runCli(['config', 'allow-folder', folder, '--json'], { env: web.env });
+  expect(allowed.code, allowed.stderr).toBe(0);
+  await edit.getByRole('button', { name: 'Test' }).click();
+  await expect(edit.getByText('Test passed: the data store answered')).toBeVisible({ timeout: 20_000 });
+  await expect(steps.getByRole('listitem')).toHaveCount(4);
+  await expect(steps).toContainText('Writable (create and delete a temporary file)');
+  // The write probe left nothing behind.
+  expect(fs.readdirSync(folder)).toEqual([]);
+  await shootBoth(page, 'credential-test-folder-passed');
   await edit.getByRole('button', { name: 'Cancel' }).click();
 });

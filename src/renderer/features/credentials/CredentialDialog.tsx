@@ -1,7 +1,7 @@
 import { useEffect, useId, useRef, useState, type FormEvent, type ReactNode, type RefObject } from 'react';
 import type { CredentialTestReport } from '../../../shared/credentialTest';
 import type { CredentialView } from '../../../shared/credentials';
-import { CheckCircleIcon, ErrorCircleIcon, TrashIcon } from '../../components/Icons';
+import { CheckCircleIcon, ErrorCircleIcon, InfoIcon, TrashIcon } from '../../components/Icons';
 import { Modal } from '../../components/Modal';
 import {
   Button,
@@ -607,6 +607,8 @@ function TestSteps({ report }: { report: CredentialTestReport }) {
         <li key={step.id} className={`proxy-step proxy-step--${step.result === 'failed' ? 'bad' : 'ok'}`}>
           {step.result === 'failed' ? (
             <ErrorCircleIcon size={18} className="proxy-step__icon" />
+          ) : step.result === 'skipped' ? (
+            <InfoIcon size={18} className="proxy-step__icon" />
           ) : (
             <CheckCircleIcon size={18} className="proxy-step__icon" />
           )}
