@@ -180,6 +180,19 @@ describe('http', () => {
     expect(messages().join('\n')).not.toContain(TOKEN);
   });
 
+  it('an unsaved form without the token uses the saved one (editing); testing writes nothing', async () => {
+    const { store, service, home } = tester();
+    await store.set({ name: 'api', type: 'http', baseUrl: `${base}/api/`, bearerToken: TOKEN });
+    const before = fs.readFileSync(path.join(home, 'credentials.json'), 'utf8');
+    const report = await service.test({ credential: { name: 'api', type: 'http', baseUrl: `${base}/api/` } });
+    expect(report.ok, JSON.stringify(report)).toBe(true);
+    expect(methods.length).toBeGreaterThan(0);
+    // Another name has no saved token to borrow.
+    const other = await service.test({ credential: { name: 'api2', type: 'http', baseUrl: `${base}/api/` } });
+    expect(other.failure?.code).toBe('DATA_STORE_AUTH_FAILED');
+    expect(fs.readFileSync(path.join(home, 'credentials.json'), 'utf8')).toBe(before);
+  });
+
   it('a wrong token is DATA_STORE_AUTH_FAILED; a closed port DATA_STORE_UNREACHABLE; a wrong path NOT_FOUND', async () => {
     const { test } = tester();
     expectFailure(
