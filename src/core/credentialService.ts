@@ -107,6 +107,11 @@ export class CredentialService {
     return this.store.resolve(name, allowed);
   }
 
+  /** An unsaved credential input with its secrets (an absent one is the saved one), for Test connection. */
+  resolveInput(input: CredentialInput): Promise<ResolvedCredential> {
+    return this.store.resolveInput(input);
+  }
+
   /** Pushes the credential list (names and non-secret fields) so an open Settings page follows syncs too. */
   async publish(): Promise<void> {
     try {

@@ -4,6 +4,7 @@ import { BackupWorkflow } from './backupWorkflow';
 import { CertificateService } from './certificates/service';
 import { NODE_CREDENTIAL } from './controlPlaneClient';
 import { CredentialCipher } from './credentialCipher';
+import { CredentialTester } from './credentialTest';
 import { CredentialService } from './credentialService';
 import { HostEvents } from './events';
 import type { HostServiceOptions } from './hostOptions';
@@ -36,6 +37,7 @@ export class HostService implements HostApi {
   private readonly proxy: ProxyService;
   private readonly credentials: CredentialService;
   private readonly jobs: JobService;
+  private readonly tester: CredentialTester;
   private readonly registration: RegistrationService;
   private readonly backups: BackupWorkflow;
   private readonly logs: LogSettings;
@@ -117,6 +119,13 @@ export class HostService implements HostApi {
       pushSettings: push('jobSettingsChanged'),
       log: this.log,
       jobsLog: logger.child('jobs'),
+    });
+    this.tester = new CredentialTester({
+      credentials: this.credentials,
+      paths: this.jobs.localPaths,
+      connector,
+      log: logger.child('credential-test'),
+      clock,
     });
     this.status = new StatusModel({
       ...options,
@@ -243,6 +252,7 @@ export class HostService implements HostApi {
   listCredentials: HostApi['listCredentials'] = () => this.credentials.list();
   setCredential: HostApi['setCredential'] = (input) => this.credentials.set(input);
   deleteCredential: HostApi['deleteCredential'] = (input) => this.credentials.delete(input);
+  testCredential: HostApi['testCredential'] = (input) => this.tester.test(input);
   getJobSettings: HostApi['getJobSettings'] = async () => this.jobs.settingsView();
   allowFolder: HostApi['allowFolder'] = (input) => this.jobs.allowFolder(input);
   disallowFolder: HostApi['disallowFolder'] = (input) => this.jobs.disallowFolder(input);

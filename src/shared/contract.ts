@@ -31,6 +31,7 @@ import {
   UnregisterInputSchema,
   UnregisterOutputSchema,
 } from './backup';
+import { CredentialTestReportSchema, TestCredentialInputSchema } from './credentialTest';
 import { JobsViewSchema } from './jobs';
 import { EVENT_NAME_LIST, OPERATION_NAME_LIST } from './contractNames';
 import {
@@ -190,6 +191,12 @@ export const OPERATIONS = {
     summary: 'Delete a data store credential and its secrets.',
     input: DeleteCredentialInputSchema,
     output: CredentialViewSchema,
+  },
+  testCredential: {
+    summary:
+      'Test connection of a data store credential, saved (by name) or unsaved (the form): ordered, timed steps, the first failure coded.',
+    input: TestCredentialInputSchema,
+    output: CredentialTestReportSchema,
   },
   getJobSettings: {
     summary: 'Local folder path validation (the allow-list) and the concurrent jobs limit.',

@@ -27,6 +27,7 @@ export const OPERATION_NAME_LIST = [
   'listCredentials',
   'setCredential',
   'deleteCredential',
+  'testCredential',
   'getJobSettings',
   'allowFolder',
   'disallowFolder',

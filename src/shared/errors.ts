@@ -113,6 +113,16 @@ export const ERROR_CODES = [
   'SFTP_PERMISSION_DENIED',
   /** The SFTP server failed a write and its disk is full (or the user's quota is used up). */
   'SFTP_DISK_FULL',
+  /** Test connection: the data store refused the credential (user, password, key, token, SAS, or the rights it grants). */
+  'DATA_STORE_AUTH_FAILED',
+  /** Test connection: the data store's host or port could not be reached (refused, unresolved, no route). */
+  'DATA_STORE_UNREACHABLE',
+  /** Test connection: the data store's TLS certificate (or an SFTP server's host key) is not the one this node trusts. */
+  'DATA_STORE_TLS_UNTRUSTED',
+  /** Test connection: the data store did not answer in time. */
+  'DATA_STORE_TIMEOUT',
+  /** Test connection: the folder, container, database or root path the credential names does not exist. */
+  'DATA_STORE_NOT_FOUND',
   /** The backup's password is wrong (or its key-derivation header was altered: the two look alike). */
   'BACKUP_WRONG_PASSWORD',
   /** Not an OpenIR backup, truncated, damaged or tampered with. */
@@ -202,6 +212,11 @@ export function httpStatusFor(code: ErrorCode): number {
     case 'SFTP_UNREACHABLE':
     case 'SFTP_PERMISSION_DENIED':
     case 'SFTP_DISK_FULL':
+    case 'DATA_STORE_AUTH_FAILED':
+    case 'DATA_STORE_UNREACHABLE':
+    case 'DATA_STORE_TLS_UNTRUSTED':
+    case 'DATA_STORE_TIMEOUT':
+    case 'DATA_STORE_NOT_FOUND':
       return 502;
     case 'UNAUTHORIZED':
     case 'AUTH_KEY_INVALID':

@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { CredentialInputSchema, type CredentialInput, type CredentialView } from '../../shared/credentials';
+import type { CredentialTestReport } from '../../shared/credentialTest';
 import { OpenIrError } from '../../shared/errors';
 import { invalidInput } from '../../shared/invoke';
 import { printResult, type CommandContext, type Output } from '../context';
@@ -62,6 +63,25 @@ export function addCredentialCommands(program: Command, ctx: CommandContext): vo
             ? 'No data store credentials yet. Add one with `openir credential set <name> --type localFolder --root <dir>`.'
             : list.credentials.map(formatCredential).join('\n'),
         );
+      }),
+    );
+
+  credential
+    .command('test <name>')
+    .description(
+      'test connection of a saved credential: each check with its timing; exits 1 on the first failure',
+    )
+    .action(
+      run(async (o, name: string) => {
+        const report = await (await ensureHost()).call('testCredential', { name });
+        printResult(o, report, () => formatCredentialTest(report));
+        if (!report.ok) {
+          const failure = report.failure;
+          o.err(
+            `openir: ${failure?.message ?? 'The test failed.'}${failure?.fix ? ` ${failure.fix}` : ''} [${failure?.code ?? 'INTERNAL'}]`,
+          );
+          ctx.fail();
+        }
       }),
     );
 
@@ -426,4 +446,22 @@ function formatCredential(c: CredentialView): string {
     case 'azureBlob':
       return `${c.name}  azureBlob  ${c.accountUrl.replace(/\/+$/, '')}/${c.container}  ${AUTH_WORDS[c.auth]} ${c.hasSecret ? 'saved' : 'not set'}`;
   }
+}
+
+/** The steps as a small troubleshoot report: one line each, then the verdict and its fix. */
+export function formatCredentialTest(report: CredentialTestReport): string {
+  const lines = [`Testing ${report.type} credential "${report.name}"${report.unsaved ? ' (unsaved)' : ''}`];
+  for (const step of report.steps) {
+    const mark = step.result === 'passed' ? 'ok  ' : step.result === 'failed' ? 'FAIL' : 'skip';
+    const said = step.error
+      ? `${step.error.code}${step.error.storeCode ? ` (${step.error.storeCode})` : ''}`
+      : (step.detail ?? '');
+    lines.push(`  ${mark} ${step.label.padEnd(56)} ${`${step.ms} ms`.padStart(8)}  ${said}`);
+  }
+  if (report.ok) lines.push(`Connection OK (${report.ms} ms).`);
+  else {
+    lines.push(`Failed: ${report.failure?.message ?? ''}`);
+    if (report.failure?.fix) lines.push(`Fix: ${report.failure.fix}`);
+  }
+  return lines.join('\n');
 }

@@ -233,54 +233,24 @@ export class CredentialStore {
       );
     }
     const secrets = record.hasSecret ? await this.secretsOf(name) : {};
-    const f = record.fields;
-    switch (record.type) {
-      case 'localFolder':
-        return { name, type: 'localFolder', root: String(f.root) };
-      case 'http':
-        return {
-          name,
-          type: 'http',
-          baseUrl: String(f.baseUrl),
-          headers: secrets.headers ?? {},
-          ...(secrets.bearerToken ? { bearerToken: secrets.bearerToken } : {}),
-        };
-      case 'postgresql':
-      case 'mysql':
-        return {
-          name,
-          type: record.type,
-          host: String(f.host),
-          port: Number(f.port),
-          database: String(f.database),
-          user: String(f.user),
-          ssl: Boolean(f.ssl),
-          ...(secrets.password ? { password: secrets.password } : {}),
-        };
-      case 'azureBlob':
-        return {
-          name,
-          type: 'azureBlob',
-          accountUrl: String(f.accountUrl),
-          container: String(f.container),
-          auth: f.auth === 'sas' || f.auth === 'connectionString' ? f.auth : 'key',
-          ...(secrets.secret ? { secret: secrets.secret } : {}),
-        };
-      case 'sftp':
-        return {
-          name,
-          type: 'sftp',
-          host: String(f.host),
-          port: Number(f.port),
-          user: String(f.user),
-          root: String(f.root),
-          auth: f.auth === 'privateKey' ? 'privateKey' : 'password',
-          hostKey: String(f.hostKey),
-          ...(secrets.password ? { password: secrets.password } : {}),
-          ...(secrets.privateKey ? { privateKey: secrets.privateKey } : {}),
-          ...(secrets.passphrase ? { passphrase: secrets.passphrase } : {}),
-        };
-    }
+    return resolvedOf(name, record.type, record.fields, secrets);
+  }
+
+  /**
+   * An unsaved credential input with its secrets, as `set` would store it (an
+   * absent secret takes the saved one of the same name and type): what
+   * "Test connection" tries before the form is saved. Nothing is written.
+   */
+  async resolveInput(input: CredentialInput): Promise<ResolvedCredential> {
+    const previous = (await this.read()).credentials[input.name];
+    const sameAuth =
+      (input.type !== 'azureBlob' && input.type !== 'sftp') || previous?.fields.auth === input.auth;
+    const kept =
+      previous?.type === input.type && previous.hasSecret && sameAuth ? await this.secretsOf(input.name) : {};
+    const { fields, secrets } = split(input, kept);
+    // A secret typed into the form is redacted from the logs like a saved one.
+    for (const value of secretValues(secrets)) this.options.onSecret?.(value);
+    return resolvedOf(input.name, input.type, fields, secrets);
   }
 
   /** Writes a credential's secrets (or drops the old ones once the file is saved); answers whether it has any. */
@@ -413,4 +383,60 @@ function notFound(name: string): OpenIrError {
       fix: `List them with \`openir credential list\`, or create it with \`openir credential set ${name} --type …\` (it then syncs to the other nodes of the integration runtime).`,
     },
   );
+}
+
+/** A credential's fields and secrets as a job (or a connection test) takes them. */
+function resolvedOf(
+  name: string,
+  type: CredentialType,
+  f: CredentialRecord['fields'],
+  secrets: CredentialSecrets,
+): ResolvedCredential {
+  switch (type) {
+    case 'localFolder':
+      return { name, type: 'localFolder', root: String(f.root) };
+    case 'http':
+      return {
+        name,
+        type: 'http',
+        baseUrl: String(f.baseUrl),
+        headers: secrets.headers ?? {},
+        ...(secrets.bearerToken ? { bearerToken: secrets.bearerToken } : {}),
+      };
+    case 'postgresql':
+    case 'mysql':
+      return {
+        name,
+        type,
+        host: String(f.host),
+        port: Number(f.port),
+        database: String(f.database),
+        user: String(f.user),
+        ssl: Boolean(f.ssl),
+        ...(secrets.password ? { password: secrets.password } : {}),
+      };
+    case 'azureBlob':
+      return {
+        name,
+        type: 'azureBlob',
+        accountUrl: String(f.accountUrl),
+        container: String(f.container),
+        auth: f.auth === 'sas' || f.auth === 'connectionString' ? f.auth : 'key',
+        ...(secrets.secret ? { secret: secrets.secret } : {}),
+      };
+    case 'sftp':
+      return {
+        name,
+        type: 'sftp',
+        host: String(f.host),
+        port: Number(f.port),
+        user: String(f.user),
+        root: String(f.root),
+        auth: f.auth === 'privateKey' ? 'privateKey' : 'password',
+        hostKey: String(f.hostKey),
+        ...(secrets.password ? { password: secrets.password } : {}),
+        ...(secrets.privateKey ? { privateKey: secrets.privateKey } : {}),
+        ...(secrets.passphrase ? { passphrase: secrets.passphrase } : {}),
+      };
+  }
 }

@@ -64,6 +64,11 @@ export class JobService {
   private lastJobsPushed = '';
   private readonly settingsFeed: ViewFeed<JobSettingsView>;
 
+  /** The local path policy jobs use; Test connection checks a folder against the same one. */
+  get localPaths(): LocalPathPolicy {
+    return this.paths;
+  }
+
   constructor(private readonly links: JobServiceLinks) {
     this.defaultLimit = links.defaultLimit ?? defaultConcurrentJobsLimit();
     this.paths = new LocalPathPolicy(async () => this.settings.allowedFolders);

@@ -139,7 +139,7 @@ export async function openPostgresSource(
   let failure: OpenIrError | null = null;
   // Without a listener a dropped connection would crash the host.
   client.on('error', (error: Error) => {
-    failure ??= describeError(credential, error);
+    failure ??= describePostgresError(credential, error);
     out.destroy(failure);
   });
   const abortConnect = () => void client.end().catch(() => undefined);
@@ -149,7 +149,7 @@ export async function openPostgresSource(
   } catch (error) {
     await client.end().catch(() => undefined);
     signal.throwIfAborted();
-    throw describeError(credential, error);
+    throw describePostgresError(credential, error);
   } finally {
     signal.removeEventListener('abort', abortConnect);
   }
@@ -160,7 +160,7 @@ export async function openPostgresSource(
     await parse.done;
   } catch (error) {
     await client.end().catch(() => undefined);
-    throw describeError(credential, error);
+    throw describePostgresError(credential, error);
   }
   const copy = client.query(copyTo(statement, { highWaterMark: HIGH_WATER_MARK }));
   let copied = false;
@@ -169,7 +169,7 @@ export async function openPostgresSource(
     void client.end().catch(() => undefined);
   });
   copy.on('error', (error: Error) => {
-    failure ??= describeError(credential, error);
+    failure ??= describePostgresError(credential, error);
     out.destroy(failure);
   });
   out.once('close', () => {
@@ -283,7 +283,7 @@ export function cancelBackend(credential: PostgresCredential, client: Client): P
 /** SQLSTATEs that mean the server refused who we are, not what we asked. */
 const AUTH_SQLSTATES = new Set(['28P01', '28000']);
 
-function describeError(credential: PostgresCredential, error: unknown): OpenIrError {
+export function describePostgresError(credential: PostgresCredential, error: unknown): OpenIrError {
   if (error instanceof OpenIrError) return error;
   const message = error instanceof Error ? error.message : String(error);
   const sqlState = typeof error === 'object' && error !== null ? Reflect.get(error, 'code') : undefined;

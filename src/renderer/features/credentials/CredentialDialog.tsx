@@ -1,8 +1,18 @@
-import { useId, useRef, useState, type FormEvent, type ReactNode, type RefObject } from 'react';
+import { useEffect, useId, useRef, useState, type FormEvent, type ReactNode, type RefObject } from 'react';
+import type { CredentialTestReport } from '../../../shared/credentialTest';
 import type { CredentialView } from '../../../shared/credentials';
-import { TrashIcon } from '../../components/Icons';
+import { CheckCircleIcon, ErrorCircleIcon, InfoIcon, TrashIcon } from '../../components/Icons';
 import { Modal } from '../../components/Modal';
-import { Button, ChoiceGroup, ErrorSlot, Field, FieldProblem, Spinner } from '../../components/ui';
+import {
+  Button,
+  Callout,
+  ChoiceGroup,
+  ErrorDetails,
+  ErrorSlot,
+  Field,
+  FieldProblem,
+  Spinner,
+} from '../../components/ui';
 import type { UiError } from '../../errors';
 import { useApp } from '../../store';
 import {
@@ -40,6 +50,12 @@ export function CredentialDialog({
   returnFocus: RefObject<HTMLElement | null>;
 }) {
   const save = useApp((s) => s.saveCredential);
+  const runTest = useApp((s) => s.testCredential);
+  const [testing, setTesting] = useState(false);
+  const [test, setTest] = useState<CredentialTestReport | null>(null);
+  const [testError, setTestError] = useState<UiError | null>(null);
+  const testRef = useRef<HTMLElement>(null);
+  const testHeading = useId();
   const [form, setForm] = useState<CredentialForm>(() => (editing ? formFromView(editing) : emptyForm()));
   const [problems, setProblems] = useState<Partial<Record<CredentialField, string>>>({});
   const [saving, setSaving] = useState(false);
@@ -50,13 +66,40 @@ export function CredentialDialog({
   const initialFocus = useRef<HTMLInputElement | null>(null);
   const idOf = (field: CredentialField) => `${base}-${field}`;
 
+  // The result sits below the form: bring it into view (the dialog body scrolls).
+  useEffect(() => {
+    if (test || testError) testRef.current?.scrollIntoView({ block: 'start' });
+  }, [test, testError]);
+
   const update = (patch: Partial<CredentialForm>) => {
     setForm((current) => ({ ...current, ...patch }));
+    // A result belongs to the values it tested.
+    setTest(null);
+    setTestError(null);
     setProblems((current) => {
       const next = { ...current };
       for (const key of Object.keys(patch)) delete next[key as CredentialField];
       return next;
     });
+  };
+
+  /** Tests the form as it stands, before saving: an empty secret field uses the saved secret. */
+  const onTest = async () => {
+    if (testing || saving) return;
+    const checked = checkCredentialForm(form, editing);
+    if ('problems' in checked) {
+      setProblems(checked.problems);
+      const first = Object.keys(checked.problems)[0] as CredentialField | undefined;
+      if (first) document.getElementById(idOf(first))?.focus();
+      return;
+    }
+    setTesting(true);
+    setTest(null);
+    setTestError(null);
+    const outcome = await runTest({ credential: checked.input });
+    setTesting(false);
+    if (outcome.ok) setTest(outcome.value);
+    else setTestError(outcome.error);
   };
 
   const onSubmit = async (event: FormEvent) => {
@@ -172,6 +215,14 @@ export function CredentialDialog({
       returnFocus={returnFocus}
       footer={
         <>
+          <Button
+            onClick={() => void onTest()}
+            busy={testing}
+            disabled={saving}
+            className="modal__footer-start"
+          >
+            {testing ? 'Testing…' : 'Test'}
+          </Button>
           <Button onClick={onClose} disabled={saving}>
             Cancel
           </Button>
@@ -418,6 +469,39 @@ export function CredentialDialog({
           </div>
         ) : null}
       </form>
+      <section ref={testRef} className="check-section" aria-labelledby={testHeading}>
+        <h3 id={testHeading} className="check-section__title">
+          Connection test
+        </h3>
+        <p className="field__hint">
+          Test tries the values above, before saving; an empty secret field uses the saved secret.
+        </p>
+        <div role="status" className="check-section__status">
+          {testing ? (
+            <span className="inline-status">
+              <Spinner />
+              <span>Testing the connection with these values…</span>
+            </span>
+          ) : test?.ok ? (
+            <span className="inline-status tone-ok">
+              <CheckCircleIcon size={18} />
+              <span>Test passed: the data store answered ({formatMs(test.ms)}).</span>
+            </span>
+          ) : null}
+        </div>
+        <div role="alert" className="alert-slot">
+          {test && !test.ok && test.failure ? (
+            <Callout tone="error" title={failedTitle(test)}>
+              <ErrorDetails error={test.failure} />
+            </Callout>
+          ) : testError ? (
+            <Callout tone="error" title="The test did not run.">
+              <ErrorDetails error={testError} />
+            </Callout>
+          ) : null}
+        </div>
+        {test ? <TestSteps report={test} /> : null}
+      </section>
       <div role="status" className="status-line">
         {saving ? (
           <span className="inline-status">
@@ -514,4 +598,43 @@ function HeaderRows({
       <FieldProblem id={problemId} problem={problem} />
     </div>
   );
+}
+
+function TestSteps({ report }: { report: CredentialTestReport }) {
+  return (
+    <ol className="proxy-steps" aria-label={`Test steps of ${report.name}`}>
+      {report.steps.map((step) => (
+        <li key={step.id} className={`proxy-step proxy-step--${step.result === 'failed' ? 'bad' : 'ok'}`}>
+          {step.result === 'failed' ? (
+            <ErrorCircleIcon size={18} className="proxy-step__icon" />
+          ) : step.result === 'skipped' ? (
+            <InfoIcon size={18} className="proxy-step__icon" />
+          ) : (
+            <CheckCircleIcon size={18} className="proxy-step__icon" />
+          )}
+          <span className="proxy-step__label">{step.label}</span>
+          <span className="proxy-step__result">
+            {step.result === 'failed' ? 'Failed' : step.result === 'skipped' ? 'Skipped' : 'Passed'}
+            <span aria-hidden="true"> · </span>
+            <span className="visually-hidden">, </span>
+            {formatMs(step.ms)}
+          </span>
+          <span className="proxy-step__detail">
+            {step.error
+              ? `${step.error.code}${step.error.storeCode ? ` (${step.error.storeCode})` : ''}`
+              : (step.detail ?? '')}
+          </span>
+        </li>
+      ))}
+    </ol>
+  );
+}
+
+function failedTitle(report: CredentialTestReport): string {
+  const failed = report.steps.find((step) => step.result === 'failed');
+  return failed ? `Test failed: ${failed.label}` : 'Test failed';
+}
+
+function formatMs(ms: number): string {
+  return ms < 1 ? '<1 ms' : `${Math.round(ms)} ms`;
 }
