@@ -53,6 +53,7 @@ const SAMPLES: Record<OperationName, Record<string, unknown>> = {
     password: 'p',
   },
   deleteCredential: { name: 'db' },
+  testCredential: { name: 'db' },
   getJobSettings: {},
   allowFolder: { path: '/tmp' },
   disallowFolder: { path: '/tmp' },
@@ -392,6 +393,11 @@ function cliCases(f: BrokenFiles): Record<Exclude<OperationName, keyof typeof NO
     deleteCredential: [
       { args: ['credential', 'delete', '../x'] },
       { args: ['credential', 'delete', 'missing'] },
+    ],
+    testCredential: [
+      { args: ['credential', 'test', '../x'] },
+      { args: ['credential', 'test', 'missing'] },
+      { args: ['credential', 'test'] },
     ],
     getJobSettings: [{ args: ['config', 'show', '--bogus'] }],
     allowFolder: [
