@@ -1,18 +1,10 @@
 import { useEffect, useId, useRef, useState, type FormEvent, type ReactNode, type RefObject } from 'react';
 import type { CredentialTestReport } from '../../../shared/credentialTest';
 import type { CredentialView } from '../../../shared/credentials';
-import { CheckCircleIcon, ErrorCircleIcon, InfoIcon, TrashIcon } from '../../components/Icons';
+import { CheckSection, formatMs } from '../../components/CheckSection';
+import { TrashIcon } from '../../components/Icons';
 import { Modal } from '../../components/Modal';
-import {
-  Button,
-  Callout,
-  ChoiceGroup,
-  ErrorDetails,
-  ErrorSlot,
-  Field,
-  FieldProblem,
-  Spinner,
-} from '../../components/ui';
+import { Button, ChoiceGroup, ErrorSlot, Field, FieldProblem, Spinner } from '../../components/ui';
 import type { UiError } from '../../errors';
 import { useApp } from '../../store';
 import {
@@ -55,7 +47,6 @@ export function CredentialDialog({
   const [test, setTest] = useState<CredentialTestReport | null>(null);
   const [testError, setTestError] = useState<UiError | null>(null);
   const testRef = useRef<HTMLElement>(null);
-  const testHeading = useId();
   const [form, setForm] = useState<CredentialForm>(() => (editing ? formFromView(editing) : emptyForm()));
   const [problems, setProblems] = useState<Partial<Record<CredentialField, string>>>({});
   const [saving, setSaving] = useState(false);
@@ -469,39 +460,27 @@ export function CredentialDialog({
           </div>
         ) : null}
       </form>
-      <section ref={testRef} className="check-section" aria-labelledby={testHeading}>
-        <h3 id={testHeading} className="check-section__title">
-          Connection test
-        </h3>
-        <p className="field__hint">
-          Test tries the values above, before saving; an empty secret field uses the saved secret.
-        </p>
-        <div role="status" className="check-section__status">
-          {testing ? (
-            <span className="inline-status">
-              <Spinner />
-              <span>Testing the connection with these values…</span>
-            </span>
-          ) : test?.ok ? (
-            <span className="inline-status tone-ok">
-              <CheckCircleIcon size={18} />
-              <span>Test passed: the data store answered ({formatMs(test.ms)}).</span>
-            </span>
-          ) : null}
-        </div>
-        <div role="alert" className="alert-slot">
-          {test && !test.ok && test.failure ? (
-            <Callout tone="error" title={failedTitle(test)}>
-              <ErrorDetails error={test.failure} />
-            </Callout>
-          ) : testError ? (
-            <Callout tone="error" title="The test did not run.">
-              <ErrorDetails error={testError} />
-            </Callout>
-          ) : null}
-        </div>
-        {test ? <TestSteps report={test} /> : null}
-      </section>
+      <CheckSection
+        sectionRef={testRef}
+        hint="Test tries the values above, before saving; an empty secret field uses the saved secret."
+        busy={testing}
+        busyText="Testing the connection with these values…"
+        passed={test?.ok ? `Test passed: the data store answered (${formatMs(test.ms)}).` : null}
+        failure={test && !test.ok ? (test.failure ?? null) : null}
+        notRun={testError ? { error: testError, tone: 'error' } : null}
+        stepsLabel={`Test steps of ${test?.name ?? ''}`}
+        steps={
+          test?.steps.map((step) => ({
+            key: step.id,
+            label: step.label,
+            result: step.result,
+            ms: step.ms,
+            detail: step.error
+              ? `${step.error.code}${step.error.storeCode ? ` (${step.error.storeCode})` : ''}`
+              : (step.detail ?? ''),
+          })) ?? null
+        }
+      />
       <div role="status" className="status-line">
         {saving ? (
           <span className="inline-status">
@@ -598,43 +577,4 @@ function HeaderRows({
       <FieldProblem id={problemId} problem={problem} />
     </div>
   );
-}
-
-function TestSteps({ report }: { report: CredentialTestReport }) {
-  return (
-    <ol className="proxy-steps" aria-label={`Test steps of ${report.name}`}>
-      {report.steps.map((step) => (
-        <li key={step.id} className={`proxy-step proxy-step--${step.result === 'failed' ? 'bad' : 'ok'}`}>
-          {step.result === 'failed' ? (
-            <ErrorCircleIcon size={18} className="proxy-step__icon" />
-          ) : step.result === 'skipped' ? (
-            <InfoIcon size={18} className="proxy-step__icon" />
-          ) : (
-            <CheckCircleIcon size={18} className="proxy-step__icon" />
-          )}
-          <span className="proxy-step__label">{step.label}</span>
-          <span className="proxy-step__result">
-            {step.result === 'failed' ? 'Failed' : step.result === 'skipped' ? 'Skipped' : 'Passed'}
-            <span aria-hidden="true"> · </span>
-            <span className="visually-hidden">, </span>
-            {formatMs(step.ms)}
-          </span>
-          <span className="proxy-step__detail">
-            {step.error
-              ? `${step.error.code}${step.error.storeCode ? ` (${step.error.storeCode})` : ''}`
-              : (step.detail ?? '')}
-          </span>
-        </li>
-      ))}
-    </ol>
-  );
-}
-
-function failedTitle(report: CredentialTestReport): string {
-  const failed = report.steps.find((step) => step.result === 'failed');
-  return failed ? `Test failed: ${failed.label}` : 'Test failed';
-}
-
-function formatMs(ms: number): string {
-  return ms < 1 ? '<1 ms' : `${Math.round(ms)} ms`;
 }

@@ -1,28 +1,10 @@
-import {
-  useEffect,
-  useId,
-  useMemo,
-  useRef,
-  useState,
-  type FormEvent,
-  type ReactNode,
-  type RefObject,
-} from 'react';
-import { PROXY_MODES, type ProxyMode, type ProxyTestReport, type ProxyView } from '../../../shared/proxy';
+import { useEffect, useId, useMemo, useRef, useState, type FormEvent, type RefObject } from 'react';
+import { PROXY_MODES, type ProxyMode, type ProxyView } from '../../../shared/proxy';
 import { ConfirmDialog } from '../../components/ConfirmDialog';
-import { CheckCircleIcon, ErrorCircleIcon, RestartIcon } from '../../components/Icons';
+import { CheckSection } from '../../components/CheckSection';
+import { RestartIcon } from '../../components/Icons';
 import { Modal } from '../../components/Modal';
-import {
-  Button,
-  Callout,
-  ChoiceGroup,
-  DialogProgress,
-  ErrorDetails,
-  ErrorSlot,
-  Field,
-  Spinner,
-  useSaveFocus,
-} from '../../components/ui';
+import { Button, ChoiceGroup, DialogProgress, ErrorSlot, Field, useSaveFocus } from '../../components/ui';
 import { useApp } from '../../store';
 import {
   checkProxyForm,
@@ -104,7 +86,6 @@ function ProxyDialogContent({
     user: useId(),
     password: useId(),
     clear: useId(),
-    testHeading: useId(),
   };
 
   // The result sits below the form: bring it into view (the dialog body scrolls, at 200 % zoom a lot).
@@ -335,46 +316,39 @@ function ProxyDialogContent({
           ) : null}
         </form>
 
-        <section ref={testRef} className="check-section" aria-labelledby={ids.testHeading}>
-          <h3 id={ids.testHeading} className="check-section__title">
-            Connection test
-          </h3>
-          <p className="field__hint">{targetText}</p>
-          <div role="status" className="check-section__status">
-            {testing ? (
-              <span className="inline-status">
-                <Spinner />
-                <span>Testing the connection with these settings…</span>
-              </span>
-            ) : test?.ok ? (
-              <span className="inline-status tone-ok">
-                <CheckCircleIcon size={18} />
-                <span>
-                  Test passed: the control plane answered. {routeText(test.route)} ({test.route.reason}).
-                </span>
-              </span>
-            ) : null}
-          </div>
-          <div role="alert" className="alert-slot">
-            {test && !test.ok && test.error ? (
-              <Callout tone="error" title={failedTitle(test)}>
-                <ErrorDetails error={test.error} />
-              </Callout>
-            ) : testError ? (
-              <Callout
-                tone={
-                  testError === PROXY_TEST_NEEDS_KEY || testError === PROXY_TEST_NOT_REGISTERED
-                    ? 'info'
-                    : 'error'
+        <CheckSection
+          sectionRef={testRef}
+          hint={targetText}
+          busy={testing}
+          busyText="Testing the connection with these settings…"
+          passed={
+            test?.ok
+              ? `Test passed: the control plane answered. ${routeText(test.route)} (${test.route.reason}).`
+              : null
+          }
+          failure={test && !test.ok ? (test.error ?? null) : null}
+          notRun={
+            testError
+              ? {
+                  error: testError,
+                  tone:
+                    testError === PROXY_TEST_NEEDS_KEY || testError === PROXY_TEST_NOT_REGISTERED
+                      ? 'info'
+                      : 'error',
                 }
-                title="The test did not run."
-              >
-                <ErrorDetails error={testError} />
-              </Callout>
-            ) : null}
-          </div>
-          {test ? <TestSteps report={test} /> : null}
-        </section>
+              : null
+          }
+          stepsLabel={`Test steps to ${test?.target ?? ''}`}
+          steps={
+            test?.steps.map((step) => ({
+              key: step.step,
+              label: step.label,
+              result: step.ok ? 'passed' : 'failed',
+              ms: step.ms,
+              detail: step.detail,
+            })) ?? null
+          }
+        />
 
         <DialogProgress
           progressRef={progressRef}
@@ -407,40 +381,6 @@ function ConfirmRestart({ onConfirm, onCancel }: { onConfirm: () => void; onCanc
       <p>{CONFIRM_RESTART_MESSAGE}</p>
     </ConfirmDialog>
   );
-}
-
-function TestSteps({ report }: { report: ProxyTestReport }) {
-  if (report.steps.length === 0) return null;
-  return (
-    <ol className="proxy-steps" aria-label={`Test steps to ${report.target}`}>
-      {report.steps.map((step) => (
-        <li key={step.step} className={`proxy-step proxy-step--${step.ok ? 'ok' : 'bad'}`}>
-          {step.ok ? (
-            <CheckCircleIcon size={18} className="proxy-step__icon" />
-          ) : (
-            <ErrorCircleIcon size={18} className="proxy-step__icon" />
-          )}
-          <span className="proxy-step__label">{step.label}</span>
-          <span className="proxy-step__result">
-            {step.ok ? 'Passed' : 'Failed'}
-            <span aria-hidden="true"> · </span>
-            <span className="visually-hidden">, </span>
-            {formatMs(step.ms)}
-          </span>
-          <span className="proxy-step__detail">{step.detail}</span>
-        </li>
-      ))}
-    </ol>
-  );
-}
-
-function failedTitle(report: ProxyTestReport): ReactNode {
-  const failed = report.steps.find((step) => !step.ok);
-  return failed ? `Test failed: ${failed.label}` : 'Test failed';
-}
-
-function formatMs(ms: number): string {
-  return ms < 1 ? '<1 ms' : `${Math.round(ms)} ms`;
 }
 
 function testTargetText(context: ProxyDialogContext, registeredEndpoint: string | null): string {
