@@ -12,9 +12,12 @@ import { freePort } from './node';
  * <private config>` on a free loopback port, with its own host key made by
  * ssh-keygen, password and public-key sign-in, and the SFTP subsystem. It
  * signs in one dedicated user, `openir-sftp-test`, created when missing
- * (useradd, as root) and given a fresh random password each run (chpasswd):
- * sshd checks passwords against /etc/shadow, so it runs as root and the user
- * must exist. Files of a test go under `root`, a temp folder the user owns.
+ * (useradd, as root) with a random password (chpasswd): sshd checks passwords
+ * against /etc/shadow, so it runs as root and the user must exist. The user is
+ * one for the machine, so its password is too (testUserPassword): a fresh one
+ * per server changed it under the suites that run at the same time and their
+ * jobs failed with SFTP_AUTH_FAILED. Files of a test go under `root`, a temp
+ * folder the user owns.
  */
 
 export const SFTP_TEST_USER = 'openir-sftp-test';
@@ -81,10 +84,29 @@ function keygen(file: string, passphrase = ''): void {
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', passphrase, '-C', 'openir-test', '-f', file]);
 }
 
+/**
+ * The test user's password, the same for every server on this machine: made
+ * once (O_EXCL, so concurrent suites agree on one) in a root-only file.
+ */
+function testUserPassword(): string {
+  const file = path.join(os.tmpdir(), `${SFTP_TEST_USER}.password`);
+  try {
+    fs.writeFileSync(file, `pw-${randomBytes(12).toString('hex')}`, { flag: 'wx', mode: 0o600 });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
+  for (let tries = 0; ; tries += 1) {
+    const password = fs.readFileSync(file, 'utf8');
+    // Another suite may have made the file an instant ago and not yet written it.
+    if (/^pw-[0-9a-f]{24}$/.test(password) || tries > 100) return password;
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+  }
+}
+
 export async function startSshd(): Promise<RunningSshd> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'openir-sshd-'));
   fs.chmodSync(dir, 0o755);
-  const password = `pw-${randomBytes(12).toString('hex')}`;
+  const password = testUserPassword();
   ensureUser(password);
   const uid = Number(execFileSync('id', ['-u', SFTP_TEST_USER], { encoding: 'utf8' }).trim());
   const gid = Number(execFileSync('id', ['-g', SFTP_TEST_USER], { encoding: 'utf8' }).trim());
