@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { OpenIrError } from '../shared/errors';
 import type { IrSummary } from '../shared/controlPlaneApi';
+import { syncKeyChanged } from '../shared/syncKey';
 import { isoTime, systemClock, type Clock } from './clock';
 import { formatDuration } from './duration';
 import { table } from './format';
@@ -57,8 +58,7 @@ export function createIr(
   maxNodes: number,
   joinApproval?: JoinApproval,
 ): CommandResult {
-  const created = session.registry.createIr(name, maxNodes, session.keyContext);
-  if (joinApproval !== undefined) session.registry.updateJoinApproval(name, joinApproval);
+  const created = session.registry.createIr(name, maxNodes, session.keyContext, joinApproval);
   return {
     json: { irId: created.irId, name: created.name, key1: created.key1, key2: created.key2 },
     text: [
@@ -323,9 +323,7 @@ function describeSummary(
 /** What `ir nodes` says of a node's approval: pending, approved, or approved with a key since changed. */
 function approvalOf(node: IrSummary['nodes'][number]): 'pending' | 'approved' | 'key changed' {
   if (node.approval === 'pending') return 'pending';
-  return node.approvedPeerKey !== null && node.peerKey !== null && node.approvedPeerKey !== node.peerKey
-    ? 'key changed'
-    : 'approved';
+  return syncKeyChanged(node) ? 'key changed' : 'approved';
 }
 
 function quoteArg(text: string): string {

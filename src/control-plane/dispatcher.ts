@@ -1,6 +1,7 @@
 import type { ControlPlaneMessage, NodeMessage } from '../shared/controlPlaneApi';
 import type { Clock } from './clock';
 import { isActiveJobState } from '../shared/jobs';
+import { syncKeyChanged } from '../shared/syncKey';
 import type { JobOutcome, JobRow } from './jobStore';
 import type { Logger } from './log';
 import type { ControlPlaneStore } from './store';
@@ -69,8 +70,7 @@ export class JobDispatcher {
           // Jobs only for nodes an admin let in, with the sync key that was approved: a node waiting
           // for approval (or whose key changed) has no credentials from its peers to run them with.
           if (!node || node.approval !== 'approved') continue;
-          if (node.approvedPeerKey !== null && node.peerKey !== null && node.peerKey !== node.approvedPeerKey)
-            continue;
+          if (syncKeyChanged(node)) continue;
           const free = node.jobLimit - store.jobs.activeOfNode(node.id).length;
           if (free > 0 && (!best || free > best.free)) best = { ...candidate, free };
         }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { formatAuthKey, isValidIrName } from '../shared/authKey';
 import { parseChannelAuthorization, type IrSummary, type RegisterRequest } from '../shared/controlPlaneApi';
 import type { IrStatus } from '../shared/status';
+import { syncKeyChanged } from '../shared/syncKey';
 import { isoTime, type Clock } from './clock';
 import { problems } from './problems';
 import { hashSecret, newSecret, secretMatchesHash } from './secrets';
@@ -130,7 +131,12 @@ export class IrRegistry {
     this.newSecret = deps.newSecret ?? newSecret;
   }
 
-  createIr(name: string, maxNodes: number, context: KeyContext): CreatedIr {
+  createIr(
+    name: string,
+    maxNodes: number,
+    context: KeyContext,
+    joinApproval: JoinApproval = 'required',
+  ): CreatedIr {
     if (!isValidIrName(name)) throw problems.invalidIrName(name);
     checkMaxNodes(maxNodes);
     const ir: IrRow = {
@@ -139,7 +145,7 @@ export class IrRegistry {
       maxNodes,
       createdAtMs: this.clock.nowMs(),
       expireOfflineAfterMs: null,
-      joinApproval: 'required',
+      joinApproval,
     };
     const secrets = { key1: this.newSecret(), key2: this.newSecret() };
     this.store.exclusive(() => {
@@ -487,9 +493,7 @@ export class IrRegistry {
 
 function approvalState(node: NodeRow): NodeDecision['was'] {
   if (node.approval === 'pending') return 'pending';
-  return node.approvedPeerKey !== null && node.peerKey !== null && node.approvedPeerKey !== node.peerKey
-    ? 'keyChanged'
-    : 'approved';
+  return syncKeyChanged(node) ? 'keyChanged' : 'approved';
 }
 
 function removalOf(node: NodeRow, reason: NodeRemovalRow['reason'], nowMs: number): NodeRemovalRow {

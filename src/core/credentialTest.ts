@@ -14,7 +14,7 @@ import {
 } from '../shared/credentialTest';
 import { OpenIrError } from '../shared/errors';
 import { Client } from 'pg';
-import type { Connector } from './connector';
+import { openTcp, type Connector } from './connector';
 import { blobError, openContainer } from './jobs/azureBlobClient';
 import { describeMysqlError } from './jobs/mysqlSource';
 import { describePostgresError } from './jobs/postgresSource';
@@ -132,13 +132,22 @@ export class CredentialTester {
     }
   }
 
+  /** Plain TCP to host:port: tells "unreachable" from the failures after it. */
+  private async tcpConnect(host: string, port: number): Promise<string> {
+    // Longer than a step: the step's own timeout reports DATA_STORE_TIMEOUT first.
+    const socket = await openTcp(host, port, this.stepTimeoutMs + 5000);
+    const address = `${socket.remoteAddress ?? host}:${socket.remotePort ?? port}`;
+    socket.destroy();
+    return address;
+  }
+
   private async postgres(
     credential: Extract<ResolvedCredential, { type: 'postgresql' }>,
     run: StepRun,
   ): Promise<void> {
     const map = (error: unknown) => describePostgresError(credential, error);
     await run.step('connect', `TCP connect to ${credential.host}:${credential.port}`, map, () =>
-      tcpConnect(credential.host, credential.port),
+      this.tcpConnect(credential.host, credential.port),
     );
     const client = new Client({
       host: credential.host,
@@ -188,7 +197,7 @@ export class CredentialTester {
   ): Promise<void> {
     const map = (error: unknown) => describeMysqlError(credential, error);
     await run.step('connect', `TCP connect to ${credential.host}:${credential.port}`, map, () =>
-      tcpConnect(credential.host, credential.port),
+      this.tcpConnect(credential.host, credential.port),
     );
     const mysql = (await import('mysql2/promise')).default;
     let connection: Awaited<ReturnType<typeof mysql.createConnection>> | null = null;
@@ -515,22 +524,6 @@ function toStepError(mapped: unknown, raw: unknown): NonNullable<CredentialTestS
     fix: error.fix ?? (generic ? DATA_STORE_FIXES[generic] : 'See the message.'),
     ...(storeCode && storeCode !== (generic ?? error.code) ? { storeCode } : {}),
   };
-}
-
-/** Plain TCP to host:port: tells "unreachable" from the failures after it. */
-function tcpConnect(host: string, port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({ host, port });
-    socket.once('connect', () => {
-      const address = `${socket.remoteAddress ?? host}:${socket.remotePort ?? port}`;
-      socket.destroy();
-      resolve(address);
-    });
-    socket.once('error', (error) => {
-      socket.destroy();
-      reject(error);
-    });
-  });
 }
 
 /**

@@ -3,7 +3,7 @@ import net from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { HostApi } from '../shared/contract';
 import { OpenIrError } from '../shared/errors';
-import { bindContractOverHttp } from './httpBinding';
+import { bindContractOverHttp, MAX_REQUEST_BYTES } from './httpBinding';
 import type { SourceLogger } from './logger';
 import {
   answers,
@@ -51,7 +51,7 @@ export async function startLocalApi(
     await clearStaleSocket(paths.socket);
   }
   const endpoint = windows ? newPipeName() : paths.socket;
-  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
+  const app = Fastify({ logger: false, bodyLimit: MAX_REQUEST_BYTES });
   const { ready } = options;
   if (ready) {
     // Requests that arrive while the host is still loading its state wait for it.

@@ -19,6 +19,7 @@ import { OPENIR_VERSION } from './version';
 import { formatSealHeader, PEER_SEAL_HEADER } from './remoteAccessSealHeader';
 import { endpointTarget, socketFailureReason, type EndpointTarget } from './endpoint';
 import { syncKeyFingerprint } from './syncKey';
+import { syncKeyChanged } from '../shared/syncKey';
 
 /**
  * Each message carries the sender's manifest (versions only) and the entries
@@ -225,14 +226,16 @@ export class PeerSync {
     }
     this.options.log.debug(`Syncing credentials with ${peers.length} peer(s): ${reason}.`);
     const results = await Promise.all(
-      peers.map((peer) => (keyChangeOf(peer) ? this.refuse(peer) : this.exchange(self, peer))),
+      peers.map((peer) => {
+        const changed = keyChangeOf(peer);
+        return changed ? this.refuse(peer, changed) : this.exchange(self, peer);
+      }),
     );
     this.setReachable(results.every(Boolean));
   }
 
   /** A peer whose sync key is not the approved one: nothing is sent to it, and it counts as unreachable. */
-  private refuse(peer: IrNodeInfo): boolean {
-    const why = keyChangeOf(peer) as string;
+  private refuse(peer: IrNodeInfo, why: string): boolean {
     if (this.failing.get(peer.nodeId) !== why) {
       this.options.log.warn(`Refusing to sync credentials with peer '${peer.name}': ${why}`, {
         peer: peer.name,
@@ -385,8 +388,7 @@ function pinnedKey(peer: IrNodeInfo): string | null {
 
 /** Why a peer is refused for its key, or null: it reports another sync key than the one approved for it. */
 function keyChangeOf(peer: IrNodeInfo): string | null {
-  if (peer.approvedPeerKey === null || peer.peerKey === null || peer.peerKey === peer.approvedPeerKey)
-    return null;
+  if (!syncKeyChanged(peer)) return null;
   return `its sync key changed to ${syncKeyFingerprint(peer.peerKey)} without a new approval (approved: ${syncKeyFingerprint(peer.approvedPeerKey)}).`;
 }
 

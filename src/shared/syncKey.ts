@@ -19,3 +19,13 @@ export function normalizeSyncKeyFingerprint(text: string): string | null {
   const candidate = `SHA256:${body.replace(/=+$/u, '')}`;
   return SYNC_KEY_FINGERPRINT_PATTERN.test(candidate) ? candidate : null;
 }
+
+/**
+ * Whether an approved node now reports another sync key than the one pinned at
+ * its approval: it gets no jobs and no credentials until approved again.
+ */
+export function syncKeyChanged<T extends { peerKey: string | null; approvedPeerKey: string | null }>(
+  node: T,
+): node is T & { peerKey: string; approvedPeerKey: string } {
+  return node.approvedPeerKey !== null && node.peerKey !== null && node.peerKey !== node.approvedPeerKey;
+}

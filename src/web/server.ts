@@ -11,7 +11,7 @@ import { WEB_EVENTS_PATH, WEB_SESSION_ENDED_CLOSE_CODE, type WebEventFrame } fro
 import { EVENT_NAMES, type HostApi } from '../shared/contract';
 import { OpenIrError } from '../shared/errors';
 import type { HostEvents } from '../core/events';
-import { bindContractOverHttp } from '../core/httpBinding';
+import { bindContractOverHttp, MAX_REQUEST_BYTES } from '../core/httpBinding';
 import type { SourceLogger } from '../core/logger';
 import {
   contentSecurityPolicy,
@@ -56,7 +56,7 @@ export async function startWebUi(options: WebUiOptions): Promise<RunningWebUi> {
   let cookieName = '';
   const links = new SignInLinks(newLinkKey());
   const rendererDir = options.rendererDir ?? DEFAULT_RENDERER_DIR;
-  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
+  const app = Fastify({ logger: false, bodyLimit: MAX_REQUEST_BYTES });
   await app.register(fastifyCookie);
   let csp = '';
   const setSessionCookie = (reply: FastifyReply, session: string) =>

@@ -112,12 +112,14 @@ export function addServeCommand(program: Command, ctx: CommandContext): void {
             // The URL carries the token: printed here once, never logged (and not at
             // all with --hide-token, where this output goes to the journal).
             const webUrl = web ? (opts.hideToken ? `http://127.0.0.1:${web.port}/` : web.url) : null;
+            // On Windows this reads the recorded pipe name: once.
+            const socket = localEndpoint(paths);
             printResult(
               o,
               {
                 status: status.status,
                 dataDir: paths.home,
-                socket: localEndpoint(paths),
+                socket,
                 pid: process.pid,
                 webUrl,
               },
@@ -125,7 +127,7 @@ export function addServeCommand(program: Command, ctx: CommandContext): void {
                 [
                   `OpenIR host ${OPENIR_VERSION} running (pid ${process.pid}), status ${status.status}.`,
                   `Data directory: ${paths.home}`,
-                  `Local API: ${localEndpoint(paths)}`,
+                  `Local API: ${socket}`,
                   webUrl
                     ? `Web UI: ${webUrl}${opts.hideToken ? ' (a sign-in link: `openir ui-url`)' : ''}`
                     : 'Web UI: off (--no-web)',

@@ -80,7 +80,7 @@ function fill64(bytes: Buffer): Buffer {
 }
 
 /** The password as PKCS#12 wants it: UTF-16BE (a BMPString) with a two-byte zero terminator. */
-export function bmpPassword(password: string): Buffer {
+function bmpPassword(password: string): Buffer {
   const utf16 = Buffer.from(`${password}\u0000`, 'utf16le');
   return utf16.swap16();
 }

@@ -74,20 +74,25 @@ export function CredentialDialog({
     });
   };
 
+  /** The form as an input for the host, or null after showing its problems (the first one focused). */
+  const checkedInput = () => {
+    const checked = checkCredentialForm(form, editing);
+    if (!('problems' in checked)) return checked.input;
+    setProblems(checked.problems);
+    const first = Object.keys(checked.problems)[0] as CredentialField | undefined;
+    if (first) document.getElementById(idOf(first))?.focus();
+    return null;
+  };
+
   /** Tests the form as it stands, before saving: an empty secret field uses the saved secret. */
   const onTest = async () => {
     if (testing || saving) return;
-    const checked = checkCredentialForm(form, editing);
-    if ('problems' in checked) {
-      setProblems(checked.problems);
-      const first = Object.keys(checked.problems)[0] as CredentialField | undefined;
-      if (first) document.getElementById(idOf(first))?.focus();
-      return;
-    }
+    const input = checkedInput();
+    if (!input) return;
     setTesting(true);
     setTest(null);
     setTestError(null);
-    const outcome = await runTest({ credential: checked.input });
+    const outcome = await runTest({ credential: input });
     setTesting(false);
     if (outcome.ok) setTest(outcome.value);
     else setTestError(outcome.error);
@@ -96,16 +101,11 @@ export function CredentialDialog({
   const onSubmit = async (event: FormEvent) => {
     event.preventDefault();
     if (saving) return;
-    const checked = checkCredentialForm(form, editing);
-    if ('problems' in checked) {
-      setProblems(checked.problems);
-      const first = Object.keys(checked.problems)[0] as CredentialField | undefined;
-      if (first) document.getElementById(idOf(first))?.focus();
-      return;
-    }
+    const input = checkedInput();
+    if (!input) return;
     setSaving(true);
     setSaveError(null);
-    const outcome = await save(checked.input);
+    const outcome = await save(input);
     setSaving(false);
     if (outcome.ok) onSaved(outcome.value);
     else setSaveError(outcome.error);
