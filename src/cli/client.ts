@@ -8,6 +8,7 @@ import {
 import { OpenIrError } from '../shared/errors';
 import { errorFromResponse } from '../core/controlPlaneClient';
 import { requestJson, type JsonResponse } from '../core/jsonRequest';
+import { hostNotRunning } from '../core/localEndpoint';
 import { invalidInput } from '../shared/invoke';
 
 /** A typed client of the host contract over the local socket. */
@@ -56,9 +57,7 @@ export class HostClient {
         });
       }
       if (code === 'ENOENT' || code === 'ECONNREFUSED') {
-        throw new OpenIrError('HOST_NOT_RUNNING', 'The OpenIR host is not running for this data directory.', {
-          fix: 'Start it with `openir start` (background) or `openir serve` (foreground).',
-        });
+        throw hostNotRunning();
       }
       throw error;
     }

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { OpenIrError } from '../shared/errors';
+import { processAlive } from './processAlive';
 
 /**
  * Writes a file so that a crash at any point leaves either the old or the new
@@ -86,15 +87,4 @@ export async function removeStaleTempFiles(dirs: readonly string[]): Promise<str
     }
   }
   return removed;
-}
-
-function processAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it exists, as another user's process.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

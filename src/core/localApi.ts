@@ -1,14 +1,13 @@
 import fs from 'node:fs/promises';
-import net from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { HostApi } from '../shared/contract';
-import { OpenIrError } from '../shared/errors';
 import { bindContractOverHttp, MAX_REQUEST_BYTES } from './httpBinding';
 import type { SourceLogger } from './logger';
 import {
   answers,
   forgetPipeName,
   holdLock,
+  hostAlreadyRunning,
   lockPipeName,
   newPipeName,
   recordedPipeName,
@@ -48,7 +47,7 @@ export async function startLocalApi(
       );
     }
   } else {
-    await clearStaleSocket(paths.socket);
+    await clearStaleSocket(paths);
   }
   const endpoint = windows ? newPipeName() : paths.socket;
   const app = Fastify({ logger: false, bodyLimit: MAX_REQUEST_BYTES });
@@ -71,7 +70,7 @@ export async function startLocalApi(
     await app.listen({ path: endpoint });
   } catch (error) {
     lock?.close();
-    if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') throw alreadyRunning(paths);
+    if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') throw hostAlreadyRunning(paths.home);
     throw error;
   }
   if (windows) {
@@ -90,35 +89,14 @@ export async function startLocalApi(
   return app;
 }
 
-function alreadyRunning(paths: DataPaths): OpenIrError {
-  return new OpenIrError('HOST_ALREADY_RUNNING', `An OpenIR host is already running for ${paths.home}.`, {
-    fix: 'Use `openir status`, or stop the other host first.',
-  });
-}
-
 /** A socket file left by a killed host is removed; a live one means another host owns this data directory. */
-async function clearStaleSocket(socket: string): Promise<void> {
+async function clearStaleSocket(paths: DataPaths): Promise<void> {
+  const socket = paths.socket;
   try {
     await fs.stat(socket);
   } catch {
     return;
   }
-  const alive = await new Promise<boolean>((resolve) => {
-    const conn = net.connect(socket);
-    conn.once('connect', () => {
-      conn.destroy();
-      resolve(true);
-    });
-    conn.once('error', () => resolve(false));
-  });
-  if (alive) {
-    throw new OpenIrError(
-      'HOST_ALREADY_RUNNING',
-      'An OpenIR host is already running for this data directory.',
-      {
-        fix: 'Use `openir status`, or stop the other host first.',
-      },
-    );
-  }
+  if (await answers(socket)) throw hostAlreadyRunning(paths.home);
   await fs.rm(socket, { force: true });
 }

@@ -33,10 +33,10 @@ export function localEndpoint(paths: DataPaths, platform: NodeJS.Platform = proc
   try {
     recorded = fs.readFileSync(paths.pipeNameFile, 'utf8').trim();
   } catch {
-    throw notRunning();
+    throw hostNotRunning();
   }
   // Anything else (an edited or damaged file) is never connected to.
-  if (!PIPE_NAME_PATTERN.test(recorded)) throw notRunning();
+  if (!PIPE_NAME_PATTERN.test(recorded)) throw hostNotRunning();
   return recorded;
 }
 
@@ -66,11 +66,7 @@ export async function holdLock(endpoint: string, home: string): Promise<net.Serv
     });
   } catch (error) {
     server.close();
-    if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-      throw new OpenIrError('HOST_ALREADY_RUNNING', `An OpenIR host is already running for ${home}.`, {
-        fix: 'Use `openir status`, or stop the other host first.',
-      });
-    }
+    if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') throw hostAlreadyRunning(home);
     throw error;
   }
   return server;
@@ -108,7 +104,15 @@ export function answers(endpoint: string, timeoutMs = 2000): Promise<boolean> {
   });
 }
 
-function notRunning(): OpenIrError {
+/** Another host owns this data directory. */
+export function hostAlreadyRunning(home: string): OpenIrError {
+  return new OpenIrError('HOST_ALREADY_RUNNING', `An OpenIR host is already running for ${home}.`, {
+    fix: 'Use `openir status`, or stop the other host first.',
+  });
+}
+
+/** Nothing serves this data directory's local API. */
+export function hostNotRunning(): OpenIrError {
   return new OpenIrError('HOST_NOT_RUNNING', 'The OpenIR host is not running for this data directory.', {
     fix: 'Start it with `openir start` (background) or `openir serve` (foreground).',
   });

@@ -15,6 +15,14 @@ export const PEER_SYNC_KEY = 'peer-sync-key';
 /** How far apart two nodes' clocks may be before a sealed message is refused as stale or replayed. */
 export const MAX_CLOCK_SKEW_MS = 5 * 60_000;
 
+/** A peer message sent at `at` is outside the clock window (also checked on the seal header). */
+export function isStale(at: number, nowMs: number): boolean {
+  return Math.abs(nowMs - at) > MAX_CLOCK_SKEW_MS;
+}
+
+/** A fixed text (no seconds in it), so a lasting skew is logged once, not every round. */
+export const STALE_MESSAGE = `The two nodes' clocks differ by more than ${MAX_CLOCK_SKEW_MS / 60_000} minutes, so the peer's message is refused as stale.`;
+
 /** The wire format: 1 was the hand-made X25519 + HKDF + AES-GCM of OpenIR 0.1, refused since HPKE. */
 export const PEER_SEAL_VERSION = 2;
 
@@ -189,12 +197,7 @@ export class PeerKey {
     if (message.from !== context.from || message.to !== context.to) {
       throw refused('The peer message is addressed to another node or comes from another node.');
     }
-    if (Math.abs(nowMs - message.at) > MAX_CLOCK_SKEW_MS) {
-      // A fixed text (no seconds in it), so a lasting skew is logged once, not every round.
-      throw refused(
-        `The two nodes' clocks differ by more than ${MAX_CLOCK_SKEW_MS / 60_000} minutes, so the peer's message is refused as stale.`,
-      );
-    }
+    if (isStale(message.at, nowMs)) throw refused(STALE_MESSAGE);
     let plaintext: ArrayBuffer;
     try {
       plaintext = await suite.open(

@@ -1,5 +1,5 @@
 import { OpenIrError } from '../shared/errors';
-import { MAX_CLOCK_SKEW_MS, outdated } from './peerSeal';
+import { isStale, outdated, STALE_MESSAGE } from './peerSeal';
 
 /**
  * The outside of a sealed peer-sync request, repeated in an HTTP header so the
@@ -53,13 +53,7 @@ export function checkSealHeader(
       'Check that the sender and this node are registered in the same integration runtime.',
     );
   }
-  if (Math.abs(now - header.at) > MAX_CLOCK_SKEW_MS) {
-    // A fixed text (no seconds in it), so a lasting skew is logged once, not every round.
-    throw refused(
-      `The two nodes' clocks differ by more than ${MAX_CLOCK_SKEW_MS / 60_000} minutes, so the peer's message is refused as stale.`,
-      'Set both clocks correctly (NTP).',
-    );
-  }
+  if (isStale(header.at, now)) throw refused(STALE_MESSAGE, 'Set both clocks correctly (NTP).');
   return header;
 }
 
