@@ -176,7 +176,7 @@ function describe(session: AdminSession, job: JobRow, headline?: string): Comman
   ];
   if (view.note) rows.push(['Note', view.note]);
   if (view.sha256) rows.push(['SHA-256', view.sha256]);
-  if (view.reason) rows.push(['Reason', `${view.reason}${view.reasonCode ? ` [${view.reasonCode}]` : ''}`]);
+  if (view.reason) rows.push(['Reason', `${view.reason}${reasonCodes(view)}`]);
   rows.push(['Created', view.createdAt]);
   if (view.finishedAt) rows.push(['Finished', view.finishedAt]);
   const width = Math.max(...rows.map(([k]) => k.length)) + 2;
@@ -190,4 +190,10 @@ function sinkText(job: JobView): string {
 
 function irNames(session: AdminSession): Map<string, string> {
   return new Map(session.store.listIrs().map((ir) => [ir.id, ir.name]));
+}
+
+/** " [BLOB_AUTH_FAILED, DATA_STORE_AUTH_FAILED]": the store's own code and the generic one it maps to. */
+function reasonCodes(view: JobView): string {
+  const codes = [...new Set([view.reasonCode, view.dataStoreCode].filter((c): c is string => c !== null))];
+  return codes.length > 0 ? ` [${codes.join(', ')}]` : '';
 }

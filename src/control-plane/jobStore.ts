@@ -1,5 +1,6 @@
 import type { Database } from 'better-sqlite3';
 import type { ErrorCode } from '../shared/errors';
+import { jobDataStoreCode } from '../shared/credentialTest';
 import type { FinalJobState, JobFormat, JobMode, JobSink, JobSource, JobState } from '../shared/jobs';
 import { isoTime } from './clock';
 
@@ -311,6 +312,8 @@ export function jobView(job: JobRow, irName: string) {
     staging: job.stagedSha256 === null ? null : { bytes: job.stagedBytes, sha256: job.stagedSha256 },
     reason: job.reason,
     reasonCode: job.reasonCode,
+    /** The DATA_STORE_* code a store's own failure code maps to (what Test connection gives), for scripts that match one code per cause. */
+    dataStoreCode: job.reasonCode === null ? null : jobDataStoreCode(job.reasonCode),
     createdAt: isoTime(job.createdAtMs),
     dispatchedAt: iso(job.dispatchedAtMs),
     startedAt: iso(job.startedAtMs),

@@ -12,6 +12,7 @@ import {
   type CredentialTestStep,
   type TestCredentialInput,
 } from '../shared/credentialTest';
+import { causeOf } from './errorCause';
 import { OpenIrError } from '../shared/errors';
 import { Client } from 'pg';
 import { openTcp, type Connector } from './connector';
@@ -39,18 +40,6 @@ export interface CredentialTesterLinks {
 }
 
 const DEFAULT_STEP_TIMEOUT_MS = 15_000;
-
-/** A step's failure with the cause under it (socket code, SQLSTATE, errno) for the generic mapping. */
-function causeOf(error: unknown): string {
-  for (let current = error, depth = 0; current && typeof current === 'object' && depth < 6; depth++) {
-    const code: unknown = Reflect.get(current, 'code');
-    if (typeof code === 'string' && !/^(DATA_|BLOB_|SFTP_|LOCAL_|CONTROL_PLANE_)/.test(code)) return code;
-    const errno: unknown = Reflect.get(current, 'errno');
-    if (typeof errno === 'number' && errno > 1000) return String(errno);
-    current = Reflect.get(current, 'cause');
-  }
-  return '';
-}
 
 class StepTimeout extends Error {
   readonly code = 'ETIMEDOUT';

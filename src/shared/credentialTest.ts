@@ -106,6 +106,15 @@ export function dataStoreCodeFor(storeCode: string, cause = ''): DataStoreCode |
   return null;
 }
 
+/**
+ * The DATA_STORE_* code of a failed job's code, or null: only a data store's
+ * own codes map (a missing credential or a refused path is not the store's
+ * failure, though CREDENTIAL_NOT_FOUND ends like BLOB_NOT_FOUND).
+ */
+export function jobDataStoreCode(code: string): DataStoreCode | null {
+  return /^(BLOB|SFTP|DATA_SOURCE|DATA_SINK|SINK|DATA_STORE)_/.test(code) ? dataStoreCodeFor(code) : null;
+}
+
 /** The fix every generic code carries when the store's own fix says nothing more specific. */
 export const DATA_STORE_FIXES: Record<DataStoreCode, string> = {
   DATA_STORE_AUTH_FAILED:

@@ -9,7 +9,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CredentialTester } from '../../src/core/credentialTest';
 import { CredentialStore } from '../../src/core/jobs/credentialStore';
 import { LocalPathPolicy } from '../../src/core/jobs/pathPolicy';
-import { dataStoreCodeFor, type CredentialTestReport } from '../../src/shared/credentialTest';
+import { jobFailure } from '../../src/core/jobs/jobRunner';
+import {
+  dataStoreCodeFor,
+  jobDataStoreCode,
+  type CredentialTestReport,
+} from '../../src/shared/credentialTest';
+import { OpenIrError } from '../../src/shared/errors';
 import type { CredentialInput } from '../../src/shared/credentials';
 import {
   AZURITE_ACCOUNT,
@@ -83,6 +89,41 @@ describe('dataStoreCodeFor: store codes onto the five generic ones', () => {
     // Nothing generic fits: the store's own code stays.
     expect(dataStoreCodeFor('DATA_SOURCE_FAILED')).toBeNull();
     expect(dataStoreCodeFor('LOCAL_PATH_NOT_ALLOWED')).toBeNull();
+  });
+});
+
+describe('a failed job carries the code Test connection gives for the same cause', () => {
+  const cause = (code: string | number) =>
+    Object.assign(new Error('under'), typeof code === 'number' ? { errno: code } : { code });
+  it('turns a generic source or sink failure with a known cause into its DATA_STORE_* code, with a fix', () => {
+    const refused = jobFailure(
+      new OpenIrError('DATA_SOURCE_FAILED', 'Cannot reach MySQL.', { cause: cause('ECONNREFUSED') }),
+    );
+    expect(refused).toMatchObject({ code: 'DATA_STORE_UNREACHABLE', message: 'Cannot reach MySQL.' });
+    expect(refused.fix).toBeTruthy();
+    const missingDb = jobFailure(
+      new OpenIrError('DATA_SINK_FAILED', 'No database.', {
+        cause: new Error('x', { cause: cause('3D000') }),
+      }),
+    );
+    expect(missingDb.code).toBe('DATA_STORE_NOT_FOUND');
+    expect(jobFailure(new OpenIrError('DATA_SOURCE_FAILED', 'x', { cause: cause(1045) })).code).toBe(
+      'DATA_STORE_AUTH_FAILED',
+    );
+  });
+  it("keeps a store's own code, and a generic one whose cause says nothing", () => {
+    expect(jobFailure(new OpenIrError('BLOB_AUTH_FAILED', 'x', { cause: cause('ECONNREFUSED') })).code).toBe(
+      'BLOB_AUTH_FAILED',
+    );
+    expect(
+      jobFailure(new OpenIrError('DATA_SOURCE_FAILED', 'Bad query.', { cause: cause('42703') })).code,
+    ).toBe('DATA_SOURCE_FAILED');
+  });
+  it('maps only data store codes for the job view', () => {
+    expect(jobDataStoreCode('SFTP_HOST_KEY_MISMATCH')).toBe('DATA_STORE_TLS_UNTRUSTED');
+    expect(jobDataStoreCode('SINK_TABLE_NOT_FOUND')).toBe('DATA_STORE_NOT_FOUND');
+    expect(jobDataStoreCode('CREDENTIAL_NOT_FOUND')).toBeNull();
+    expect(jobDataStoreCode('LOCAL_PATH_NOT_ALLOWED')).toBeNull();
   });
 });
 

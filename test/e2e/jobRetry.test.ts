@@ -158,7 +158,7 @@ describe('jobs: retry and resume on transient failures', () => {
     const before = retryLines().length;
     const submitted = await submit('badweb:flaky/busy-once/c.bin');
     const job = await finished(submitted.id);
-    expect(job).toMatchObject({ state: 'Failed', reasonCode: 'DATA_SOURCE_FAILED' });
+    expect(job).toMatchObject({ state: 'Failed', reasonCode: 'DATA_STORE_AUTH_FAILED' });
     expect(job.reason).toMatch(/HTTP 401/);
     expect(job.reason).not.toMatch(/gave up/);
     expect(requestsFor('/flaky/busy-once/c.bin')).toHaveLength(1);

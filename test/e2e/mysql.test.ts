@@ -186,7 +186,11 @@ describe.skipIf(!found.found)('MySQL/MariaDB source: types, table:, refusals, ca
   it('a wrong password fails with DATA_SOURCE_AUTH_FAILED saying how to fix it, without retrying', async () => {
     const submitted = await submit('mybad:SELECT 1');
     const job = await waitJob(submitted.id, (j) => FINAL.includes(j.state));
-    expect(job).toMatchObject({ state: 'Failed', reasonCode: 'DATA_SOURCE_AUTH_FAILED' });
+    expect(job).toMatchObject({
+      state: 'Failed',
+      reasonCode: 'DATA_SOURCE_AUTH_FAILED',
+      dataStoreCode: 'DATA_STORE_AUTH_FAILED',
+    });
     expect(job.reason).toContain('"mybad"');
     expect(job.reason).toContain('openir credential set mybad --type mysql');
     expect(job.reason).not.toContain('not-the-password');
@@ -199,10 +203,14 @@ describe.skipIf(!found.found)('MySQL/MariaDB source: types, table:, refusals, ca
     expect(job.reason).toContain('does not accept TLS');
   });
 
-  it('an unreachable server fails with "Cannot reach"', async () => {
+  it('an unreachable server fails with "Cannot reach" and DATA_STORE_UNREACHABLE, as Test connection says', async () => {
     const submitted = await submit('mydown:SELECT 1');
     const job = await waitJob(submitted.id, (j) => FINAL.includes(j.state));
-    expect(job).toMatchObject({ state: 'Failed', reasonCode: 'DATA_SOURCE_FAILED' });
+    expect(job).toMatchObject({
+      state: 'Failed',
+      reasonCode: 'DATA_STORE_UNREACHABLE',
+      dataStoreCode: 'DATA_STORE_UNREACHABLE',
+    });
     expect(job.reason).toContain('Cannot reach MySQL at 127.0.0.1:1');
   });
 

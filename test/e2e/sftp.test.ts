@@ -313,11 +313,21 @@ describe.runIf(sshd.found)('SFTP: source and sink against OpenSSH', () => {
   it('a wrong password fails with SFTP_AUTH_FAILED, and a changed host key with SFTP_HOST_KEY_MISMATCH before any sign-in; neither is retried', async () => {
     const signIns = () => (server.log().match(/(Accepted|Failed) (password|publickey)/g) ?? []).length;
     const bad = await finished('sftpbad:in/big.bin', 'files:never.bin');
-    expect(bad).toMatchObject({ state: 'Failed', reasonCode: 'SFTP_AUTH_FAILED', attempt: 1 });
+    expect(bad).toMatchObject({
+      state: 'Failed',
+      reasonCode: 'SFTP_AUTH_FAILED',
+      dataStoreCode: 'DATA_STORE_AUTH_FAILED',
+      attempt: 1,
+    });
     expect(bad.note ?? '').not.toMatch(/try 2/);
     const before = signIns();
     const changed = await finished('files:in/big.bin', 'sftpchanged:never.bin');
-    expect(changed).toMatchObject({ state: 'Failed', reasonCode: 'SFTP_HOST_KEY_MISMATCH', attempt: 1 });
+    expect(changed).toMatchObject({
+      state: 'Failed',
+      reasonCode: 'SFTP_HOST_KEY_MISMATCH',
+      dataStoreCode: 'DATA_STORE_TLS_UNTRUSTED',
+      attempt: 1,
+    });
     expect(changed.reason).toContain(server.fingerprint);
     expect(changed.note ?? '').not.toMatch(/try 2/);
     // No password went to the server that showed the other key.

@@ -1,6 +1,8 @@
 import type { ControlPlaneMessage, NodeMessage } from '../../shared/controlPlaneApi';
-import { OpenIrError, toErrorBody } from '../../shared/errors';
+import { OpenIrError, toErrorBody, type ErrorBody } from '../../shared/errors';
 import { JOB_NOTE_MAX } from '../../shared/jobs';
+import { DATA_STORE_FIXES, dataStoreCodeFor } from '../../shared/credentialTest';
+import { causeOf } from '../errorCause';
 import type { SourceLogger } from '../logger';
 import { CopyActivity } from './copyActivity';
 import type { CopyEnds, CopyRequest } from './copyEnds';
@@ -211,7 +213,7 @@ export class JobRunner {
         };
         this.options.log.info('Job cancelled.', { jobId, bytes: reading.bytes });
       } else {
-        const body = toErrorBody(error instanceof OpenIrError ? error : wrap(error));
+        const body = jobFailure(error instanceof OpenIrError ? error : wrap(error));
         finished = {
           type: 'jobFinished',
           jobId,
@@ -267,6 +269,24 @@ class JobCancelled extends Error {}
 /** "800 ms", "2.5 s". */
 function formatDelay(ms: number): string {
   return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** The codes that say only which end failed; a failure with a known cause under it gets a DATA_STORE_* code instead. */
+const GENERIC_CODES = new Set(['DATA_SOURCE_FAILED', 'DATA_SINK_FAILED']);
+
+/**
+ * A failed job's code, message and fix. A generic failure whose cause is a
+ * refused connection, a rejected password, an untrusted certificate, a
+ * missing database or a timeout carries the DATA_STORE_* code that Test
+ * connection gives for the same cause, so scripts match one code for both;
+ * a store's own code (BLOB_AUTH_FAILED, SFTP_HOST_KEY_MISMATCH, …) stays, and
+ * the control plane shows the DATA_STORE_* code it maps to beside it.
+ */
+export function jobFailure(error: OpenIrError): ErrorBody {
+  const body = toErrorBody(error);
+  if (!GENERIC_CODES.has(body.code)) return body;
+  const generic = dataStoreCodeFor(body.code, causeOf(error.cause));
+  return generic ? { ...body, code: generic, fix: body.fix ?? DATA_STORE_FIXES[generic] } : body;
 }
 
 function wrap(error: unknown): OpenIrError {

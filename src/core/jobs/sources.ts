@@ -165,8 +165,13 @@ function openHttp(
         }
         res.resume();
         const busy = status >= 500 || status === 429 || status === 408;
+        // The same codes Test connection gives for the same answers.
         const failure = new OpenIrError(
-          'DATA_SOURCE_FAILED',
+          status === 401 || status === 403
+            ? 'DATA_STORE_AUTH_FAILED'
+            : status === 404
+              ? 'DATA_STORE_NOT_FOUND'
+              : 'DATA_SOURCE_FAILED',
           `GET ${url.origin}${url.pathname} answered HTTP ${status}${status === 401 || status === 403 ? ': the credential was refused' : ''}.`,
           {
             fix:
