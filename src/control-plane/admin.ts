@@ -4,6 +4,7 @@ import type { IrSummary } from '../shared/controlPlaneApi';
 import { syncKeyChanged } from '../shared/syncKey';
 import { isoTime, systemClock, type Clock } from './clock';
 import { formatDuration } from './duration';
+import { FactoryRegistry } from './factories';
 import { table } from './format';
 import { dbPath, ensureDataDir } from './paths';
 import { problems } from './problems';
@@ -18,6 +19,7 @@ export interface CommandResult {
 
 export interface AdminSession {
   registry: IrRegistry;
+  factories: FactoryRegistry;
   store: ControlPlaneStore;
   dataDir: string;
   clock: Clock;
@@ -44,6 +46,7 @@ export function openAdminSession(dataDir: string, clock: Clock = systemClock): A
   }
   return {
     registry: new IrRegistry({ store, clock, heartbeatTimeoutMs: identity.heartbeatTimeoutMs }),
+    factories: new FactoryRegistry(store.factories, clock, (work) => store.exclusive(work)),
     store,
     dataDir,
     clock,
@@ -57,8 +60,10 @@ export function createIr(
   name: string,
   maxNodes: number,
   joinApproval?: JoinApproval,
+  factory?: string,
 ): CommandResult {
-  const created = session.registry.createIr(name, maxNodes, session.keyContext, joinApproval);
+  const factoryId = factory === undefined ? undefined : session.factories.byName(factory).id;
+  const created = session.registry.createIr(name, maxNodes, session.keyContext, joinApproval, factoryId);
   return {
     json: { irId: created.irId, name: created.name, key1: created.key1, key2: created.key2 },
     text: [

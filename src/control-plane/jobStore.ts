@@ -157,6 +157,28 @@ export class JobStore {
     return rows.map(toJob);
   }
 
+  /**
+   * One page of the jobs of some IRs, newest first: `before` is the cursor the
+   * previous page gave (a queue position), so jobs queued meanwhile neither
+   * shift nor repeat the pages.
+   */
+  page(
+    irIds: readonly string[],
+    limit: number,
+    before: number | null,
+  ): { jobs: JobRow[]; next: number | null } {
+    if (irIds.length === 0) return { jobs: [], next: null };
+    const marks = irIds.map(() => '?').join(', ');
+    const rows = this.db
+      .prepare<unknown[], RawJob & { seq: number }>(
+        `SELECT * FROM jobs WHERE ir_id IN (${marks}) AND seq < ? ORDER BY seq DESC LIMIT ?`,
+      )
+      .all(...irIds, before ?? Number.MAX_SAFE_INTEGER, limit + 1);
+    const more = rows.length > limit;
+    const kept = rows.slice(0, limit);
+    return { jobs: kept.map(toJob), next: more ? (kept.at(-1)?.seq ?? null) : null };
+  }
+
   oldestQueued(irId: string): JobRow | null {
     const row = this.db
       .prepare<[string], RawJob>(

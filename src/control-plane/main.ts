@@ -15,6 +15,7 @@ import {
   type CommandResult,
 } from './admin';
 import { cancelJob, listJobs, showJob, submitJob } from './jobCommands';
+import { createFactory, factoryTokens, listFactories } from './factoryCommands';
 import { parseDurationOption, parseExpireAfter, parseSizeOption } from './duration';
 import { streamLogger } from './log';
 import { sendWake } from './wake';
@@ -147,11 +148,18 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
       '--join-approval <policy>',
       'required (the default): nodes after the first wait Pending for `ir approve`; auto: they are approved as they register',
     )
-    .action((name: string, options: CommonOptions & { maxNodes: string; joinApproval?: string }) =>
-      attempt(fail, () => {
-        const joinApproval = joinApprovalOption(options.joinApproval);
-        admin(options, (s) => createIr(s, name, parseWhole('--max-nodes', options.maxNodes), joinApproval));
-      }),
+    .option('--factory <name>', "the data factory that owns it (default: 'default')")
+    .action(
+      (
+        name: string,
+        options: CommonOptions & { maxNodes: string; joinApproval?: string; factory?: string },
+      ) =>
+        attempt(fail, () => {
+          const joinApproval = joinApprovalOption(options.joinApproval);
+          admin(options, (s) =>
+            createIr(s, name, parseWhole('--max-nodes', options.maxNodes), joinApproval, options.factory),
+          );
+        }),
     );
   withCommon(ir.command('list'))
     .description('List the integration runtimes and their status.')
@@ -259,6 +267,34 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     .description('Remove a node from an integration runtime; its credential stops working.')
     .action((name: string, node: string, options: CommonOptions) =>
       attempt(fail, () => admin(options, (s) => removeNode(s, name, node))),
+    );
+
+  const factory = program
+    .command('factory')
+    .description('Manage data factories (tenants): each owns IRs and has API tokens for the admin REST API.');
+  withCommon(factory.command('create <name>'))
+    .description('Create a data factory and print its API token (shown only once).')
+    .action((name: string, options: CommonOptions) =>
+      attempt(fail, () => admin(options, (s) => createFactory(s, name))),
+    );
+  withCommon(factory.command('list'))
+    .description('List the data factories, their IRs and active tokens.')
+    .action((options: CommonOptions) => attempt(fail, () => admin(options, (s) => listFactories(s))));
+  withCommon(factory.command('tokens <name>'))
+    .description("List a factory's API tokens, or issue (--rotate, --add) or revoke one.")
+    .option('--rotate', 'issue a new token and revoke all its others')
+    .option('--add', 'issue one more token; the others keep working (overlap while clients move)')
+    .option('--revoke <id>', 'revoke one token by its id')
+    .action((name: string, options: CommonOptions & { rotate?: boolean; add?: boolean; revoke?: string }) =>
+      attempt(fail, () =>
+        admin(options, (s) =>
+          factoryTokens(s, name, {
+            ...(options.rotate ? { rotate: true } : {}),
+            ...(options.add ? { add: true } : {}),
+            ...(options.revoke === undefined ? {} : { revoke: options.revoke }),
+          }),
+        ),
+      ),
     );
 
   const job = program.command('job').description('Queue copy jobs and follow them.');

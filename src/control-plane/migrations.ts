@@ -163,6 +163,33 @@ export const MIGRATIONS: readonly Migration[] = [
       db.exec('ALTER TABLE auth_keys ADD COLUMN used_at INTEGER');
     },
   },
+  {
+    version: 10,
+    name: 'data factories (tenants) owning IRs, and hashed API tokens for the admin REST API',
+    up(db) {
+      db.exec(`
+        CREATE TABLE factories (
+          id TEXT PRIMARY KEY,
+          name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+          created_at INTEGER NOT NULL
+        );
+        CREATE TABLE api_tokens (
+          id TEXT PRIMARY KEY,
+          -- NULL: the instance-admin token, which acts on every factory.
+          factory_id TEXT REFERENCES factories(id) ON DELETE CASCADE,
+          secret_hash TEXT NOT NULL,
+          created_at INTEGER NOT NULL,
+          revoked_at INTEGER
+        );
+        CREATE INDEX api_tokens_by_factory ON api_tokens(factory_id);
+      `);
+      // Every IR belongs to one factory; those made before factories go into 'default'.
+      db.exec('ALTER TABLE irs ADD COLUMN factory_id TEXT REFERENCES factories(id)');
+      const now = Date.now();
+      db.prepare("INSERT INTO factories (id, name, created_at) VALUES ('default', 'default', ?)").run(now);
+      db.exec("UPDATE irs SET factory_id = 'default'");
+    },
+  },
 ];
 
 export function currentSchemaVersion(db: Database): number {

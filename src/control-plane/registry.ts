@@ -7,6 +7,7 @@ import { isoTime, type Clock } from './clock';
 import { problems } from './problems';
 import { hashSecret, newSecret, secretMatchesHash } from './secrets';
 import {
+  DEFAULT_FACTORY_ID,
   KEY_SLOTS,
   type ControlPlaneStore,
   type AuthKeyRow,
@@ -136,6 +137,7 @@ export class IrRegistry {
     maxNodes: number,
     context: KeyContext,
     joinApproval: JoinApproval = 'required',
+    factoryId: string = DEFAULT_FACTORY_ID,
   ): CreatedIr {
     if (!isValidIrName(name)) throw problems.invalidIrName(name);
     checkMaxNodes(maxNodes);
@@ -146,6 +148,7 @@ export class IrRegistry {
       createdAtMs: this.clock.nowMs(),
       expireOfflineAfterMs: null,
       joinApproval,
+      factoryId,
     };
     const secrets = { key1: this.newSecret(), key2: this.newSecret() };
     this.store.exclusive(() => {

@@ -9,7 +9,10 @@ import {
   type RegisterResponse,
 } from '../shared/controlPlaneApi';
 import { OpenIrError, httpStatusFor, isOpenIrError, toErrorBody, type ErrorBody } from '../shared/errors';
+import { ADMIN_API_PREFIX, registerAdminApi } from './adminApi';
+import type { AdminSession } from './admin';
 import { ChannelHub } from './channel';
+import { FactoryRegistry } from './factories';
 import { JobDispatcher } from './dispatcher';
 import { DEFAULT_STAGING_MAX_BYTES, DEFAULT_STAGING_RETENTION_MS, registerStagingRoute } from './staging';
 import { syncKeyFingerprint } from './syncKey';
@@ -56,6 +59,9 @@ export interface ControlPlaneOptions {
 /** The reference control plane: HTTPS registration API and WebSocket control channels over one port. */
 export class ControlPlaneServer {
   private closed: Promise<void> | undefined;
+
+  /** Every admin API route Fastify registered (`GET /api/v1/admin/irs/:name`): what the OpenAPI test checks. */
+  readonly adminRoutes: string[] = [];
 
   private constructor(
     readonly dataDir: string,
@@ -132,7 +138,33 @@ export class ControlPlaneServer {
       });
       const channelHub = hub;
       const expire = (irId?: string) => expireOfflineNodes(registry, channelHub, log, irId);
+      const adminRoutes: string[] = [];
       app = buildApp({ tls, log, registry, hub, heartbeatIntervalMs, heartbeatTimeoutMs, expire });
+      app.addHook('onRoute', (route) => {
+        if (route.url.startsWith(ADMIN_API_PREFIX)) {
+          for (const method of [route.method].flat())
+            if (method !== 'HEAD') adminRoutes.push(`${method} ${route.url}`);
+        }
+      });
+      const factories = new FactoryRegistry(store.factories, clock, (work) => store.exclusive(work));
+      // Auth keys carry the endpoint, known once the port is bound: filled in after listen.
+      const keyContext = { endpoint: '', pin: tls.pin };
+      const adminSession: AdminSession = {
+        registry,
+        factories,
+        store,
+        dataDir: settings.dataDir,
+        clock,
+        keyContext,
+        close: () => {},
+      };
+      const jobsToWake = dispatcher;
+      registerAdminApi(app, {
+        session: adminSession,
+        wakeJobs: () => jobsToWake.wake(),
+        irChanged: (irId) => channelHub.irChanged(irId),
+        nowMs: () => clock.nowMs(),
+      });
       const staging = registerStagingRoute(app, {
         dataDir: settings.dataDir,
         store,
@@ -147,6 +179,10 @@ export class ControlPlaneServer {
       const port = (app.server.address() as AddressInfo).port;
       const endpoint = settings.publicEndpoint ?? defaultPublicEndpoint(host, port);
       store.saveServiceIdentity({ endpoint, pin: tls.pin, heartbeatIntervalMs, heartbeatTimeoutMs });
+      keyContext.endpoint = endpoint;
+      const adminToken = factories.ensureInstanceAdminToken(settings.dataDir);
+      if (adminToken.created)
+        log.info(`Wrote the instance-admin API token to ${adminToken.file} (owner-only)`);
       const jobs = dispatcher;
       wake = await listenForWake(settings.dataDir, () => jobs.wake());
       // Jobs of nodes that do not come back after a restart are re-queued after the heartbeat timeout.
@@ -162,7 +198,7 @@ export class ControlPlaneServer {
       }, settings.expirySweepMs);
       sweep.unref();
       log.info(`Listening on ${host}:${port}; nodes reach it at ${endpoint}`);
-      return new ControlPlaneServer(
+      const server = new ControlPlaneServer(
         settings.dataDir,
         port,
         endpoint,
@@ -176,6 +212,8 @@ export class ControlPlaneServer {
         log,
         sweep,
       );
+      server.adminRoutes.push(...adminRoutes);
+      return server;
     } catch (error) {
       await wake?.close();
       dispatcher?.close();

@@ -2,8 +2,12 @@ import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
 import Sqlite from 'better-sqlite3';
 import type { Database } from 'better-sqlite3';
 import type { Clock } from './clock';
+import { FactoryStore } from './factoryStore';
 import { JobStore } from './jobStore';
 import { MIGRATIONS, migrate, type Migration } from './migrations';
+
+/** The factory that IRs made before factories, and IRs made without naming one, belong to. */
+export const DEFAULT_FACTORY_ID = 'default';
 
 export const KEY_SLOTS = ['key1', 'key2'] as const;
 export type KeySlot = (typeof KEY_SLOTS)[number];
@@ -17,6 +21,8 @@ export interface IrRow {
   expireOfflineAfterMs: number | null;
   /** `required`: nodes after the first wait for `ir approve`; `auto`: they are approved as they join. */
   joinApproval: JoinApproval;
+  /** The data factory (tenant) that owns the IR; IRs from before factories are in `default`. */
+  factoryId: string;
 }
 
 export const JOIN_APPROVALS = ['required', 'auto'] as const;
@@ -111,6 +117,7 @@ interface RawIr {
   created_at: number;
   expire_offline_after_ms: number | null;
   join_approval: JoinApproval;
+  factory_id: string | null;
 }
 interface RawRemoval {
   ir_id: string;
@@ -159,6 +166,7 @@ const toIr = (r: RawIr): IrRow => ({
   createdAtMs: r.created_at,
   expireOfflineAfterMs: r.expire_offline_after_ms,
   joinApproval: r.join_approval,
+  factoryId: r.factory_id ?? DEFAULT_FACTORY_ID,
 });
 const toRemoval = (r: RawRemoval): NodeRemovalRow => ({
   irId: r.ir_id,
@@ -217,8 +225,12 @@ export class ControlPlaneStore {
   /** The job queue, in the same database and transactions. */
   readonly jobs: JobStore;
 
+  /** Data factories and their API tokens. */
+  readonly factories: FactoryStore;
+
   private constructor(private readonly db: Database) {
     this.jobs = new JobStore(db);
+    this.factories = new FactoryStore(db);
   }
 
   static open(file: string, clock: Clock, migrations: readonly Migration[] = MIGRATIONS): ControlPlaneStore {
@@ -281,9 +293,22 @@ export class ControlPlaneStore {
   insertIr(ir: IrRow): void {
     this.db
       .prepare(
-        'INSERT INTO irs (id, name, max_nodes, created_at, expire_offline_after_ms, join_approval) VALUES (?, ?, ?, ?, ?, ?)',
+        'INSERT INTO irs (id, name, max_nodes, created_at, expire_offline_after_ms, join_approval, factory_id) VALUES (?, ?, ?, ?, ?, ?, ?)',
       )
-      .run(ir.id, ir.name, ir.maxNodes, ir.createdAtMs, ir.expireOfflineAfterMs, ir.joinApproval);
+      .run(
+        ir.id,
+        ir.name,
+        ir.maxNodes,
+        ir.createdAtMs,
+        ir.expireOfflineAfterMs,
+        ir.joinApproval,
+        ir.factoryId,
+      );
+  }
+
+  /** Deletes an IR with its keys, nodes and jobs (foreign keys cascade). */
+  deleteIr(irId: string): void {
+    this.db.prepare('DELETE FROM irs WHERE id = ?').run(irId);
   }
 
   updateJoinApproval(irId: string, policy: JoinApproval): void {

@@ -26,6 +26,13 @@ export const ERROR_CODES = [
   'PEER_KEY_CHANGED',
   'IR_NOT_FOUND',
   'IR_EXISTS',
+  /** An IR still has nodes: it is deleted only once they are removed. */
+  'IR_NOT_EMPTY',
+  /** No data factory (tenant) of that name on this control plane, or not one this token may see. */
+  'FACTORY_NOT_FOUND',
+  'FACTORY_EXISTS',
+  /** The API token is valid but may not do this (e.g. a factory's token creating factories). */
+  'FORBIDDEN',
   'NODE_LIMIT_REACHED',
   'NODE_NAME_TAKEN',
   /** Two live hosts use one node identity (a cloned machine, a data directory restored twice). */
@@ -193,6 +200,7 @@ export function httpStatusFor(code: ErrorCode): number {
     case 'BACKUP_UNSUPPORTED_VERSION':
       return 400;
     case 'LOCAL_PATH_NOT_ALLOWED':
+    case 'FORBIDDEN':
     case 'PEER_SYNC_REFUSED':
     case 'PEER_KEY_CHANGED':
     case 'NODE_PENDING_APPROVAL':
@@ -226,6 +234,7 @@ export function httpStatusFor(code: ErrorCode): number {
     case 'NODE_CREDENTIAL_REJECTED':
       return 401;
     case 'IR_NOT_FOUND':
+    case 'FACTORY_NOT_FOUND':
     case 'NODE_NOT_FOUND':
     case 'NOT_FOUND':
     case 'NOT_REGISTERED':
@@ -233,6 +242,8 @@ export function httpStatusFor(code: ErrorCode): number {
     case 'JOB_NOT_FOUND':
       return 404;
     case 'IR_EXISTS':
+    case 'IR_NOT_EMPTY':
+    case 'FACTORY_EXISTS':
     case 'NODE_LIMIT_REACHED':
     case 'NODE_NAME_TAKEN':
     case 'DUPLICATE_NODE':

@@ -1,0 +1,550 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Server as HttpsServer } from 'node:https';
+import { z } from 'zod';
+import { ErrorBodySchema, OpenIrError } from '../shared/errors';
+import { IrSummarySchema } from '../shared/controlPlaneApi';
+import {
+  approveNode,
+  listIrs,
+  rejectNode,
+  removeNode,
+  showKeys,
+  showNodes,
+  updateIr,
+  type AdminSession,
+} from './admin';
+import { parseDurationOption } from './duration';
+import type { Principal } from './factories';
+import { cancelJob, showJob, submitJob } from './jobCommands';
+import { jobView } from './jobStore';
+import { problems } from './problems';
+import { MAX_NODES_CEILING } from './registry';
+import { DEFAULT_FACTORY_ID, JOIN_APPROVALS, type IrRow } from './store';
+
+export const ADMIN_API_PREFIX = '/api/v1/admin';
+export const OPENAPI_PATH = '/api/v1/openapi.json';
+
+/** Failed token checks one address may make in a window before it is refused outright. */
+const FAILED_AUTH_LIMIT = 10;
+const FAILED_AUTH_WINDOW_MS = 60_000;
+const PAGE_DEFAULT = 50;
+const PAGE_MAX = 500;
+
+export interface AdminApiDeps {
+  session: AdminSession;
+  /** A job was queued or a cancel requested: the dispatcher acts on it now. */
+  wakeJobs(): void;
+  /** An IR's nodes changed (approved, removed): its nodes hear of it. */
+  irChanged(irId: string): void;
+  nowMs(): number;
+}
+
+interface Call {
+  principal: Principal;
+  params: Record<string, string>;
+  query: Record<string, unknown>;
+  body: unknown;
+}
+
+interface AdminRoute {
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  /** OpenAPI form: `/irs/{name}`. */
+  path: string;
+  summary: string;
+  tag: 'factories' | 'irs' | 'nodes' | 'jobs';
+  body?: z.ZodType;
+  query?: z.ZodType;
+  response: z.ZodType;
+  status?: number;
+  /** Only the instance-admin token may call it. */
+  instanceAdmin?: boolean;
+  handle(call: Call): unknown;
+}
+
+// ---- Schemas: request bodies are checked with these; the OpenAPI document is generated from them.
+
+const Name = z.string().min(1).max(80);
+const IrCreateSchema = z
+  .object({
+    name: Name,
+    maxNodes: z.number().int().min(1).max(MAX_NODES_CEILING).optional(),
+    joinApproval: z.enum(JOIN_APPROVALS).optional(),
+    /** Instance admin only: the factory that owns the new IR (default `default`). */
+    factory: Name.optional(),
+  })
+  .strict();
+const IrUpdateSchema = z
+  .object({
+    maxNodes: z.number().int().min(1).max(MAX_NODES_CEILING).optional(),
+    joinApproval: z.enum(JOIN_APPROVALS).optional(),
+    /** A duration such as `7d`, or `off`. */
+    expireOfflineAfter: z.string().max(20).optional(),
+  })
+  .strict();
+const KeyRegenerateSchema = z
+  .object({ expiresIn: z.string().max(20).optional(), singleUse: z.boolean().optional() })
+  .strict();
+const ApproveSchema = z.object({ fingerprint: z.string().max(200).optional() }).strict();
+const JobSubmitSchema = z
+  .object({
+    ir: Name,
+    source: z.string().min(1).max(4200),
+    sink: z.string().min(1).max(4200),
+    format: z.string().max(20).optional(),
+    mode: z.string().max(20).optional(),
+  })
+  .strict();
+const JobListQuerySchema = z
+  .object({
+    ir: Name.optional(),
+    limit: z.coerce.number().int().min(1).max(PAGE_MAX).optional(),
+    cursor: z
+      .string()
+      .regex(/^\d{1,15}$/)
+      .optional(),
+  })
+  .strict();
+const FactoryCreateSchema = z.object({ name: Name }).strict();
+
+const IrEntrySchema = z.object({
+  irId: z.string(),
+  name: z.string(),
+  factory: z.string(),
+  status: z.string(),
+  nodeCount: z.number().int(),
+  maxNodes: z.number().int(),
+  createdAt: z.string(),
+});
+const JobViewSchema = z
+  .object({
+    id: z.string(),
+    ir: z.string(),
+    state: z.string(),
+    reason: z.string().nullable(),
+    reasonCode: z.string().nullable(),
+    dataStoreCode: z.string().nullable(),
+  })
+  .loose();
+const AnyObject = z.object({}).loose();
+const TokenSchema = z.object({ token: z.string(), id: z.string(), factory: z.string().nullable() });
+
+/** A request's body or query checked against its schema: INVALID_INPUT naming each field at fault. */
+function checked<T>(schema: z.ZodType<T>, value: unknown): T {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const details = parsed.error.issues
+    .map((issue) => `${issue.path.join('.') || 'body'}: ${issue.message}`)
+    .join('; ');
+  throw new OpenIrError('INVALID_INPUT', `The request is not valid (${details}).`, {
+    fix: `See the request schema in ${OPENAPI_PATH}.`,
+  });
+}
+
+// ---- Scoping: a factory's token sees its own IRs and their jobs; anything else is "not found".
+
+function scopedIr(deps: AdminApiDeps, principal: Principal, name: string): IrRow {
+  const ir = deps.session.store.findIrByName(name);
+  if (!ir || (principal.factoryId !== null && ir.factoryId !== principal.factoryId)) {
+    throw problems.irNotFoundByName(name);
+  }
+  return ir;
+}
+
+function visibleIrs(deps: AdminApiDeps, principal: Principal): IrRow[] {
+  return deps.session.store
+    .listIrs()
+    .filter((ir) => principal.factoryId === null || ir.factoryId === principal.factoryId);
+}
+
+function scopedJob(deps: AdminApiDeps, principal: Principal, id: string): void {
+  const job = deps.session.store.jobs.find(id);
+  const ir = job ? deps.session.store.findIrById(job.irId) : null;
+  if (!job || !ir || (principal.factoryId !== null && ir.factoryId !== principal.factoryId)) {
+    throw new OpenIrError('JOB_NOT_FOUND', `There is no job ${id}.`, {
+      fix: `List the jobs with GET ${ADMIN_API_PREFIX}/jobs.`,
+    });
+  }
+}
+
+function factoryName(deps: AdminApiDeps, factoryId: string): string {
+  return deps.session.factories.byId(factoryId)?.name ?? factoryId;
+}
+
+function routes(deps: AdminApiDeps): AdminRoute[] {
+  const { session } = deps;
+  return [
+    {
+      method: 'GET',
+      path: '/factories',
+      tag: 'factories',
+      summary: 'List the data factories (instance admin).',
+      instanceAdmin: true,
+      response: z.object({ factories: z.array(AnyObject) }),
+      handle: () => ({ factories: deps.session.factories.list() }),
+    },
+    {
+      method: 'POST',
+      path: '/factories',
+      tag: 'factories',
+      summary: 'Create a data factory and return its first API token, shown once (instance admin).',
+      instanceAdmin: true,
+      body: FactoryCreateSchema,
+      response: TokenSchema,
+      status: 201,
+      handle: ({ body }) => deps.session.factories.create(checked(FactoryCreateSchema, body).name).token,
+    },
+    {
+      method: 'GET',
+      path: '/irs',
+      tag: 'irs',
+      summary: "List the integration runtimes of the token's factory.",
+      response: z.object({ irs: z.array(IrEntrySchema) }),
+      handle: ({ principal }) => {
+        const visible = new Map(visibleIrs(deps, principal).map((ir) => [ir.id, ir]));
+        const irs = (listIrs(session).json as { irs: { irId: string }[] }).irs
+          .filter((entry) => visible.has(entry.irId))
+          .map((entry) => ({
+            ...entry,
+            factory: factoryName(deps, visible.get(entry.irId)?.factoryId ?? DEFAULT_FACTORY_ID),
+          }));
+        return { irs };
+      },
+    },
+    {
+      method: 'POST',
+      path: '/irs',
+      tag: 'irs',
+      summary: 'Create an integration runtime; the answer holds its two auth keys, shown once.',
+      body: IrCreateSchema,
+      response: z.object({ irId: z.string(), name: z.string(), key1: z.string(), key2: z.string() }),
+      status: 201,
+      handle: ({ principal, body }) => {
+        const input = checked(IrCreateSchema, body);
+        let factoryId = principal.factoryId ?? DEFAULT_FACTORY_ID;
+        if (input.factory !== undefined) {
+          const named = deps.session.factories.byName(input.factory);
+          if (principal.factoryId !== null && named.id !== principal.factoryId) {
+            throw new OpenIrError('FORBIDDEN', 'A factory token creates IRs in its own factory only.', {
+              fix: 'Leave out "factory", or use the instance-admin token.',
+            });
+          }
+          factoryId = named.id;
+        }
+        const created = session.registry.createIr(
+          input.name,
+          input.maxNodes ?? 4,
+          session.keyContext,
+          input.joinApproval,
+          factoryId,
+        );
+        return { irId: created.irId, name: created.name, key1: created.key1, key2: created.key2 };
+      },
+    },
+    {
+      method: 'GET',
+      path: '/irs/{name}',
+      tag: 'irs',
+      summary: 'One integration runtime: its status and nodes.',
+      response: z.object({ factory: z.string(), summary: IrSummarySchema }),
+      handle: ({ principal, params }) => {
+        const ir = scopedIr(deps, principal, params.name ?? '');
+        return { factory: factoryName(deps, ir.factoryId), summary: session.registry.summaryByName(ir.name) };
+      },
+    },
+    {
+      method: 'PATCH',
+      path: '/irs/{name}',
+      tag: 'irs',
+      summary: 'Change an integration runtime: max nodes, join approval, expiry of Offline nodes.',
+      body: IrUpdateSchema,
+      response: AnyObject,
+      handle: ({ principal, params, body }) => {
+        const ir = scopedIr(deps, principal, params.name ?? '');
+        const input = checked(IrUpdateSchema, body);
+        return updateIr(session, ir.name, {
+          ...(input.maxNodes === undefined ? {} : { maxNodes: input.maxNodes }),
+          ...(input.joinApproval === undefined ? {} : { joinApproval: input.joinApproval }),
+          ...(input.expireOfflineAfter === undefined
+            ? {}
+            : {
+                expireOfflineAfterMs: parseDurationOption(
+                  input.expireOfflineAfter,
+                  'expireOfflineAfter',
+                  'keep Offline nodes until you remove them',
+                ),
+              }),
+        }).json;
+      },
+    },
+    {
+      method: 'DELETE',
+      path: '/irs/{name}',
+      tag: 'irs',
+      summary: 'Delete an integration runtime that has no nodes, with its keys and jobs.',
+      response: z.object({ irId: z.string(), name: z.string(), deleted: z.literal(true) }),
+      handle: ({ principal, params }) => {
+        const ir = scopedIr(deps, principal, params.name ?? '');
+        return session.store.exclusive(() => {
+          const nodes = session.store.nodesOf(ir.id).length;
+          if (nodes > 0) {
+            throw new OpenIrError('IR_NOT_EMPTY', `'${ir.name}' still has ${nodes} node(s).`, {
+              fix: `Remove them first (DELETE ${ADMIN_API_PREFIX}/irs/{name}/nodes/{node}, or \`openir unregister\` on each node).`,
+            });
+          }
+          session.store.deleteIr(ir.id);
+          return { irId: ir.id, name: ir.name, deleted: true as const };
+        });
+      },
+    },
+    {
+      method: 'POST',
+      path: '/irs/{name}/keys/{slot}/regenerate',
+      tag: 'irs',
+      summary: 'Replace key1 or key2; the answer holds the new key, shown once.',
+      body: KeyRegenerateSchema,
+      response: AnyObject,
+      handle: ({ principal, params, body }) => {
+        const ir = scopedIr(deps, principal, params.name ?? '');
+        const input = checked(KeyRegenerateSchema, body ?? {});
+        return showKeys(session, ir.name, params.slot ?? '', {
+          ...(input.expiresIn === undefined
+            ? {}
+            : { expiresInMs: parseDurationOption(input.expiresIn, 'expiresIn', 'no expiry') }),
+          ...(input.singleUse === undefined ? {} : { singleUse: input.singleUse }),
+        }).json;
+      },
+    },
+    {
+      method: 'GET',
+      path: '/irs/{name}/nodes',
+      tag: 'nodes',
+      summary: "An integration runtime's nodes: status, approval, sync key, version, load.",
+      response: AnyObject,
+      handle: ({ principal, params }) =>
+        showNodes(session, scopedIr(deps, principal, params.name ?? '').name).json,
+    },
+    {
+      method: 'POST',
+      path: '/irs/{name}/nodes/{node}/approve',
+      tag: 'nodes',
+      summary: 'Approve a Pending node, optionally checking its sync key fingerprint.',
+      body: ApproveSchema,
+      response: AnyObject,
+      handle: ({ principal, params, body }) => {
+        const ir = scopedIr(deps, principal, params.name ?? '');
+        const input = checked(ApproveSchema, body ?? {});
+        const result = approveNode(session, ir.name, params.node ?? '', input.fingerprint).json;
+        deps.irChanged(ir.id);
+        return result;
+      },
+    },
+    {
+      method: 'POST',
+      path: '/irs/{name}/nodes/{node}/reject',
+      tag: 'nodes',
+      summary: 'Reject a Pending node: it is removed and never receives credentials.',
+      response: AnyObject,
+      handle: ({ principal, params }) => {
+        const ir = scopedIr(deps, principal, params.name ?? '');
+        const result = rejectNode(session, ir.name, params.node ?? '').json;
+        deps.irChanged(ir.id);
+        return result;
+      },
+    },
+    {
+      method: 'DELETE',
+      path: '/irs/{name}/nodes/{node}',
+      tag: 'nodes',
+      summary: 'Remove a node from an integration runtime; its slot becomes free.',
+      response: AnyObject,
+      handle: ({ principal, params }) => {
+        const ir = scopedIr(deps, principal, params.name ?? '');
+        const result = removeNode(session, ir.name, params.node ?? '').json;
+        deps.irChanged(ir.id);
+        return result;
+      },
+    },
+    {
+      method: 'POST',
+      path: '/jobs',
+      tag: 'jobs',
+      summary: 'Queue a copy job on an integration runtime (`<credential>:<location>` source and sink).',
+      body: JobSubmitSchema,
+      response: JobViewSchema,
+      status: 201,
+      handle: ({ principal, body }) => {
+        const input = checked(JobSubmitSchema, body);
+        const ir = scopedIr(deps, principal, input.ir);
+        const result = submitJob(session, { ...input, ir: ir.name }).json;
+        deps.wakeJobs();
+        return result;
+      },
+    },
+    {
+      method: 'GET',
+      path: '/jobs',
+      tag: 'jobs',
+      summary: 'The jobs of the IRs the token sees, newest first, a page at a time (`cursor` from `next`).',
+      query: JobListQuerySchema,
+      response: z.object({ jobs: z.array(JobViewSchema), next: z.string().nullable() }),
+      handle: ({ principal, query }) => {
+        const input = checked(JobListQuerySchema, query);
+        const irs =
+          input.ir === undefined ? visibleIrs(deps, principal) : [scopedIr(deps, principal, input.ir)];
+        const names = new Map(irs.map((ir) => [ir.id, ir.name]));
+        const page = session.store.jobs.page(
+          irs.map((ir) => ir.id),
+          input.limit ?? PAGE_DEFAULT,
+          input.cursor === undefined ? null : Number(input.cursor),
+        );
+        return {
+          jobs: page.jobs.map((job) => jobView(job, names.get(job.irId) ?? '?')),
+          next: page.next === null ? null : String(page.next),
+        };
+      },
+    },
+    {
+      method: 'GET',
+      path: '/jobs/{id}',
+      tag: 'jobs',
+      summary: 'One job: state, node, progress, result or failure with its code.',
+      response: JobViewSchema,
+      handle: ({ principal, params }) => {
+        scopedJob(deps, principal, params.id ?? '');
+        return showJob(session, params.id ?? '').json;
+      },
+    },
+    {
+      method: 'POST',
+      path: '/jobs/{id}/cancel',
+      tag: 'jobs',
+      summary: 'Cancel a job: Queued ones at once, running ones on their node.',
+      response: JobViewSchema,
+      handle: ({ principal, params }) => {
+        scopedJob(deps, principal, params.id ?? '');
+        const result = cancelJob(session, params.id ?? '').json;
+        deps.wakeJobs();
+        return result;
+      },
+    },
+  ];
+}
+
+/** Refuses an address after too many failed token checks in a window, so tokens cannot be guessed at speed. */
+class FailedAuthLimiter {
+  private readonly failures = new Map<string, { count: number; since: number }>();
+  constructor(private readonly nowMs: () => number) {}
+
+  check(address: string): void {
+    const entry = this.failures.get(address);
+    if (!entry) return;
+    if (this.nowMs() - entry.since > FAILED_AUTH_WINDOW_MS) this.failures.delete(address);
+    else if (entry.count >= FAILED_AUTH_LIMIT) {
+      throw new OpenIrError('RATE_LIMITED', 'Too many failed API token checks from this address.', {
+        fix: 'Wait a minute, then send a current token.',
+      });
+    }
+  }
+
+  fail(address: string): void {
+    const entry = this.failures.get(address);
+    if (!entry || this.nowMs() - entry.since > FAILED_AUTH_WINDOW_MS) {
+      // Bounded: an address that stopped failing is forgotten when its window ends.
+      if (this.failures.size > 10_000) this.failures.clear();
+      this.failures.set(address, { count: 1, since: this.nowMs() });
+    } else entry.count += 1;
+  }
+}
+
+/** The admin REST API, bearer-token authenticated and scoped to the token's factory, plus its OpenAPI document. */
+export function registerAdminApi(app: FastifyInstance<HttpsServer>, deps: AdminApiDeps): void {
+  const limiter = new FailedAuthLimiter(deps.nowMs);
+  const table = routes(deps);
+  const authenticate = (request: FastifyRequest): Principal => {
+    limiter.check(request.ip);
+    try {
+      return deps.session.factories.authenticate(request.headers.authorization);
+    } catch (error) {
+      limiter.fail(request.ip);
+      throw error;
+    }
+  };
+  for (const route of table) {
+    app.route({
+      method: route.method,
+      url: `${ADMIN_API_PREFIX}${route.path.replace(/\{(\w+)\}/g, ':$1')}`,
+      handler: async (request, reply) => {
+        const principal = authenticate(request);
+        if (route.instanceAdmin && principal.factoryId !== null) {
+          throw new OpenIrError('FORBIDDEN', 'Only the instance-admin token may do this.', {
+            fix: "Use the token in the control plane's admin-token file.",
+          });
+        }
+        const result = route.handle({
+          principal,
+          params: request.params as Record<string, string>,
+          query: (request.query ?? {}) as Record<string, unknown>,
+          body: request.body ?? {},
+        });
+        return reply.status(route.status ?? 200).send(result);
+      },
+    });
+  }
+  const document = openApiDocument(table);
+  app.get(OPENAPI_PATH, async () => document);
+}
+
+/** The OpenAPI 3.1 document of the admin API, generated from the route table and its zod schemas. */
+export function openApiDocument(table: readonly AdminRoute[]): Record<string, unknown> {
+  const json = (schema: z.ZodType) => z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' });
+  const errorResponse = {
+    description: 'A refusal: `{ error: { code, message, fix } }`.',
+    content: { 'application/json': { schema: json(z.object({ error: ErrorBodySchema })) } },
+  };
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const route of table) {
+    const parameters = [...route.path.matchAll(/\{(\w+)\}/g)].map((m) => ({
+      name: m[1],
+      in: 'path',
+      required: true,
+      schema: { type: 'string' },
+    }));
+    if (route.query) {
+      const schema = json(route.query) as { properties?: Record<string, unknown> };
+      for (const [name, property] of Object.entries(schema.properties ?? {})) {
+        parameters.push({ name, in: 'query', required: false, schema: property as { type: string } });
+      }
+    }
+    const operation: Record<string, unknown> = {
+      operationId: `${route.method.toLowerCase()}${route.path.replace(/\{(\w+)\}/g, 'By_$1').replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ? c.toUpperCase() : ''))}`,
+      summary: route.summary,
+      tags: [route.tag],
+      security: [{ bearer: [] }],
+      ...(parameters.length > 0 ? { parameters } : {}),
+      ...(route.body
+        ? { requestBody: { required: true, content: { 'application/json': { schema: json(route.body) } } } }
+        : {}),
+      responses: {
+        [String(route.status ?? 200)]: {
+          description: 'Done.',
+          content: { 'application/json': { schema: json(route.response) } },
+        },
+        '4XX': errorResponse,
+      },
+    };
+    const key = `${ADMIN_API_PREFIX}${route.path}`;
+    paths[key] = { ...paths[key], [route.method.toLowerCase()]: operation };
+  }
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'OpenIR control plane admin API',
+      version: '1',
+      description:
+        "Integration runtimes, nodes and jobs of the token's data factory. Authenticate with `Authorization: Bearer <token>`.",
+    },
+    jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
+    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    paths,
+  };
+}
