@@ -76,14 +76,32 @@ export function createIr(
   };
 }
 
-export function listIrs(session: AdminSession): CommandResult {
-  const irs = session.registry.listIrs();
+/** The IRs (those `visible` lets through: a factory's token sees its own), with the factory of each. */
+export function listIrs(
+  session: AdminSession,
+  visible: (irId: string) => boolean = () => true,
+): CommandResult {
+  const factories = new Map(session.store.factories.list().map((f) => [f.id, f.name]));
+  const factoryOf = new Map(
+    session.store.listIrs().map((ir) => [ir.id, factories.get(ir.factoryId) ?? ir.factoryId]),
+  );
+  const irs = session.registry
+    .listIrs()
+    .filter((ir) => visible(ir.irId))
+    .map((ir) => ({ ...ir, factory: factoryOf.get(ir.irId) ?? '?' }));
   const text =
     irs.length === 0
       ? `No integration runtimes yet. Create one with: ${CLI} ir create <name>`
       : table(
-          ['NAME', 'STATUS', 'NODES', 'ID', 'CREATED'],
-          irs.map((ir) => [ir.name, ir.status, `${ir.nodeCount}/${ir.maxNodes}`, ir.irId, ir.createdAt]),
+          ['NAME', 'STATUS', 'NODES', 'FACTORY', 'ID', 'CREATED'],
+          irs.map((ir) => [
+            ir.name,
+            ir.status,
+            `${ir.nodeCount}/${ir.maxNodes}`,
+            ir.factory,
+            ir.irId,
+            ir.createdAt,
+          ]),
         );
   return { json: { irs }, text };
 }

@@ -5,6 +5,7 @@ import { ErrorBodySchema, OpenIrError } from '../shared/errors';
 import { IrSummarySchema } from '../shared/controlPlaneApi';
 import {
   approveNode,
+  createIr,
   listIrs,
   rejectNode,
   removeNode,
@@ -12,13 +13,15 @@ import {
   showNodes,
   updateIr,
   type AdminSession,
+  type CommandResult,
 } from './admin';
+import { createFactory, factoryTokens, listFactories } from './factoryCommands';
 import { parseDurationOption } from './duration';
 import type { Principal } from './factories';
-import { cancelJob, showJob, submitJob } from './jobCommands';
+import { cancelJob, jobsTable, showJob, submitJob } from './jobCommands';
 import { jobView } from './jobStore';
 import { problems } from './problems';
-import { MAX_NODES_CEILING } from './registry';
+import { DEFAULT_MAX_NODES, MAX_NODES_CEILING } from './registry';
 import { DEFAULT_FACTORY_ID, JOIN_APPROVALS, type IrRow } from './store';
 
 export const ADMIN_API_PREFIX = '/api/v1/admin';
@@ -126,7 +129,8 @@ const JobViewSchema = z
   })
   .loose();
 const AnyObject = z.object({}).loose();
-const TokenSchema = z.object({ token: z.string(), id: z.string(), factory: z.string().nullable() });
+const TokenSchema = z.object({ id: z.string(), name: z.string(), tokenId: z.string(), token: z.string() });
+const TokenIssueSchema = z.object({ rotate: z.boolean().optional() }).strict();
 
 /** A request's body or query checked against its schema: INVALID_INPUT naming each field at fault. */
 function checked<T>(schema: z.ZodType<T>, value: unknown): T {
@@ -139,6 +143,12 @@ function checked<T>(schema: z.ZodType<T>, value: unknown): T {
     fix: `See the request schema in ${OPENAPI_PATH}.`,
   });
 }
+
+/** An answer with the text people read (what the admin CLI prints), sent for `Accept: text/plain`. */
+class Rendered {
+  constructor(readonly result: CommandResult) {}
+}
+const rendered = (result: CommandResult) => new Rendered(result);
 
 // ---- Scoping: a factory's token sees its own IRs and their jobs; anything else is "not found".
 
@@ -166,6 +176,18 @@ function scopedJob(deps: AdminApiDeps, principal: Principal, id: string): void {
   }
 }
 
+/** A factory's own token may manage its own tokens; the instance admin any factory's. */
+function ownFactory(deps: AdminApiDeps, principal: Principal, name: string): string {
+  const factory = deps.session.factories.byName(name);
+  if (principal.factoryId !== null && principal.factoryId !== factory.id) {
+    throw new OpenIrError(
+      'FACTORY_NOT_FOUND',
+      `No data factory named '${name}' exists on this control plane.`,
+    );
+  }
+  return factory.name;
+}
+
 function factoryName(deps: AdminApiDeps, factoryId: string): string {
   return deps.session.factories.byId(factoryId)?.name ?? factoryId;
 }
@@ -180,7 +202,7 @@ function routes(deps: AdminApiDeps): AdminRoute[] {
       summary: 'List the data factories (instance admin).',
       instanceAdmin: true,
       response: z.object({ factories: z.array(AnyObject) }),
-      handle: () => ({ factories: deps.session.factories.list() }),
+      handle: () => rendered(listFactories(session)),
     },
     {
       method: 'POST',
@@ -191,7 +213,43 @@ function routes(deps: AdminApiDeps): AdminRoute[] {
       body: FactoryCreateSchema,
       response: TokenSchema,
       status: 201,
-      handle: ({ body }) => deps.session.factories.create(checked(FactoryCreateSchema, body).name).token,
+      handle: ({ body }) => rendered(createFactory(session, checked(FactoryCreateSchema, body).name)),
+    },
+    {
+      method: 'GET',
+      path: '/factories/{factory}/tokens',
+      tag: 'factories',
+      summary: "A factory's API tokens: ids and dates, never the secrets (its own token, or instance admin).",
+      response: AnyObject,
+      handle: ({ principal, params }) =>
+        rendered(factoryTokens(session, ownFactory(deps, principal, params.factory ?? ''), {})),
+    },
+    {
+      method: 'POST',
+      path: '/factories/{factory}/tokens',
+      tag: 'factories',
+      summary: 'Issue a token, shown once; `rotate: true` also revokes all the others at once.',
+      body: TokenIssueSchema,
+      response: AnyObject,
+      status: 201,
+      handle: ({ principal, params, body }) => {
+        const name = ownFactory(deps, principal, params.factory ?? '');
+        const input = checked(TokenIssueSchema, body);
+        return rendered(factoryTokens(session, name, input.rotate ? { rotate: true } : { add: true }));
+      },
+    },
+    {
+      method: 'DELETE',
+      path: '/factories/{factory}/tokens/{id}',
+      tag: 'factories',
+      summary: 'Revoke one token; it stops working at once.',
+      response: AnyObject,
+      handle: ({ principal, params }) =>
+        rendered(
+          factoryTokens(session, ownFactory(deps, principal, params.factory ?? ''), {
+            revoke: params.id ?? '',
+          }),
+        ),
     },
     {
       method: 'GET',
@@ -200,14 +258,8 @@ function routes(deps: AdminApiDeps): AdminRoute[] {
       summary: "List the integration runtimes of the token's factory.",
       response: z.object({ irs: z.array(IrEntrySchema) }),
       handle: ({ principal }) => {
-        const visible = new Map(visibleIrs(deps, principal).map((ir) => [ir.id, ir]));
-        const irs = (listIrs(session).json as { irs: { irId: string }[] }).irs
-          .filter((entry) => visible.has(entry.irId))
-          .map((entry) => ({
-            ...entry,
-            factory: factoryName(deps, visible.get(entry.irId)?.factoryId ?? DEFAULT_FACTORY_ID),
-          }));
-        return { irs };
+        const visible = new Set(visibleIrs(deps, principal).map((ir) => ir.id));
+        return rendered(listIrs(session, (irId) => visible.has(irId)));
       },
     },
     {
@@ -230,14 +282,15 @@ function routes(deps: AdminApiDeps): AdminRoute[] {
           }
           factoryId = named.id;
         }
-        const created = session.registry.createIr(
-          input.name,
-          input.maxNodes ?? 4,
-          session.keyContext,
-          input.joinApproval,
-          factoryId,
+        return rendered(
+          createIr(
+            session,
+            input.name,
+            input.maxNodes ?? DEFAULT_MAX_NODES,
+            input.joinApproval,
+            factoryName(deps, factoryId),
+          ),
         );
-        return { irId: created.irId, name: created.name, key1: created.key1, key2: created.key2 };
       },
     },
     {
@@ -261,7 +314,7 @@ function routes(deps: AdminApiDeps): AdminRoute[] {
       handle: ({ principal, params, body }) => {
         const ir = scopedIr(deps, principal, params.name ?? '');
         const input = checked(IrUpdateSchema, body);
-        return updateIr(session, ir.name, {
+        const update = {
           ...(input.maxNodes === undefined ? {} : { maxNodes: input.maxNodes }),
           ...(input.joinApproval === undefined ? {} : { joinApproval: input.joinApproval }),
           ...(input.expireOfflineAfter === undefined
@@ -273,7 +326,8 @@ function routes(deps: AdminApiDeps): AdminRoute[] {
                   'keep Offline nodes until you remove them',
                 ),
               }),
-        }).json;
+        };
+        return rendered(updateIr(session, ir.name, update));
       },
     },
     {
@@ -306,13 +360,23 @@ function routes(deps: AdminApiDeps): AdminRoute[] {
       handle: ({ principal, params, body }) => {
         const ir = scopedIr(deps, principal, params.name ?? '');
         const input = checked(KeyRegenerateSchema, body ?? {});
-        return showKeys(session, ir.name, params.slot ?? '', {
+        const limits = {
           ...(input.expiresIn === undefined
             ? {}
             : { expiresInMs: parseDurationOption(input.expiresIn, 'expiresIn', 'no expiry') }),
           ...(input.singleUse === undefined ? {} : { singleUse: input.singleUse }),
-        }).json;
+        };
+        return rendered(showKeys(session, ir.name, params.slot ?? '', limits));
       },
+    },
+    {
+      method: 'GET',
+      path: '/irs/{name}/keys',
+      tag: 'irs',
+      summary: 'When the two auth keys were made, and their limits; never the keys themselves.',
+      response: AnyObject,
+      handle: ({ principal, params }) =>
+        rendered(showKeys(session, scopedIr(deps, principal, params.name ?? '').name, undefined)),
     },
     {
       method: 'GET',
@@ -321,7 +385,7 @@ function routes(deps: AdminApiDeps): AdminRoute[] {
       summary: "An integration runtime's nodes: status, approval, sync key, version, load.",
       response: AnyObject,
       handle: ({ principal, params }) =>
-        showNodes(session, scopedIr(deps, principal, params.name ?? '').name).json,
+        rendered(showNodes(session, scopedIr(deps, principal, params.name ?? '').name)),
     },
     {
       method: 'POST',
@@ -333,9 +397,11 @@ function routes(deps: AdminApiDeps): AdminRoute[] {
       handle: ({ principal, params, body }) => {
         const ir = scopedIr(deps, principal, params.name ?? '');
         const input = checked(ApproveSchema, body ?? {});
-        const result = approveNode(session, ir.name, params.node ?? '', input.fingerprint).json;
+        const result = approveNode(session, ir.name, params.node ?? '', input.fingerprint);
         deps.irChanged(ir.id);
-        return result;
+        // Jobs queued while no approved node had room can go to this one now.
+        deps.wakeJobs();
+        return rendered(result);
       },
     },
     {
@@ -346,9 +412,9 @@ function routes(deps: AdminApiDeps): AdminRoute[] {
       response: AnyObject,
       handle: ({ principal, params }) => {
         const ir = scopedIr(deps, principal, params.name ?? '');
-        const result = rejectNode(session, ir.name, params.node ?? '').json;
+        const result = rejectNode(session, ir.name, params.node ?? '');
         deps.irChanged(ir.id);
-        return result;
+        return rendered(result);
       },
     },
     {
@@ -359,9 +425,9 @@ function routes(deps: AdminApiDeps): AdminRoute[] {
       response: AnyObject,
       handle: ({ principal, params }) => {
         const ir = scopedIr(deps, principal, params.name ?? '');
-        const result = removeNode(session, ir.name, params.node ?? '').json;
+        const result = removeNode(session, ir.name, params.node ?? '');
         deps.irChanged(ir.id);
-        return result;
+        return rendered(result);
       },
     },
     {
@@ -375,9 +441,9 @@ function routes(deps: AdminApiDeps): AdminRoute[] {
       handle: ({ principal, body }) => {
         const input = checked(JobSubmitSchema, body);
         const ir = scopedIr(deps, principal, input.ir);
-        const result = submitJob(session, { ...input, ir: ir.name }).json;
+        const result = submitJob(session, { ...input, ir: ir.name });
         deps.wakeJobs();
-        return result;
+        return rendered(result);
       },
     },
     {
@@ -397,10 +463,12 @@ function routes(deps: AdminApiDeps): AdminRoute[] {
           input.limit ?? PAGE_DEFAULT,
           input.cursor === undefined ? null : Number(input.cursor),
         );
-        return {
-          jobs: page.jobs.map((job) => jobView(job, names.get(job.irId) ?? '?')),
-          next: page.next === null ? null : String(page.next),
-        };
+        const jobs = page.jobs.map((job) => jobView(job, names.get(job.irId) ?? '?'));
+        const next = page.next === null ? null : String(page.next);
+        return rendered({
+          json: { jobs, next },
+          text: `${jobsTable(jobs)}${next === null ? '' : `\nMore: GET ${ADMIN_API_PREFIX}/jobs?cursor=${next}`}`,
+        });
       },
     },
     {
@@ -411,7 +479,7 @@ function routes(deps: AdminApiDeps): AdminRoute[] {
       response: JobViewSchema,
       handle: ({ principal, params }) => {
         scopedJob(deps, principal, params.id ?? '');
-        return showJob(session, params.id ?? '').json;
+        return rendered(showJob(session, params.id ?? ''));
       },
     },
     {
@@ -422,9 +490,9 @@ function routes(deps: AdminApiDeps): AdminRoute[] {
       response: JobViewSchema,
       handle: ({ principal, params }) => {
         scopedJob(deps, principal, params.id ?? '');
-        const result = cancelJob(session, params.id ?? '').json;
+        const result = cancelJob(session, params.id ?? '');
         deps.wakeJobs();
-        return result;
+        return rendered(result);
       },
     },
   ];
@@ -480,13 +548,20 @@ export function registerAdminApi(app: FastifyInstance<HttpsServer>, deps: AdminA
             fix: "Use the token in the control plane's admin-token file.",
           });
         }
-        const result = route.handle({
+        const answer = route.handle({
           principal,
           params: request.params as Record<string, string>,
           query: (request.query ?? {}) as Record<string, unknown>,
           body: request.body ?? {},
         });
-        return reply.status(route.status ?? 200).send(result);
+        const json = answer instanceof Rendered ? answer.result.json : answer;
+        reply.status(route.status ?? 200);
+        // The admin CLI asks for the text it prints; everyone else gets JSON.
+        if ((request.headers.accept ?? '').startsWith('text/plain')) {
+          const text = answer instanceof Rendered ? answer.result.text : JSON.stringify(json, null, 2);
+          return reply.type('text/plain; charset=utf-8').send(text);
+        }
+        return reply.send(json);
       },
     });
   }

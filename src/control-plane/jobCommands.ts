@@ -104,23 +104,26 @@ export function listJobs(session: AdminSession, irName: string | undefined): Com
   const jobs = session.store.jobs
     .list(irId, LIST_LIMIT)
     .map((job) => jobView(job, names.get(job.irId) ?? '?'));
-  const text =
-    jobs.length === 0
-      ? `No jobs yet. Submit one with: ${CLI} job submit --ir <name> --source <credential>:<path> --sink staging`
-      : table(
-          ['ID', 'IR', 'STATE', 'NODE', 'BYTES', 'SOURCE', 'SINK', 'CREATED'],
-          jobs.map((job) => [
-            job.id,
-            job.ir,
-            job.state,
-            job.node?.name ?? '-',
-            String(job.progress.bytes),
-            `${job.source.credential}:${job.source.path}`,
-            sinkText(job),
-            job.createdAt,
-          ]),
-        );
-  return { json: { jobs }, text };
+  return { json: { jobs }, text: jobsTable(jobs) };
+}
+
+/** Jobs as the table `job list` prints. */
+export function jobsTable(jobs: readonly JobView[]): string {
+  return jobs.length === 0
+    ? `No jobs yet. Submit one with: ${CLI} job submit --ir <name> --source <credential>:<path> --sink staging`
+    : table(
+        ['ID', 'IR', 'STATE', 'NODE', 'BYTES', 'SOURCE', 'SINK', 'CREATED'],
+        jobs.map((job) => [
+          job.id,
+          job.ir,
+          job.state,
+          job.node?.name ?? '-',
+          String(job.progress.bytes),
+          `${job.source.credential}:${job.source.path}`,
+          sinkText(job),
+          job.createdAt,
+        ]),
+      );
 }
 
 export function showJob(session: AdminSession, id: string): CommandResult {
