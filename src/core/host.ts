@@ -18,6 +18,7 @@ import { RemoteAccessService } from './remoteAccessService';
 import { CurrentSession } from './session/currentSession';
 import { RegistrationService, removedNode } from './session/registrationService';
 import { StatusModel } from './statusModel';
+import { TroubleshootService } from './troubleshoot';
 
 export type { HostServiceOptions } from './hostOptions';
 
@@ -41,6 +42,7 @@ export class HostService implements HostApi {
   private readonly registration: RegistrationService;
   private readonly backups: BackupWorkflow;
   private readonly logs: LogSettings;
+  private readonly troubleshoot: TroubleshootService;
   /** The node session (registration, control channel, IR): replaced whole, never reset. */
   private readonly node: CurrentSession;
   private serviceRunning = false;
@@ -186,6 +188,21 @@ export class HostService implements HostApi {
       credentials: this.credentials,
       session: this.node,
     });
+    this.troubleshoot = new TroubleshootService({
+      ...options,
+      log: logger.child('troubleshoot'),
+      clock,
+      registration: registered,
+      connector,
+      testProxy: (target) => this.proxy.test(undefined, target),
+      serviceRunning,
+      roundTrip: (timeoutMs) => this.node.roundTrip(timeoutMs),
+      irNodes,
+      checkPeer: (peer) => this.credentials.checkPeer(peer),
+      remoteAccess: () => ({ url: this.remoteAccess.url, certSha256: this.remoteAccess.certSha256 }),
+      credentials: () => this.credentials.list(),
+      testCredential: (name) => this.tester.test({ name }),
+    });
   }
 
   /** Loads the registration and starts the service, as the OS service would at boot. */
@@ -253,6 +270,7 @@ export class HostService implements HostApi {
   setCredential: HostApi['setCredential'] = (input) => this.credentials.set(input);
   deleteCredential: HostApi['deleteCredential'] = (input) => this.credentials.delete(input);
   testCredential: HostApi['testCredential'] = (input) => this.tester.test(input);
+  runTroubleshoot: HostApi['runTroubleshoot'] = (input) => this.troubleshoot.run(input);
   getJobSettings: HostApi['getJobSettings'] = async () => this.jobs.settingsView();
   allowFolder: HostApi['allowFolder'] = (input) => this.jobs.allowFolder(input);
   disallowFolder: HostApi['disallowFolder'] = (input) => this.jobs.disallowFolder(input);
