@@ -766,7 +766,7 @@ function urlAddress(value: string): { url: string; tls: boolean; proxied: boolea
     const url = new URL(value);
     const secure = url.protocol === 'https:';
     const port = url.port || (secure ? '443' : '80');
-    return { url: `${url.protocol}//${url.hostname}:${port}`, tls: secure, proxied: true };
+    return { url: `${url.protocol}//${url.hostname}:${port}`, tls: secure, proxied: secure };
   } catch {
     return null;
   }
