@@ -1,4 +1,5 @@
 import type { HostApi, StatusReport } from '../shared/contract';
+import type { IrNodeInfo } from '../shared/controlPlaneApi';
 import { BackupService } from './backup/service';
 import { BackupWorkflow } from './backupWorkflow';
 import { CertificateService } from './certificates/service';
@@ -46,6 +47,8 @@ export class HostService implements HostApi {
   /** The node session (registration, control channel, IR): replaced whole, never reset. */
   private readonly node: CurrentSession;
   private serviceRunning = false;
+  /** The IR's nodes as last listed, kept when the channel drops: troubleshoot still checks the peers then. */
+  private lastIrNodes: { irId: string; nodes: readonly IrNodeInfo[] } | null = null;
   private sampler: NodeJS.Timeout | null = null;
 
   constructor(private readonly options: HostServiceOptions) {
@@ -158,7 +161,11 @@ export class HostService implements HostApi {
         await Promise.all([this.proxy.refresh(), this.remoteAccess.refresh(), this.certificates.refresh()]);
       },
       // Remote access may change only with one node; a certificate must name every node.
-      irNodesChanged: () => void Promise.all([this.remoteAccess.refresh(), this.certificates.refresh()]),
+      irNodesChanged: () => {
+        const irId = registered()?.irId;
+        if (irId && irNodes().length > 0) this.lastIrNodes = { irId, nodes: irNodes() };
+        void Promise.all([this.remoteAccess.refresh(), this.certificates.refresh()]);
+      },
     });
     const backups = new BackupService({ ...options, log: logger.child('backup'), clock });
     this.registration = new RegistrationService({
@@ -198,6 +205,8 @@ export class HostService implements HostApi {
       serviceRunning,
       roundTrip: (timeoutMs) => this.node.roundTrip(timeoutMs),
       irNodes,
+      lastIrNodes: () =>
+        this.lastIrNodes?.irId === registered()?.irId ? (this.lastIrNodes?.nodes ?? []) : [],
       checkPeer: (peer) => this.credentials.checkPeer(peer),
       remoteAccess: () => ({ url: this.remoteAccess.url, certSha256: this.remoteAccess.certSha256 }),
       credentials: () => this.credentials.list(),

@@ -57,6 +57,8 @@ export interface TroubleshootLinks {
   /** Heartbeat → acknowledgement on the open control channel, in ms. */
   roundTrip: (timeoutMs: number) => Promise<number>;
   irNodes: () => readonly IrNodeInfo[];
+  /** The IR's nodes as last listed; used while the channel is down and the live list is empty. */
+  lastIrNodes?: () => readonly IrNodeInfo[];
   /** One sealed exchange with a peer (peer sync), its failure thrown. */
   checkPeer: (peer: IrNodeInfo) => Promise<void>;
   /** This node's remote-access listener as advertised: null while disabled. */
@@ -262,8 +264,9 @@ export class TroubleshootService {
     const date = Date.parse(String(answer.headers.date ?? ''));
     if (Number.isNaN(date)) throw new Skip('The control plane sent no Date header.');
     const local = answer.sentAt + answer.ms / 2;
-    // The header has whole seconds: up to one second of difference is its rounding, not skew.
-    const raw = local - date;
+    // The header has whole seconds, rounded down: compare with the middle of its second, and
+    // count up to one second of difference as that rounding, not skew.
+    const raw = local - (date + 500);
     const skew = Math.abs(raw) <= 1000 ? 0 : raw;
     const words =
       skew === 0
@@ -414,12 +417,18 @@ export class TroubleshootService {
     return { detail: `Heartbeat acknowledged in ${ms} ms.` };
   }
 
-  /** The IR's other nodes this node should reach: approved and not Offline. */
+  /**
+   * The IR's other nodes this node should reach: approved and not Offline.
+   * While the channel is down the node knows none; the list last seen is
+   * used then, so a control plane outage does not hide the peers' state.
+   */
   private peers(registration: Registration | null): IrNodeInfo[] {
     if (!registration) return [];
-    return this.links
-      .irNodes()
-      .filter((n) => n.nodeId !== registration.nodeId && n.approval === 'approved' && n.status !== 'Offline');
+    const live = this.links.irNodes();
+    const nodes = live.length > 0 ? live : (this.links.lastIrNodes?.() ?? []);
+    return nodes.filter(
+      (n) => n.nodeId !== registration.nodeId && n.approval === 'approved' && n.status !== 'Offline',
+    );
   }
 
   private async peer(peer: IrNodeInfo): Promise<Outcome> {
@@ -489,7 +498,17 @@ export class TroubleshootService {
         detail: messageOf(error),
       });
       const body = toErrorBody(error);
-      return { steps, error: body.code === 'INTERNAL' ? unreachable(socketFailureReason(error)) : body };
+      if (body.code === 'INTERNAL') return { steps, error: unreachable(socketFailureReason(error)) };
+      // The peer sync's own refusals carry no fix: say what makes a peer refuse.
+      return {
+        steps,
+        error: body.fix
+          ? body
+          : {
+              ...body,
+              fix: "Both nodes must be Online and approved in the same integration runtime and run the same OpenIR version; a node whose control channel is down knows no peers and refuses them. Check the peer's status (ir nodes) and its log.",
+            },
+      };
     }
     return { steps, detail: `${url} answers.` };
   }

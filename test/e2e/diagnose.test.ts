@@ -264,7 +264,14 @@ describe('openir diagnose (troubleshoot report)', () => {
     for (const id of ['proxy', 'tls', 'nodeCredential', 'channel']) {
       expect(byId(r, id)).toMatchObject({ result: 'skipped', detail: 'Not run: "TCP connect" failed.' });
     }
-    // Independent checks still ran.
+    // Independent checks still ran; the peers as the control plane last listed them, too. The peer's
+    // port answers, but without its own control channel it knows no peers and refuses the sealed exchange.
+    expect(byId(r, 'peer:diag2')).toMatchObject({
+      result: 'failed',
+      error: { code: 'PEER_SYNC_REFUSED', fix: expect.stringContaining('control channel is down') },
+    });
+    expect(byId(r, 'peer:diag2').steps?.[0]).toMatchObject({ result: 'passed' });
+    expect(r.ports.find((p) => p.purpose === 'Peer diag2 (remote access)')?.result).toBe('open');
     expect(byId(r, 'remoteAccess').result).toBe('passed');
     expect(byId(r, 'dataStore:files').result).toBe('passed');
     expect(r.ports.find((p) => p.purpose === 'Control plane')?.result).toBe('refused');
