@@ -4,6 +4,7 @@ import { addBackupCommands } from './commands/backup';
 import { addCertCommands } from './commands/cert';
 import { addConfigCommands } from './commands/config';
 import { addCredentialCommands } from './commands/credential';
+import { addDiagnoseCommand } from './commands/diagnose';
 import { addLogsCommand } from './commands/logs';
 import { addProxyCommands } from './commands/proxy';
 import { addRegisterCommand, addUnregisterCommand } from './commands/registration';
@@ -39,6 +40,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
   addUnregisterCommand(program, ctx);
   addCertCommands(program, ctx);
   addLogsCommand(program, ctx);
+  addDiagnoseCommand(program, ctx);
   addServeCommand(program, ctx);
   addUiUrlCommand(program, ctx);
 

@@ -384,6 +384,12 @@ function buildApp(deps: AppDeps): FastifyInstance<HttpsServer> {
     return { irId: ir.id, irName: ir.name };
   });
 
+  // The troubleshoot report's "node credential accepted": authenticated as the node, changes nothing.
+  app.get(CONTROL_PLANE_PATHS.nodeSelf, async (request) => {
+    const node = deps.registry.nodeFromAuthorization(request.headers.authorization);
+    return { nodeId: node.id, nodeName: node.name, irId: node.irId };
+  });
+
   // A node unregistering itself: authenticated as the node, then the same removal as `ir remove-node`.
   app.delete(CONTROL_PLANE_PATHS.nodeSelf, async (request) => {
     const node = deps.registry.nodeFromAuthorization(request.headers.authorization);

@@ -63,6 +63,8 @@ export class ControlChannel {
   private livenessTimer: NodeJS.Timeout | null = null;
   private intervalMs: number;
   private timeoutMs: number;
+  /** Troubleshoot round trips waiting for the next heartbeat acknowledgement. */
+  private readonly ackWaiters = new Set<() => void>();
 
   constructor(private readonly options: ControlChannelOptions) {
     this.intervalMs = options.heartbeatIntervalMs;
@@ -109,6 +111,43 @@ export class ControlChannel {
   /** A heartbeat now rather than at the next tick, e.g. when the jobs limit changed. */
   heartbeatNow(): void {
     if (this.socket) this.sendHeartbeat(this.socket);
+  }
+
+  /**
+   * A control-channel round trip for the troubleshoot report: a heartbeat now,
+   * resolved with the milliseconds until the control plane acknowledges it.
+   * An application-level answer, not a WebSocket pong, so it proves the
+   * control plane's channel handler (not just its socket) is alive.
+   */
+  roundTrip(timeoutMs: number): Promise<number> {
+    const socket = this.socket;
+    if (!socket || socket.readyState !== WebSocket.OPEN) {
+      return Promise.reject(
+        new OpenIrError('CONTROL_PLANE_UNREACHABLE', 'The control channel is not open.', {
+          fix: 'The node reconnects on its own; see the checks above for why it cannot.',
+        }),
+      );
+    }
+    const started = performance.now();
+    return new Promise((resolve, reject) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.ackWaiters.delete(done);
+        resolve(Math.round((performance.now() - started) * 10) / 10);
+      };
+      const timer = setTimeout(() => {
+        this.ackWaiters.delete(done);
+        reject(
+          new OpenIrError(
+            'TIMEOUT',
+            `The control plane did not acknowledge a heartbeat within ${timeoutMs} ms.`,
+            { fix: 'The control plane may be overloaded; check its log and load.' },
+          ),
+        );
+      }, timeoutMs);
+      this.ackWaiters.add(done);
+      this.sendHeartbeat(socket);
+    });
   }
 
   private connect(): void {
@@ -211,6 +250,7 @@ export class ControlChannel {
       this.sendHeartbeat(socket);
       this.heartbeatTimer = setInterval(() => this.sendHeartbeat(socket), this.intervalMs);
     }
+    if (message.type === 'heartbeatAck') for (const done of [...this.ackWaiters]) done();
     if (message.type === 'jobAssigned' || message.type === 'jobCancel') {
       this.options.onJobMessage?.(message);
       return;

@@ -121,6 +121,11 @@ export class CredentialService {
     }
   }
 
+  /** One sealed exchange with one peer, its failure thrown (troubleshoot). */
+  checkPeer(peer: Parameters<PeerSync['checkPeer']>[0]): Promise<void> {
+    return this.sync.checkPeer(peer);
+  }
+
   get peersReachable(): boolean {
     return this.sync.peersReachable;
   }

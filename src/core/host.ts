@@ -1,4 +1,5 @@
 import type { HostApi, StatusReport } from '../shared/contract';
+import type { IrNodeInfo } from '../shared/controlPlaneApi';
 import { BackupService } from './backup/service';
 import { BackupWorkflow } from './backupWorkflow';
 import { CertificateService } from './certificates/service';
@@ -18,6 +19,7 @@ import { RemoteAccessService } from './remoteAccessService';
 import { CurrentSession } from './session/currentSession';
 import { RegistrationService, removedNode } from './session/registrationService';
 import { StatusModel } from './statusModel';
+import { TroubleshootService } from './troubleshoot';
 
 export type { HostServiceOptions } from './hostOptions';
 
@@ -41,9 +43,12 @@ export class HostService implements HostApi {
   private readonly registration: RegistrationService;
   private readonly backups: BackupWorkflow;
   private readonly logs: LogSettings;
+  private readonly troubleshoot: TroubleshootService;
   /** The node session (registration, control channel, IR): replaced whole, never reset. */
   private readonly node: CurrentSession;
   private serviceRunning = false;
+  /** The IR's nodes as last listed, kept when the channel drops: troubleshoot still checks the peers then. */
+  private lastIrNodes: { irId: string; nodes: readonly IrNodeInfo[] } | null = null;
   private sampler: NodeJS.Timeout | null = null;
 
   constructor(private readonly options: HostServiceOptions) {
@@ -156,7 +161,11 @@ export class HostService implements HostApi {
         await Promise.all([this.proxy.refresh(), this.remoteAccess.refresh(), this.certificates.refresh()]);
       },
       // Remote access may change only with one node; a certificate must name every node.
-      irNodesChanged: () => void Promise.all([this.remoteAccess.refresh(), this.certificates.refresh()]),
+      irNodesChanged: () => {
+        const irId = registered()?.irId;
+        if (irId && irNodes().length > 0) this.lastIrNodes = { irId, nodes: irNodes() };
+        void Promise.all([this.remoteAccess.refresh(), this.certificates.refresh()]);
+      },
     });
     const backups = new BackupService({ ...options, log: logger.child('backup'), clock });
     this.registration = new RegistrationService({
@@ -185,6 +194,23 @@ export class HostService implements HostApi {
       status: this.status,
       credentials: this.credentials,
       session: this.node,
+    });
+    this.troubleshoot = new TroubleshootService({
+      ...options,
+      log: logger.child('troubleshoot'),
+      clock,
+      registration: registered,
+      connector,
+      testProxy: (target) => this.proxy.test(undefined, target),
+      serviceRunning,
+      roundTrip: (timeoutMs) => this.node.roundTrip(timeoutMs),
+      irNodes,
+      lastIrNodes: () =>
+        this.lastIrNodes?.irId === registered()?.irId ? (this.lastIrNodes?.nodes ?? []) : [],
+      checkPeer: (peer) => this.credentials.checkPeer(peer),
+      remoteAccess: () => ({ url: this.remoteAccess.url, certSha256: this.remoteAccess.certSha256 }),
+      credentials: () => this.credentials.list(),
+      testCredential: (name) => this.tester.test({ name }),
     });
   }
 
@@ -253,6 +279,7 @@ export class HostService implements HostApi {
   setCredential: HostApi['setCredential'] = (input) => this.credentials.set(input);
   deleteCredential: HostApi['deleteCredential'] = (input) => this.credentials.delete(input);
   testCredential: HostApi['testCredential'] = (input) => this.tester.test(input);
+  runTroubleshoot: HostApi['runTroubleshoot'] = (input) => this.troubleshoot.run(input);
   getJobSettings: HostApi['getJobSettings'] = async () => this.jobs.settingsView();
   allowFolder: HostApi['allowFolder'] = (input) => this.jobs.allowFolder(input);
   disallowFolder: HostApi['disallowFolder'] = (input) => this.jobs.disallowFolder(input);

@@ -246,45 +246,30 @@ export class PeerSync {
     return false;
   }
 
+  /**
+   * One sealed exchange with one peer, its failure thrown rather than counted
+   * (the troubleshoot report's "sealed health"). A success is a sync like any
+   * other round's: what the peer sends is merged.
+   */
+  async checkPeer(peer: IrNodeInfo): Promise<void> {
+    const self = this.options.self();
+    if (!self) throw new OpenIrError('NOT_REGISTERED', 'This node is not registered.');
+    const changed = keyChangeOf(peer);
+    if (changed) throw new OpenIrError('PEER_KEY_CHANGED', `This node refuses '${peer.name}': ${changed}`);
+    if (!peer.remoteAccessUrl || !pinnedKey(peer)) {
+      throw new OpenIrError(
+        'PEER_SYNC_REFUSED',
+        `'${peer.name}' has not reported a remote-access address and sync key to the control plane.`,
+        { fix: 'Enable remote access on that node and let it connect to the control plane.' },
+      );
+    }
+    await this.sealedExchange(self, peer);
+  }
+
   private async exchange(self: { irId: string; nodeId: string }, peer: IrNodeInfo): Promise<boolean> {
     this.keyChanged.delete(peer.nodeId);
     try {
-      const key = await this.options.key();
-      const peerKey = pinnedKey(peer) as string;
-      const send = async (payload: Payload): Promise<Payload> => {
-        const reply = parseSealedMessage(
-          await this.post(
-            peer,
-            await key.seal(
-              peerKey,
-              { irId: self.irId, from: self.nodeId, to: peer.nodeId, purpose: 'sync-request' },
-              this.now(),
-              payload,
-            ),
-          ),
-        );
-        if (!reply) {
-          throw new OpenIrError(
-            'PEER_SYNC_REFUSED',
-            'The peer answered with something other than a sealed reply.',
-          );
-        }
-        return PayloadSchema.parse(
-          await key.open(
-            peerKey,
-            { irId: self.irId, from: peer.nodeId, to: self.nodeId, purpose: 'sync-reply' },
-            reply,
-            this.now(),
-            this.replays,
-          ),
-        );
-      };
-      // First our manifest alone: the peer answers with what we lack and its own manifest...
-      const answer = await send({ manifest: await this.options.credentials.manifest(), entries: [] });
-      await this.apply(answer.entries, peer);
-      // ...then what it lacks, if anything.
-      const offer = await this.options.credentials.offer(answer.manifest);
-      if (offer.entries.length > 0) await this.apply((await send(offer)).entries, peer);
+      await this.sealedExchange(self, peer);
       if (this.failing.delete(peer.nodeId)) this.options.log.info(`Peer '${peer.name}' is reachable again.`);
       return true;
     } catch (error) {
@@ -300,6 +285,46 @@ export class PeerSync {
       this.failing.set(peer.nodeId, why);
       return false;
     }
+  }
+
+  /** Our manifest to the peer, sealed; what it sends back merged; then what it lacks, if anything. */
+  private async sealedExchange(self: { irId: string; nodeId: string }, peer: IrNodeInfo): Promise<void> {
+    const key = await this.options.key();
+    const peerKey = pinnedKey(peer) as string;
+    const send = async (payload: Payload): Promise<Payload> => {
+      const reply = parseSealedMessage(
+        await this.post(
+          peer,
+          await key.seal(
+            peerKey,
+            { irId: self.irId, from: self.nodeId, to: peer.nodeId, purpose: 'sync-request' },
+            this.now(),
+            payload,
+          ),
+        ),
+      );
+      if (!reply) {
+        throw new OpenIrError(
+          'PEER_SYNC_REFUSED',
+          'The peer answered with something other than a sealed reply.',
+        );
+      }
+      return PayloadSchema.parse(
+        await key.open(
+          peerKey,
+          { irId: self.irId, from: peer.nodeId, to: self.nodeId, purpose: 'sync-reply' },
+          reply,
+          this.now(),
+          this.replays,
+        ),
+      );
+    };
+    // First our manifest alone: the peer answers with what we lack and its own manifest...
+    const answer = await send({ manifest: await this.options.credentials.manifest(), entries: [] });
+    await this.apply(answer.entries, peer);
+    // ...then what it lacks, if anything.
+    const offer = await this.options.credentials.offer(answer.manifest);
+    if (offer.entries.length > 0) await this.apply((await send(offer)).entries, peer);
   }
 
   private async apply(entries: SyncEntry[], peer: IrNodeInfo): Promise<void> {

@@ -5,6 +5,7 @@ import { createCertificatesSlice, type CertificatesSlice } from './features/cert
 import { createCredentialsSlice, type CredentialsSlice } from './features/credentials/credentialsSlice';
 import { createJobSettingsSlice, type JobSettingsSlice } from './features/jobs/jobSettingsSlice';
 import { createJobsSlice, type JobsSlice } from './features/jobs/jobsSlice';
+import { createTroubleshootSlice, type TroubleshootSlice } from './features/diagnostics/troubleshootSlice';
 import { createLogsSlice, type LogsSlice } from './features/logging/logsSlice';
 import { createProxySlice, type ProxySlice } from './features/proxy/proxySlice';
 import { createRegisterSlice, type RegisterSlice } from './features/register/registerSlice';
@@ -34,7 +35,8 @@ export type AppState = StatusSlice &
   JobsSlice &
   JobSettingsSlice &
   CredentialsSlice &
-  BackupSlice;
+  BackupSlice &
+  TroubleshootSlice;
 export type AppStore = StoreApi<AppState>;
 
 export function createAppStore(transport: Pick<Transport, 'api' | 'kind' | 'connection'>): AppStore {
@@ -54,6 +56,7 @@ export function createAppStore(transport: Pick<Transport, 'api' | 'kind' | 'conn
     ...createJobSettingsSlice(api)(...args),
     ...createCredentialsSlice(api)(...args),
     ...createBackupSlice(api)(...args),
+    ...createTroubleshootSlice(api)(...args),
   }));
 }
 

@@ -33,6 +33,7 @@ import {
 } from './backup';
 import { CredentialTestReportSchema, TestCredentialInputSchema } from './credentialTest';
 import { JobsViewSchema } from './jobs';
+import { RunTroubleshootInputSchema, TroubleshootReportSchema } from './troubleshoot';
 import { EVENT_NAME_LIST, OPERATION_NAME_LIST } from './contractNames';
 import {
   GetLogsInputSchema,
@@ -197,6 +198,12 @@ export const OPERATIONS = {
       'Test connection of a data store credential, saved (by name) or unsaved (the form): ordered, timed steps, the first failure coded.',
     input: TestCredentialInputSchema,
     output: CredentialTestReportSchema,
+  },
+  runTroubleshoot: {
+    summary:
+      'Troubleshoot: ordered, timed checks from the data directory to the control plane, peers and data stores, the first failure named with its fix, and the ports table.',
+    input: RunTroubleshootInputSchema,
+    output: TroubleshootReportSchema,
   },
   getJobSettings: {
     summary: 'Local folder path validation (the allow-list) and the concurrent jobs limit.',

@@ -28,6 +28,7 @@ export const OPERATION_NAME_LIST = [
   'setCredential',
   'deleteCredential',
   'testCredential',
+  'runTroubleshoot',
   'getJobSettings',
   'allowFolder',
   'disallowFolder',

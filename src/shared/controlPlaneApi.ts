@@ -18,7 +18,7 @@ export const CONTROL_PLANE_PATHS = {
   register: '/api/v1/nodes/register',
   channel: '/api/v1/channel',
   health: '/api/v1/health',
-  /** DELETE, as the node: a node unregistering itself. */
+  /** DELETE, as the node: a node unregistering itself. GET, as the node: is this node credential accepted (troubleshoot)? */
   nodeSelf: '/api/v1/nodes/self',
   /** POST { irId, secret }: is this auth key valid now? Registers nothing (`register --replace` asks first). */
   keyCheck: '/api/v1/keys/check',

@@ -136,6 +136,12 @@ export const ERROR_CODES = [
   'BACKUP_CORRUPT',
   /** A backup format this version cannot read (made by a newer OpenIR). */
   'BACKUP_UNSUPPORTED_VERSION',
+  /** Troubleshoot: this machine's clock differs from the control plane's by more than the report allows. */
+  'CLOCK_SKEW',
+  /** Troubleshoot: the data directory's disk has too little free space left. */
+  'DISK_SPACE_LOW',
+  /** Troubleshoot: this node's remote-access listener cannot be reached at the address it advertises. */
+  'REMOTE_ACCESS_UNREACHABLE',
   'INTERNAL',
 ] as const;
 
@@ -274,12 +280,15 @@ export function httpStatusFor(code: ErrorCode): number {
     case 'SINK_TABLE_NOT_FOUND':
     case 'SINK_DATA_REJECTED':
     case 'PEERS_UNREACHABLE':
+    case 'CLOCK_SKEW':
+    case 'REMOTE_ACCESS_UNREACHABLE':
       return 502;
     case 'TIMEOUT':
       return 504;
     case 'VAULT_UNAVAILABLE':
     case 'VAULT_DOWNGRADE_REFUSED':
     case 'STORAGE_WRITE_FAILED':
+    case 'DISK_SPACE_LOW':
     case 'HOST_NOT_RUNNING':
     case 'SERVICE_STOPPED':
     case 'CONTROL_PLANE_NOT_INITIALIZED':

@@ -54,6 +54,7 @@ const SAMPLES: Record<OperationName, Record<string, unknown>> = {
   },
   deleteCredential: { name: 'db' },
   testCredential: { name: 'db' },
+  runTroubleshoot: { target: { endpoint: 'https://127.0.0.1:1/', pin: 'sha256/x' } },
   getJobSettings: {},
   allowFolder: { path: '/tmp' },
   disallowFolder: { path: '/tmp' },
@@ -220,6 +221,11 @@ function handWrittenCases(brokenBackup: string): Case[] {
       'testProxy',
       { target: { endpoint: 'file:///etc/passwd', pin: 'x' } },
       'a control plane URL that is a file',
+    ),
+    json(
+      'runTroubleshoot',
+      { target: { endpoint: 'http://127.0.0.1:1/', pin: 'x' } },
+      'a control plane URL that is not https',
     ),
   );
   return cases;
@@ -398,6 +404,13 @@ function cliCases(f: BrokenFiles): Record<Exclude<OperationName, keyof typeof NO
       { args: ['credential', 'test', '../x'] },
       { args: ['credential', 'test', 'missing'] },
       { args: ['credential', 'test'] },
+    ],
+    runTroubleshoot: [
+      { args: ['diagnose', '--bogus'] },
+      { args: ['diagnose', 'extra'] },
+      { args: ['diagnose', '--html'] },
+      { args: ['diagnose', '--html', f.dir] },
+      { args: ['diagnose', '--html', path.join(f.dir, 'missing', 'report.html')] },
     ],
     getJobSettings: [{ args: ['config', 'show', '--bogus'] }],
     allowFolder: [

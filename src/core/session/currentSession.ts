@@ -45,6 +45,12 @@ export class CurrentSession {
     return this.session?.send(message) ?? false;
   }
 
+  /** A control-channel round trip (troubleshoot); rejects when unregistered or the channel is not open. */
+  roundTrip(timeoutMs: number): Promise<number> {
+    if (!this.session) return Promise.reject(new Error('not registered'));
+    return this.session.roundTrip(timeoutMs);
+  }
+
   heartbeatNow(): void {
     this.session?.heartbeatNow();
   }

@@ -108,6 +108,20 @@ export class NodeSession implements SessionFacts {
     return this.channel?.send(message) ?? false;
   }
 
+  /** Heartbeat → acknowledgement on the open channel, in ms (troubleshoot); rejects when it is not open. */
+  roundTrip(timeoutMs: number): Promise<number> {
+    if (!this.channel || this.channelState !== 'open') {
+      return Promise.reject(
+        new OpenIrError(
+          'CONTROL_PLANE_UNREACHABLE',
+          `The control channel is not open (it is ${this.channelState}).`,
+          { fix: 'The node reconnects on its own; the checks above say why it cannot.' },
+        ),
+      );
+    }
+    return this.channel.roundTrip(timeoutMs);
+  }
+
   /** A heartbeat now rather than at the next tick, when something the control plane decides by changed. */
   heartbeatNow(): void {
     this.channel?.heartbeatNow();

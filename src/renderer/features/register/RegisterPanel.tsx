@@ -46,6 +46,7 @@ export function RegisterPanel() {
   const registerError = useApp((s) => s.registerError);
   const register = useApp((s) => s.register);
   const clearRegisterError = useApp((s) => s.clearRegisterError);
+  const openTroubleshoot = useApp((s) => s.openTroubleshoot);
 
   const [authKey, setAuthKey] = useState('');
   const [showKey, setShowKey] = useState(false);
@@ -306,6 +307,19 @@ export function RegisterPanel() {
             {registerError && !busy ? (
               <Callout tone="error" title={REGISTRATION_FAILED_MESSAGE}>
                 <ErrorDetails error={registerError} />
+                <div className="callout__actions">
+                  <Button
+                    onClick={() =>
+                      openTroubleshoot(
+                        keyCheck.state === 'valid'
+                          ? { endpoint: keyCheck.key.endpoint, pin: keyCheck.key.pin }
+                          : undefined,
+                      )
+                    }
+                  >
+                    Troubleshoot this connection
+                  </Button>
+                </div>
               </Callout>
             ) : null}
           </div>
