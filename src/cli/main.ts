@@ -3,6 +3,7 @@ import { OPENIR_VERSION } from '../core/version';
 import { addBackupCommands } from './commands/backup';
 import { addCertCommands } from './commands/cert';
 import { addConfigCommands } from './commands/config';
+import { addDiagnosticsBundleCommand } from './commands/diagnosticsBundle';
 import { addCredentialCommands } from './commands/credential';
 import { addLogsCommand } from './commands/logs';
 import { addProxyCommands } from './commands/proxy';
@@ -39,6 +40,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
   addUnregisterCommand(program, ctx);
   addCertCommands(program, ctx);
   addLogsCommand(program, ctx);
+  addDiagnosticsBundleCommand(program, ctx);
   addServeCommand(program, ctx);
   addUiUrlCommand(program, ctx);
 

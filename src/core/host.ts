@@ -6,11 +6,14 @@ import { NODE_CREDENTIAL } from './controlPlaneClient';
 import { CredentialCipher } from './credentialCipher';
 import { CredentialTester } from './credentialTest';
 import { CredentialService } from './credentialService';
+import { DiagnosticsBundleService, vaultSecrets } from './diagnosticsBundle';
+import { uploadDiagnostics } from './diagnosticsUpload';
 import { HostEvents } from './events';
 import type { HostServiceOptions } from './hostOptions';
 import { JobService } from './jobs/jobService';
 import type { SourceLogger } from './logger';
 import { LogSettings } from './logSettings';
+import { dataPaths } from './paths';
 import { environmentProxyResolver } from './proxyRoute';
 import { ProxyService } from './proxyService';
 import { RemoteAccessListener } from './remoteAccess';
@@ -41,6 +44,7 @@ export class HostService implements HostApi {
   private readonly registration: RegistrationService;
   private readonly backups: BackupWorkflow;
   private readonly logs: LogSettings;
+  private readonly diagnostics: DiagnosticsBundleService;
   /** The node session (registration, control channel, IR): replaced whole, never reset. */
   private readonly node: CurrentSession;
   private serviceRunning = false;
@@ -186,6 +190,22 @@ export class HostService implements HostApi {
       credentials: this.credentials,
       session: this.node,
     });
+    this.diagnostics = new DiagnosticsBundleService({
+      version: options.version,
+      clock,
+      log: this.log,
+      logsDir: dataPaths(options.dataDir).logsDir,
+      config: () => config.load(),
+      status: async () => this.status.report(true),
+      jobs: async () => this.jobs.view(),
+      certificates: () => this.certificates.list(),
+      proxy: () => this.proxy.view(),
+      credentials: () => this.credentials.list(),
+      knownSecrets: async () => [...(await vaultSecrets(options.dataDir, vault)), ...redactor.known()],
+      send: (id, zip) => uploadDiagnostics({ registration: registered(), vault, connector: connector() }, id, zip),
+      // The troubleshoot report joins here as sections (troubleshoot.json, troubleshoot.html).
+      sections: [],
+    });
   }
 
   /** Loads the registration and starts the service, as the OS service would at boot. */
@@ -262,6 +282,7 @@ export class HostService implements HostApi {
   createBackup: HostApi['createBackup'] = (input) => this.backups.create(input);
   inspectBackup: HostApi['inspectBackup'] = async (input) => this.backups.inspect(input);
   restoreBackup: HostApi['restoreBackup'] = (input) => this.backups.restore(input);
+  createDiagnosticsBundle: HostApi['createDiagnosticsBundle'] = (input) => this.diagnostics.create(input);
 
   /** Stops everything before the process exits. */
   async shutdown(): Promise<void> {

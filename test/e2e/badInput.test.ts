@@ -63,6 +63,7 @@ const SAMPLES: Record<OperationName, Record<string, unknown>> = {
   inspectBackup: { content: 'QUJD' },
   restoreBackup: { content: 'QUJD', password: 'x', replace: true },
   unregister: { force: true },
+  createDiagnosticsBundle: { send: false },
 };
 
 const HUGE = 'a'.repeat(300_000);
@@ -434,6 +435,13 @@ function cliCases(f: BrokenFiles): Record<Exclude<OperationName, keyof typeof NO
       { args: ['restore', '--file', f.dir, '--password-stdin'], stdin: 'x' },
     ],
     unregister: [{ args: ['unregister', '--bogus'] }, { args: ['unregister'] }],
+    createDiagnosticsBundle: [
+      { args: ['diagnostics-bundle'] },
+      { args: ['diagnostics-bundle', '--out', f.dir] },
+      { args: ['diagnostics-bundle', '--out', f.garbageBackup] },
+      { args: ['diagnostics-bundle', '--out', path.join(f.dir, 'missing', 'bundle.zip')] },
+      { args: ['diagnostics-bundle', '--out', path.join(f.dir, 'b.zip'), '--bogus'] },
+    ],
   };
 }
 
