@@ -10,6 +10,7 @@ import {
 } from '../shared/controlPlaneApi';
 import { OpenIrError, httpStatusFor, isOpenIrError, toErrorBody, type ErrorBody } from '../shared/errors';
 import { ChannelHub } from './channel';
+import { registerDiagnosticsRoute } from './diagnostics';
 import { JobDispatcher } from './dispatcher';
 import { DEFAULT_STAGING_MAX_BYTES, DEFAULT_STAGING_RETENTION_MS, registerStagingRoute } from './staging';
 import { syncKeyFingerprint } from './syncKey';
@@ -142,6 +143,7 @@ export class ControlPlaneServer {
         maxBytes: settings.stagingMaxBytes,
         retentionMs: settings.stagingRetentionMs,
       });
+      registerDiagnosticsRoute(app, { dataDir: settings.dataDir, registry, store, log, clock });
       app.server.on('upgrade', (request, socket, head) => channels.handleUpgrade(request, socket, head));
       await listen(app, settings.port, host);
       const port = (app.server.address() as AddressInfo).port;

@@ -26,9 +26,13 @@ export async function uploadDiagnostics(
   const reg = links.registration;
   const credential = reg ? await links.vault.get(NODE_CREDENTIAL) : null;
   if (!reg || !credential) {
-    throw new OpenIrError('NOT_REGISTERED', 'This node is not registered, so it has no control plane to send to.', {
-      fix: 'Save the bundle and hand it to support another way, or register the node first.',
-    });
+    throw new OpenIrError(
+      'NOT_REGISTERED',
+      'This node is not registered, so it has no control plane to send to.',
+      {
+        fix: 'Save the bundle and hand it to support another way, or register the node first.',
+      },
+    );
   }
   const url = new URL(diagnosticsUploadPath(id), reg.endpoint);
   const { status, body } = await new Promise<{ status: number; body: unknown }>((resolve, reject) => {
@@ -76,9 +80,13 @@ export async function uploadDiagnostics(
   if (status !== 200) throw errorFromResponse(status, body);
   const answer = body as { receivedAt?: unknown; size?: unknown } | null;
   if (typeof answer?.receivedAt !== 'string' || typeof answer.size !== 'number') {
-    throw new OpenIrError('CONTROL_PLANE_ERROR', 'The control plane sent an answer this node does not understand.', {
-      fix: 'Check that the node and the control plane run compatible versions.',
-    });
+    throw new OpenIrError(
+      'CONTROL_PLANE_ERROR',
+      'The control plane sent an answer this node does not understand.',
+      {
+        fix: 'Check that the node and the control plane run compatible versions.',
+      },
+    );
   }
   return { receivedAt: answer.receivedAt, size: answer.size };
 }

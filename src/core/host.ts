@@ -202,7 +202,8 @@ export class HostService implements HostApi {
       proxy: () => this.proxy.view(),
       credentials: () => this.credentials.list(),
       knownSecrets: async () => [...(await vaultSecrets(options.dataDir, vault)), ...redactor.known()],
-      send: (id, zip) => uploadDiagnostics({ registration: registered(), vault, connector: connector() }, id, zip),
+      send: (id, zip) =>
+        uploadDiagnostics({ registration: registered(), vault, connector: connector() }, id, zip),
       // The troubleshoot report joins here as sections (troubleshoot.json, troubleshoot.html).
       sections: [],
     });

@@ -23,7 +23,8 @@ export async function checkOutputFile(file: string, overwrite: boolean): Promise
     });
   }
   try {
-    if (!(await fs.stat(dir)).isDirectory()) throw Object.assign(new Error('not a folder'), { code: 'ENOTDIR' });
+    if (!(await fs.stat(dir)).isDirectory())
+      throw Object.assign(new Error('not a folder'), { code: 'ENOTDIR' });
     await fs.access(dir, fs.constants.W_OK);
   } catch (error) {
     throw notWritable(file, error);

@@ -32,10 +32,7 @@ import {
   UnregisterOutputSchema,
 } from './backup';
 import { CredentialTestReportSchema, TestCredentialInputSchema } from './credentialTest';
-import {
-  CreateDiagnosticsBundleInputSchema,
-  CreateDiagnosticsBundleOutputSchema,
-} from './diagnosticsBundle';
+import { CreateDiagnosticsBundleInputSchema, CreateDiagnosticsBundleOutputSchema } from './diagnosticsBundle';
 import { JobsViewSchema } from './jobs';
 import { EVENT_NAME_LIST, OPERATION_NAME_LIST } from './contractNames';
 import {

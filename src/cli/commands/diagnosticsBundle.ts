@@ -26,7 +26,9 @@ export function addDiagnosticsBundleCommand(program: Command, ctx: CommandContex
         const overwrite = Boolean(opts.overwrite);
         // Refuse before the host does any work (and before anything is sent).
         await checkOutputFile(out, overwrite);
-        const made = await (await ensureHost()).call('createDiagnosticsBundle', opts.send ? { send: true } : {});
+        const made = await (
+          await ensureHost()
+        ).call('createDiagnosticsBundle', opts.send ? { send: true } : {});
         await writeOutputFile(out, Buffer.from(made.content, 'base64'), overwrite);
         const result = {
           id: made.id,
