@@ -272,11 +272,16 @@ describe('diagnostics bundle', () => {
       const bytes = Buffer.from(secret);
       const forms: [string, string][] = [
         ['raw', secret],
-        ['base64', bytes.toString('base64').replace(/=+$/, '')],
-        ['base64url', bytes.toString('base64url')],
         ['hex', bytes.toString('hex')],
         ['HEX', bytes.toString('hex').toUpperCase()],
       ];
+      // base64 of the secret inside a longer string depends on where it starts: try all three offsets.
+      for (let offset = 0; offset < 3; offset += 1) {
+        const encoded = Buffer.concat([Buffer.alloc(offset), bytes]).toString('base64');
+        const middle = encoded.slice(offset === 0 ? 0 : 4, Math.floor((offset + bytes.length) / 3) * 4);
+        forms.push([`base64 at offset ${offset}`, middle]);
+        forms.push([`base64url at offset ${offset}`, middle.replace(/\+/g, '-').replace(/\//g, '_')]);
+      }
       // A private key's lines: a part of the key is as bad as the whole.
       for (const line of secret.split('\n').filter((l) => l.length >= 40 && !l.startsWith('-----')))
         forms.push(['a line of it', line]);
