@@ -3,6 +3,10 @@ import { createStore, useStore, type StoreApi } from 'zustand';
 import { createBackupSlice, type BackupSlice } from './features/backup/backupSlice';
 import { createCertificatesSlice, type CertificatesSlice } from './features/certificates/certificatesSlice';
 import { createCredentialsSlice, type CredentialsSlice } from './features/credentials/credentialsSlice';
+import {
+  createDiagnosticsBundleSlice,
+  type DiagnosticsBundleSlice,
+} from './features/diagnostics/diagnosticsBundleSlice';
 import { createJobSettingsSlice, type JobSettingsSlice } from './features/jobs/jobSettingsSlice';
 import { createJobsSlice, type JobsSlice } from './features/jobs/jobsSlice';
 import { createLogsSlice, type LogsSlice } from './features/logging/logsSlice';
@@ -34,7 +38,8 @@ export type AppState = StatusSlice &
   JobsSlice &
   JobSettingsSlice &
   CredentialsSlice &
-  BackupSlice;
+  BackupSlice &
+  DiagnosticsBundleSlice;
 export type AppStore = StoreApi<AppState>;
 
 export function createAppStore(transport: Pick<Transport, 'api' | 'kind' | 'connection'>): AppStore {
@@ -54,6 +59,7 @@ export function createAppStore(transport: Pick<Transport, 'api' | 'kind' | 'conn
     ...createJobSettingsSlice(api)(...args),
     ...createCredentialsSlice(api)(...args),
     ...createBackupSlice(api)(...args),
+    ...createDiagnosticsBundleSlice(api)(...args),
   }));
 }
 

@@ -17,6 +17,7 @@ import { downloadText } from '../../files';
 import { formatDateTime, formatTime } from '../../format';
 import { atLeast, LOG_CAP, logsAsJsonLines, logsAsText, matchesSearch } from '../logging/logs';
 import { useApp } from '../../store';
+import { DiagnosticsBundleCard } from './DiagnosticsBundleCard';
 
 type Notice = { tone: 'ok' | 'error'; text: string } | null;
 
@@ -78,6 +79,7 @@ export function DiagnosticsPanel() {
   return (
     <div className="page">
       <h2 className="visually-hidden">Diagnostics</h2>
+      <DiagnosticsBundleCard />
       <Card title="Log viewer" className="card--logs">
         <div className="toolbar" role="group" aria-label="Log viewer controls">
           <div className="toolbar__filters">
