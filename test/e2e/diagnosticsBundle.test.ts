@@ -12,7 +12,7 @@ import { FileVault } from '../../src/core/vault';
 import { parseAuthKey } from '../../src/shared/authKey';
 import { channelAuthorization } from '../../src/shared/controlPlaneApi';
 import { diagnosticsUploadPath } from '../../src/shared/diagnosticsBundle';
-import { startControlPlane, stopAll as stopControlPlanes } from '../helpers/controlPlane';
+import { runControlPlaneCli, startControlPlane, stopAll as stopControlPlanes } from '../helpers/controlPlane';
 import { makeNode, stopAllNodes, type CliResult, type StatusJson } from '../helpers/node';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp';
 
@@ -371,8 +371,10 @@ describe('diagnostics bundle', () => {
     }>(['diagnostics', 'list']);
     const entry = listed.bundles.find((b) => b.id === answer.id);
     expect(entry).toMatchObject({ nodeName: 'dnode', irName: 'diag-ir', size: fs.statSync(out).size });
-    const human = await cp.admin(['diagnostics', 'list']);
-    void human;
+    // For people: a table with the same row (admin() adds --json, so run the CLI without it).
+    const human = await runControlPlaneCli(['diagnostics', 'list', '--data', cp.dataDir]);
+    expect(human.stdout).toMatch(/^ID\s+NODE\s+IR\s+SIZE\s+RECEIVED/);
+    expect(human.stdout).toMatch(new RegExp(`${answer.id}\\s+dnode\\s+diag-ir\\s+${entry?.size}\\s`));
 
     const fetched = path.join(work, 'fetched.zip');
     await cp.adminOk(['diagnostics', 'get', answer.id, '--out', fetched]);
@@ -397,6 +399,8 @@ describe('diagnostics bundle', () => {
             method: 'PUT',
             path: diagnosticsUploadPath(id),
             rejectUnauthorized: false,
+            // A fresh connection each: a refused request leaves its unsent body owed on a kept-alive one.
+            agent: false,
             headers: {
               authorization,
               'content-type': 'application/octet-stream',
@@ -426,9 +430,46 @@ describe('diagnostics bundle', () => {
     const tooLarge = await put('OIR-333333333333', Buffer.alloc(0), self, 40 * 1024 * 1024);
     expect(tooLarge.status).toBe(413);
     expect(tooLarge.body).toContain('DIAGNOSTICS_BUNDLE_TOO_LARGE');
+    // A body without a length that grows past the cap: cut off as it passes it (or the socket is reset).
+    const streamed = await new Promise<{ status: number; body: string } | { error: string }>((resolve) => {
+      const request = https.request({
+        host: '127.0.0.1',
+        port: cp.port,
+        method: 'PUT',
+        path: diagnosticsUploadPath('OIR-444444444444'),
+        rejectUnauthorized: false,
+        agent: false,
+        headers: { authorization: self, 'content-type': 'application/octet-stream' },
+      });
+      request.on('response', (response) => {
+        let text = '';
+        response.on('data', (d: Buffer) => (text += d.toString()));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text }));
+      });
+      request.on('error', (error) => resolve({ error: error.message }));
+      const chunk = Buffer.concat([Buffer.from('PK\x03\x04'), Buffer.alloc(1024 * 1024 - 4)]);
+      let sent = 0;
+      const pump = () => {
+        while (sent < 40) {
+          sent += 1;
+          if (!request.write(chunk)) return void request.once('drain', pump);
+        }
+        request.end();
+      };
+      pump();
+    });
+    if ('status' in streamed) {
+      expect(streamed.status, streamed.body).toBe(413);
+      expect(streamed.body).toContain('DIAGNOSTICS_BUNDLE_TOO_LARGE');
+    }
     const listed = await cp.adminOk<{ bundles: { id: string }[] }>(['diagnostics', 'list']);
     expect(listed.bundles.map((b) => b.id)).not.toEqual(
-      expect.arrayContaining(['OIR-111111111111', 'OIR-222222222222', 'OIR-333333333333']),
+      expect.arrayContaining([
+        'OIR-111111111111',
+        'OIR-222222222222',
+        'OIR-333333333333',
+        'OIR-444444444444',
+      ]),
     );
     expect(fs.readdirSync(path.join(cp.dataDir, 'diagnostics')).filter((f) => f.endsWith('.part'))).toEqual(
       [],
