@@ -116,3 +116,27 @@ test('Send to control plane uploads the same bytes the page saved', async () => 
   await card.scrollIntoViewIfNeeded();
   await shootBoth(page, 'diagnostics-bundle-sent');
 });
+
+test('the bundle result stays readable at 200 % zoom (a 640 px wide viewport)', async () => {
+  await page.setViewportSize({ width: 640, height: 700 });
+  await bundleCard().scrollIntoViewIfNeeded();
+  const overflow = await page.evaluate(
+    () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+  );
+  expect(overflow).toBeLessThanOrEqual(0);
+  await shootBoth(page, 'diagnostics-bundle-zoom200');
+  await page.setViewportSize({ width: 1280, height: 800 });
+});
+
+test('with the control plane down the bundle is still saved, and the page says why it was not sent', async () => {
+  await cp.stop();
+  await expect(page.getByTestId('node-status')).toHaveText('Offline', { timeout: 15_000 });
+  const card = bundleCard();
+  await expect(card.getByLabel('Send to control plane')).toBeChecked();
+  const { file } = await save(() => card.getByRole('button', { name: 'Create diagnostics bundle' }).click());
+  expect(Object.keys(unzipSync(new Uint8Array(fs.readFileSync(file))))).toContain('manifest.json');
+  const warning = card.getByRole('alert').filter({ hasText: 'Saved, but not sent' });
+  await expect(warning.first()).toContainText('CONTROL_PLANE_UNREACHABLE');
+  await card.scrollIntoViewIfNeeded();
+  await shootBoth(page, 'diagnostics-bundle-not-sent');
+});

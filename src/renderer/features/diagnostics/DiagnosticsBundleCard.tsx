@@ -84,7 +84,7 @@ export function DiagnosticsBundleCard() {
         </div>
       ) : null}
       {made?.sent && !made.sent.ok ? (
-        <Callout tone="warn" title="Saved, but not sent to the control plane.">
+        <Callout tone="warn" role="alert" title="Saved, but not sent to the control plane.">
           <ErrorDetails error={made.sent.error} />
         </Callout>
       ) : null}
