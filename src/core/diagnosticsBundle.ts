@@ -57,8 +57,8 @@ export interface DiagnosticsBundleLinks {
   electronVersion?: string | null;
 }
 
-/** Shorter values are ordinary words more often than secrets; real secrets here are long random strings. */
-const MIN_SCANNED_SECRET_LENGTH = 6;
+/** As the log redactor: shorter values are ordinary words more often than secrets (a 6-letter password equal to a user name would block every bundle). */
+const MIN_SCANNED_SECRET_LENGTH = 8;
 const LOG_FILE = /^openir\.log(\.\d+)?$/;
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 

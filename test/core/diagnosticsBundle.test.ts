@@ -44,7 +44,11 @@ const status: StatusReport = {
   host: { pid: 1, dataDir: '/d', startedAt: '2026-12-03T00:00:00.000Z' },
 };
 
-function service(sections: DiagnosticsSection[] = [], sent: DiagnosticsBundleLinks['send'] | null = null) {
+function service(
+  sections: DiagnosticsSection[] = [],
+  sent: DiagnosticsBundleLinks['send'] | null = null,
+  moreSecrets: string[] = [],
+) {
   const parts = coreParts('openir-bundle-');
   parts.log.info('a log line before the bundle');
   fs.writeFileSync(path.join(parts.home, 'logs', 'openir.log.1'), `old line with ${SECRET}\n`);
@@ -64,7 +68,7 @@ function service(sections: DiagnosticsSection[] = [], sent: DiagnosticsBundleLin
       route: null,
     }),
     credentials: async () => ({ credentials: [] }),
-    knownSecrets: async () => [SECRET, JSON.stringify({ privateKey: PEM, passphrase: 'x' })],
+    knownSecrets: async () => [SECRET, JSON.stringify({ privateKey: PEM, passphrase: 'x' }), ...moreSecrets],
     send:
       sent ??
       (async (id, zip) => {
@@ -127,6 +131,13 @@ describe('diagnostics bundle service', () => {
     expect((error as Error).message).toContain('troubleshoot.json');
     expect((error as Error).message).not.toContain(SECRET);
     expect(uploads).toEqual([]);
+  });
+
+  it('does not scan values shorter than 8 characters (a password equal to a user name must not block every bundle)', async () => {
+    const { bundles } = service([], null, ['proxy.t']);
+    const made = await bundles.create({});
+    const proxy = Buffer.from(unzipSync(Buffer.from(made.content, 'base64'))['proxy.json'] ?? []).toString();
+    expect(proxy).toContain('proxy.test');
   });
 
   it('sends when asked, and a failed send keeps the bundle with the coded reason', async () => {
