@@ -89,20 +89,33 @@ export class DiagnosticsBundleService {
     const files = new Map<string, Uint8Array>();
     const json = (value: unknown) => Buffer.from(`${JSON.stringify(value, null, 2)}\n`);
 
+    // A bundle is most wanted when something is broken: a part that fails is a coded error file
+    // (`<path>.error.json`) in its place, not a failed bundle. Only the secret scan fails it.
+    const part = async (name: string, make: () => Promise<Uint8Array>) => {
+      try {
+        files.set(name, await make());
+      } catch (error) {
+        files.set(`${name}.error.json`, json({ error: toErrorBody(error) }));
+      }
+    };
     const config = await links.config();
-    files.set('versions.json', json(this.versions()));
-    files.set('config.json', json(redactedConfig(config, await links.proxy(), await links.credentials())));
-    files.set('status.json', json(StatusReportSchema.parse(await links.status())));
-    files.set('jobs.json', json(JobsViewSchema.parse(await links.jobs())));
-    files.set('certificates.json', json(publicCertificates(await links.certificates())));
-    files.set('proxy.json', json(proxySettings(await links.proxy())));
+    await part('versions.json', async () => json(this.versions()));
+    await part('config.json', async () =>
+      json(redactedConfig(config, await links.proxy(), await links.credentials())),
+    );
+    await part('status.json', async () => json(StatusReportSchema.parse(await links.status())));
+    await part('jobs.json', async () => json(JobsViewSchema.parse(await links.jobs())));
+    await part('certificates.json', async () => json(publicCertificates(await links.certificates())));
+    await part('proxy.json', async () => json(proxySettings(await links.proxy())));
     for (const [name, bytes] of await this.logFiles()) files.set(`logs/${name}`, scrub(bytes, needles));
     for (const section of links.sections ?? []) {
       if (!isSafeEntryPath(section.path) || files.has(section.path) || section.path === 'manifest.json') {
         throw new OpenIrError('INTERNAL', `The diagnostics section "${section.path}" has an invalid path.`);
       }
-      const produced = await section.produce();
-      files.set(section.path, typeof produced === 'string' ? Buffer.from(produced) : produced);
+      await part(section.path, async () => {
+        const produced = await section.produce();
+        return typeof produced === 'string' ? Buffer.from(produced) : produced;
+      });
     }
 
     const listed: DiagnosticsBundleFile[] = [...files].map(([name, bytes]) => ({
@@ -300,7 +313,8 @@ export async function vaultSecrets(dataDir: string, vault: SecretVault): Promise
   }
   const out: string[] = [];
   for (const name of backupVaultEntries(files)) {
-    const value = await vault.get(name).catch(() => null);
+    // A vault that does not answer fails the bundle: without the secrets there is nothing to scan for.
+    const value = await vault.get(name);
     if (value !== null) out.push(value);
   }
   return out;

@@ -133,6 +133,22 @@ describe('diagnostics bundle service', () => {
     expect(uploads).toEqual([]);
   });
 
+  it('puts a coded error file in place of a part that fails, and still makes the bundle', async () => {
+    const { bundles } = service([
+      {
+        path: 'troubleshoot.json',
+        produce: async () => {
+          throw new OpenIrError('TIMEOUT', 'The troubleshoot run took too long.');
+        },
+      },
+    ]);
+    const files = unzipSync(Buffer.from((await bundles.create({})).content, 'base64'));
+    expect(Object.keys(files)).not.toContain('troubleshoot.json');
+    expect(JSON.parse(Buffer.from(files['troubleshoot.json.error.json'] ?? []).toString())).toEqual({
+      error: { code: 'TIMEOUT', message: 'The troubleshoot run took too long.' },
+    });
+  });
+
   it('does not scan values shorter than 8 characters (a password equal to a user name must not block every bundle)', async () => {
     const { bundles } = service([], null, ['proxy.t']);
     const made = await bundles.create({});
