@@ -3,6 +3,7 @@ import { OPENIR_VERSION } from '../core/version';
 import { addBackupCommands } from './commands/backup';
 import { addCertCommands } from './commands/cert';
 import { addConfigCommands } from './commands/config';
+import { addDiagnosticsBundleCommand } from './commands/diagnosticsBundle';
 import { addCredentialCommands } from './commands/credential';
 import { addDiagnoseCommand } from './commands/diagnose';
 import { addLogsCommand } from './commands/logs';
@@ -41,6 +42,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
   addCertCommands(program, ctx);
   addLogsCommand(program, ctx);
   addDiagnoseCommand(program, ctx);
+  addDiagnosticsBundleCommand(program, ctx);
   addServeCommand(program, ctx);
   addUiUrlCommand(program, ctx);
 

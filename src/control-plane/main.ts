@@ -16,6 +16,7 @@ import {
 } from './admin';
 import { cancelJob, listJobs, showJob, submitJob } from './jobCommands';
 import { createFactory, factoryTokens, listFactories } from './factoryCommands';
+import { getDiagnostics, listDiagnostics } from './diagnostics';
 import { parseDurationOption, parseExpireAfter, parseSizeOption } from './duration';
 import { streamLogger } from './log';
 import { sendWake } from './wake';
@@ -341,6 +342,28 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     .description('Cancel a job: at once if Queued, else its node is told to stop.')
     .action((id: string, options: CommonOptions) =>
       attemptAsync(fail, () => adminAndWake(options, (s) => cancelJob(s, id))),
+    );
+
+  // Bundles are files in the data directory: these read them without opening the database.
+  const files = (options: CommonOptions, work: (dataDir: string) => CommandResult) =>
+    print(work(resolveDataDir(options.data, contextOf(io))), options.json);
+  const diagnostics = program
+    .command('diagnostics')
+    .description('Diagnostics bundles nodes sent (`openir diagnostics-bundle --send`).');
+  withCommon(diagnostics.command('list'))
+    .description('List the received bundles: ID, node, IR, size, received at; newest first.')
+    .option('--ir <name>', 'only the bundles of this integration runtime')
+    .action((options: CommonOptions & { ir?: string }) =>
+      attempt(fail, () => files(options, (dir) => listDiagnostics(dir, options.ir))),
+    );
+  withCommon(diagnostics.command('get <id>'))
+    .description('Write a received bundle to a file (default ./<id>.zip), checked against its SHA-256.')
+    .option('--out <file>', 'where to write the zip')
+    .option('--overwrite', 'replace the file if it exists')
+    .action((id: string, options: CommonOptions & { out?: string; overwrite?: boolean }) =>
+      attempt(fail, () =>
+        files(options, (dir) => getDiagnostics(dir, id, options.out, Boolean(options.overwrite))),
+      ),
     );
 
   try {

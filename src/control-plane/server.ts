@@ -13,6 +13,7 @@ import { ADMIN_API_PREFIX, registerAdminApi } from './adminApi';
 import type { AdminSession } from './admin';
 import { ChannelHub } from './channel';
 import { FactoryRegistry } from './factories';
+import { registerDiagnosticsRoute } from './diagnostics';
 import { JobDispatcher } from './dispatcher';
 import { DEFAULT_STAGING_MAX_BYTES, DEFAULT_STAGING_RETENTION_MS, registerStagingRoute } from './staging';
 import { syncKeyFingerprint } from './syncKey';
@@ -174,6 +175,7 @@ export class ControlPlaneServer {
         maxBytes: settings.stagingMaxBytes,
         retentionMs: settings.stagingRetentionMs,
       });
+      registerDiagnosticsRoute(app, { dataDir: settings.dataDir, registry, store, log, clock });
       app.server.on('upgrade', (request, socket, head) => channels.handleUpgrade(request, socket, head));
       await listen(app, settings.port, host);
       const port = (app.server.address() as AddressInfo).port;

@@ -7,11 +7,15 @@ import { NODE_CREDENTIAL } from './controlPlaneClient';
 import { CredentialCipher } from './credentialCipher';
 import { CredentialTester } from './credentialTest';
 import { CredentialService } from './credentialService';
+import { DiagnosticsBundleService, vaultSecrets, type DiagnosticsSection } from './diagnosticsBundle';
+import { renderTroubleshootHtml, type TroubleshootReport } from '../shared/troubleshoot';
+import { uploadDiagnostics } from './diagnosticsUpload';
 import { HostEvents } from './events';
 import type { HostServiceOptions } from './hostOptions';
 import { JobService } from './jobs/jobService';
 import type { SourceLogger } from './logger';
 import { LogSettings } from './logSettings';
+import { dataPaths } from './paths';
 import { environmentProxyResolver } from './proxyRoute';
 import { ProxyService } from './proxyService';
 import { RemoteAccessListener } from './remoteAccess';
@@ -44,6 +48,7 @@ export class HostService implements HostApi {
   private readonly backups: BackupWorkflow;
   private readonly logs: LogSettings;
   private readonly troubleshoot: TroubleshootService;
+  private readonly diagnostics: DiagnosticsBundleService;
   /** The node session (registration, control channel, IR): replaced whole, never reset. */
   private readonly node: CurrentSession;
   private serviceRunning = false;
@@ -212,6 +217,23 @@ export class HostService implements HostApi {
       credentials: () => this.credentials.list(),
       testCredential: (name) => this.tester.test({ name }),
     });
+    this.diagnostics = new DiagnosticsBundleService({
+      version: options.version,
+      clock,
+      log: this.log,
+      logsDir: dataPaths(options.dataDir).logsDir,
+      config: () => config.load(),
+      status: async () => this.status.report(true),
+      jobs: async () => this.jobs.view(),
+      certificates: () => this.certificates.list(),
+      proxy: () => this.proxy.view(),
+      credentials: () => this.credentials.list(),
+      knownSecrets: async () => [...(await vaultSecrets(options.dataDir, vault)), ...redactor.known()],
+      send: (id, zip) =>
+        uploadDiagnostics({ registration: registered(), vault, connector: connector() }, id, zip),
+      // One troubleshoot run per bundle, written twice: as data and as the offline HTML page.
+      sections: troubleshootSections(() => this.troubleshoot.run({})),
+    });
   }
 
   /** Loads the registration and starts the service, as the OS service would at boot. */
@@ -289,6 +311,7 @@ export class HostService implements HostApi {
   createBackup: HostApi['createBackup'] = (input) => this.backups.create(input);
   inspectBackup: HostApi['inspectBackup'] = async (input) => this.backups.inspect(input);
   restoreBackup: HostApi['restoreBackup'] = (input) => this.backups.restore(input);
+  createDiagnosticsBundle: HostApi['createDiagnosticsBundle'] = (input) => this.diagnostics.create(input);
 
   /** Stops everything before the process exits. */
   async shutdown(): Promise<void> {
@@ -311,4 +334,24 @@ export class HostService implements HostApi {
     await this.remoteAccess.load();
     await this.certificates.refresh();
   }
+}
+
+/** The bundle's troubleshoot.json and troubleshoot.html, from one run of the checks. */
+function troubleshootSections(run: () => Promise<TroubleshootReport>): DiagnosticsSection[] {
+  // The sections are produced in order: the JSON starts the run, the HTML (last) ends its use.
+  let report: Promise<TroubleshootReport> | null = null;
+  const once = () => (report ??= run());
+  return [
+    { path: 'troubleshoot.json', produce: async () => `${JSON.stringify(await once(), null, 2)}\n` },
+    {
+      path: 'troubleshoot.html',
+      produce: async () => {
+        try {
+          return renderTroubleshootHtml(await once());
+        } finally {
+          report = null;
+        }
+      },
+    },
+  ];
 }

@@ -18,6 +18,11 @@ export class Redactor {
     if (secret.length >= 8) this.secrets.add(secret);
   }
 
+  /** The secrets seen so far (the diagnostics bundle scans for each). */
+  known(): string[] {
+    return [...this.secrets];
+  }
+
   text(input: string): string {
     let out = redactAuthKeys(input);
     for (const secret of this.secrets) out = out.split(secret).join(REDACTED);

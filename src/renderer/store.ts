@@ -3,6 +3,10 @@ import { createStore, useStore, type StoreApi } from 'zustand';
 import { createBackupSlice, type BackupSlice } from './features/backup/backupSlice';
 import { createCertificatesSlice, type CertificatesSlice } from './features/certificates/certificatesSlice';
 import { createCredentialsSlice, type CredentialsSlice } from './features/credentials/credentialsSlice';
+import {
+  createDiagnosticsBundleSlice,
+  type DiagnosticsBundleSlice,
+} from './features/diagnostics/diagnosticsBundleSlice';
 import { createJobSettingsSlice, type JobSettingsSlice } from './features/jobs/jobSettingsSlice';
 import { createJobsSlice, type JobsSlice } from './features/jobs/jobsSlice';
 import { createTroubleshootSlice, type TroubleshootSlice } from './features/diagnostics/troubleshootSlice';
@@ -36,7 +40,8 @@ export type AppState = StatusSlice &
   JobSettingsSlice &
   CredentialsSlice &
   BackupSlice &
-  TroubleshootSlice;
+  TroubleshootSlice &
+  DiagnosticsBundleSlice;
 export type AppStore = StoreApi<AppState>;
 
 export function createAppStore(transport: Pick<Transport, 'api' | 'kind' | 'connection'>): AppStore {
@@ -57,6 +62,7 @@ export function createAppStore(transport: Pick<Transport, 'api' | 'kind' | 'conn
     ...createCredentialsSlice(api)(...args),
     ...createBackupSlice(api)(...args),
     ...createTroubleshootSlice(api)(...args),
+    ...createDiagnosticsBundleSlice(api)(...args),
   }));
 }
 

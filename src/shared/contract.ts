@@ -32,6 +32,7 @@ import {
   UnregisterOutputSchema,
 } from './backup';
 import { CredentialTestReportSchema, TestCredentialInputSchema } from './credentialTest';
+import { CreateDiagnosticsBundleInputSchema, CreateDiagnosticsBundleOutputSchema } from './diagnosticsBundle';
 import { JobsViewSchema } from './jobs';
 import { RunTroubleshootInputSchema, TroubleshootReportSchema } from './troubleshoot';
 import { EVENT_NAME_LIST, OPERATION_NAME_LIST } from './contractNames';
@@ -253,6 +254,12 @@ export const OPERATIONS = {
       'Remove this node from its control plane, clear its registration secrets and go back to Register.',
     input: UnregisterInputSchema,
     output: UnregisterOutputSchema,
+  },
+  createDiagnosticsBundle: {
+    summary:
+      'Make a diagnostics bundle (logs, config with secrets redacted, status, versions, jobs, certificates, proxy) as a zip with an ID; optionally send it to the control plane.',
+    input: CreateDiagnosticsBundleInputSchema,
+    output: CreateDiagnosticsBundleOutputSchema,
   },
 } as const satisfies Record<string, { summary: string; input: z.ZodType; output: z.ZodType }>;
 

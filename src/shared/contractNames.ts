@@ -38,6 +38,7 @@ export const OPERATION_NAME_LIST = [
   'inspectBackup',
   'restoreBackup',
   'unregister',
+  'createDiagnosticsBundle',
 ] as const;
 
 export const EVENT_NAME_LIST = [

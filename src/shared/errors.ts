@@ -142,6 +142,16 @@ export const ERROR_CODES = [
   'DISK_SPACE_LOW',
   /** Troubleshoot: this node's remote-access listener cannot be reached at the address it advertises. */
   'REMOTE_ACCESS_UNREACHABLE',
+  /** The diagnostics bundle's final scan found a known secret in a file: nothing was written or sent. */
+  'DIAGNOSTICS_SECRET_FOUND',
+  /** A diagnostics bundle larger than the control plane takes (the upload is refused; the local file is kept). */
+  'DIAGNOSTICS_BUNDLE_TOO_LARGE',
+  /** An output file already exists and the command was not told to replace it. */
+  'FILE_EXISTS',
+  /** An output file cannot be written there (permission denied, read-only, no such folder). */
+  'FILE_NOT_WRITABLE',
+  /** The disk (or the user's quota) is full: the output file was not written. */
+  'DISK_FULL',
   'INTERNAL',
 ] as const;
 
@@ -297,6 +307,16 @@ export function httpStatusFor(code: ErrorCode): number {
       return 413;
     case 'RATE_LIMITED':
       return 429;
+    case 'DIAGNOSTICS_BUNDLE_TOO_LARGE':
+      return 413;
+    case 'FILE_EXISTS':
+      return 409;
+    case 'FILE_NOT_WRITABLE':
+      return 403;
+    case 'DISK_FULL':
+      return 507;
+    case 'DIAGNOSTICS_SECRET_FOUND':
+      return 500;
     case 'INTERNAL':
       return 500;
   }

@@ -64,6 +64,7 @@ const SAMPLES: Record<OperationName, Record<string, unknown>> = {
   inspectBackup: { content: 'QUJD' },
   restoreBackup: { content: 'QUJD', password: 'x', replace: true },
   unregister: { force: true },
+  createDiagnosticsBundle: { send: false },
 };
 
 const HUGE = 'a'.repeat(300_000);
@@ -447,6 +448,13 @@ function cliCases(f: BrokenFiles): Record<Exclude<OperationName, keyof typeof NO
       { args: ['restore', '--file', f.dir, '--password-stdin'], stdin: 'x' },
     ],
     unregister: [{ args: ['unregister', '--bogus'] }, { args: ['unregister'] }],
+    createDiagnosticsBundle: [
+      { args: ['diagnostics-bundle'] },
+      { args: ['diagnostics-bundle', '--out', f.dir] },
+      { args: ['diagnostics-bundle', '--out', f.garbageBackup] },
+      { args: ['diagnostics-bundle', '--out', path.join(f.dir, 'missing', 'bundle.zip')] },
+      { args: ['diagnostics-bundle', '--out', path.join(f.dir, 'b.zip'), '--bogus'] },
+    ],
   };
 }
 

@@ -18,6 +18,7 @@ import { formatDateTime, formatTime } from '../../format';
 import { atLeast, LOG_CAP, logsAsJsonLines, logsAsText, matchesSearch } from '../logging/logs';
 import { useApp } from '../../store';
 import { TroubleshootCard } from './TroubleshootCard';
+import { DiagnosticsBundleCard } from './DiagnosticsBundleCard';
 
 type Notice = { tone: 'ok' | 'error'; text: string } | null;
 
@@ -80,6 +81,7 @@ export function DiagnosticsPanel() {
     <div className="page">
       <h2 className="visually-hidden">Diagnostics</h2>
       <TroubleshootCard />
+      <DiagnosticsBundleCard />
       <Card title="Log viewer" className="card--logs">
         <div className="toolbar" role="group" aria-label="Log viewer controls">
           <div className="toolbar__filters">
