@@ -116,6 +116,8 @@ export class ControlPlaneServer {
         heartbeatTimeoutMs,
         authenticate: (nodeId, credential) => registry.authenticateNode(nodeId, credential),
         summarize: (irId) => registry.summaryById(irId),
+        versionPolicy: () => store.getVersionPolicy(),
+        checkVersion: (version) => registry.checkVersion(version),
         jobs: () => dispatcher,
       });
       const channels = hub;
@@ -148,7 +150,10 @@ export class ControlPlaneServer {
       const endpoint = settings.publicEndpoint ?? defaultPublicEndpoint(host, port);
       store.saveServiceIdentity({ endpoint, pin: tls.pin, heartbeatIntervalMs, heartbeatTimeoutMs });
       const jobs = dispatcher;
-      wake = await listenForWake(settings.dataDir, () => jobs.wake());
+      wake = await listenForWake(settings.dataDir, () => {
+        channels.wake();
+        jobs.wake();
+      });
       // Jobs of nodes that do not come back after a restart are re-queued after the heartbeat timeout.
       dispatcher.recover();
       const expireStaged = () =>

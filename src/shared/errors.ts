@@ -129,6 +129,8 @@ export const ERROR_CODES = [
   'BACKUP_CORRUPT',
   /** A backup format this version cannot read (made by a newer OpenIR). */
   'BACKUP_UNSUPPORTED_VERSION',
+  /** The control plane's version policy no longer accepts this node's version (past its expiry date, or below the minimum). */
+  'VERSION_EXPIRED',
   'INTERNAL',
 ] as const;
 
@@ -275,6 +277,10 @@ export function httpStatusFor(code: ErrorCode): number {
       return 503;
     case 'STAGING_TOO_LARGE':
       return 413;
+    case 'VERSION_EXPIRED':
+      // 426 Upgrade Required: what the node must do.
+      return 426;
+
     case 'RATE_LIMITED':
       return 429;
     case 'INTERNAL':
