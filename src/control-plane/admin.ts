@@ -283,14 +283,18 @@ function describeSummary(
   );
   const shown = shownNodes(summary);
   const versionHints = shown.nodes
-    .filter((n) => n.versionDiffers)
+    .filter((n) => n.versionDiffers && n.shownStatus === 'Limited')
     .map(
       (n) =>
         `'${n.name}' runs ${n.version}, not the IR's majority ${shown.majority ?? '?'}: shown as Limited until the IR runs one version (it still gets jobs).`,
     );
   const draining = shown.nodes
     .filter((n) => n.draining)
-    .map((n) => `'${n.name}' is Upgrading: it drains (no new jobs) and stops once its running jobs finish.`);
+    .map((n) =>
+      n.status === 'Offline'
+        ? `'${n.name}' is Upgrading: it drained and stopped; it takes jobs again once it is back.`
+        : `'${n.name}' is Upgrading: it drains (no new jobs) and stops once its running jobs finish.`,
+    );
   const tail = removed.map(
     (r) =>
       `Removed ${r.removedAt}: '${r.name}' (${r.nodeId}), ${r.reason === 'expired' ? `Offline since ${r.lastSeenAt ?? 'never seen'}, longer than ${expireOfflineAfter ?? 'the expiry then set'}` : 'replaced by a new registration of the same name'}`,
