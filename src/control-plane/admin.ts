@@ -9,7 +9,7 @@ import { dbPath, ensureDataDir } from './paths';
 import { problems } from './problems';
 import { IrRegistry, parseKeySlot, type KeyContext, type KeyLimits, type NodeDecision } from './registry';
 import { ControlPlaneStore, type JoinApproval } from './store';
-import { shownNodes } from './versionCommands';
+import { shownNodes } from './shownNodes';
 
 /** What an admin command produced: the --json document and the text for people. */
 export interface CommandResult {

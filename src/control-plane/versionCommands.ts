@@ -1,11 +1,9 @@
-import type { IrNodeInfo, IrSummary } from '../shared/controlPlaneApi';
 import { OpenIrError } from '../shared/errors';
 import {
   EXPIRY_WARNING_DAYS,
   ExpiryDateSchema,
   VersionTextSchema,
   compareVersions,
-  majorityVersion,
   versionStanding,
   type VersionPolicy,
 } from '../shared/versionPolicy';
@@ -128,28 +126,6 @@ export function drainNode(session: AdminSession, irName: string, nodeName: strin
     text: node.connected
       ? `Asked node '${node.name}' in '${ir.name}' to drain: it takes no new jobs, finishes the ${node.runningJobs} it runs, then stops its service. \`${CLI} ir nodes ${quoteArg(ir.name)}\` shows it as Upgrading meanwhile.`
       : `Node '${node.name}' in '${ir.name}' is not connected: it gets no new jobs, and drains as soon as it connects again.`,
-  };
-}
-
-/**
- * How `ir nodes` shows each node: Upgrading while it drains (and once it has
- * stopped after a drain), and Limited when it is up but runs another version
- * than most of its IR (see README, "Version policy": it still gets jobs; the
- * mark is a warning that the IR is part-way through an update).
- */
-export function shownNodes(summary: IrSummary): {
-  majority: string | null;
-  nodes: (IrNodeInfo & { shownStatus: string; versionDiffers: boolean })[];
-} {
-  const majority = majorityVersion(summary.nodes.map((n) => n.version));
-  return {
-    majority,
-    nodes: summary.nodes.map((node) => {
-      const versionDiffers = majority !== null && node.version !== majority;
-      const up = node.status === 'Online' || node.status === 'Limited';
-      const shownStatus = node.draining ? 'Upgrading' : versionDiffers && up ? 'Limited' : node.status;
-      return { ...node, shownStatus, versionDiffers };
-    }),
   };
 }
 

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Clock } from '../../src/control-plane/clock';
 import { IrRegistry } from '../../src/control-plane/registry';
 import { ControlPlaneStore } from '../../src/control-plane/store';
-import { shownNodes } from '../../src/control-plane/versionCommands';
+import { shownNodes } from '../../src/control-plane/shownNodes';
 import type { IrNodeInfo, IrSummary } from '../../src/shared/controlPlaneApi';
 import type { StatusReport } from '../../src/shared/contract';
 import {
