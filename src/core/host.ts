@@ -45,6 +45,7 @@ export class HostService implements HostApi {
   /** The node session (registration, control channel, IR): replaced whole, never reset. */
   private readonly node: CurrentSession;
   private serviceRunning = false;
+  private readonly now: () => Date;
   private sampler: NodeJS.Timeout | null = null;
   /** A drain under way or done (the service stopped by it); cleared when the service starts again. */
   private drainState: NonNullable<StatusReport['drain']> | null = null;
@@ -52,6 +53,7 @@ export class HostService implements HostApi {
   constructor(private readonly options: HostServiceOptions) {
     const { config, vault, logger, redactor } = options;
     const clock = () => (options.clock ?? (() => new Date()))();
+    this.now = clock;
     const push = this.events.pusher.bind(this.events);
     const registered = () => this.node.registration;
     const irNodes = () => this.node.irNodes;
@@ -259,7 +261,7 @@ export class HostService implements HostApi {
       );
     }
     if (this.drainState?.state === 'draining') return this.status.report(true);
-    const drain = { state: 'draining' as const, startedAt: new Date().toISOString(), requestedBy };
+    const drain = { state: 'draining' as const, startedAt: this.now().toISOString(), requestedBy };
     this.drainState = drain;
     this.jobs.startDrain();
     // The control plane gives a draining node nothing new: tell it now, not at the next heartbeat.

@@ -243,7 +243,8 @@ describe('version policy', () => {
 
 describe('drain', () => {
   const TOKEN = `tok-${randomBytes(16).toString('hex')}`;
-  const slowData = randomBytes(8 * 1024 * 1024);
+  // 16 MiB at about 1.3 MB/s: each job runs for about 12 s, longer than the steps before the drain take on a loaded machine.
+  const slowData = randomBytes(16 * 1024 * 1024);
   const data = startDataServer({ token: TOKEN, slowData });
   const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
   let cp: RunningControlPlane;
