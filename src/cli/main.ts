@@ -11,7 +11,7 @@ import { addProxyCommands } from './commands/proxy';
 import { addRegisterCommand, addUnregisterCommand } from './commands/registration';
 import { addRemoteAccessCommands } from './commands/remoteAccess';
 import { addServeCommand } from './commands/serve';
-import { addServiceCommands, addStatusCommand } from './commands/service';
+import { addDrainCommand, addServiceCommands, addStatusCommand } from './commands/service';
 import { addUiUrlCommand } from './commands/uiUrl';
 import { createCommandContext, defaultIo, printError, type Io } from './context';
 import { OpenIrError } from '../shared/errors';
@@ -33,6 +33,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
   addStatusCommand(program, ctx);
   addRegisterCommand(program, ctx);
   addServiceCommands(program, ctx);
+  addDrainCommand(program, ctx);
   addProxyCommands(program, ctx);
   addRemoteAccessCommands(program, ctx);
   addCredentialCommands(program, ctx);

@@ -10,6 +10,7 @@ import { dbPath, ensureDataDir } from './paths';
 import { problems } from './problems';
 import { IrRegistry, parseKeySlot, type KeyContext, type KeyLimits, type NodeDecision } from './registry';
 import { ControlPlaneStore, type JoinApproval } from './store';
+import { shownNodes } from './shownNodes';
 
 /** What an admin command produced: the --json document and the text for people. */
 export interface CommandResult {
@@ -187,9 +188,12 @@ export function showNodes(session: AdminSession, name: string): CommandResult {
   }));
   const expireOfflineAfter =
     ir.expireOfflineAfterMs === null ? null : formatDuration(ir.expireOfflineAfterMs);
+  const shown = shownNodes(summary);
   return {
     json: {
       ...summary,
+      nodes: shown.nodes,
+      majorityVersion: shown.majority,
       maxNodes: ir.maxNodes,
       expireOfflineAfter,
       joinApproval: ir.joinApproval,
@@ -300,6 +304,20 @@ function describeSummary(
     (n) =>
       `'${n.name}' ${approvalOf(n) === 'pending' ? 'waits for approval' : 'reports a sync key other than the approved one; its peers refuse it'}. Compare ${n.syncKeyFingerprint ?? '(no key yet)'} with the node's, then: ${CLI} ir approve ${quoteArg(summary.name)} ${n.name} --fingerprint ${n.syncKeyFingerprint ?? '<F>'} (or ir reject)`,
   );
+  const shown = shownNodes(summary);
+  const versionHints = shown.nodes
+    .filter((n) => n.versionDiffers && n.shownStatus === 'Limited')
+    .map(
+      (n) =>
+        `'${n.name}' runs ${n.version}, not the IR's majority ${shown.majority ?? '?'}: shown as Limited until the IR runs one version (it still gets jobs).`,
+    );
+  const draining = shown.nodes
+    .filter((n) => n.draining)
+    .map((n) =>
+      n.status === 'Offline'
+        ? `'${n.name}' is Upgrading: it drained and stopped; it takes jobs again once it is back.`
+        : `'${n.name}' is Upgrading: it drains (no new jobs) and stops once its running jobs finish.`,
+    );
   const tail = removed.map(
     (r) =>
       `Removed ${r.removedAt}: '${r.name}' (${r.nodeId}), ${r.reason === 'expired' ? `Offline since ${r.lastSeenAt ?? 'never seen'}, longer than ${expireOfflineAfter ?? 'the expiry then set'}` : 'replaced by a new registration of the same name'}`,
@@ -324,14 +342,14 @@ function describeSummary(
         'REGISTERED',
         'NODE ID',
       ],
-      summary.nodes.map((node) => [
+      shown.nodes.map((node) => [
         node.name,
-        node.status,
+        node.shownStatus,
         approvalOf(node),
         node.syncKeyFingerprint ?? 'none',
         `${node.runningJobs}/${node.jobLimit}`,
         node.fqdn,
-        node.version,
+        node.versionDiffers ? `${node.version} (differs)` : node.version,
         node.remoteAccessUrl ?? 'disabled',
         node.lastSeenAt ?? 'never',
         node.registeredAt,
@@ -339,6 +357,8 @@ function describeSummary(
       ]),
     ),
     ...hints,
+    ...versionHints,
+    ...draining,
     ...tail,
   ].join('\n');
 }

@@ -4,13 +4,15 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import {
   CHANNEL_CLOSE,
   CONTROL_PLANE_PATHS,
+  NODE_VERSION_HEADER,
   NodeMessageSchema,
   parseChannelAuthorization,
   type ControlPlaneMessage,
   type IrSummary,
   type NodeMessage,
 } from '../shared/controlPlaneApi';
-import type { ErrorBody } from '../shared/errors';
+import { OpenIrError, type ErrorBody } from '../shared/errors';
+import type { VersionPolicy } from '../shared/versionPolicy';
 import type { Clock } from './clock';
 import type { Logger } from './log';
 import { problems } from './problems';
@@ -30,6 +32,10 @@ export interface ChannelHubDeps {
   heartbeatTimeoutMs: number;
   authenticate(nodeId: string, credential: string): NodeRow | null;
   summarize(irId: string): IrSummary | null;
+  /** The version policy in force (read each time: `version set` writes the database directly). */
+  versionPolicy(): VersionPolicy | null;
+  /** Throws VERSION_EXPIRED when the policy refuses this version now. */
+  checkVersion(version: string): void;
   /** Job events of the channels; set once the dispatcher exists (it needs the hub too). */
   jobs?: () => ChannelJobEvents | undefined;
 }
@@ -128,7 +134,34 @@ export class ChannelHub {
       return;
     }
     const remote = request.socket.remoteAddress ?? '?';
+    // The version the node runs now: it may have been updated since it registered.
+    const reported = request.headers[NODE_VERSION_HEADER];
+    const version = typeof reported === 'string' && reported.length <= 40 ? reported : node.version;
+    const refusal = this.versionRefusal(version);
+    if (refusal) {
+      this.deps.log.warn(`Refused a control channel from node '${node.name}': ${refusal.message}`);
+      rejectUpgrade(socket, 426, refusal.toBody());
+      return;
+    }
     this.wss.handleUpgrade(request, socket, head, (ws) => void this.admit(ws, node, remote));
+  }
+
+  /**
+   * `ir drain` and `version set` write the database; the admin command wakes
+   * the server, which tells nodes asked to drain, and closes the channels of
+   * nodes whose version the policy now refuses (not waiting for their next
+   * heartbeat).
+   */
+  wake(): void {
+    for (const node of this.deps.store.nodesWithDrainRequested()) {
+      if (this.sendTo(node.id, { type: 'drain' })) {
+        this.deps.log.info(`Asked node '${node.name}' to drain`);
+      }
+    }
+    for (const connection of [...this.connections.values()]) {
+      const node = this.deps.store.findNode(connection.nodeId);
+      if (node) this.refuseIfExpired(connection, node.version);
+    }
   }
 
   /** Tells the IR's connected nodes, except `exceptNodeId` (which got the summary in its own reply), if a status moved. */
@@ -230,8 +263,11 @@ export class ChannelHub {
         heartbeatIntervalMs: this.deps.heartbeatIntervalMs,
         heartbeatTimeoutMs: this.deps.heartbeatTimeoutMs,
         ir: summaryForNode(ir, node.id),
+        versionPolicy: this.deps.versionPolicy(),
       });
     }
+    // Asked while it was away (or before a restart): it hears it now.
+    if (node.drainRequested) send(socket, { type: 'drain' });
     this.irChanged(node.irId, node.id);
   }
 
@@ -266,9 +302,16 @@ export class ChannelHub {
       );
       return;
     }
+    if (heartbeat.version && this.refuseIfExpired(connection, heartbeat.version)) return;
     this.armSilenceTimer(connection);
     const ir = this.deps.summarize(connection.irId);
-    if (ir) send(connection.socket, { type: 'heartbeatAck', ir: summaryForNode(ir, connection.nodeId) });
+    if (ir) {
+      send(connection.socket, {
+        type: 'heartbeatAck',
+        ir: summaryForNode(ir, connection.nodeId),
+        versionPolicy: this.deps.versionPolicy(),
+      });
+    }
     this.irChanged(connection.irId, connection.nodeId);
     const jobs = this.deps.jobs?.();
     if (!connection.ready) {
@@ -284,6 +327,30 @@ export class ChannelHub {
       connection.jobLimit = heartbeat.jobLimit;
       jobs?.dispatch(connection.irId);
     }
+  }
+
+  private versionRefusal(version: string): OpenIrError | null {
+    try {
+      this.deps.checkVersion(version);
+      return null;
+    } catch (error) {
+      if (error instanceof OpenIrError) return error;
+      throw error;
+    }
+  }
+
+  /** Closes the channel (4426, the message as reason) when the policy refuses this version; true if it did. */
+  private refuseIfExpired(connection: Connection, version: string): boolean {
+    if (connection.detached) return false;
+    const refusal = this.versionRefusal(version);
+    if (!refusal) return false;
+    this.deps.log.warn(`Closing the control channel of node '${connection.nodeName}': ${refusal.message}`);
+    this.detach(connection, true);
+    // A close reason is at most 123 bytes: a longer message goes without, and the node words it itself.
+    const reason = Buffer.byteLength(refusal.message) <= 123 ? refusal.message : '';
+    connection.socket.close(CHANNEL_CLOSE.versionExpired, reason);
+    setTimeout(() => connection.socket.terminate(), CLOSE_GRACE_MS).unref();
+    return true;
   }
 
   private armSilenceTimer(connection: Connection): void {
@@ -366,7 +433,7 @@ function send(socket: WebSocket, message: ControlPlaneMessage): void {
   if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message));
 }
 
-const REASONS: Record<number, string> = { 401: 'Unauthorized', 404: 'Not Found' };
+const REASONS: Record<number, string> = { 401: 'Unauthorized', 404: 'Not Found', 426: 'Upgrade Required' };
 
 /** The handshake is still plain HTTP here, so a refusal is an ordinary JSON error response. */
 function rejectUpgrade(socket: Duplex, status: number, error: ErrorBody): void {

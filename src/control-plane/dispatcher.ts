@@ -71,6 +71,8 @@ export class JobDispatcher {
           // for approval (or whose key changed) has no credentials from its peers to run them with.
           if (!node || node.approval !== 'approved') continue;
           if (syncKeyChanged(node)) continue;
+          // A draining node (Upgrading) finishes what it has and takes nothing new.
+          if (node.draining || node.drainRequested) continue;
           const free = node.jobLimit - store.jobs.activeOfNode(node.id).length;
           if (free > 0 && (!best || free > best.free)) best = { ...candidate, free };
         }

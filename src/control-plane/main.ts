@@ -17,6 +17,7 @@ import {
 import { cancelJob, listJobs, showJob, submitJob } from './jobCommands';
 import { createFactory, factoryTokens, listFactories } from './factoryCommands';
 import { getDiagnostics, listDiagnostics } from './diagnostics';
+import { drainNode, setVersionPolicy, showVersionPolicy } from './versionCommands';
 import { parseDurationOption, parseExpireAfter, parseSizeOption } from './duration';
 import { streamLogger } from './log';
 import { sendWake } from './wake';
@@ -304,6 +305,41 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     admin(options, work);
     await sendWake(resolveDataDir(options.data, contextOf(io)));
   };
+  withCommon(ir.command('drain <name> <node>'))
+    .description(
+      'Drain a node (before updating it): it takes no new jobs, finishes its running ones, then stops its service; shown as Upgrading.',
+    )
+    .action((name: string, node: string, options: CommonOptions) =>
+      attemptAsync(fail, () => adminAndWake(options, (s) => drainNode(s, name, node))),
+    );
+
+  const version = program
+    .command('version')
+    .description('The version policy: the latest version, the oldest accepted, and expiry dates.');
+  withCommon(version.command('set'))
+    .description(
+      'Set the version policy; nodes learn it with their next heartbeat, and expired versions are refused.',
+    )
+    .requiredOption('--latest <version>', 'the version nodes should run (they show "Update available")')
+    .option('--minimum <version>', "refuse versions below this one ('none' clears it; absent keeps it)")
+    .option(
+      '--expires <version=date...>',
+      'refuse <version> from <date> (YYYY-MM-DD, 00:00 UTC); nodes warn 90 days before',
+    )
+    .action((options: CommonOptions & { latest: string; minimum?: string; expires?: string[] }) =>
+      attemptAsync(fail, () =>
+        adminAndWake(options, (s) =>
+          setVersionPolicy(s, {
+            latest: options.latest,
+            ...(options.minimum !== undefined ? { minimum: options.minimum } : {}),
+            ...(options.expires ? { expires: options.expires } : {}),
+          }),
+        ),
+      ),
+    );
+  withCommon(version.command('show'))
+    .description('Show the version policy and where each node stands against it.')
+    .action((options: CommonOptions) => attempt(fail, () => admin(options, (s) => showVersionPolicy(s))));
   withCommon(job.command('submit'))
     .description(
       'Queue a copy job for an integration runtime; the control plane pushes it to an Online node.',

@@ -190,6 +190,28 @@ export const MIGRATIONS: readonly Migration[] = [
       db.exec("UPDATE irs SET factory_id = 'default'");
     },
   },
+  {
+    version: 9,
+    name: 'version policy (latest, minimum, expiry dates); nodes report their version and drain',
+    up(db) {
+      // One row or none: no row means no policy (every version accepted, no update offered).
+      db.exec(`
+        CREATE TABLE version_policy (
+          id INTEGER PRIMARY KEY CHECK (id = 1),
+          latest TEXT NOT NULL,
+          minimum TEXT,
+          updated_at INTEGER NOT NULL
+        );
+        CREATE TABLE version_expiries (
+          version TEXT PRIMARY KEY,
+          expires_on TEXT NOT NULL
+        );
+      `);
+      // draining: what the node last reported; drain_requested: `ir drain` asked, until the node says it drains.
+      db.exec('ALTER TABLE nodes ADD COLUMN draining INTEGER NOT NULL DEFAULT 0');
+      db.exec('ALTER TABLE nodes ADD COLUMN drain_requested INTEGER NOT NULL DEFAULT 0');
+    },
+  },
 ];
 
 export function currentSchemaVersion(db: Database): number {

@@ -1,8 +1,14 @@
 import { isoTime } from './clock';
 import { OpenIrError } from '../shared/errors';
+import { versionRefusal, type VersionStanding } from '../shared/versionPolicy';
 
 /** The control plane's refusals, worded once so the HTTP API and the admin CLI say the same thing. */
 export const problems = {
+  /** The version policy refuses this version (expired, or below the minimum): at registration and on the channel. */
+  versionExpired: (standing: VersionStanding) => {
+    const words = versionRefusal(standing);
+    return new OpenIrError('VERSION_EXPIRED', words.message, { fix: words.fix });
+  },
   irNotFoundByName: (name: string) =>
     new OpenIrError('IR_NOT_FOUND', `No integration runtime named '${name}' exists on this control plane.`, {
       fix: 'List the integration runtimes with `openir-control-plane ir list`.',

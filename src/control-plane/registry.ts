@@ -3,6 +3,7 @@ import { formatAuthKey, isValidIrName } from '../shared/authKey';
 import { parseChannelAuthorization, type IrSummary, type RegisterRequest } from '../shared/controlPlaneApi';
 import type { IrStatus } from '../shared/status';
 import { syncKeyChanged } from '../shared/syncKey';
+import { versionStanding } from '../shared/versionPolicy';
 import { isoTime, type Clock } from './clock';
 import { problems } from './problems';
 import { hashSecret, newSecret, secretMatchesHash } from './secrets';
@@ -387,6 +388,8 @@ export class IrRegistry {
       const found = this.store.findIrById(request.irId);
       if (!found) throw problems.irNotFoundInKey();
       const key = this.checkSecret(found, request.secret);
+      // Only a holder of a valid key learns what the policy refuses.
+      this.checkVersion(request.version);
       const sameName = this.store.findNodeByName(found.id, nodeName);
       if (sameName && request.replace) {
         this.store.deleteNode(sameName.id);
@@ -453,6 +456,14 @@ export class IrRegistry {
       return null;
     }
     return secretMatchesHash(credential, node.credentialHash) ? node : null;
+  }
+
+  /** VERSION_EXPIRED when the version policy refuses `version` now (the server clock decides the date). */
+  checkVersion(version: string): void {
+    const policy = this.store.getVersionPolicy();
+    if (!policy) return;
+    const standing = versionStanding(policy, version, this.clock.nowMs());
+    if (standing.refused) throw problems.versionExpired(standing);
   }
 
   /** The current key `secret` is, if it may still register a node (not expired, not used up). */

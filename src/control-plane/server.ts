@@ -123,6 +123,8 @@ export class ControlPlaneServer {
         heartbeatTimeoutMs,
         authenticate: (nodeId, credential) => registry.authenticateNode(nodeId, credential),
         summarize: (irId) => registry.summaryById(irId),
+        versionPolicy: () => store.getVersionPolicy(),
+        checkVersion: (version) => registry.checkVersion(version),
         jobs: () => dispatcher,
       });
       const channels = hub;
@@ -186,7 +188,10 @@ export class ControlPlaneServer {
       if (adminToken.created)
         log.info(`Wrote the instance-admin API token to ${adminToken.file} (owner-only)`);
       const jobs = dispatcher;
-      wake = await listenForWake(settings.dataDir, () => jobs.wake());
+      wake = await listenForWake(settings.dataDir, () => {
+        channels.wake();
+        jobs.wake();
+      });
       // Jobs of nodes that do not come back after a restart are re-queued after the heartbeat timeout.
       dispatcher.recover();
       const expireStaged = () =>

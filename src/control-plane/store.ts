@@ -5,6 +5,7 @@ import type { Clock } from './clock';
 import { FactoryStore } from './factoryStore';
 import { JobStore } from './jobStore';
 import { MIGRATIONS, migrate, type Migration } from './migrations';
+import type { VersionPolicy } from '../shared/versionPolicy';
 
 /** The factory that IRs made before factories, and IRs made without naming one, belong to. */
 export const DEFAULT_FACTORY_ID = 'default';
@@ -75,6 +76,10 @@ export interface NodeRow {
   approval: NodeApproval;
   /** The sync key pinned when the node was approved; its peers refuse any other. */
   approvedPeerKey: string | null;
+  /** The node reported that it drains (no new jobs; it stops when its jobs finish). */
+  draining: boolean;
+  /** `ir drain` asked it to, and it has not said it drains yet. */
+  drainRequested: boolean;
 }
 
 /** What a node says about how peers reach it (registration and every heartbeat). */
@@ -100,6 +105,9 @@ export interface Heartbeat extends PeerIdentity {
   peersReachable: boolean;
   runningJobs: number;
   jobLimit: number;
+  /** Absent from nodes of the previous version: the registered version stands. */
+  version?: string | undefined;
+  draining?: boolean | undefined;
 }
 
 /** What the server recorded on its last start, so admin commands can build auth keys and judge staleness. */
@@ -157,6 +165,8 @@ interface RawNode {
   peer_key: string | null;
   approval: NodeApproval;
   approved_peer_key: string | null;
+  draining: number;
+  drain_requested: number;
 }
 
 const toIr = (r: RawIr): IrRow => ({
@@ -206,6 +216,8 @@ const toNode = (r: RawNode): NodeRow => ({
   peerKey: r.peer_key,
   approval: r.approval,
   approvedPeerKey: r.approved_peer_key,
+  draining: r.draining === 1,
+  drainRequested: r.drain_requested === 1,
 });
 
 const IDENTITY_KEYS = {
@@ -466,6 +478,58 @@ export class ControlPlaneStore {
     this.db.prepare('UPDATE nodes SET connected = 1, last_seen_at = ? WHERE id = ?').run(nowMs, nodeId);
   }
 
+  /** `ir drain`: the server tells the node on its channel (now if connected, else when it connects). */
+  requestDrain(nodeId: string): void {
+    this.db.prepare('UPDATE nodes SET drain_requested = 1 WHERE id = ?').run(nodeId);
+  }
+
+  nodesWithDrainRequested(): NodeRow[] {
+    return this.db.prepare<[], RawNode>('SELECT * FROM nodes WHERE drain_requested = 1').all().map(toNode);
+  }
+
+  getVersionPolicy(): VersionPolicy | null {
+    const row = this.db
+      .prepare<[], { latest: string; minimum: string | null; updated_at: number }>(
+        'SELECT latest, minimum, updated_at FROM version_policy WHERE id = 1',
+      )
+      .get();
+    if (!row) return null;
+    const expires = this.db
+      .prepare<[], { version: string; expires_on: string }>(
+        'SELECT version, expires_on FROM version_expiries ORDER BY version',
+      )
+      .all()
+      .map((r) => ({ version: r.version, on: r.expires_on }));
+    return {
+      latest: row.latest,
+      minimum: row.minimum,
+      expires,
+      updatedAt: new Date(row.updated_at).toISOString(),
+    };
+  }
+
+  /**
+   * Sets the policy: latest and minimum replace the old ones; each expiry
+   * given is added or moved (expiries of other versions stay).
+   */
+  setVersionPolicy(
+    change: { latest: string; minimum: string | null; expires: { version: string; on: string }[] },
+    nowMs: number,
+  ): void {
+    this.exclusive(() => {
+      this.db
+        .prepare(
+          `INSERT INTO version_policy (id, latest, minimum, updated_at) VALUES (1, ?, ?, ?)
+           ON CONFLICT(id) DO UPDATE SET latest = excluded.latest, minimum = excluded.minimum, updated_at = excluded.updated_at`,
+        )
+        .run(change.latest, change.minimum, nowMs);
+      const upsert = this.db.prepare(
+        'INSERT INTO version_expiries (version, expires_on) VALUES (?, ?) ON CONFLICT(version) DO UPDATE SET expires_on = excluded.expires_on',
+      );
+      for (const expiry of change.expires) upsert.run(expiry.version, expiry.on);
+    });
+  }
+
   markDisconnected(nodeId: string): void {
     this.db.prepare('UPDATE nodes SET connected = 0 WHERE id = ?').run(nodeId);
   }
@@ -479,13 +543,18 @@ export class ControlPlaneStore {
   recordHeartbeat(nodeId: string, heartbeat: Heartbeat, nowMs: number): boolean {
     const result = this.db
       .prepare(
-        `UPDATE nodes SET last_seen_at = ?, peers_reachable = ?, running_jobs = ?, job_limit = ?, remote_access_url = ?,
+        `UPDATE nodes SET version = COALESCE(?, version), draining = ?,
+                          drain_requested = CASE WHEN ? = 1 THEN 0 ELSE drain_requested END,
+                          last_seen_at = ?, peers_reachable = ?, running_jobs = ?, job_limit = ?, remote_access_url = ?,
                           remote_access_cert_sha256 = ?, peer_key = COALESCE(?, peer_key),
                           approved_peer_key = CASE WHEN approval = 'approved' AND approved_peer_key IS NULL
                                                    THEN COALESCE(?, peer_key) ELSE approved_peer_key END
          WHERE id = ?`,
       )
       .run(
+        heartbeat.version ?? null,
+        heartbeat.draining ? 1 : 0,
+        heartbeat.draining ? 1 : 0,
         nowMs,
         heartbeat.peersReachable ? 1 : 0,
         heartbeat.runningJobs,

@@ -30,6 +30,7 @@ export function nodeInfo(node: NodeRow, nowMs: number, heartbeatTimeoutMs: numbe
     approval: node.approval,
     approvedPeerKey: node.approvedPeerKey,
     syncKeyFingerprint: node.peerKey ? syncKeyFingerprint(node.peerKey) : null,
+    draining: node.draining || node.drainRequested,
   };
 }
 
@@ -66,7 +67,7 @@ export function statusFingerprint(summary: IrSummary): string {
     summary.status,
     ...summary.nodes.map(
       (node) =>
-        `${node.nodeId}=${node.status}@${node.remoteAccessUrl ?? ''}#${node.remoteAccessCertSha256 ?? ''}#${node.peerKey ?? ''}#${node.approval}#${node.approvedPeerKey ?? ''}`,
+        `${node.nodeId}=${node.status}@${node.remoteAccessUrl ?? ''}#${node.remoteAccessCertSha256 ?? ''}#${node.peerKey ?? ''}#${node.approval}#${node.approvedPeerKey ?? ''}#${node.draining ? 'draining' : ''}`,
     ),
   ].join('|');
 }

@@ -4,12 +4,14 @@ import {
   clampHeartbeat,
   CONTROL_PLANE_PATHS,
   ControlPlaneMessageSchema,
+  NODE_VERSION_HEADER,
   channelAuthorization,
   type ControlPlaneMessage,
   type IrSummary,
   type NodeMessage,
 } from '../shared/controlPlaneApi';
-import { OpenIrError } from '../shared/errors';
+import { ErrorBodySchema, OpenIrError } from '../shared/errors';
+import type { VersionPolicy } from '../shared/versionPolicy';
 import type { Connector } from './connector';
 import { connectionError } from './endpoint';
 import type { SourceLogger } from './logger';
@@ -28,6 +30,8 @@ export interface ControlChannelOptions {
   createConnection: ReturnType<Connector['createConnection']>;
   nodeId: string;
   credential: string;
+  /** The OpenIR version this node runs; the control plane refuses one its version policy does not accept. */
+  version?: string;
   heartbeatIntervalMs: number;
   heartbeatTimeoutMs: number;
   /** Backoff between reconnect attempts: doubles from min to max, with jitter. */
@@ -45,6 +49,15 @@ export interface ControlChannelOptions {
   /** The error when another host is connected as this node (close 4409): names the node and the fixes. */
   duplicateNode: () => OpenIrError;
   onIrSummary: (ir: IrSummary) => void;
+  /**
+   * The error when the control plane refuses this version (HTTP 426 on the
+   * handshake with its own words, or close 4426 with the message as reason).
+   */
+  versionExpired?: (message: string | null) => OpenIrError;
+  /** The version policy from the welcome and each heartbeat acknowledgement (null: none set). */
+  onVersionPolicy?: (policy: VersionPolicy | null) => void;
+  /** The control plane asks this node to drain (`ir drain`). */
+  onDrain?: () => void;
   /** Job messages (assignments, cancellations) from the control plane. */
   onJobMessage?: (message: Extract<ControlPlaneMessage, { type: 'jobAssigned' | 'jobCancel' }>) => void;
 }
@@ -157,7 +170,10 @@ export class ControlChannel {
     url.protocol = 'wss:';
     const socket = new WebSocket(url, {
       createConnection: this.options.createConnection,
-      headers: { authorization: channelAuthorization(this.options.nodeId, this.options.credential) },
+      headers: {
+        authorization: channelAuthorization(this.options.nodeId, this.options.credential),
+        ...(this.options.version ? { [NODE_VERSION_HEADER]: this.options.version } : {}),
+      },
       handshakeTimeout: 10_000,
       maxPayload: 4 * 1024 * 1024,
     });
@@ -165,6 +181,23 @@ export class ControlChannel {
     let failure: OpenIrError | null = null;
 
     socket.on('unexpected-response', (_req, res) => {
+      if (res.statusCode === 426) {
+        // The refusal's own words (expired on which date, or below which minimum) are in the body.
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => {
+          let body: unknown = null;
+          try {
+            body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+          } catch {
+            body = null;
+          }
+          const parsed = ErrorBodySchema.safeParse((body as { error?: unknown } | null)?.error);
+          failure = this.versionExpired(parsed.success ? parsed.data.message : null);
+          socket.terminate();
+        });
+        return;
+      }
       failure =
         res.statusCode === 401
           ? this.options.credentialRejected()
@@ -183,13 +216,24 @@ export class ControlChannel {
     });
     socket.on('message', (data) => this.onMessage(socket, data));
     socket.on('pong', () => this.touch(socket));
-    socket.on('close', (code) => {
+    socket.on('close', (code, reason) => {
       if (this.socket !== socket) return;
+      const closeReason = reason.toString('utf8');
       this.socket = null;
       this.clearTimers();
       if (this.stopped) return;
       if (!failure && code === CHANNEL_CLOSE.credentialRejected) {
         failure = this.options.credentialRejected();
+      }
+      if (!failure && code === CHANNEL_CLOSE.versionExpired) {
+        failure = this.versionExpired(closeReason.length > 0 ? closeReason : null);
+      }
+      if (failure?.code === 'VERSION_EXPIRED') {
+        // Not a loop either: only a new policy (or an update) changes the answer.
+        log.error(failure.message, { code: failure.code });
+        this.options.onState('unreachable', failure);
+        this.scheduleReconnect(DUPLICATE_RETRY_MS);
+        return;
       }
       if (!failure && code === CHANNEL_CLOSE.duplicate) {
         failure = this.options.duplicateNode();
@@ -212,6 +256,19 @@ export class ControlChannel {
       this.options.onState('unreachable', failure);
       this.scheduleReconnect();
     });
+  }
+
+  private versionExpired(message: string | null): OpenIrError {
+    return (
+      this.options.versionExpired?.(message) ??
+      new OpenIrError(
+        'VERSION_EXPIRED',
+        message ?? 'The control plane no longer accepts this OpenIR version.',
+        {
+          fix: 'Update OpenIR on this node, then start it again.',
+        },
+      )
+    );
   }
 
   private onMessage(socket: WebSocket, data: WebSocket.RawData): void {
@@ -254,6 +311,13 @@ export class ControlChannel {
     if (message.type === 'jobAssigned' || message.type === 'jobCancel') {
       this.options.onJobMessage?.(message);
       return;
+    }
+    if (message.type === 'drain') {
+      this.options.onDrain?.();
+      return;
+    }
+    if (message.type === 'welcome' || message.type === 'heartbeatAck') {
+      this.options.onVersionPolicy?.(message.versionPolicy ?? null);
     }
     this.options.onIrSummary(message.ir);
   }

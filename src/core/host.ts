@@ -1,5 +1,6 @@
 import type { HostApi, StatusReport } from '../shared/contract';
 import type { IrNodeInfo } from '../shared/controlPlaneApi';
+import { OpenIrError } from '../shared/errors';
 import { BackupService } from './backup/service';
 import { BackupWorkflow } from './backupWorkflow';
 import { CertificateService } from './certificates/service';
@@ -54,11 +55,15 @@ export class HostService implements HostApi {
   private serviceRunning = false;
   /** The IR's nodes as last listed, kept when the channel drops: troubleshoot still checks the peers then. */
   private lastIrNodes: { irId: string; nodes: readonly IrNodeInfo[] } | null = null;
+  private readonly now: () => Date;
   private sampler: NodeJS.Timeout | null = null;
+  /** A drain under way or done (the service stopped by it); cleared when the service starts again. */
+  private drainState: NonNullable<StatusReport['drain']> | null = null;
 
   constructor(private readonly options: HostServiceOptions) {
     const { config, vault, logger, redactor } = options;
     const clock = () => (options.clock ?? (() => new Date()))();
+    this.now = clock;
     const push = this.events.pusher.bind(this.events);
     const registered = () => this.node.registration;
     const irNodes = () => this.node.irNodes;
@@ -145,6 +150,8 @@ export class HostService implements HostApi {
       session: () => this.node.facts,
       peers: this.credentials,
       jobs: this.jobs,
+      drain: () => this.drainState,
+      now: () => clock().getTime(),
       push: push('statusChanged'),
     });
     this.node = new CurrentSession({
@@ -161,6 +168,8 @@ export class HostService implements HostApi {
       remoteAccess: this.remoteAccess,
       sync: this.credentials,
       credentialRejected: removedNode,
+      version: options.version,
+      drain: () => void this.startDrain('controlPlane').catch(() => undefined),
       status: this.status,
       registrationChanged: async () => {
         await Promise.all([this.proxy.refresh(), this.remoteAccess.refresh(), this.certificates.refresh()]);
@@ -253,6 +262,8 @@ export class HostService implements HostApi {
   async startService(): Promise<StatusReport> {
     if (!this.serviceRunning) {
       this.serviceRunning = true;
+      this.drainState = null;
+      this.jobs.endDrain();
       this.log.info('Runtime host service started.');
       const failure = await this.remoteAccess.start();
       if (failure) this.status.setProblem(failure);
@@ -277,6 +288,47 @@ export class HostService implements HostApi {
   async restartService(): Promise<StatusReport> {
     await this.stopService();
     return this.startService();
+  }
+
+  drain: HostApi['drain'] = () => this.startDrain('node');
+
+  /**
+   * Takes no new jobs, lets the running ones finish, then stops the service
+   * (the base of a rolling update: one node of an IR at a time). Answers at
+   * once; the status shows the drain and, at the end, the service Stopped.
+   * Asking again while it drains changes nothing.
+   */
+  private async startDrain(requestedBy: 'node' | 'controlPlane'): Promise<StatusReport> {
+    if (!this.serviceRunning) {
+      throw new OpenIrError(
+        'SERVICE_STOPPED',
+        'The runtime host service is stopped: there is nothing to drain.',
+        {
+          fix: 'Start it with `openir start` if jobs should run here again.',
+        },
+      );
+    }
+    if (this.drainState?.state === 'draining') return this.status.report(true);
+    const drain = { state: 'draining' as const, startedAt: this.now().toISOString(), requestedBy };
+    this.drainState = drain;
+    this.jobs.startDrain();
+    // The control plane gives a draining node nothing new: tell it now, not at the next heartbeat.
+    this.node.heartbeatNow();
+    this.log.info('Draining: no new jobs; the service stops once the running jobs finish.', {
+      running: this.jobs.running,
+      requestedBy,
+    });
+    this.status.changed();
+    void this.jobs.whenIdle().then(async () => {
+      // Started again (or stopped by hand) meanwhile: this drain is over.
+      if (this.drainState !== drain) return;
+      await this.stopService();
+      if (this.drainState !== drain) return;
+      this.drainState = { ...drain, state: 'stopped' };
+      this.log.info('Drained: every running job finished; the runtime host service stopped.');
+      this.status.changed();
+    });
+    return this.status.report(true);
   }
 
   register: HostApi['register'] = (input) => this.registration.register(input);

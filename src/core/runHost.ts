@@ -68,7 +68,7 @@ export async function runHost(options: RunHostOptions): Promise<RunningHost> {
   const host = new HostService({
     dataDir: paths.home,
     fqdn: machineFqdn(env),
-    version: OPENIR_VERSION,
+    version: reportedVersion(env),
     config,
     vault,
     logger,
@@ -132,6 +132,17 @@ export async function runHost(options: RunHostOptions): Promise<RunningHost> {
       await fs.rm(paths.pidFile, { force: true });
     },
   };
+}
+
+/**
+ * The version this node reports: OPENIR_VERSION, unless OPENIR_TEST_REPORTED_VERSION
+ * is set. That variable exists for tests only (a real host process playing an
+ * older or newer release against the version policy); it changes what the
+ * node says it runs, nothing it does.
+ */
+export function reportedVersion(env: NodeJS.ProcessEnv): string {
+  const override = env.OPENIR_TEST_REPORTED_VERSION;
+  return override && /^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$/.test(override) ? override : OPENIR_VERSION;
 }
 
 /** OPENIR_GROUP_ACCESS=1: the socket and the web UI file are shared with the host's group. */

@@ -3,6 +3,7 @@ import type { StatusReport, SystemSample, VaultBackend } from '../shared/contrac
 import type { IrNodeInfo } from '../shared/controlPlaneApi';
 import { OpenIrError } from '../shared/errors';
 import { deriveNodeStatus } from '../shared/status';
+import { versionStanding, type VersionPolicy } from '../shared/versionPolicy';
 import type { Registration } from './config';
 import type { ChannelState } from './controlChannel';
 import { syncKeyFingerprint } from './syncKey';
@@ -15,6 +16,8 @@ export interface SessionFacts {
   readonly irNodes: readonly IrNodeInfo[];
   /** This node's sync public key (base64), once loaded. */
   readonly syncKey?: string | null;
+  /** The control plane's version policy, once told. */
+  readonly versionPolicy?: VersionPolicy | null;
 }
 
 /**
@@ -63,6 +66,10 @@ export interface StatusSources {
   session: () => SessionFacts | null;
   peers: { readonly peersReachable: boolean; readonly peersProblem: OpenIrError | null };
   jobs: { readonly running: number; readonly limit: number };
+  /** Set from `drain` until the service starts again. */
+  drain?: () => StatusReport['drain'];
+  /** Dates of the version policy are judged by this node's clock. */
+  now?: () => number;
   metrics: { sample(): SystemSample };
   /** Pushes `statusChanged`. */
   push: (report: StatusReport) => void;
@@ -118,6 +125,10 @@ export class StatusModel {
       system,
       vault: s.vault.backend,
       irNodes: session ? [...session.irNodes] : [],
+      versionStanding: session?.versionPolicy
+        ? versionStanding(session.versionPolicy, s.version, (s.now ?? Date.now)())
+        : null,
+      drain: s.drain?.() ?? null,
       host: { pid: process.pid, dataDir: s.dataDir, startedAt: s.startedAt },
     };
   }

@@ -50,6 +50,11 @@ export function trayModel(status: StatusReport | null): TrayModel {
     `State: ${status.status}`,
     `Jobs: ${status.jobs.running} running / ${status.jobs.limit} limit`,
   ];
+  // The control plane's version policy and a drain under way: what an admin must act on.
+  const standing = status.versionStanding;
+  if (standing?.updateAvailable) lines.push(`Update available: ${standing.updateAvailable}`);
+  if (standing?.expiresOn && !standing.refused) lines.push(`This version expires on ${standing.expiresOn}`);
+  if (status.drain?.state === 'draining') lines.push('Draining: no new jobs; stops when jobs finish');
   return {
     icon: TRAY_ICON_FOR_STATUS[status.status],
     tooltip: lines.join('\n'),

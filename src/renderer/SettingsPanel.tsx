@@ -8,6 +8,7 @@ import { RemoteAccessCard } from './features/remote-access/RemoteAccessCard';
 import { NodeCard } from './features/service/NodeCard';
 import { SecretStoreCard } from './features/service/SecretStoreCard';
 import { ServiceCard } from './features/service/ServiceCard';
+import { VersionBanner } from './features/update/VersionBanner';
 import { useApp } from './store';
 
 /** The Settings tab: the cards of every feature, in this order. Each card owns its data and dialogs. */
@@ -17,6 +18,7 @@ export function SettingsPanel() {
   return (
     <div className="page">
       <h2 className="visually-hidden">Settings</h2>
+      <VersionBanner report={report} />
       <div className="grid">
         <NodeCard report={report} />
         <ProxyCard report={report} />

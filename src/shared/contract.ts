@@ -97,6 +97,12 @@ export const OPERATIONS = {
     input: Empty,
     output: StatusReportSchema,
   },
+  drain: {
+    summary:
+      'Drain this node: take no new jobs, let the running ones finish, then stop the service (answers at once; the status follows it).',
+    input: Empty,
+    output: StatusReportSchema,
+  },
   getLogs: {
     summary: 'Recent log entries, newest last.',
     input: GetLogsInputSchema,

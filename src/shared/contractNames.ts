@@ -9,6 +9,7 @@ export const OPERATION_NAME_LIST = [
   'startService',
   'stopService',
   'restartService',
+  'drain',
   'getLogs',
   'setLogLevel',
   'getProxy',

@@ -9,6 +9,7 @@ import {
   JobSourceSchema,
 } from './jobs';
 import { IrStatusSchema, NodeStatusSchema } from './status';
+import { VersionPolicySchema } from './versionPolicy';
 
 /**
  * The wire between a node and the control plane: the registration request
@@ -144,6 +145,12 @@ export const IrNodeInfoSchema = z.object({
   approvedPeerKey: z.string().nullable().default(null),
   /** `SHA256:…` of `peerKey`, as the node shows it. */
   syncKeyFingerprint: z.string().nullable().default(null),
+  /**
+   * The node drains (`openir drain` or `ir drain`): it takes no new jobs,
+   * finishes its running ones and stops; the control plane shows it as
+   * Upgrading. A control plane of the previous version sends none.
+   */
+  draining: z.boolean().optional(),
 });
 export type IrNodeInfo = z.infer<typeof IrNodeInfoSchema>;
 
@@ -169,6 +176,10 @@ export const NodeMessageSchema = z.discriminatedUnion('type', [
     ...PeerIdentityShape,
     /** Jobs running here now, so a reconnecting node's lost or stale jobs are found at once. */
     activeJobIds: z.array(JobIdSchema).max(1024).optional(),
+    /** The OpenIR version the node runs now (it may have been updated since it registered). */
+    version: z.string().min(1).max(40).optional(),
+    /** The node is draining: no new jobs for it; it stops once its running jobs finish. */
+    draining: z.boolean().optional(),
   }),
   /** The node took the job on; it is Running from now. */
   z.object({ type: z.literal('jobAccepted'), jobId: JobIdSchema, attempt: z.number().int().positive() }),
@@ -257,8 +268,14 @@ export const ControlPlaneMessageSchema = z.discriminatedUnion('type', [
     heartbeatIntervalMs: z.number().int().positive(),
     heartbeatTimeoutMs: z.number().int().positive(),
     ir: IrSummarySchema,
+    /** The version policy (`version set`); absent when none is set or from an older control plane. */
+    versionPolicy: VersionPolicySchema.nullable().optional(),
   }),
-  z.object({ type: z.literal('heartbeatAck'), ir: IrSummarySchema }),
+  z.object({
+    type: z.literal('heartbeatAck'),
+    ir: IrSummarySchema,
+    versionPolicy: VersionPolicySchema.nullable().optional(),
+  }),
   z.object({ type: z.literal('irChanged'), ir: IrSummarySchema }),
   /** Run this job; `attempt` grows each time the job is re-queued. */
   z.object({
@@ -272,6 +289,8 @@ export const ControlPlaneMessageSchema = z.discriminatedUnion('type', [
     mode: JobModeSchema.optional(),
   }),
   z.object({ type: z.literal('jobCancel'), jobId: JobIdSchema }),
+  /** `ir drain <ir> <node>`: take no new jobs, finish the running ones, then stop the service. */
+  z.object({ type: z.literal('drain') }),
 ]);
 export type ControlPlaneMessage = z.infer<typeof ControlPlaneMessageSchema>;
 
@@ -289,7 +308,16 @@ export const CHANNEL_CLOSE = {
   replaced: 4410,
   /** Heartbeats stopped arriving. */
   heartbeatTimeout: 4408,
+  /**
+   * The node's version is past its expiry date or below the minimum of the
+   * version policy (VERSION_EXPIRED). The reason carries the message; the node
+   * retries rarely, in case the admin changes the policy.
+   */
+  versionExpired: 4426,
 } as const;
+
+/** The header a node opens its control channel with, naming the version it runs now. */
+export const NODE_VERSION_HEADER = 'x-openir-version';
 
 export function channelAuthorization(nodeId: string, credential: string): string {
   return `OpenIR-Node ${nodeId}:${credential}`;

@@ -152,6 +152,8 @@ export const ERROR_CODES = [
   'FILE_NOT_WRITABLE',
   /** The disk (or the user's quota) is full: the output file was not written. */
   'DISK_FULL',
+  /** The control plane's version policy no longer accepts this node's version (past its expiry date, or below the minimum). */
+  'VERSION_EXPIRED',
   'INTERNAL',
 ] as const;
 
@@ -305,6 +307,10 @@ export function httpStatusFor(code: ErrorCode): number {
       return 503;
     case 'STAGING_TOO_LARGE':
       return 413;
+    case 'VERSION_EXPIRED':
+      // 426 Upgrade Required: what the node must do.
+      return 426;
+
     case 'RATE_LIMITED':
       return 429;
     case 'DIAGNOSTICS_BUNDLE_TOO_LARGE':

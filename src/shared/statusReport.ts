@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { IrNodeInfoSchema } from './controlPlaneApi';
 import { ErrorBodySchema } from './errors';
 import { NodeStatusSchema } from './status';
+import { VersionStandingSchema } from './versionPolicy';
 
 /**
  * The host's report of itself (`getStatus`, `statusChanged`): the one status
@@ -41,6 +42,26 @@ export const StatusReportSchema = z.object({
    */
   syncKeyFingerprint: z.string().nullable().optional(),
   host: z.object({ pid: z.number().int(), dataDir: z.string(), startedAt: z.string() }),
+  /**
+   * This version against the control plane's version policy: an update
+   * available, the expiry date (from 90 days before), whether it is refused.
+   * Null until the control plane has told one (or none is set).
+   */
+  versionStanding: VersionStandingSchema.nullable().optional(),
+  /**
+   * A drain (`openir drain`, Settings › Drain and stop, or `ir drain` on the
+   * control plane): 'draining' while running jobs finish (no new ones), then
+   * 'stopped' once the service stopped. Null otherwise.
+   */
+  drain: z
+    .object({
+      state: z.enum(['draining', 'stopped']),
+      startedAt: z.string(),
+      /** Where it came from: this node, or the control plane's `ir drain`. */
+      requestedBy: z.enum(['node', 'controlPlane']),
+    })
+    .nullable()
+    .optional(),
 });
 export type StatusReport = z.infer<typeof StatusReportSchema>;
 

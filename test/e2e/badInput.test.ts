@@ -26,6 +26,7 @@ const SAMPLES: Record<OperationName, Record<string, unknown>> = {
   startService: {},
   stopService: {},
   restartService: {},
+  drain: {},
   getLogs: { limit: 10, minLevel: 'info' },
   setLogLevel: { level: 'debug' },
   getProxy: {},
@@ -270,6 +271,7 @@ function cliCases(f: BrokenFiles): Record<Exclude<OperationName, keyof typeof NO
     startService: [{ args: ['start', '--bogus'] }],
     stopService: [{ args: ['stop', '--bogus'] }],
     restartService: [{ args: ['restart', '--bogus'] }],
+    drain: [{ args: ['drain', '--bogus'] }, { args: ['drain', 'extra'] }],
     getLogs: [
       { args: ['logs', '--limit', 'abc'] },
       { args: ['logs', '--limit', '-1'] },

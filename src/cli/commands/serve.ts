@@ -139,6 +139,11 @@ export function addServeCommand(program: Command, ctx: CommandContext): void {
             const stop = () => resolve();
             process.once('SIGINT', stop);
             process.once('SIGTERM', stop);
+            // A drain ends with the service stopped: the host process ends too (exit 0), so a
+            // service manager or an update script sees it done and can replace the program.
+            running.host.events.on('statusChanged', (report) => {
+              if (report.drain?.state === 'stopped') stop();
+            });
           });
           await web?.close();
           await running.close();

@@ -5,6 +5,7 @@ import { NodeConfigSchema } from '../../core/config';
 import type { DataPaths } from '../../core/paths';
 import { printResult, type CommandContext, type Output } from '../context';
 import { stopHostProcess } from '../hostProcess';
+import { OpenIrError } from '../../shared/errors';
 
 /** `openir status`: answers without a host too (Stopped, and the registration on disk). */
 export function addStatusCommand(program: Command, ctx: CommandContext): void {
@@ -69,6 +70,53 @@ export function addServiceCommands(program: Command, ctx: CommandContext): void 
     );
 }
 
+/**
+ * `openir drain`: no new jobs, the running ones finish, then the service stops
+ * (and a headless host process exits). Waits for it unless --no-wait.
+ */
+export function addDrainCommand(program: Command, ctx: CommandContext): void {
+  const { run, client } = ctx;
+  program
+    .command('drain')
+    .description('take no new jobs, let the running ones finish, then stop the service (before an update)')
+    .option('--no-wait', 'return at once; `openir status` follows the drain')
+    .action(
+      run(async (o, opts: { wait: boolean }) => {
+        let status = await client.call('drain', {});
+        if (!o.json) {
+          o.out(
+            `Draining: this node takes no new jobs; ${status.jobs.running} running job(s) finish, then the service stops.`,
+          );
+        }
+        if (opts.wait) {
+          let lastRunning = status.jobs.running;
+          // Jobs may run for hours: no deadline here; Ctrl+C leaves the drain going in the host.
+          for (;;) {
+            if (status.drain?.state === 'stopped' || !status.serviceRunning) break;
+            await new Promise((resolve) => setTimeout(resolve, 1000));
+            try {
+              status = await client.call('getStatus', {});
+            } catch (error) {
+              // The headless host ends once drained: a host gone is a drain done.
+              if (error instanceof OpenIrError && error.code === 'HOST_NOT_RUNNING') {
+                if (!o.json) o.out('Drained: every running job finished; the host stopped.');
+                else o.out(JSON.stringify({ drain: { state: 'stopped' }, hostRunning: false }, null, 2));
+                return;
+              }
+              throw error;
+            }
+            if (!o.json && status.jobs.running !== lastRunning) {
+              lastRunning = status.jobs.running;
+              o.out(`Draining: ${lastRunning} job(s) still running.`);
+            }
+          }
+          if (!o.json) o.out('Drained: every running job finished; the runtime host service stopped.');
+        }
+        if (o.json) printResult(o, status, () => '');
+      }),
+    );
+}
+
 export function formatStatus(s: StatusReport): string {
   const rows: [string, string][] = [['Status', s.status]];
   if (s.ir) rows.push(['Integration runtime', `${s.ir.name} (${s.ir.id})`]);
@@ -76,6 +124,14 @@ export function formatStatus(s: StatusReport): string {
   if (s.controlPlane) rows.push(['Control plane', s.controlPlane.endpoint]);
   if (s.connectedSince) rows.push(['Connected since', s.connectedSince]);
   rows.push(['Version', s.version]);
+  // The control plane's version policy, as it applies to this node.
+  const standing = s.versionStanding;
+  if (standing?.updateAvailable) rows.push(['Update available', standing.updateAvailable]);
+  if (standing?.expiresOn && !standing.refused)
+    rows.push(['Version expires', `This version expires on ${standing.expiresOn}`]);
+  if (s.drain?.state === 'draining')
+    rows.push(['Drain', `draining: no new jobs; stops when ${s.jobs.running} running job(s) finish`]);
+  if (s.drain?.state === 'stopped') rows.push(['Drain', 'drained: the service stopped']);
   rows.push(['Jobs', `${s.jobs.running} running / ${s.jobs.limit} limit`]);
   rows.push(['Secret store', s.vault.strength === 'strong' ? `${s.vault.label} (strong)` : s.vault.label]);
   // What the admin compares before `ir approve --fingerprint`.

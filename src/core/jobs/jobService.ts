@@ -62,6 +62,9 @@ export class JobService {
   private readonly runner: JobRunner;
   private readonly history: JobHistory;
   private lastJobsPushed = '';
+  private drainingNow = false;
+  /** Resolved when no job runs any more (a drain waits on it). */
+  private readonly idleWaiters = new Set<() => void>();
   private readonly settingsFeed: ViewFeed<JobSettingsView>;
 
   /** The local path policy jobs use; Test connection checks a folder against the same one. */
@@ -85,8 +88,10 @@ export class JobService {
       onChange: () => {
         links.statusChanged();
         this.publishJobs();
+        this.wakeIdleWaiters();
       },
-      limit: () => this.limit,
+      // Draining: an assignment that crossed the drain on the wire is refused, and goes back to the queue.
+      limit: () => (this.drainingNow ? 0 : this.limit),
       heartbeatNow: () => links.heartbeatNow(),
       ends: {
         openSource: (source, signal) =>
@@ -117,6 +122,32 @@ export class JobService {
 
   get running(): number {
     return this.runner.running;
+  }
+
+  get draining(): boolean {
+    return this.drainingNow;
+  }
+
+  /** Takes no new job from now on (refused if one arrives); the running ones go on. */
+  startDrain(): void {
+    this.drainingNow = true;
+  }
+
+  /** The service starts again: jobs are welcome. */
+  endDrain(): void {
+    this.drainingNow = false;
+  }
+
+  /** Resolves once no job runs (at once if none does). */
+  whenIdle(): Promise<void> {
+    if (this.runner.running === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.add(resolve));
+  }
+
+  private wakeIdleWaiters(): void {
+    if (this.runner.running !== 0) return;
+    for (const resolve of [...this.idleWaiters]) resolve();
+    this.idleWaiters.clear();
   }
 
   get activeJobIds(): string[] {

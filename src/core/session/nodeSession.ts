@@ -1,6 +1,7 @@
 import type { SystemSample } from '../../shared/contract';
 import type { ControlPlaneMessage, IrNodeInfo, NodeMessage } from '../../shared/controlPlaneApi';
 import { OpenIrError } from '../../shared/errors';
+import type { VersionPolicy } from '../../shared/versionPolicy';
 import type { Registration } from '../config';
 import type { Connector } from '../connector';
 import { ControlChannel, type ChannelState } from '../controlChannel';
@@ -19,6 +20,8 @@ export interface SessionJobs {
   readonly running: number;
   readonly limit: number;
   readonly activeJobIds: string[];
+  /** Draining: no new jobs; the control plane hears it with each heartbeat. */
+  readonly draining?: boolean;
   received(message: JobMessage): void;
   /** Re-sends the final reports the channel could not carry. */
   flush(): void;
@@ -43,6 +46,10 @@ export interface NodeSessionLinks {
   remoteAccess: { readonly url: string | null; readonly certSha256: string | null };
   /** Credential sync: starts when the channel opens, follows the IR's peers. */
   sync: { readonly peersReachable: boolean; startSync(): void; peersChanged(): void };
+  /** The OpenIR version this node runs (sent with the channel handshake and each heartbeat). */
+  version?: string;
+  /** The control plane asked this node to drain (`ir drain`). */
+  drain?: () => void;
   /** The error a node hears when its control plane no longer knows it. */
   credentialRejected: (registration: Registration) => OpenIrError;
   /** The failure the status shows (null when the channel opened), and "anything the status shows changed". */
@@ -65,6 +72,7 @@ export class NodeSession implements SessionFacts {
   private channelState: ChannelState = 'idle';
   private since: string | null = null;
   private nodes: IrNodeInfo[] = [];
+  private policy: VersionPolicy | null = null;
   private key: Promise<PeerKey> | null = null;
   /** The public half of the sync key, once loaded: the status shows its fingerprint. */
   private publicSyncKey: string | null = null;
@@ -92,6 +100,11 @@ export class NodeSession implements SessionFacts {
 
   get syncKey(): string | null {
     return this.publicSyncKey;
+  }
+
+  /** The control plane's version policy, as last told (kept when the channel drops: it is still the policy). */
+  get versionPolicy(): VersionPolicy | null {
+    return this.policy;
   }
 
   /** This node's credential-sync key; created on first use, so upgraded nodes get one too. */
@@ -169,6 +182,7 @@ export class NodeSession implements SessionFacts {
       createConnection: this.links.connector().createConnection(registration.endpoint, tls),
       nodeId: registration.nodeId,
       credential,
+      ...(this.links.version ? { version: this.links.version } : {}),
       heartbeatIntervalMs: registration.heartbeatIntervalMs,
       heartbeatTimeoutMs: registration.heartbeatTimeoutMs,
       reconnectMinMs: this.links.reconnectMinMs,
@@ -195,6 +209,26 @@ export class NodeSession implements SessionFacts {
       },
       onJobMessage: (message) => {
         if (!this.disposed) this.links.jobs.received(message);
+      },
+      versionExpired: (message) => {
+        const latest = this.policy?.latest;
+        return new OpenIrError(
+          'VERSION_EXPIRED',
+          message ??
+            `The control plane no longer accepts OpenIR ${this.links.version ?? 'of this version'} (its version policy).`,
+          {
+            fix: `Update OpenIR on this node${latest ? ` to ${latest}` : ''}, then start it again. The node retries every few minutes in case the administrator changes the version policy (\`openir-control-plane version show\`).`,
+          },
+        );
+      },
+      onVersionPolicy: (policy) => {
+        if (this.disposed) return;
+        if (JSON.stringify(policy) === JSON.stringify(this.policy)) return;
+        this.policy = policy;
+        this.links.status.changed();
+      },
+      onDrain: () => {
+        if (!this.disposed) this.links.drain?.();
       },
     });
     this.channel.start();
@@ -265,6 +299,8 @@ export class NodeSession implements SessionFacts {
       remoteAccessCertSha256: remoteAccess.certSha256,
       peerKey: peerKey?.publicKey ?? null,
       activeJobIds: jobs.activeJobIds,
+      ...(this.links.version ? { version: this.links.version } : {}),
+      draining: jobs.draining ?? false,
     };
   }
 

@@ -14,6 +14,7 @@ import {
 } from '../../format';
 import { useApp } from '../../store';
 import { RecentJobsCard } from '../jobs/RecentJobsCard';
+import { VersionBanner } from '../update/VersionBanner';
 
 export function HomePanel() {
   const report = useApp((s) => s.report);
@@ -22,6 +23,7 @@ export function HomePanel() {
     <div className="page">
       <h2 className="visually-hidden">Status</h2>
       <StatusHero report={report} />
+      <VersionBanner report={report} />
       <div className="grid">
         <ConnectionCard report={report} />
         <ResourcesCard report={report} />

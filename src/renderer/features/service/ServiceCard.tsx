@@ -2,12 +2,14 @@ import type { StatusReport } from '../../../shared/contract';
 import { PlayIcon, RestartIcon, StopIcon } from '../../components/Icons';
 import { Button, Callout, Card, ErrorDetails } from '../../components/ui';
 import { useApp } from '../../store';
+import { DrainControl } from './DrainControl';
 import type { ServiceAction } from './serviceSlice';
 
 const ACTION_PROGRESS: Record<ServiceAction, string> = {
   startService: 'Starting the service…',
   stopService: 'Stopping the service…',
   restartService: 'Restarting the service…',
+  drain: 'Starting the drain…',
 };
 
 /** Settings → Runtime host service: start, stop, restart. */
@@ -61,6 +63,7 @@ export function ServiceCard({ report }: { report: StatusReport }) {
           </Button>
         ) : null}
       </div>
+      <DrainControl report={report} />
       <div role="status" className="small muted status-line">
         {serviceAction ? ACTION_PROGRESS[serviceAction] : ''}
       </div>

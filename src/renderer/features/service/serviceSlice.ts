@@ -3,7 +3,7 @@ import { toUiError, type UiError } from '../../errors';
 import type { Slice } from '../../state/slice';
 import type { StatusSlice } from '../../state/statusSlice';
 
-export type ServiceAction = 'startService' | 'stopService' | 'restartService';
+export type ServiceAction = 'startService' | 'stopService' | 'restartService' | 'drain';
 
 export interface ServiceSlice {
   /** The action under way (one at a time). */
