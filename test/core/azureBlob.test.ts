@@ -2,13 +2,16 @@ import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Readable, Writable } from 'node:stream';
-import { afterAll, describe, expect, it } from 'vitest';
+import net from 'node:net';
+import { pipeline } from 'node:stream/promises';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import {
   accountNameOf,
   blobError,
   blobTuning,
   blockIdFor,
   DEFAULT_BLOB_TUNING,
+  openBlobSink,
   openContainer,
   type BlobCredential,
 } from '../../src/core/jobs/azureBlob';
@@ -21,9 +24,13 @@ import { FileVault } from '../../src/core/vault';
 import type { Connector } from '../../src/core/connector';
 import { CredentialInputSchema } from '../../src/shared/credentials';
 import { OpenIrError } from '../../src/shared/errors';
+import { AZURITE_KEY, azuriteAvailable, startAzurite, stopAllAzurites } from '../helpers/azurite';
 import { cleanupTempDirs, filesContaining, tempDir } from '../helpers/tmp';
 
-afterAll(() => cleanupTempDirs());
+afterAll(async () => {
+  await stopAllAzurites();
+  cleanupTempDirs();
+});
 
 const KEY = 'a2V5LWZvci10ZXN0cy1vbmx5LW5vdC1yZWFsLWtleS0xMjM0NTY3ODkwYWJjZGVm';
 const blob = (secret?: string, auth: 'key' | 'sas' | 'connectionString' = 'key') =>
@@ -282,4 +289,59 @@ describe('blob read tuning from the environment', () => {
       DEFAULT_BLOB_TUNING,
     );
   });
+});
+
+describe.skipIf(!azuriteAvailable)('the block blob sink against Azurite', () => {
+  it('fills a block buffer again once its block is staged (no new buffer per block), each block with its MD5', async () => {
+    const azurite = await startAzurite();
+    const direct = {
+      openTunnel: (origin: string) =>
+        new Promise<net.Socket>((resolve, reject) => {
+          const url = new URL(origin);
+          const socket = net.connect(Number(url.port), url.hostname, () => resolve(socket));
+          socket.once('error', reject);
+        }),
+    } as unknown as Connector;
+    const credential = {
+      name: 'lake',
+      type: 'azureBlob',
+      accountUrl: azurite.accountUrl,
+      container: 'reuse',
+      auth: 'key',
+      secret: AZURITE_KEY,
+    } as const satisfies BlobCredential;
+    const opened = openContainer(credential, direct);
+    await opened.container.create();
+    const blockSize = 256 * 1024;
+    const data = randomBytes(blockSize * 24 + 1000);
+    const isBlock = (size: unknown) => size === blockSize;
+    const slow = vi.spyOn(Buffer, 'allocUnsafeSlow');
+    const fast = vi.spyOn(Buffer, 'allocUnsafe');
+    try {
+      const sink = await openBlobSink(direct, credential, 'reused.bin', 'job-reuse', {
+        ...DEFAULT_BLOB_TUNING,
+        blockSize,
+        concurrency: 2,
+      });
+      const chunks = Array.from({ length: Math.ceil(data.length / 100_000) }, (_, i) =>
+        data.subarray(i * 100_000, (i + 1) * 100_000),
+      );
+      await pipeline(Readable.from(chunks), sink.open(0, data.length));
+      await sink.commit();
+      const blockBuffers = [...slow.mock.calls, ...fast.mock.calls].filter(([size]) => isBlock(size)).length;
+      // 25 blocks, 2 staged at once: the one being filled, two on their way, and one spare at most.
+      expect(blockBuffers).toBeGreaterThan(0);
+      expect(blockBuffers).toBeLessThanOrEqual(4);
+    } finally {
+      slow.mockRestore();
+      fast.mockRestore();
+    }
+    // Azurite checks each block's Content-MD5: a wrong one would have failed the stage.
+    const back = await opened.container.getBlobClient('reused.bin').downloadToBuffer();
+    expect(createHash('sha256').update(back).digest('hex')).toBe(
+      createHash('sha256').update(data).digest('hex'),
+    );
+    opened.close();
+    await azurite.stop();
+  }, 120_000);
 });

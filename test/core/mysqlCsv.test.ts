@@ -61,3 +61,82 @@ describe('CSV from the MySQL protocol bytes', () => {
     expect(fieldKind({ columnType: 7, characterSet: 63 })).toBe(FieldKind.Timestamp);
   });
 });
+
+/** A text-protocol row packet's payload: per field a length-encoded string, 0xfb for NULL. */
+function rowPacket(fields: (Buffer | null)[]): Buffer {
+  const parts: Buffer[] = [Buffer.from([9, 9, 9, 9])]; // a header before the payload, as mysql2 hands it
+  for (const value of fields) {
+    if (value === null) parts.push(Buffer.from([0xfb]));
+    else if (value.length < 251) parts.push(Buffer.from([value.length]), value);
+    else if (value.length < 0x10000)
+      parts.push(Buffer.from([0xfc, value.length & 255, value.length >> 8]), value);
+    else
+      parts.push(
+        Buffer.from([0xfd, value.length & 255, (value.length >> 8) & 255, value.length >> 16]),
+        value,
+      );
+  }
+  return Buffer.concat(parts);
+}
+
+describe('CSV from whole row packets (no Buffer per field)', () => {
+  const kinds = [
+    FieldKind.Text,
+    FieldKind.Text,
+    FieldKind.DateTime,
+    FieldKind.Timestamp,
+    FieldKind.Binary,
+    FieldKind.Text,
+    FieldKind.Binary,
+  ];
+  const rows: (Buffer | null)[][] = [
+    ['1', 'say "hi", row 1', '2024-02-29 23:59:58.123456', '2024-01-01 00:01:00', 'bin', 'é-ü', 'ab'],
+    ['2', '', null, null, null, null, ''],
+    ['3', 'two\nlines\r', '2024-03-01 00:00:00', '2024-03-01 00:00:00', 'a', 'x'.repeat(300), 'abcd'],
+    ['4', 'y'.repeat(70_000), '1000-01-01 00:00:00', '2038-01-19 03:14:07', '\0\xff', '"', 'x'.repeat(2000)],
+  ].map((row) =>
+    row.map((v) => (v === null ? null : Buffer.from(v, v.startsWith('\0') ? 'latin1' : 'utf8'))),
+  );
+
+  it('writes the same bytes as from the fields, with 1-, 2- and 3-byte lengths, NULLs, quotes, dates and base64', () => {
+    const fromPackets: Buffer[] = [];
+    const packets = new CsvChunkWriter(64, (chunk) => fromPackets.push(chunk));
+    for (const row of rows) {
+      const packet = rowPacket(row);
+      packets.writePacketRow(packet, 4, packet.length, kinds);
+    }
+    packets.flush();
+    const fromFields = csvOf(rows, kinds).text;
+    expect(Buffer.concat(fromPackets).toString('utf8')).toBe(fromFields);
+    const lines = fromFields.split('\n');
+    expect(lines[0]).toBe(
+      `1,"say ""hi"", row 1",2024-02-29T23:59:58.123456,2024-01-01T00:01:00Z,${Buffer.from('bin').toString('base64')},é-ü,${Buffer.from('ab').toString('base64')}`,
+    );
+    expect(lines[1]).toBe('2,"",,,,,""');
+    expect(fromFields).toContain(`,${Buffer.from('x'.repeat(2000)).toString('base64')}\n`);
+    expect(fromFields).toContain(`,${Buffer.from([0, 255]).toString('base64')},""""`);
+  });
+
+  it("base64 of every length 0-40 matches Node's own", () => {
+    for (let length = 1; length <= 40; length += 1) {
+      const value = Buffer.from(Array.from({ length }, (_, i) => (i * 37 + length) & 255));
+      const out: Buffer[] = [];
+      const writer = new CsvChunkWriter(64, (chunk) => out.push(chunk));
+      const packet = rowPacket([value]);
+      writer.writePacketRow(packet, 4, packet.length, [FieldKind.Binary]);
+      writer.flush();
+      expect(Buffer.concat(out).toString('latin1')).toBe(`${value.toString('base64')}\n`);
+    }
+  });
+
+  it('refuses a packet that ends before its columns do', () => {
+    const packet = rowPacket([Buffer.from('1'), Buffer.from('abc')]);
+    const writer = new CsvChunkWriter(64, () => undefined);
+    expect(() =>
+      writer.writePacketRow(packet, 4, packet.length - 1, [FieldKind.Text, FieldKind.Text]),
+    ).toThrow(/runs past the end/);
+    expect(() =>
+      writer.writePacketRow(packet, 4, packet.length, [FieldKind.Text, FieldKind.Text, FieldKind.Text]),
+    ).toThrow(/ended before its column 3/);
+  });
+});

@@ -1,19 +1,26 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { CredentialStore } from '../../src/core/jobs/credentialStore';
+import { CsvChunkWriter } from '../../src/core/jobs/mysqlCsv';
 import {
   describeMysqlError,
   mysqlSelectFor,
+  openMysqlSource,
   scanSql,
   type MysqlCredential,
 } from '../../src/core/jobs/mysqlSource';
 import { isTransient } from '../../src/core/jobs/retry';
 import { FileVault } from '../../src/core/vault';
 import { OpenIrError } from '../../src/shared/errors';
+import { findMariadb, startMariadb, stopAllMariadb } from '../helpers/mariadb';
+import { createTypedTable, expectCsvRowExact, typedReference } from '../helpers/mariadbRows';
 import { cleanupTempDirs, filesContaining, tempDir } from '../helpers/tmp';
 
-afterAll(() => cleanupTempDirs());
+afterAll(async () => {
+  await stopAllMariadb();
+  cleanupTempDirs();
+});
 
 const PASSWORD = 'mysql-test-password-1234';
 const input = (password?: string) =>
@@ -133,4 +140,32 @@ describe('MySQL errors', () => {
     );
     expect(isTransient(killed)).toBe(true);
   });
+});
+
+describe.skipIf(!findMariadb().found)('the CSV source against a real MariaDB', () => {
+  it('writes every row from its packet (no row arrays from mysql2), row-exact with mariadb --batch', async () => {
+    const db = await startMariadb();
+    const password = 'mysql-packet-path-1234';
+    await createTypedTable(db, 2000, { password });
+    const fromPackets = vi.spyOn(CsvChunkWriter.prototype, 'writePacketRow');
+    const fromArrays = vi.spyOn(CsvChunkWriter.prototype, 'writeRow');
+    try {
+      const stream = await openMysqlSource(
+        { ...input(password), host: db.host, port: db.port, ssl: false },
+        'SELECT * FROM t ORDER BY id',
+        'csv',
+        new AbortController().signal,
+      );
+      const chunks: Buffer[] = [];
+      for await (const chunk of stream) chunks.push(chunk as Buffer);
+      // Should a mysql2 upgrade stop calling its _rowParser, rows would come as arrays (slower): this says so.
+      expect(fromPackets).toHaveBeenCalledTimes(2000);
+      expect(fromArrays).not.toHaveBeenCalled();
+      expectCsvRowExact(Buffer.concat(chunks).toString('utf8'), await typedReference(db));
+    } finally {
+      fromPackets.mockRestore();
+      fromArrays.mockRestore();
+      await db.stop();
+    }
+  }, 120_000);
 });

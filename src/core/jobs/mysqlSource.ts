@@ -267,13 +267,16 @@ export async function openMysqlSource(
   const csv = format !== 'ndjson' ? new CsvChunkWriter(CHUNK_BYTES, push) : null;
   let kinds: FieldKind[] = [];
   const query = connection.query({ sql: select, ...(csv ? { typeCast: false } : {}) });
+  if (csv)
+    rowsFromPackets(query, (packet) => csv.writePacketRow(packet.buffer, packet.offset, packet.end, kinds));
   query.on('fields', (list: FieldPacket[]) => {
     fields = list;
     kinds = list.map(fieldKind);
     csv?.writeText(`${list.map((f) => csvField(f.name)).join(',')}\n`);
   });
   query.on('result', (row: unknown) => {
-    if (csv) return csv.writeRow(row as (Buffer | null)[], kinds);
+    // With rowsFromPackets each row is written already (and arrives as null); otherwise here.
+    if (csv) return row === null ? undefined : csv.writeRow(row as (Buffer | null)[], kinds);
     pending += ndjsonLine(row as unknown[], fields);
     if (pending.length >= CHUNK_BYTES) flush();
   });
@@ -292,6 +295,31 @@ export async function openMysqlSource(
     connection.query('COMMIT', () => connection.end(() => undefined));
   });
   return stream;
+}
+
+/** What mysql2 hands a row parser: the packet's bytes, its payload being [offset, end). */
+interface RowPacket {
+  buffer: Buffer;
+  offset: number;
+  end: number;
+}
+
+/**
+ * Has each row packet of `query` go to `write` as it is, in place of mysql2's
+ * row parser (the `_rowParser` it calls `next(packet)` on per row), which
+ * would make a Buffer per field and an array per row first. The rows then
+ * reach 'result' as null. Should mysql2 stop calling `_rowParser`, its rows
+ * come as arrays again and take the slower path, same bytes
+ * (test/core/mysqlSource.test.ts checks this path is the one taken).
+ */
+export function rowsFromPackets(query: object, write: (packet: RowPacket) => void): void {
+  const parser = {
+    next(packet: RowPacket): null {
+      write(packet);
+      return null;
+    },
+  };
+  Object.defineProperty(query, '_rowParser', { configurable: true, get: () => parser, set: () => undefined });
 }
 
 /** `KILL QUERY` over a second connection: the first one is busy sending rows. */

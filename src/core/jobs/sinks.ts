@@ -30,6 +30,69 @@ const UPLOAD_BUFFER = 1024 * 1024;
 const LOCAL_WRITE_BUFFER = 1024 * 1024;
 
 /**
+ * How much a local file sink writes between two background flushes to disk.
+ * The commit's fsync then has only the last few MiB left to write, instead
+ * of the whole file while nothing else happens: for a 256 MiB download that
+ * fsync was about 0.2 s of a 1.9 s job. The disk writes the rest meanwhile,
+ * while the network still brings data.
+ */
+const FLUSH_EVERY_BYTES = 16 * 1024 * 1024;
+
+/**
+ * A file write stream that asks the kernel to write its data to disk
+ * (fdatasync, in the thread pool) every FLUSH_EVERY_BYTES, one flush at a
+ * time, without waiting for it: writes go on meanwhile. It closes its file
+ * only once a flush in flight has returned.
+ */
+class FlushingWriteStream extends (fs.WriteStream as unknown as new (
+  path: string,
+  options: { fd: number; highWaterMark: number },
+) => fs.WriteStream) {
+  private unflushed = 0;
+  private flushing: Promise<void> | null = null;
+
+  constructor(
+    file: string,
+    private readonly handle: number,
+  ) {
+    super(file, { fd: handle, highWaterMark: LOCAL_WRITE_BUFFER });
+  }
+
+  override _write(chunk: Buffer, encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    super._write(chunk, encoding, (error) => {
+      if (!error) this.wrote(chunk.length);
+      callback(error);
+    });
+  }
+
+  override _writev(
+    chunks: Array<{ chunk: Buffer; encoding: BufferEncoding }>,
+    callback: (error?: Error | null) => void,
+  ): void {
+    (super._writev as NonNullable<fs.WriteStream['_writev']>)(chunks, (error) => {
+      if (!error) this.wrote(chunks.reduce((sum, { chunk }) => sum + chunk.length, 0));
+      callback(error);
+    });
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    const flushing = this.flushing;
+    if (flushing) void flushing.then(() => super._destroy(error, callback));
+    else super._destroy(error, callback);
+  }
+
+  private wrote(bytes: number): void {
+    this.unflushed += bytes;
+    if (this.unflushed < FLUSH_EVERY_BYTES || this.flushing || this.closed) return;
+    this.unflushed = 0;
+    // A failed flush here only means the commit's own fsync does the work (and reports any error).
+    this.flushing = new Promise<void>((resolve) => fs.fdatasync(this.handle, () => resolve())).then(() => {
+      this.flushing = null;
+    });
+  }
+}
+
+/**
  * A file under a localFolder credential, written atomically: a temp file next
  * to the target, fsync, rename. A cancelled or failed job leaves no partial
  * file; a retry writes the file again from the start (it is local, so cheap).
@@ -49,10 +112,7 @@ export async function openLocalFileSink(
     open(offset) {
       if (offset !== 0) throw new Error('A local file sink starts at byte 0.');
       // A new file, not through a link, checked on its handle (pathPolicy.ts).
-      stream = fs.createWriteStream(temp, {
-        fd: openNewFileForWrite(temp, dir, relative),
-        highWaterMark: LOCAL_WRITE_BUFFER,
-      });
+      stream = new FlushingWriteStream(temp, openNewFileForWrite(temp, dir, relative));
       return stream;
     },
     async commit() {
