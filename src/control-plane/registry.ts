@@ -17,6 +17,7 @@ import {
   type NodeRemovalRow,
   type NodeRow,
 } from './store';
+import { sharedWithNames } from './sharing';
 import { irSummary } from './summary';
 import { syncKeyFingerprint } from './syncKey';
 
@@ -480,7 +481,10 @@ export class IrRegistry {
   }
 
   private summarize(ir: IrRow): IrSummary {
-    return irSummary(ir, this.store.nodesOf(ir.id), this.clock.nowMs(), this.heartbeatTimeoutMs);
+    const summary = irSummary(ir, this.store.nodesOf(ir.id), this.clock.nowMs(), this.heartbeatTimeoutMs);
+    // Its nodes' Home shows "Shared with: B, C".
+    const sharedWith = sharedWithNames(this.store, ir.id);
+    return sharedWith.length > 0 ? { ...summary, sharedWith } : summary;
   }
 
   private authKey(ir: IrRow, context: KeyContext, secret: string): string {
