@@ -3,6 +3,7 @@ import type { Server as HttpsServer } from 'node:https';
 import { z } from 'zod';
 import { ErrorBodySchema, OpenIrError } from '../shared/errors';
 import { IrSummarySchema } from '../shared/controlPlaneApi';
+import { IrStatusSchema } from '../shared/status';
 import {
   approveNode,
   listIrs,
@@ -293,9 +294,13 @@ function routes(deps: AdminApiDeps): AdminRoute[] {
         const ir = scopedIr(deps, principal, params.name ?? '');
         // A linked IR also shows its shared IR's nodes (status, version, load), read-only.
         const link = linkViewOf(session, ir);
+        const summary = session.registry.summaryByName(ir.name);
         return {
           factory: factoryName(deps, ir.factoryId),
-          summary: session.registry.summaryByName(ir.name),
+          // A linked IR has no nodes of its own: its status is its shared IR's, Offline once unshared.
+          summary: link
+            ? { ...summary, status: IrStatusSchema.catch('Offline').parse(link.sharedStatus) }
+            : summary,
           ...(link ? { link } : {}),
         };
       },

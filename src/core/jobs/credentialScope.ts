@@ -34,7 +34,7 @@ export async function checkCredentialScope(
         'CREDENTIAL_NOT_SHARED',
         `This job of data factory '${factory}' names the credential "${name}", which is not shared with '${factory}' (this node's IR belongs to '${ownerFactory}'). Nothing was read or written.`,
         {
-          fix: `If '${ownerFactory}' means to let '${factory}' use it, run on a node: openir credential set ${name} … --allow-factory ${factory} (or tick it in the credential dialog); otherwise submit the job with a credential shared with '${factory}'.`,
+          fix: `If '${ownerFactory}' means to let '${factory}' use it, run on a node: openir credential set ${name} … --allow-factory ${factory} (or list it under "Other data factories allowed" in the credential dialog); otherwise submit the job with a credential shared with '${factory}'.`,
         },
       );
     }
