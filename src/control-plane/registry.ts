@@ -482,6 +482,16 @@ export class IrRegistry {
 
   private summarize(ir: IrRow): IrSummary {
     const summary = irSummary(ir, this.store.nodesOf(ir.id), this.clock.nowMs(), this.heartbeatTimeoutMs);
+    const link = this.store.shares.linkOf(ir.id);
+    if (link) {
+      // A linked IR has no nodes of its own: it is as up as its shared IR while shared, else Offline.
+      const shared = this.store.findIrById(link.sharedIrId);
+      const granted = shared !== null && this.store.shares.isGranted(shared.id, ir.factoryId);
+      const status = granted
+        ? irSummary(shared, this.store.nodesOf(shared.id), this.clock.nowMs(), this.heartbeatTimeoutMs).status
+        : 'Offline';
+      return { ...summary, status };
+    }
     // Its nodes' Home shows "Shared with: B, C".
     const sharedWith = sharedWithNames(this.store, ir.id);
     return sharedWith.length > 0 ? { ...summary, sharedWith } : summary;

@@ -188,6 +188,10 @@ describe('sharing an IR with another data factory (linked IRs, credential scopin
     for (const node of link.nodes) {
       expect(Object.keys(node).sort()).toEqual(['jobLimit', 'name', 'runningJobs', 'status', 'version']);
     }
+    // The linked IR is as up as the shared IR, in B's own list too.
+    expect((view.body.summary as { status: string }).status).toBe('Online');
+    const listB = await asB('GET', '/irs');
+    expect(listB.body.irs).toMatchObject([{ name: 'b-linked', factory: 'factory-b', status: 'Online' }]);
     // Nothing else of A's IR: no addresses, keys or ids of its nodes.
     const text = JSON.stringify(view.body);
     expect(text).not.toMatch(/remoteAccessUrl|peerKey|nodeId|127\.0\.0\.1/);
@@ -345,6 +349,7 @@ describe('sharing an IR with another data factory (linked IRs, credential scopin
     const view = await asB('GET', '/irs/b-linked');
     const link = view.body.link as { state: string; reason: string; nodes: unknown[] };
     expect(link.state).toBe('Unshared');
+    expect((view.body.summary as { status: string }).status).toBe('Offline');
     expect(link.reason).toMatch(/no longer shared/);
     // Unshared: B sees none of A's nodes any more.
     expect(link.nodes).toEqual([]);
