@@ -4,7 +4,7 @@ import { isActiveJobState } from '../shared/jobs';
 import { syncKeyChanged } from '../shared/syncKey';
 import type { JobOutcome, JobRow } from './jobStore';
 import type { Logger } from './log';
-import { hostIrId, jobFactories, queueIrIds } from './sharing';
+import { hostIrId, jobFactories, queueIrIds } from './sharedIrs';
 import type { ControlPlaneStore } from './store';
 
 /** What the dispatcher needs from the control channels (the ChannelHub). */

@@ -17,7 +17,7 @@ import {
   type NodeRemovalRow,
   type NodeRow,
 } from './store';
-import { sharedWithNames } from './sharing';
+import { sharedWithNames } from './sharedIrs';
 import { irSummary } from './summary';
 import { syncKeyFingerprint } from './syncKey';
 
