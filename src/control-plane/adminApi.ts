@@ -3,6 +3,7 @@ import type { Server as HttpsServer } from 'node:https';
 import { z } from 'zod';
 import { ErrorBodySchema, OpenIrError } from '../shared/errors';
 import { IrSummarySchema } from '../shared/controlPlaneApi';
+import { IrStatusSchema } from '../shared/status';
 import {
   approveNode,
   createIr,
@@ -20,6 +21,8 @@ import { parseDurationOption } from './duration';
 import type { Principal } from './factories';
 import { cancelJob, jobsTable, showJob, submitJob } from './jobCommands';
 import { jobView } from './jobStore';
+import { irShares, linkIr, linkViewOf, setMaxLinks, shareIr, unshareIr } from './sharing';
+import { MAX_LINKS_CEILING } from './shareStore';
 import { problems } from './problems';
 import { DEFAULT_MAX_NODES, MAX_NODES_CEILING } from './registry';
 import { DEFAULT_FACTORY_ID, JOIN_APPROVALS, type IrRow } from './store';
@@ -54,7 +57,7 @@ interface AdminRoute {
   /** OpenAPI form: `/irs/{name}`. */
   path: string;
   summary: string;
-  tag: 'factories' | 'irs' | 'nodes' | 'jobs';
+  tag: 'factories' | 'irs' | 'nodes' | 'jobs' | 'sharing';
   body?: z.ZodType;
   query?: z.ZodType;
   response: z.ZodType;
@@ -82,6 +85,8 @@ const IrUpdateSchema = z
     joinApproval: z.enum(JOIN_APPROVALS).optional(),
     /** A duration such as `7d`, or `off`. */
     expireOfflineAfter: z.string().max(20).optional(),
+    /** The most linked IRs other factories may make of this IR (default 100). */
+    maxLinks: z.number().int().min(1).max(MAX_LINKS_CEILING).optional(),
   })
   .strict();
 const KeyRegenerateSchema = z
@@ -108,6 +113,45 @@ const JobListQuerySchema = z
   })
   .strict();
 const FactoryCreateSchema = z.object({ name: Name }).strict();
+const ShareSchema = z.object({ factory: Name }).strict();
+const LinkCreateSchema = z
+  .object({
+    /** The linked IR's name (unique on the control plane, like every IR name). */
+    name: Name,
+    /** The shared IR's resource ID: `factories/<factory>/integrationRuntimes/<ir>`. */
+    sharedIr: z.string().min(1).max(200),
+    /** Instance admin only: the factory the linked IR belongs to; a factory token links into its own. */
+    factory: Name.optional(),
+  })
+  .strict();
+const SharedNodeSchema = z.object({
+  name: z.string(),
+  status: z.string(),
+  version: z.string(),
+  runningJobs: z.number().int(),
+  jobLimit: z.number().int(),
+});
+const LinkViewSchema = z.object({
+  sharedIr: z.string(),
+  state: z.enum(['Linked', 'Unshared']),
+  reason: z.string().nullable(),
+  sharedStatus: z.string().nullable(),
+  nodes: z.array(SharedNodeSchema),
+});
+const SharesSchema = z.object({
+  ir: z.string(),
+  resourceId: z.string(),
+  grants: z.array(z.object({ factory: z.string(), grantedAt: z.string() })),
+  links: z.array(
+    z.object({
+      name: z.string(),
+      factory: z.string(),
+      state: z.enum(['Linked', 'Unshared']),
+      linkedAt: z.string(),
+    }),
+  ),
+  maxLinks: z.number().int(),
+});
 
 const IrEntrySchema = z.object({
   irId: z.string(),
@@ -298,10 +342,20 @@ function routes(deps: AdminApiDeps): AdminRoute[] {
       path: '/irs/{name}',
       tag: 'irs',
       summary: 'One integration runtime: its status and nodes.',
-      response: z.object({ factory: z.string(), summary: IrSummarySchema }),
+      response: z.object({ factory: z.string(), summary: IrSummarySchema, link: LinkViewSchema.optional() }),
       handle: ({ principal, params }) => {
         const ir = scopedIr(deps, principal, params.name ?? '');
-        return { factory: factoryName(deps, ir.factoryId), summary: session.registry.summaryByName(ir.name) };
+        // A linked IR also shows its shared IR's nodes (status, version, load), read-only.
+        const link = linkViewOf(session, ir);
+        const summary = session.registry.summaryByName(ir.name);
+        return {
+          factory: factoryName(deps, ir.factoryId),
+          // A linked IR has no nodes of its own: its status is its shared IR's, Offline once unshared.
+          summary: link
+            ? { ...summary, status: IrStatusSchema.catch('Offline').parse(link.sharedStatus) }
+            : summary,
+          ...(link ? { link } : {}),
+        };
       },
     },
     {
@@ -314,6 +368,10 @@ function routes(deps: AdminApiDeps): AdminRoute[] {
       handle: ({ principal, params, body }) => {
         const ir = scopedIr(deps, principal, params.name ?? '');
         const input = checked(IrUpdateSchema, body);
+        if (input.maxLinks !== undefined) {
+          const limited = setMaxLinks(session, ir.name, input.maxLinks, principal.factoryId).json;
+          if (Object.keys(input).length === 1) return limited;
+        }
         const update = {
           ...(input.maxNodes === undefined ? {} : { maxNodes: input.maxNodes }),
           ...(input.joinApproval === undefined ? {} : { joinApproval: input.joinApproval }),
@@ -428,6 +486,75 @@ function routes(deps: AdminApiDeps): AdminRoute[] {
         const result = removeNode(session, ir.name, params.node ?? '');
         deps.irChanged(ir.id);
         return rendered(result);
+      },
+    },
+    {
+      method: 'GET',
+      path: '/irs/{name}/shares',
+      tag: 'sharing',
+      summary:
+        'Who an IR is shared with, its linked IRs and their factories, its resource ID and link limit (owner).',
+      response: SharesSchema,
+      handle: ({ principal, params }) => irShares(session, params.name ?? '', principal.factoryId).json,
+    },
+    {
+      method: 'POST',
+      path: '/irs/{name}/shares',
+      tag: 'sharing',
+      summary: 'Share an IR with another data factory, which may then link it (owner).',
+      body: ShareSchema,
+      response: AnyObject,
+      handle: ({ principal, params, body }) => {
+        const input = checked(ShareSchema, body);
+        const result = shareIr(session, params.name ?? '', input.factory, principal.factoryId).json;
+        deps.irChanged(scopedIr(deps, principal, params.name ?? '').id);
+        return result;
+      },
+    },
+    {
+      method: 'DELETE',
+      path: '/irs/{name}/shares/{factory}',
+      tag: 'sharing',
+      summary: "Revoke a factory's grant: its linked IRs become Unshared and refuse new jobs (owner).",
+      response: AnyObject,
+      handle: ({ principal, params }) => {
+        const result = unshareIr(session, params.name ?? '', params.factory ?? '', principal.factoryId).json;
+        deps.irChanged(scopedIr(deps, principal, params.name ?? '').id);
+        return result;
+      },
+    },
+    {
+      method: 'POST',
+      path: '/linked-irs',
+      tag: 'sharing',
+      summary:
+        "Create a linked IR in the token's factory from a shared IR's resource ID; its jobs run on that IR's nodes.",
+      body: LinkCreateSchema,
+      response: AnyObject,
+      status: 201,
+      handle: ({ principal, body }) => {
+        const input = checked(LinkCreateSchema, body);
+        let factory: string;
+        if (principal.factoryId === null) {
+          if (input.factory === undefined) {
+            throw new OpenIrError(
+              'INVALID_INPUT',
+              'The instance-admin token must name the linking "factory".',
+              {
+                fix: 'Add "factory": "<the factory the IR was shared with>".',
+              },
+            );
+          }
+          factory = input.factory;
+        } else {
+          factory = factoryName(deps, principal.factoryId);
+          if (input.factory !== undefined && input.factory.toLowerCase() !== factory.toLowerCase()) {
+            throw new OpenIrError('FORBIDDEN', 'A factory token links IRs into its own factory only.', {
+              fix: 'Leave out "factory", or use the instance-admin token.',
+            });
+          }
+        }
+        return linkIr(session, input.name, input.sharedIr, factory).json;
       },
     },
     {

@@ -4,6 +4,7 @@ import { isActiveJobState } from '../shared/jobs';
 import { syncKeyChanged } from '../shared/syncKey';
 import type { JobOutcome, JobRow } from './jobStore';
 import type { Logger } from './log';
+import { hostIrId, jobFactories, queueIrIds } from './sharedIrs';
 import type { ControlPlaneStore } from './store';
 
 /** What the dispatcher needs from the control channels (the ChannelHub). */
@@ -60,12 +61,14 @@ export class JobDispatcher {
 
   dispatch(irId: string): void {
     const { store, link, clock } = this.deps;
+    // A linked IR's jobs run on its shared IR's nodes, in one queue with that IR's own jobs.
+    const hostId = hostIrId(store, irId);
     for (let i = 0; i < MAX_ASSIGNMENTS_PER_PASS; i += 1) {
       const assignment = store.exclusive(() => {
-        const job = store.jobs.oldestQueued(irId);
+        const job = store.jobs.oldestQueuedIn(queueIrIds(store, hostId));
         if (!job) return null;
         let best: { nodeId: string; nodeName: string; free: number } | null = null;
-        for (const candidate of link.readyNodes(irId)) {
+        for (const candidate of link.readyNodes(hostId)) {
           const node = store.findNode(candidate.nodeId);
           // Jobs only for nodes an admin let in, with the sync key that was approved: a node waiting
           // for approval (or whose key changed) has no credentials from its peers to run them with.
@@ -92,6 +95,8 @@ export class JobDispatcher {
         sink: job.sink,
         format: job.format,
         ...(job.mode ? { mode: job.mode } : {}),
+        // The node checks the credentials a linked factory's job names against their allowFactories.
+        ...jobFactories(store, job.irId),
       });
     }
   }

@@ -13,6 +13,7 @@ import type { AdminSession, CommandResult } from './admin';
 import { table } from './format';
 import { jobView, type JobRow, type JobView } from './jobStore';
 import { problems } from './problems';
+import { assertCanRunJobs } from './sharing';
 
 const CLI = 'openir-control-plane';
 const LIST_LIMIT = 200;
@@ -29,6 +30,8 @@ export interface SubmitOptions {
 export function submitJob(session: AdminSession, options: SubmitOptions): CommandResult {
   const ir = session.store.findIrByName(options.ir);
   if (!ir) throw problems.irNotFoundByName(options.ir);
+  // A linked IR whose share was revoked takes no new job, and says why.
+  assertCanRunJobs(session, ir);
   const source = parseLocation(options.source);
   if (!source) {
     throw new OpenIrError(

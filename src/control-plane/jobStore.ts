@@ -188,6 +188,18 @@ export class JobStore {
     return row ? toJob(row) : null;
   }
 
+  /** The oldest queued job of any of these IRs: a shared IR's own queue and its linked IRs' queues, in one order. */
+  oldestQueuedIn(irIds: readonly string[]): JobRow | null {
+    if (irIds.length <= 1) return irIds[0] === undefined ? null : this.oldestQueued(irIds[0]);
+    const marks = irIds.map(() => '?').join(', ');
+    const row = this.db
+      .prepare<string[], RawJob>(
+        `SELECT * FROM jobs WHERE ir_id IN (${marks}) AND state = 'Queued' AND cancel_requested = 0 ORDER BY seq LIMIT 1`,
+      )
+      .get(...irIds);
+    return row ? toJob(row) : null;
+  }
+
   irsWithQueuedJobs(): string[] {
     return this.db
       .prepare<[], { ir_id: string }>("SELECT DISTINCT ir_id FROM jobs WHERE state = 'Queued'")

@@ -20,6 +20,7 @@ import { getDiagnostics, listDiagnostics } from './diagnostics';
 import { drainNode, setVersionPolicy, showVersionPolicy } from './versionCommands';
 import { parseDurationOption, parseExpireAfter, parseSizeOption } from './duration';
 import { streamLogger } from './log';
+import { irShares, linkIr, setMaxLinks, shareIr, unshareIr } from './sharing';
 import { sendWake } from './wake';
 import { resolveDataDir, type DataDirContext } from './paths';
 import { DEFAULT_MAX_NODES, MAX_NODES_CEILING } from './registry';
@@ -211,12 +212,28 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
       '--join-approval <policy>',
       'required (the default): nodes after the first wait Pending for `ir approve`; auto: they are approved as they register',
     )
+    .option('--max-links <n>', 'most linked IRs other factories may make of it (default 100)')
     .action(
       (
         name: string,
-        options: CommonOptions & { maxNodes?: string; expireOfflineAfter?: string; joinApproval?: string },
+        options: CommonOptions & {
+          maxNodes?: string;
+          expireOfflineAfter?: string;
+          joinApproval?: string;
+          maxLinks?: string;
+        },
       ) =>
         attempt(fail, () => {
+          if (options.maxLinks !== undefined) {
+            const maxLinks = parseWhole('--max-links', options.maxLinks);
+            admin(options, (s) => setMaxLinks(s, name, maxLinks));
+            if (
+              options.maxNodes === undefined &&
+              options.expireOfflineAfter === undefined &&
+              options.joinApproval === undefined
+            )
+              return;
+          }
           if (
             options.maxNodes === undefined &&
             options.expireOfflineAfter === undefined &&
@@ -269,6 +286,35 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     .description('Remove a node from an integration runtime; its credential stops working.')
     .action((name: string, node: string, options: CommonOptions) =>
       attempt(fail, () => admin(options, (s) => removeNode(s, name, node))),
+    );
+
+  // Sharing (issue 17): the owner grants another factory; that factory links the IR and runs jobs on its nodes.
+  withCommon(ir.command('share <name>'))
+    .description('Let another data factory link this integration runtime and run jobs on its nodes.')
+    .requiredOption('--with <factory>', 'the data factory to share it with')
+    .action((name: string, options: CommonOptions & { with: string }) =>
+      attempt(fail, () => admin(options, (s) => shareIr(s, name, options.with))),
+    );
+  withCommon(ir.command('unshare <name>'))
+    .description("Revoke a factory's grant: its linked IRs become Unshared and refuse new jobs.")
+    .requiredOption('--with <factory>', 'the data factory to revoke')
+    .action((name: string, options: CommonOptions & { with: string }) =>
+      attempt(fail, () => admin(options, (s) => unshareIr(s, name, options.with))),
+    );
+  withCommon(ir.command('shares <name>'))
+    .description('Show who an integration runtime is shared with, its linked IRs, and its resource ID.')
+    .action((name: string, options: CommonOptions) =>
+      attempt(fail, () => admin(options, (s) => irShares(s, name))),
+    );
+  withCommon(ir.command('link <name>'))
+    .description("Create a linked IR in a factory: its jobs run on a shared IR's nodes.")
+    .requiredOption('--shared <resource-id>', 'the shared IR: factories/<factory>/integrationRuntimes/<ir>')
+    .requiredOption(
+      '--factory <name>',
+      'the data factory the linked IR belongs to (the one it was shared with)',
+    )
+    .action((name: string, options: CommonOptions & { shared: string; factory: string }) =>
+      attempt(fail, () => admin(options, (s) => linkIr(s, name, options.shared, options.factory))),
     );
 
   const factory = program

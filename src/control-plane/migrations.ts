@@ -212,6 +212,29 @@ export const MIGRATIONS: readonly Migration[] = [
       db.exec('ALTER TABLE nodes ADD COLUMN drain_requested INTEGER NOT NULL DEFAULT 0');
     },
   },
+  {
+    version: 11,
+    name: 'IR sharing: grants to other factories, linked IRs, and a per-IR limit on links',
+    up(db) {
+      db.exec(`
+        CREATE TABLE ir_shares (
+          ir_id TEXT NOT NULL REFERENCES irs(id) ON DELETE CASCADE,
+          factory_id TEXT NOT NULL REFERENCES factories(id) ON DELETE CASCADE,
+          created_at INTEGER NOT NULL,
+          PRIMARY KEY (ir_id, factory_id)
+        );
+        -- A linked IR is an IR row of the linking factory (no keys, no nodes) plus this row.
+        -- No foreign key to the shared IR: if it is deleted the link stays, and says so.
+        CREATE TABLE ir_links (
+          ir_id TEXT PRIMARY KEY REFERENCES irs(id) ON DELETE CASCADE,
+          shared_ir_id TEXT NOT NULL,
+          created_at INTEGER NOT NULL
+        );
+        CREATE INDEX ir_links_by_shared ON ir_links(shared_ir_id);
+      `);
+      db.exec('ALTER TABLE irs ADD COLUMN max_links INTEGER NOT NULL DEFAULT 100');
+    },
+  },
 ];
 
 export function currentSchemaVersion(db: Database): number {

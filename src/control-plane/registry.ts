@@ -18,6 +18,7 @@ import {
   type NodeRemovalRow,
   type NodeRow,
 } from './store';
+import { sharedWithNames } from './sharedIrs';
 import { irSummary } from './summary';
 import { syncKeyFingerprint } from './syncKey';
 
@@ -491,7 +492,20 @@ export class IrRegistry {
   }
 
   private summarize(ir: IrRow): IrSummary {
-    return irSummary(ir, this.store.nodesOf(ir.id), this.clock.nowMs(), this.heartbeatTimeoutMs);
+    const summary = irSummary(ir, this.store.nodesOf(ir.id), this.clock.nowMs(), this.heartbeatTimeoutMs);
+    const link = this.store.shares.linkOf(ir.id);
+    if (link) {
+      // A linked IR has no nodes of its own: it is as up as its shared IR while shared, else Offline.
+      const shared = this.store.findIrById(link.sharedIrId);
+      const granted = shared !== null && this.store.shares.isGranted(shared.id, ir.factoryId);
+      const status = granted
+        ? irSummary(shared, this.store.nodesOf(shared.id), this.clock.nowMs(), this.heartbeatTimeoutMs).status
+        : 'Offline';
+      return { ...summary, status };
+    }
+    // Its nodes' Home shows "Shared with: B, C".
+    const sharedWith = sharedWithNames(this.store, ir.id);
+    return sharedWith.length > 0 ? { ...summary, sharedWith } : summary;
   }
 
   private authKey(ir: IrRow, context: KeyContext, secret: string): string {

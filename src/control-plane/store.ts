@@ -6,6 +6,7 @@ import { FactoryStore } from './factoryStore';
 import { JobStore } from './jobStore';
 import { MIGRATIONS, migrate, type Migration } from './migrations';
 import type { VersionPolicy } from '../shared/versionPolicy';
+import { ShareStore } from './shareStore';
 
 /** The factory that IRs made before factories, and IRs made without naming one, belong to. */
 export const DEFAULT_FACTORY_ID = 'default';
@@ -240,9 +241,13 @@ export class ControlPlaneStore {
   /** Data factories and their API tokens. */
   readonly factories: FactoryStore;
 
+  /** Grants of IRs to other factories and the linked IRs made from them. */
+  readonly shares: ShareStore;
+
   private constructor(private readonly db: Database) {
     this.jobs = new JobStore(db);
     this.factories = new FactoryStore(db);
+    this.shares = new ShareStore(db);
   }
 
   static open(file: string, clock: Clock, migrations: readonly Migration[] = MIGRATIONS): ControlPlaneStore {

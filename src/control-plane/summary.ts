@@ -65,6 +65,7 @@ export function irSummary(
 export function statusFingerprint(summary: IrSummary): string {
   return [
     summary.status,
+    `shared:${(summary.sharedWith ?? []).join(',')}`,
     ...summary.nodes.map(
       (node) =>
         `${node.nodeId}=${node.status}@${node.remoteAccessUrl ?? ''}#${node.remoteAccessCertSha256 ?? ''}#${node.peerKey ?? ''}#${node.approval}#${node.approvedPeerKey ?? ''}#${node.draining ? 'draining' : ''}`,

@@ -103,6 +103,11 @@ export class CredentialService {
   }
 
   /** A credential with its secrets, for a job's source or sink. */
+  /** Which linked factories' jobs may use the credential (null: no such credential). */
+  allowedFactories(name: string): Promise<string[] | null> {
+    return this.store.allowedFactories(name);
+  }
+
   resolve(name: string, allowed: Parameters<CredentialStore['resolve']>[1]): Promise<ResolvedCredential> {
     return this.store.resolve(name, allowed);
   }

@@ -14,6 +14,8 @@ export interface SessionFacts {
   readonly state: ChannelState;
   readonly connectedSince: string | null;
   readonly irNodes: readonly IrNodeInfo[];
+  /** The data factories the node's IR is shared with; absent or empty: none. */
+  readonly sharedWith?: readonly string[];
   /** This node's sync public key (base64), once loaded. */
   readonly syncKey?: string | null;
   /** The control plane's version policy, once told. */
@@ -115,7 +117,13 @@ export class StatusModel {
       registered: reg !== null,
       serviceRunning: s.serviceRunning(),
       version: s.version,
-      ir: reg ? { id: reg.irId, name: reg.irName } : null,
+      ir: reg
+        ? {
+            id: reg.irId,
+            name: reg.irName,
+            ...(session?.sharedWith?.length ? { sharedWith: [...session.sharedWith] } : {}),
+          }
+        : null,
       node: reg ? { id: reg.nodeId, name: reg.nodeName, fqdn: reg.fqdn } : null,
       controlPlane: reg ? { endpoint: reg.endpoint } : null,
       connectedSince: session?.connectedSince ?? null,

@@ -159,6 +159,8 @@ export const IrSummarySchema = z.object({
   name: z.string(),
   status: IrStatusSchema,
   nodes: z.array(IrNodeInfoSchema),
+  /** The data factories this IR is shared with (names); absent when none, or from older control planes. */
+  sharedWith: z.array(z.string()).optional(),
 });
 export type IrSummary = z.infer<typeof IrSummarySchema>;
 
@@ -287,6 +289,12 @@ export const ControlPlaneMessageSchema = z.discriminatedUnion('type', [
     format: JobFormatSchema,
     /** A table sink's load mode; absent (older control planes) means append. */
     mode: JobModeSchema.optional(),
+    /**
+     * The data factory that submitted the job and the one that owns this node's IR. They differ for a
+     * job of a linked IR: the node then lets it use only credentials whose allowFactories list `factory`.
+     */
+    factory: z.string().max(80).optional(),
+    ownerFactory: z.string().max(80).optional(),
   }),
   z.object({ type: z.literal('jobCancel'), jobId: JobIdSchema }),
   /** `ir drain <ir> <node>`: take no new jobs, finish the running ones, then stop the service. */

@@ -111,10 +111,28 @@ function databaseServerFields(defaultPort: number, databaseMax: number, userMax:
   };
 }
 
+/** Most factories one credential may list: more would be a sign of a mistake, and the file stays small. */
+export const MAX_ALLOW_FACTORIES = 100;
+
+/** A data factory's name as the control plane spells it (`openir-control-plane factory create <name>`). */
+export const FactoryNameSchema = plain(z.string().trim().min(1).max(80)).refine(
+  (name) => !/[/\s,]/.test(name),
+  'A data factory name has no slash, comma or whitespace.',
+);
+
+/**
+ * Which data factories' jobs may use the credential besides the factory that owns this node's IR:
+ * the linked factories of a shared IR (issue 17). Empty or absent: the owner's jobs only.
+ */
+const ScopeShape = {
+  allowFactories: z.array(FactoryNameSchema).max(MAX_ALLOW_FACTORIES).optional(),
+};
+
 export const CredentialInputSchema = z.discriminatedUnion('type', [
   z
     .object({
       name: CredentialNameSchema,
+      ...ScopeShape,
       type: z.literal('localFolder'),
       /** Absolute folder every path of this credential is relative to. */
       root: AbsoluteFolderSchema,
@@ -123,6 +141,7 @@ export const CredentialInputSchema = z.discriminatedUnion('type', [
   z
     .object({
       name: CredentialNameSchema,
+      ...ScopeShape,
       type: z.literal('http'),
       baseUrl: z
         .string()
@@ -149,6 +168,7 @@ export const CredentialInputSchema = z.discriminatedUnion('type', [
   z
     .object({
       name: CredentialNameSchema,
+      ...ScopeShape,
       type: z.literal('postgresql'),
       ...databaseServerFields(5432, 63, 63),
     })
@@ -156,6 +176,7 @@ export const CredentialInputSchema = z.discriminatedUnion('type', [
   z
     .object({
       name: CredentialNameSchema,
+      ...ScopeShape,
       type: z.literal('azureBlob'),
       accountUrl: BlobAccountUrlSchema,
       container: BlobContainerSchema,
@@ -165,11 +186,17 @@ export const CredentialInputSchema = z.discriminatedUnion('type', [
     })
     .strict(),
   z
-    .object({ name: CredentialNameSchema, type: z.literal('mysql'), ...databaseServerFields(3306, 64, 80) })
+    .object({
+      name: CredentialNameSchema,
+      ...ScopeShape,
+      type: z.literal('mysql'),
+      ...databaseServerFields(3306, 64, 80),
+    })
     .strict(),
   z
     .object({
       name: CredentialNameSchema,
+      ...ScopeShape,
       type: z.literal('sftp'),
       host: plain(z.string().min(1).max(253)),
       port: z.number().int().min(1).max(65535).default(22),
@@ -195,6 +222,8 @@ const ViewBase = {
   updatedAt: z.string(),
   /** Grows with every change on any node of the IR; the highest version wins when nodes sync. */
   version: z.number().int().positive(),
+  /** Linked factories whose jobs may use it (a shared IR); empty: the owning factory's jobs only. */
+  allowFactories: z.array(z.string()),
 };
 
 /** What list and set answer: names and non-secret fields, and only whether each secret is set. */

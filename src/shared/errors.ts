@@ -33,6 +33,12 @@ export const ERROR_CODES = [
   'FACTORY_EXISTS',
   /** The API token is valid but may not do this (e.g. a factory's token creating factories). */
   'FORBIDDEN',
+  /** A shared IR already has its most linked IRs (100 by default; `ir update --max-links`). */
+  'LINK_LIMIT_REACHED',
+  /** The IR is not (or no longer) shared with the factory that links it or submits to its linked IR. */
+  'IR_NOT_SHARED',
+  /** A linked factory's job names a data-store credential that does not list that factory (`--allow-factory`). */
+  'CREDENTIAL_NOT_SHARED',
   'NODE_LIMIT_REACHED',
   'NODE_NAME_TAKEN',
   /** Two live hosts use one node identity (a cloned machine, a data directory restored twice). */
@@ -219,6 +225,8 @@ export function httpStatusFor(code: ErrorCode): number {
       return 400;
     case 'LOCAL_PATH_NOT_ALLOWED':
     case 'FORBIDDEN':
+    case 'IR_NOT_SHARED':
+    case 'CREDENTIAL_NOT_SHARED':
     case 'PEER_SYNC_REFUSED':
     case 'PEER_KEY_CHANGED':
     case 'NODE_PENDING_APPROVAL':
@@ -262,6 +270,7 @@ export function httpStatusFor(code: ErrorCode): number {
     case 'IR_EXISTS':
     case 'IR_NOT_EMPTY':
     case 'FACTORY_EXISTS':
+    case 'LINK_LIMIT_REACHED':
     case 'NODE_LIMIT_REACHED':
     case 'NODE_NAME_TAKEN':
     case 'DUPLICATE_NODE':

@@ -23,7 +23,14 @@ export const StatusReportSchema = z.object({
   registered: z.boolean(),
   serviceRunning: z.boolean(),
   version: z.string(),
-  ir: z.object({ id: z.string(), name: z.string() }).nullable(),
+  ir: z
+    .object({
+      id: z.string(),
+      name: z.string(),
+      /** The data factories this IR is shared with (Home: "Shared with: B, C"); absent when none. */
+      sharedWith: z.array(z.string()).optional(),
+    })
+    .nullable(),
   node: z.object({ id: z.string(), name: z.string(), fqdn: z.string() }).nullable(),
   controlPlane: z.object({ endpoint: z.string() }).nullable(),
   connectedSince: z.string().nullable(),

@@ -27,6 +27,7 @@ interface SetFlags {
   hostKey?: string;
   fetchHostKey?: boolean;
   yes?: boolean;
+  allowFactory?: string[];
 }
 
 /** What an sftp credential takes from outside the flags: its secrets, and the host key fetched and confirmed. */
@@ -134,6 +135,12 @@ export function addCredentialCommands(program: Command, ctx: CommandContext): vo
       "sftp: connect, print the server's host key fingerprint and save it once confirmed",
     )
     .option('--yes', 'with --fetch-host-key: save the fingerprint without asking (for scripts)')
+    .option(
+      '--allow-factory <factory>',
+      "let jobs of this linked data factory use it (repeatable); by default only the factory owning this node's IR may",
+      collect,
+      [],
+    )
     .action(
       run(async (o, name: string, flags: SetFlags) => {
         if ((flags.header ?? []).length > 0) {
@@ -148,7 +155,11 @@ export function addCredentialCommands(program: Command, ctx: CommandContext): vo
         if (flags.headersFile) flags.header = await readHeadersFile(flags.headersFile);
         const extras = flags.type === 'sftp' ? await sftpExtras(ctx, o, name, flags) : {};
         const secret = flags.secretStdin ? await readSecret() : undefined;
-        const parsed = CredentialInputSchema.safeParse(inputFrom(name, flags, secret, extras));
+        const input = inputFrom(name, flags, secret, extras);
+        const allowFactories = flags.allowFactory ?? [];
+        const parsed = CredentialInputSchema.safeParse(
+          allowFactories.length > 0 ? { ...input, allowFactories } : input,
+        );
         if (!parsed.success) throw invalidInput(parsed.error);
         const view = await (await ensureHost()).call('setCredential', parsed.data);
         printResult(o, view, () => `Saved.\n${formatCredential(view)}`);
@@ -432,6 +443,11 @@ function kebab(key: string): string {
 }
 
 function formatCredential(c: CredentialView): string {
+  const scope = c.allowFactories.length > 0 ? `  shared with: ${c.allowFactories.join(', ')}` : '';
+  return `${formatCredentialOfType(c)}${scope}`;
+}
+
+function formatCredentialOfType(c: CredentialView): string {
   switch (c.type) {
     case 'localFolder':
       return `${c.name}  localFolder  root ${c.root}`;

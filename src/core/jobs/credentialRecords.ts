@@ -177,7 +177,9 @@ export function invalidRecord(
                 user: f.user,
                 ssl: f.ssl,
               };
-  const parsed = CredentialInputSchema.safeParse(input);
+  const parsed = CredentialInputSchema.safeParse(
+    f.allowFactories === undefined ? input : { ...input, allowFactories: f.allowFactories },
+  );
   if (!parsed.success) return parsed.error.issues.map((issue) => issue.message).join(' ');
   if (parsed.data.type === 'localFolder' && !path.isAbsolute(parsed.data.root))
     return 'The folder is not an absolute path.';
@@ -191,7 +193,29 @@ export function manifestOf(file: CredentialsFile): ManifestEntry[] {
   ];
 }
 
+/** The factories a record lets use it (names, deduplicated case-insensitively); [] when the field is absent. */
+export function allowFactoriesOf(record: Pick<CredentialRecord, 'fields'>): string[] {
+  const value = record.fields.allowFactories;
+  return Array.isArray(value) ? value : [];
+}
+
 export function split(
+  input: CredentialInput,
+  kept: CredentialSecrets,
+): { fields: CredentialRecord['fields']; secrets: CredentialSecrets } {
+  const typed = splitByType(input, kept);
+  const seen = new Set<string>();
+  const allow = (input.allowFactories ?? []).filter((name) => {
+    const key = name.toLowerCase();
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+  // A non-secret field: it lives in credentials.json and syncs to the peers with the rest of the record.
+  return allow.length > 0 ? { ...typed, fields: { ...typed.fields, allowFactories: allow } } : typed;
+}
+
+function splitByType(
   input: CredentialInput,
   kept: CredentialSecrets,
 ): { fields: CredentialRecord['fields']; secrets: CredentialSecrets } {
@@ -266,7 +290,13 @@ export function split(
 
 export function toView(name: string, record: CredentialRecord): CredentialView {
   const f = record.fields;
-  const base = { name, createdAt: record.createdAt, updatedAt: record.updatedAt, version: record.version };
+  const base = {
+    name,
+    createdAt: record.createdAt,
+    updatedAt: record.updatedAt,
+    version: record.version,
+    allowFactories: allowFactoriesOf(record),
+  };
   switch (record.type) {
     case 'localFolder':
       return { ...base, type: 'localFolder', root: String(f.root) };

@@ -12,6 +12,7 @@ import {
   SecretsSchema,
   secretValues,
   split,
+  allowFactoriesOf,
   stampOf,
   toView,
   type CredentialRecord,
@@ -219,6 +220,15 @@ export class CredentialStore {
       },
       (changed) => changed.length > 0,
     );
+  }
+
+  /**
+   * The linked factories a credential lets use it, or null if there is no such credential. Reads the
+   * non-secret file only: a job is checked against it before any secret is read or any store opened.
+   */
+  async allowedFactories(name: string): Promise<string[] | null> {
+    const record = (await this.read()).credentials[name];
+    return record ? allowFactoriesOf(record) : null;
   }
 
   /** The credential with its secrets, for a job; CREDENTIAL_NOT_FOUND or CREDENTIAL_TYPE_MISMATCH otherwise. */

@@ -6,6 +6,7 @@ import { causeOf } from '../errorCause';
 import type { SourceLogger } from '../logger';
 import { CopyActivity } from './copyActivity';
 import type { CopyEnds, CopyRequest } from './copyEnds';
+import type { JobScope } from './credentialScope';
 import { describeFailure, type RetryPolicy } from './retry';
 
 type JobAssigned = Extract<ControlPlaneMessage, { type: 'jobAssigned' }>;
@@ -29,10 +30,16 @@ export interface JobRunnerOptions {
   clock?: () => number;
   /** How a copy retries transient failures (3 tries, 500 ms base delay by default). */
   retry?: Partial<RetryPolicy>;
+  /**
+   * Checked before the copy opens anything (CREDENTIAL_NOT_SHARED for a linked factory's job naming a
+   * credential not shared with it); a throw fails the job with its code.
+   */
+  authorize?: (job: JobScope) => Promise<void>;
 }
 
 interface RunningJob {
   request: CopyRequest;
+  scope: JobScope;
   controller: AbortController;
   activity: CopyActivity;
   startedMs: number;
@@ -159,6 +166,12 @@ export class JobRunner {
     });
     const job: RunningJob = {
       request,
+      scope: {
+        source: message.source,
+        sink: message.sink,
+        factory: message.factory,
+        ownerFactory: message.ownerFactory,
+      },
       controller: new AbortController(),
       activity,
       startedMs: this.now(),
@@ -184,6 +197,7 @@ export class JobRunner {
     const { jobId } = job.request;
     let finished: JobFinished;
     try {
+      await this.options.authorize?.(job.scope);
       const result = await job.activity.run(job.controller.signal);
       finished = {
         type: 'jobFinished',

@@ -13,6 +13,7 @@ import { defaultConcurrentJobsLimit } from '../metrics';
 import { pinnedTlsOptions } from '../pinnedTls';
 import { ViewFeed } from '../viewFeed';
 import type { CopyRequest, OpenedSink } from './copyEnds';
+import { checkCredentialScope } from './credentialScope';
 import type { CredentialStore } from './credentialStore';
 import { JobRunner } from './jobRunner';
 import { LocalPathPolicy } from './pathPolicy';
@@ -25,7 +26,7 @@ type JobMessage = Extract<ControlPlaneMessage, { type: 'jobAssigned' | 'jobCance
 export interface JobServiceLinks {
   config: { update(change: (draft: NodeConfig) => void): Promise<NodeConfig> };
   /** Data store credentials, resolved (secrets included) when a job opens a source or sink. */
-  credentials: Pick<CredentialStore, 'resolve'>;
+  credentials: Pick<CredentialStore, 'resolve'> & Partial<Pick<CredentialStore, 'allowedFactories'>>;
   /** Connections with the proxy setting in force now (HTTPS sources, staging uploads). */
   connector: () => Connector;
   /** Where staged uploads go: the registration in force and its node credential. */
@@ -104,6 +105,11 @@ export class JobService {
       },
       ...(links.retry ? { retry: links.retry } : {}),
       ...(links.clock ? { clock: links.clock } : {}),
+      authorize: (job) =>
+        checkCredentialScope(job, async (name) =>
+          // Without a way to read the scope, a linked factory's job gets no credential at all.
+          links.credentials.allowedFactories ? links.credentials.allowedFactories(name) : [],
+        ),
     });
     this.settingsFeed = new ViewFeed(
       () => this.settingsView(),

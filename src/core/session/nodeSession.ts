@@ -73,6 +73,8 @@ export class NodeSession implements SessionFacts {
   private since: string | null = null;
   private nodes: IrNodeInfo[] = [];
   private policy: VersionPolicy | null = null;
+  /** The data factories the IR is shared with, as the control plane last said (Home: "Shared with"). */
+  private shared: string[] = [];
   private key: Promise<PeerKey> | null = null;
   /** The public half of the sync key, once loaded: the status shows its fingerprint. */
   private publicSyncKey: string | null = null;
@@ -96,6 +98,10 @@ export class NodeSession implements SessionFacts {
 
   get irNodes(): readonly IrNodeInfo[] {
     return this.nodes;
+  }
+
+  get sharedWith(): readonly string[] {
+    return this.shared;
   }
 
   get syncKey(): string | null {
@@ -202,6 +208,7 @@ export class NodeSession implements SessionFacts {
       onIrSummary: (ir) => {
         if (this.disposed) return;
         this.nodes = ir.nodes;
+        this.shared = ir.sharedWith ?? [];
         // A joiner receives every credential; the others learn where a new peer is and its key.
         this.links.sync.peersChanged();
         this.links.irNodesChanged();

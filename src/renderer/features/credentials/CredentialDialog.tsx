@@ -459,6 +459,13 @@ export function CredentialDialog({
             ) : null}
           </div>
         ) : null}
+        {field('allowFactories', 'Other data factories allowed (optional)', {
+          value: form.allowFactories,
+          onChange: (allowFactories) => update({ allowFactories }),
+          mono: true,
+          placeholder: 'factory-b, factory-c',
+          hint: "When this node's IR is shared, jobs of these linked data factories may use this credential. Empty: only jobs of the factory that owns the IR; any other factory's job naming it fails with CREDENTIAL_NOT_SHARED before the store is opened.",
+        })}
       </form>
       <CheckSection
         sectionRef={testRef}

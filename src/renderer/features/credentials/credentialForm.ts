@@ -99,6 +99,8 @@ export interface CredentialForm {
   privateKey: string;
   passphrase: string;
   hostKey: string;
+  /** Linked data factories whose jobs may use it, comma-separated; empty: the owning factory's only. */
+  allowFactories: string;
 }
 
 export type CredentialField =
@@ -117,7 +119,8 @@ export type CredentialField =
   | 'blobSecret'
   | 'privateKey'
   | 'passphrase'
-  | 'hostKey';
+  | 'hostKey'
+  | 'allowFactories';
 
 export const FIELDS_OF: Record<CredentialType, CredentialField[]> = {
   localFolder: ['name', 'root'],
@@ -162,12 +165,18 @@ export function emptyForm(): CredentialForm {
     privateKey: '',
     passphrase: '',
     hostKey: '',
+    allowFactories: '',
   };
 }
 
 /** The form for editing a saved credential: its non-secret fields; every secret field starts empty. */
 export function formFromView(view: CredentialView): CredentialForm {
-  const form = { ...emptyForm(), name: view.name, type: view.type };
+  const form = {
+    ...emptyForm(),
+    name: view.name,
+    type: view.type,
+    allowFactories: view.allowFactories.join(', '),
+  };
   switch (view.type) {
     case 'localFolder':
       return { ...form, root: view.root };
@@ -305,8 +314,13 @@ export function checkCredentialForm(
       break;
     }
   }
+  const allowFactories = splitFactories(form.allowFactories);
+  if (allowFactories.some((factory) => !/^[^/\s,]{1,80}$/.test(factory)))
+    problems.allowFactories = 'List data factory names separated by commas, e.g. factory-b, factory-c.';
   if (Object.keys(problems).length > 0) return { problems };
-  const parsed = CredentialInputSchema.safeParse(input);
+  const parsed = CredentialInputSchema.safeParse(
+    allowFactories.length > 0 ? { ...(input as object), allowFactories } : input,
+  );
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const field = (issue?.path[0] as CredentialField | undefined) ?? 'name';
@@ -315,8 +329,24 @@ export function checkCredentialForm(
   return { input: parsed.data };
 }
 
+/** "factory-b, factory-c" → the names; blanks dropped. */
+export function splitFactories(text: string): string[] {
+  return text
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name !== '');
+}
+
 /** The non-secret fields of a saved credential, in words, and which secrets are saved. */
 export function credentialFacts(view: CredentialView): { label: string; value: string; mono?: boolean }[] {
+  const scope =
+    view.allowFactories.length > 0
+      ? [{ label: 'Also for jobs of', value: view.allowFactories.join(', '), mono: true }]
+      : [];
+  return [...credentialFactsOfType(view), ...scope];
+}
+
+function credentialFactsOfType(view: CredentialView): { label: string; value: string; mono?: boolean }[] {
   switch (view.type) {
     case 'localFolder':
       return [{ label: 'Root folder', value: view.root, mono: true }];

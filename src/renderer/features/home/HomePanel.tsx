@@ -117,6 +117,11 @@ function ConnectionCard({ report }: { report: StatusReport }) {
             '—'
           )}
         </Fact>
+        {report.ir?.sharedWith?.length ? (
+          <Fact label="Shared with">
+            <span data-testid="shared-with">{report.ir.sharedWith.join(', ')}</span>
+          </Fact>
+        ) : null}
         <Fact label="This node">
           {report.node ? (
             <>
