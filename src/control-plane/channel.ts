@@ -32,6 +32,12 @@ export interface ChannelHubDeps {
   summarize(irId: string): IrSummary | null;
   /** Job events of the channels; set once the dispatcher exists (it needs the hub too). */
   jobs?: () => ChannelJobEvents | undefined;
+  /** Every accepted heartbeat, for the monitoring time series. */
+  onHeartbeat?: (
+    nodeId: string,
+    irId: string,
+    heartbeat: Extract<NodeMessage, { type: 'heartbeat' }>,
+  ) => void;
 }
 
 /** What the job dispatcher hears from the channels. */
@@ -267,6 +273,7 @@ export class ChannelHub {
       return;
     }
     this.armSilenceTimer(connection);
+    this.deps.onHeartbeat?.(connection.nodeId, connection.irId, heartbeat);
     const ir = this.deps.summarize(connection.irId);
     if (ir) send(connection.socket, { type: 'heartbeatAck', ir: summaryForNode(ir, connection.nodeId) });
     this.irChanged(connection.irId, connection.nodeId);

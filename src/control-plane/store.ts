@@ -4,6 +4,7 @@ import type { Database } from 'better-sqlite3';
 import type { Clock } from './clock';
 import { FactoryStore } from './factoryStore';
 import { JobStore } from './jobStore';
+import { MetricsStore } from './nodeMetrics';
 import { MIGRATIONS, migrate, type Migration } from './migrations';
 
 /** The factory that IRs made before factories, and IRs made without naming one, belong to. */
@@ -228,9 +229,13 @@ export class ControlPlaneStore {
   /** Data factories and their API tokens. */
   readonly factories: FactoryStore;
 
+  /** Per-node monitoring rows (migration 12). */
+  readonly metrics: MetricsStore;
+
   private constructor(private readonly db: Database) {
     this.jobs = new JobStore(db);
     this.factories = new FactoryStore(db);
+    this.metrics = new MetricsStore(db);
   }
 
   static open(file: string, clock: Clock, migrations: readonly Migration[] = MIGRATIONS): ControlPlaneStore {
