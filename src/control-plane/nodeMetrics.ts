@@ -231,6 +231,11 @@ export class NodeMetrics {
     return points;
   }
 
+  /** Points the node's ring holds in memory (bounded by SERIES_MINUTES), whatever the window. */
+  heldPoints(nodeId: string): number {
+    return this.nodes.get(nodeId)?.ring.size ?? 0;
+  }
+
   latest(nodeId: string): LatestSample | null {
     return this.nodes.get(nodeId)?.latest ?? null;
   }

@@ -104,6 +104,11 @@ describe('NodeMetrics', () => {
     const rows = store.metrics.load(0).map((row) => row.point.minute);
     expect(rows).not.toContain(T0);
     expect(Math.min(...rows)).toBe(T0 + MINUTE_MS);
+    // In memory: 1440 closed minutes at most (the 1441st is the minute in progress, not in the ring yet).
+    expect(metrics.heldPoints('n1')).toBeLessThanOrEqual(SERIES_MINUTES);
+    clock.ms += MINUTE_MS;
+    metrics.tick();
+    expect(metrics.heldPoints('n1')).toBe(SERIES_MINUTES);
     // An hour later with no heartbeats, the tick closes nothing new and prunes the rows past 24 h.
     clock.ms += 60 * MINUTE_MS;
     metrics.tick();
