@@ -12,7 +12,9 @@ import {
 } from '../../src/control-plane/nodeMetrics';
 import { ControlPlaneStore } from '../../src/control-plane/store';
 import { parseProcNetDev } from '../../src/core/metrics';
-import type { NodeMessage } from '../../src/shared/controlPlaneApi';
+import { NodeMessageSchema, type NodeMessage } from '../../src/shared/controlPlaneApi';
+import { monitorTable, runMonitor } from '../../src/control-plane/monitorCommands';
+import type { IrMetrics } from '../../src/control-plane/monitoring';
 
 /**
  * The monitoring series with an injected clock and a real SQLite store: the
@@ -209,5 +211,94 @@ describe('parseProcNetDev', () => {
   it('sums every interface but loopback (unless asked)', () => {
     expect(parseProcNetDev(SAMPLE)).toEqual({ received: 1600, sent: 2700 });
     expect(parseProcNetDev(SAMPLE, true)).toEqual({ received: 10_600, sent: 11_700 });
+  });
+});
+
+describe('heartbeat schema', () => {
+  it('accepts the monitoring fields, and heartbeats of older nodes without them', () => {
+    const old = {
+      type: 'heartbeat',
+      runningJobs: 0,
+      jobLimit: 1,
+      cpuPercent: 1,
+      memoryUsedBytes: 1,
+      memoryTotalBytes: 2,
+      peersReachable: true,
+    };
+    expect(NodeMessageSchema.safeParse(old).success).toBe(true);
+    const parsed = NodeMessageSchema.parse({
+      ...old,
+      memoryAvailableBytes: 5,
+      networkSentBytes: 6,
+      networkReceivedBytes: 7,
+    });
+    expect(parsed).toMatchObject({ memoryAvailableBytes: 5, networkSentBytes: 6, networkReceivedBytes: 7 });
+    expect(NodeMessageSchema.safeParse({ ...old, networkSentBytes: -1 }).success).toBe(false);
+  });
+});
+
+describe('ir monitor (live loop, data fetch injected)', () => {
+  const metrics = (n: number): IrMetrics => ({
+    ir: 'ir-one',
+    nodesOf: 'ir-one',
+    resolutionSeconds: 60,
+    minutes: 1440,
+    heartbeatIntervalMs: 500,
+    jobs: { running: n, queued: 2, failed: 0 },
+    nodes: [
+      {
+        nodeId: 'n1',
+        name: 'node1',
+        status: 'Online',
+        latest: {
+          at: '2026-12-01T10:00:00.000Z',
+          cpuPercent: 12.5,
+          memoryUsedBytes: 1024 ** 3,
+          memoryTotalBytes: 4 * 1024 ** 3,
+          memoryAvailableBytes: 3 * 1024 ** 3,
+          networkSentBytesTotal: 5 * 1024 ** 2,
+          networkReceivedBytesTotal: 1024,
+          networkSentBytesPerSecond: 2048,
+          networkReceivedBytesPerSecond: null,
+          runningJobs: n,
+          jobLimit: 4,
+        },
+        points: [],
+      },
+    ],
+  });
+
+  it('redraws the table at each refresh until stopped, and keeps going through a failed fetch', async () => {
+    let calls = 0;
+    let stop = () => {};
+    const stopped = new Promise<void>((resolve) => (stop = resolve));
+    const out: string[] = [];
+    await runMonitor({
+      ir: 'ir-one',
+      once: false,
+      json: false,
+      write: (text) => out.push(text),
+      stopped,
+      fetch: async () => {
+        calls += 1;
+        if (calls === 2) throw new Error('control plane restarting');
+        if (calls === 3) stop();
+        return metrics(calls);
+      },
+    });
+    expect(calls).toBe(3);
+    expect(out).toHaveLength(3);
+    expect(out[0]?.startsWith('\x1b[2J\x1b[H')).toBe(true);
+    expect(out[1]).toContain('control plane restarting (retrying)');
+    expect(out[2]).toContain('jobs: 3 running, 2 queued, 0 failed');
+    expect(out[2]).toMatch(
+      /node1\s+Online\s+12\.5%\s+1\.0 GiB \/ 4\.0 GiB\s+3\.0 GiB\s+-\s+2\.0 KiB\/s\s+5\.0 MiB\s+3\/4/,
+    );
+  });
+
+  it('--once prints one table without screen control', () => {
+    const { text } = monitorTable(metrics(0));
+    expect(text).not.toContain('\x1b');
+    expect(text.split('\n')[2]).toMatch(/^node1\s+Online/);
   });
 });
