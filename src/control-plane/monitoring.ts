@@ -142,7 +142,7 @@ export function registerPrometheus(
   app: FastifyInstance<HttpsServer>,
   deps: MonitoringDeps,
   authenticate: (request: FastifyRequest) => Principal,
-  connectedChannels: () => number,
+  connectedNodeIds: () => readonly string[],
 ): Registry {
   const registry = new Registry();
   const labels = ['factory', 'ir', 'node'] as const;
@@ -190,7 +190,7 @@ export function registerPrometheus(
   );
   const channels = new Gauge({
     name: 'openir_control_channels',
-    help: 'Node control channels connected to this control plane (all factories).',
+    help: "Node control channels connected to this control plane (a factory token: its own IRs' nodes only).",
     registers: [registry],
   });
 
@@ -198,6 +198,7 @@ export function registerPrometheus(
     registry.resetMetrics();
     const counts = jobCountsByIr(deps.store);
     const ages = new Map(deps.metrics.heartbeatAges().map((age) => [age.nodeId, age.seconds]));
+    const visibleNodes = new Set<string>();
     for (const ir of deps.store.listIrs()) {
       if (principal.factoryId !== null && ir.factoryId !== principal.factoryId) continue;
       const factory = deps.factories.byId(ir.factoryId)?.name ?? ir.factoryId;
@@ -210,6 +211,7 @@ export function registerPrometheus(
       for (const state of ['running', 'queued', 'failed'] as const)
         jobs.set({ factory, ir: ir.name, state }, count[state]);
       for (const node of summary.nodes) {
+        visibleNodes.add(node.nodeId);
         const l = { factory, ir: ir.name, node: node.name };
         for (const status of NODE_STATUSES) nodeStatus.set({ ...l, status }, node.status === status ? 1 : 0);
         nodeUp.set(l, node.status === 'Online' || node.status === 'Limited' ? 1 : 0);
@@ -227,7 +229,11 @@ export function registerPrometheus(
         if (age !== undefined) lag.set(l, Math.round(age * 1000) / 1000);
       }
     }
-    channels.set(connectedChannels());
+    // A factory learns nothing of other factories' nodes, not even how many are connected.
+    const connected = connectedNodeIds();
+    channels.set(
+      principal.factoryId === null ? connected.length : connected.filter((id) => visibleNodes.has(id)).length,
+    );
   };
 
   app.get(PROMETHEUS_PATH, async (request, reply) => {

@@ -183,7 +183,7 @@ export class ControlPlaneServer {
         nowMs: () => clock.nowMs(),
         irMetrics: (ir, minutes) => irMetrics(monitoring, ir, minutes),
       });
-      registerPrometheus(app, monitoring, authenticate, () => channelHub.connectedNodeIds.length);
+      registerPrometheus(app, monitoring, authenticate, () => channelHub.connectedNodeIds);
       const staging = registerStagingRoute(app, {
         dataDir: settings.dataDir,
         store,

@@ -331,6 +331,8 @@ describe('monitoring: heartbeat metrics, the series, ir monitor, Prometheus', ()
     const asB = await prometheus(tokenB);
     expect(asB.samples.some((s) => s.labels.ir === 'mon-ir')).toBe(false);
     expect(asB.samples.some((s) => s.labels.ir === 'other-ir')).toBe(true);
+    // Not even the count of A's connected nodes.
+    expect(asB.samples.find((s) => s.name === 'openir_control_channels')?.value).toBe(0);
     const asA = await prometheus(tokenA);
     expect(asA.samples.some((s) => s.labels.ir === 'other-ir')).toBe(false);
     expect(nodeSample(asA, 'openir_node_up')?.value).toBe(1);
