@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
 import fs from 'node:fs';
 import { request } from 'node:https';
 import path from 'node:path';
@@ -12,6 +13,7 @@ import {
   stopAll as stopControlPlanes,
   type RunningControlPlane,
 } from '../helpers/controlPlane';
+import { startDataServer } from '../helpers/dataServer';
 import { makeNode, stopAllNodes, type StatusJson } from '../helpers/node';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp';
 
@@ -111,6 +113,9 @@ describe('monitoring: heartbeat metrics, the series, ir monitor, Prometheus', ()
   let tokenB = '';
   const node = makeNode({ OPENIR_METRICS_INCLUDE_LOOPBACK: '1' }, 'mon-node1');
   const dataRoot = tempDir('openir-mon-data-');
+  const TOKEN = `tok-${randomBytes(16).toString('hex')}`;
+  // /slow/<n> sends at about 1.3 MB/s: a job that runs for several heartbeats.
+  const data = startDataServer({ token: TOKEN, slowData: randomBytes(16 * 1024 * 1024) });
 
   const metricsOf = async (token: string, ir = 'mon-ir', query = '') => {
     const answer = await get(cp.endpoint, `/api/v1/admin/irs/${ir}/metrics${query}`, token);
@@ -155,12 +160,21 @@ describe('monitoring: heartbeat metrics, the series, ir monitor, Prometheus', ()
     expect((await node.cli(['config', 'allow-folder', dataRoot, '--json'])).code).toBe(0);
     const files = await node.cli(['credential', 'set', 'files', '--type', 'localFolder', '--root', dataRoot]);
     expect(files.code, files.stderr).toBe(0);
+    await new Promise<void>((resolve) => data.server.listen(0, '127.0.0.1', resolve));
+    const webUrl = `http://127.0.0.1:${(data.server.address() as AddressInfo).port}/`;
+    const web = await node.cli(
+      ['credential', 'set', 'web', '--type', 'http', '--base-url', webUrl, '--secret-stdin'],
+      `${TOKEN}\n`,
+    );
+    expect(web.code, web.stderr).toBe(0);
     const registered = await node.cli(['register', '--key-stdin', '--json'], key);
     expect(registered.code, registered.stderr).toBe(0);
     expect((registered.json as StatusJson).status).toBe('Online');
   }, 120_000);
 
   afterAll(async () => {
+    data.server.closeAllConnections();
+    data.server.close();
     await stopAllNodes();
     await stopControlPlanes();
     cleanupTempDirs();
@@ -260,6 +274,51 @@ describe('monitoring: heartbeat metrics, the series, ir monitor, Prometheus', ()
       .reduce((sum, p) => sum + (p.networkSentBytes ?? 0), 0);
     expect(sentInSeries).toBeGreaterThanOrEqual(FILE_BYTES);
   }, 240_000);
+
+  it("while a job runs, ir monitor and /metrics show its node's sent bytes going up", async () => {
+    const monitor = async () => {
+      const result = await runControlPlaneCli<IrMetrics>([
+        'ir',
+        'monitor',
+        'mon-ir',
+        '--once',
+        '--json',
+        '--data',
+        cp.dataDir,
+      ]);
+      expect(result.code, result.stderr).toBe(0);
+      return result.json;
+    };
+    const job = await cp.adminOk<JobView>([
+      'job',
+      'submit',
+      '--ir',
+      'mon-ir',
+      '--source',
+      'web:slow/16000000',
+      '--sink',
+      'staging',
+    ]);
+    await cp.waitJob(job.id, (j) => j.state === 'Running' && j.progress.bytes > 0, 60_000, 200);
+    const first = await monitor();
+    const promFirst = nodeSample(await prometheus(adminToken), 'openir_node_network_sent_bytes')?.value ?? 0;
+    // A few heartbeats later, the job still running.
+    await nextHeartbeat(new Date(Date.now() + 1500).toISOString());
+    const second = await monitor();
+    const promSecond = nodeSample(await prometheus(adminToken), 'openir_node_network_sent_bytes')?.value ?? 0;
+    const running = await cp.adminOk<JobView>(['job', 'show', job.id]);
+    expect(running.state).toBe('Running');
+    expect(second.jobs.running).toBe(1);
+    expect(second.nodes[0]?.latest?.runningJobs).toBe(1);
+    // The data server's sends and the node's upload to staging, both on loopback here: megabytes in
+    // these seconds, far above the few kilobytes of the test's own API calls.
+    const sent = (m: IrMetrics) => m.nodes[0]?.latest?.networkSentBytesTotal ?? 0;
+    expect(sent(second) - sent(first)).toBeGreaterThan(1024 * 1024);
+    expect(promSecond - promFirst).toBeGreaterThan(1024 * 1024);
+    expect(second.nodes[0]?.latest?.networkSentBytesPerSecond).toBeGreaterThan(100 * 1024);
+    await cp.adminOk(['job', 'cancel', job.id]);
+    await cp.waitJob(job.id, (j) => ['Succeeded', 'Failed', 'Cancelled'].includes(j.state), 60_000, 300);
+  }, 180_000);
 
   it('ir monitor --once prints the node row and the job counts', async () => {
     const text = await runControlPlaneCli(['ir', 'monitor', 'mon-ir', '--once', '--data', cp.dataDir]);
