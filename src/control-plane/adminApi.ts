@@ -23,6 +23,7 @@ import { cancelJob, jobsTable, showJob, submitJob } from './jobCommands';
 import { jobView } from './jobStore';
 import { irShares, linkIr, linkViewOf, setMaxLinks, shareIr, unshareIr } from './sharing';
 import { MAX_LINKS_CEILING } from './shareStore';
+import { IrMetricsSchema, MetricsQuerySchema, type IrMetrics } from './monitoring';
 import { problems } from './problems';
 import { DEFAULT_MAX_NODES, MAX_NODES_CEILING } from './registry';
 import { DEFAULT_FACTORY_ID, JOIN_APPROVALS, type IrRow } from './store';
@@ -43,6 +44,8 @@ export interface AdminApiDeps {
   /** An IR's nodes changed (approved, removed): its nodes hear of it. */
   irChanged(irId: string): void;
   nowMs(): number;
+  /** Monitoring: the metrics of an IR's nodes over the last `minutes` (see monitoring.ts). */
+  irMetrics?(ir: IrRow, minutes: number | undefined): IrMetrics;
 }
 
 interface Call {
@@ -57,7 +60,7 @@ interface AdminRoute {
   /** OpenAPI form: `/irs/{name}`. */
   path: string;
   summary: string;
-  tag: 'factories' | 'irs' | 'nodes' | 'jobs' | 'sharing';
+  tag: 'factories' | 'irs' | 'nodes' | 'jobs' | 'sharing' | 'monitoring';
   body?: z.ZodType;
   query?: z.ZodType;
   response: z.ZodType;
@@ -622,6 +625,21 @@ function routes(deps: AdminApiDeps): AdminRoute[] {
         return rendered(result);
       },
     },
+    {
+      method: 'GET',
+      path: '/irs/{name}/metrics',
+      tag: 'monitoring',
+      summary:
+        "An IR's node metrics: the last heartbeat of each node and its 1-minute series (up to 24 h, `minutes`), and the IR's job counts.",
+      query: MetricsQuerySchema,
+      response: IrMetricsSchema,
+      handle: ({ principal, params, query }) => {
+        const ir = scopedIr(deps, principal, params.name ?? '');
+        const input = checked(MetricsQuerySchema, query);
+        if (!deps.irMetrics) throw new OpenIrError('INTERNAL', 'Monitoring is not running.');
+        return deps.irMetrics(ir, input.minutes);
+      },
+    },
   ];
 }
 
@@ -652,7 +670,10 @@ class FailedAuthLimiter {
 }
 
 /** The admin REST API, bearer-token authenticated and scoped to the token's factory, plus its OpenAPI document. */
-export function registerAdminApi(app: FastifyInstance<HttpsServer>, deps: AdminApiDeps): void {
+export function registerAdminApi(
+  app: FastifyInstance<HttpsServer>,
+  deps: AdminApiDeps,
+): (request: FastifyRequest) => Principal {
   const limiter = new FailedAuthLimiter(deps.nowMs);
   const table = routes(deps);
   const authenticate = (request: FastifyRequest): Principal => {
@@ -694,6 +715,8 @@ export function registerAdminApi(app: FastifyInstance<HttpsServer>, deps: AdminA
   }
   const document = openApiDocument(table);
   app.get(OPENAPI_PATH, async () => document);
+  // The same check and failure limit for the other token-protected endpoints (Prometheus /metrics).
+  return authenticate;
 }
 
 /** The OpenAPI 3.1 document of the admin API, generated from the route table and its zod schemas. */

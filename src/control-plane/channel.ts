@@ -38,6 +38,12 @@ export interface ChannelHubDeps {
   checkVersion(version: string): void;
   /** Job events of the channels; set once the dispatcher exists (it needs the hub too). */
   jobs?: () => ChannelJobEvents | undefined;
+  /** Every accepted heartbeat, for the monitoring time series. */
+  onHeartbeat?: (
+    nodeId: string,
+    irId: string,
+    heartbeat: Extract<NodeMessage, { type: 'heartbeat' }>,
+  ) => void;
 }
 
 /** What the job dispatcher hears from the channels. */
@@ -304,6 +310,7 @@ export class ChannelHub {
     }
     if (heartbeat.version && this.refuseIfExpired(connection, heartbeat.version)) return;
     this.armSilenceTimer(connection);
+    this.deps.onHeartbeat?.(connection.nodeId, connection.irId, heartbeat);
     const ir = this.deps.summarize(connection.irId);
     if (ir) {
       send(connection.socket, {

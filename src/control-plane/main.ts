@@ -18,6 +18,7 @@ import { cancelJob, listJobs, showJob, submitJob } from './jobCommands';
 import { createFactory, factoryTokens, listFactories } from './factoryCommands';
 import { getDiagnostics, listDiagnostics } from './diagnostics';
 import { drainNode, setVersionPolicy, showVersionPolicy } from './versionCommands';
+import { localFetch, runMonitor, type FetchIrMetrics } from './monitorCommands';
 import { parseDurationOption, parseExpireAfter, parseSizeOption } from './duration';
 import { streamLogger } from './log';
 import { irShares, linkIr, setMaxLinks, shareIr, unshareIr } from './sharing';
@@ -198,6 +199,23 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     .description('Show the nodes of an integration runtime and their status.')
     .action((name: string, options: CommonOptions) =>
       attempt(fail, () => admin(options, (s) => showNodes(s, name))),
+    );
+  withCommon(ir.command('monitor <name>'))
+    .description(
+      "Watch an integration runtime's nodes live: status, CPU, memory, network in/out, jobs; refreshed every heartbeat.",
+    )
+    .option('--once', 'print one table (or, with --json, one document with the 24 h series) and exit')
+    .action((name: string, options: CommonOptions & { once?: boolean }) =>
+      attemptAsync(fail, () =>
+        runMonitor({
+          fetch: localMetricsFetch(resolveDataDir(options.data, contextOf(io))),
+          ir: name,
+          once: options.once === true,
+          json: options.json === true,
+          write: io.stdout,
+          stopped: io.stopRequested(),
+        }),
+      ),
     );
   withCommon(ir.command('update <name>'))
     .description(
@@ -526,6 +544,23 @@ function usageMessage(text: string): string {
 
 function shellQuote(text: string): string {
   return /^[\w@%+=:,./\\-]+$/.test(text) ? text : `"${text}"`;
+}
+
+/** `ir monitor` reads the running server's API (the series is in its memory), found through its data directory. */
+function localMetricsFetch(dataDir: string): FetchIrMetrics {
+  const session = openAdminSession(dataDir);
+  let identity;
+  try {
+    identity = session.store.getServiceIdentity();
+  } finally {
+    session.close();
+  }
+  if (!identity) {
+    throw new OpenIrError('CONTROL_PLANE_UNREACHABLE', `No control plane has served from ${dataDir} yet.`, {
+      fix: 'Start it with `openir-control-plane serve`.',
+    });
+  }
+  return localFetch({ endpoint: identity.endpoint, pin: identity.pin, dataDir });
 }
 
 function withCommon(command: Command): Command {

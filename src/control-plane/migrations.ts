@@ -235,6 +235,24 @@ export const MIGRATIONS: readonly Migration[] = [
       db.exec('ALTER TABLE irs ADD COLUMN max_links INTEGER NOT NULL DEFAULT 100');
     },
   },
+  {
+    version: 12,
+    name: "monitoring: each node's per-minute metrics, pruned to 24 h",
+    up(db) {
+      // One row per node and minute (the JSON of a MetricsPoint); the server writes
+      // a minute once it ends and deletes rows older than 24 h.
+      db.exec(`
+        CREATE TABLE node_metrics (
+          node_id TEXT NOT NULL REFERENCES nodes(id) ON DELETE CASCADE,
+          ir_id TEXT NOT NULL,
+          minute INTEGER NOT NULL,
+          point TEXT NOT NULL,
+          PRIMARY KEY (node_id, minute)
+        );
+        CREATE INDEX node_metrics_by_minute ON node_metrics(minute);
+      `);
+    },
+  },
 ];
 
 export function currentSchemaVersion(db: Database): number {

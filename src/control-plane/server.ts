@@ -24,6 +24,8 @@ import { defaultPublicEndpoint, normalizePublicEndpoint } from './endpoint';
 import { silentLogger, type Logger } from './log';
 import { dbPath, ensureDataDir } from './paths';
 import { IrRegistry } from './registry';
+import { irMetrics, isLoopbackHost, registerPrometheus, type MonitoringDeps } from './monitoring';
+import { MINUTE_MS, NodeMetrics } from './nodeMetrics';
 import { ControlPlaneStore } from './store';
 import { acquireServeLock, type ServeLock } from './serveLock';
 import { loadOrCreateTls, type TlsMaterial } from './tls';
@@ -77,6 +79,8 @@ export class ControlPlaneServer {
     private readonly lock: ServeLock,
     private readonly log: Logger,
     private readonly sweep: NodeJS.Timeout,
+    private readonly metrics: NodeMetrics,
+    private readonly metricsTick: NodeJS.Timeout,
   ) {}
 
   get pin(): string {
@@ -115,6 +119,8 @@ export class ControlPlaneServer {
     try {
       store.markAllDisconnected();
       const registry = new IrRegistry({ store, clock, heartbeatTimeoutMs });
+      // Monitoring: per-node 1-minute series, reloaded from the last 24 h on disk.
+      const nodeMetrics = new NodeMetrics(store.metrics, () => clock.nowMs());
       hub = new ChannelHub({
         store,
         clock,
@@ -126,6 +132,7 @@ export class ControlPlaneServer {
         versionPolicy: () => store.getVersionPolicy(),
         checkVersion: (version) => registry.checkVersion(version),
         jobs: () => dispatcher,
+        onHeartbeat: (nodeId, irId, heartbeat) => nodeMetrics.record(nodeId, irId, heartbeat),
       });
       const channels = hub;
       dispatcher = new JobDispatcher({
@@ -162,12 +169,28 @@ export class ControlPlaneServer {
         close: () => {},
       };
       const jobsToWake = dispatcher;
-      registerAdminApi(app, {
+      const monitoring: MonitoringDeps = {
+        store,
+        registry,
+        factories,
+        metrics: nodeMetrics,
+        heartbeatIntervalMs,
+        loopbackOnly: isLoopbackHost(host),
+        // A linked IR shows its shared IR's nodes (read-only), while the grant stands.
+        nodesSourceOf: (ir) => {
+          const link = store.shares.linkOf(ir.id);
+          const shared = link ? store.findIrById(link.sharedIrId) : null;
+          return shared && store.shares.isGranted(shared.id, ir.factoryId) ? shared : ir;
+        },
+      };
+      const authenticate = registerAdminApi(app, {
         session: adminSession,
         wakeJobs: () => jobsToWake.wake(),
         irChanged: (irId) => channelHub.irChanged(irId),
         nowMs: () => clock.nowMs(),
+        irMetrics: (ir, minutes) => irMetrics(monitoring, ir, minutes),
       });
+      registerPrometheus(app, monitoring, authenticate, () => channelHub.connectedNodeIds);
       const staging = registerStagingRoute(app, {
         dataDir: settings.dataDir,
         store,
@@ -204,6 +227,9 @@ export class ControlPlaneServer {
         expireStaged();
       }, settings.expirySweepMs);
       sweep.unref();
+      // Closes the minutes of nodes gone quiet and prunes rows past 24 h.
+      const metricsTick = setInterval(() => nodeMetrics.tick(), MINUTE_MS);
+      metricsTick.unref();
       log.info(`Listening on ${host}:${port}; nodes reach it at ${endpoint}`);
       const server = new ControlPlaneServer(
         settings.dataDir,
@@ -218,6 +244,8 @@ export class ControlPlaneServer {
         lock,
         log,
         sweep,
+        nodeMetrics,
+        metricsTick,
       );
       server.adminRoutes.push(...adminRoutes);
       return server;
@@ -235,10 +263,17 @@ export class ControlPlaneServer {
   close(): Promise<void> {
     this.closed ??= (async () => {
       clearInterval(this.sweep);
+      clearInterval(this.metricsTick);
       await this.wake.close();
       await this.hub.close();
       this.dispatcher.close();
       await this.app.close();
+      // The minutes in progress, so a restart keeps them.
+      try {
+        this.metrics.flush();
+      } catch (error) {
+        this.log.warn(`Saving the metrics of the current minute failed: ${(error as Error).message}`);
+      }
       this.store.close();
       this.lock.release();
       this.log.info('Control plane stopped');

@@ -4,6 +4,7 @@ import type { Database } from 'better-sqlite3';
 import type { Clock } from './clock';
 import { FactoryStore } from './factoryStore';
 import { JobStore } from './jobStore';
+import { MetricsStore } from './nodeMetrics';
 import { MIGRATIONS, migrate, type Migration } from './migrations';
 import type { VersionPolicy } from '../shared/versionPolicy';
 import { ShareStore } from './shareStore';
@@ -243,11 +244,14 @@ export class ControlPlaneStore {
 
   /** Grants of IRs to other factories and the linked IRs made from them. */
   readonly shares: ShareStore;
+  /** Per-node monitoring rows (migration 12). */
+  readonly metrics: MetricsStore;
 
   private constructor(private readonly db: Database) {
     this.jobs = new JobStore(db);
     this.factories = new FactoryStore(db);
     this.shares = new ShareStore(db);
+    this.metrics = new MetricsStore(db);
   }
 
   static open(file: string, clock: Clock, migrations: readonly Migration[] = MIGRATIONS): ControlPlaneStore {

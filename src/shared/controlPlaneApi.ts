@@ -173,6 +173,16 @@ export const NodeMessageSchema = z.discriminatedUnion('type', [
     cpuPercent: z.number().min(0).max(100),
     memoryUsedBytes: z.number().nonnegative(),
     memoryTotalBytes: z.number().nonnegative(),
+    /**
+     * Monitoring (optional, so heartbeats of older nodes still validate): the
+     * memory the OS could give new work, and the machine's network byte
+     * counters since boot (all interfaces but loopback; Linux only, absent
+     * elsewhere). Machine-wide, not this process: no OS offers a cheap
+     * per-process figure.
+     */
+    memoryAvailableBytes: z.number().nonnegative().optional(),
+    networkSentBytes: z.number().nonnegative().optional(),
+    networkReceivedBytes: z.number().nonnegative().optional(),
     peersReachable: z.boolean(),
     /** The node's remote-access endpoint, certificate and sync key, so the control plane and peers know them. */
     ...PeerIdentityShape,

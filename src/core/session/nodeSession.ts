@@ -7,6 +7,7 @@ import type { Connector } from '../connector';
 import { ControlChannel, type ChannelState } from '../controlChannel';
 import { NODE_CREDENTIAL } from '../controlPlaneClient';
 import type { SourceLogger } from '../logger';
+import { hostCounters } from '../metrics';
 import { PeerKey } from '../peerSeal';
 import { pinnedTlsOptions } from '../pinnedTls';
 import type { SessionFacts } from '../statusModel';
@@ -301,6 +302,7 @@ export class NodeSession implements SessionFacts {
       runningJobs: jobs.running,
       jobLimit: jobs.limit,
       ...this.links.metrics.sample(),
+      ...hostCounters(),
       peersReachable: sync.peersReachable,
       remoteAccessUrl: remoteAccess.url,
       remoteAccessCertSha256: remoteAccess.certSha256,
