@@ -1,47 +1,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { request } from 'node:https';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControlPlaneServer } from '../../src/control-plane/server';
+import { adminApi as api } from '../helpers/adminApi';
 import { startControlPlane, type RunningControlPlane } from '../helpers/controlPlane';
-
-/** One HTTPS call with an optional bearer token; the test trusts the server as curl -k would. */
-function api(
-  endpoint: string,
-  method: string,
-  urlPath: string,
-  token?: string,
-  body?: unknown,
-): Promise<{ status: number; body: Record<string, unknown> }> {
-  const payload = body === undefined ? undefined : JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      new URL(urlPath, endpoint),
-      {
-        method,
-        rejectUnauthorized: false,
-        agent: false,
-        timeout: 10_000,
-        headers: {
-          ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
-          ...(payload === undefined
-            ? {}
-            : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }),
-        },
-      },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (text += chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text || '{}') }));
-      },
-    );
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
 
 const errorCode = (body: Record<string, unknown>) => (body.error as { code?: string } | undefined)?.code;
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import fs from 'node:fs';
-import { request } from 'node:https';
+import { adminApi, type AdminApiAnswer } from '../helpers/adminApi';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -27,36 +27,9 @@ import { cleanupTempDirs, tempDir } from '../helpers/tmp';
  * 127.0.0.1 here, and must show in the node's sent bytes.
  */
 
-interface Answer {
-  status: number;
-  text: string;
-  contentType: string;
-}
-
-function get(endpoint: string, urlPath: string, token?: string): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      new URL(urlPath, endpoint),
-      {
-        method: 'GET',
-        rejectUnauthorized: false,
-        agent: false,
-        timeout: 15_000,
-        headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
-      },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (text += chunk));
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, text, contentType: String(res.headers['content-type']) }),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
-}
+type Answer = AdminApiAnswer;
+const get = (endpoint: string, urlPath: string, token?: string): Promise<Answer> =>
+  adminApi(endpoint, 'GET', urlPath, token);
 
 interface Sample {
   name: string;

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
-import { request } from 'node:https';
+import { adminApi as api, type AdminApiAnswer } from '../helpers/adminApi';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -24,46 +24,7 @@ const FINAL = ['Succeeded', 'Failed', 'Cancelled'];
 const SHARED_RESOURCE = 'factories/factory-a/integrationRuntimes/shared-ir';
 const HTTP_TOKEN = `tok-${randomBytes(12).toString('hex')}`;
 
-interface Answer {
-  status: number;
-  body: Record<string, unknown>;
-}
-
-/** One HTTPS call with a bearer token, as B's orchestrator would make it (the test trusts the server like curl -k). */
-function api(
-  endpoint: string,
-  method: string,
-  urlPath: string,
-  token: string,
-  body?: unknown,
-): Promise<Answer> {
-  const payload = body === undefined ? undefined : JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      new URL(urlPath, endpoint),
-      {
-        method,
-        rejectUnauthorized: false,
-        agent: false,
-        timeout: 20_000,
-        headers: {
-          authorization: `Bearer ${token}`,
-          ...(payload === undefined
-            ? {}
-            : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }),
-        },
-      },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (text += chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text || '{}') }));
-      },
-    );
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
+type Answer = AdminApiAnswer;
 
 const errorOf = (answer: Answer) => answer.body.error as { code: string; message: string; fix?: string };
 
