@@ -109,26 +109,28 @@ export const ProxyTestReportSchema = z.object({
 });
 export type ProxyTestReport = z.infer<typeof ProxyTestReportSchema>;
 
+/** A control plane to try instead of the registered one (e.g. from a pasted key before registration). */
+export const ControlPlaneTargetSchema = z
+  .object({
+    // The control plane is only ever https://host:port (as in an auth key); a test must not probe file: or ftp: URLs.
+    endpoint: z
+      .string()
+      .url()
+      .refine(
+        (url) => /^https:\/\/[^/?#@]+\/?$/i.test(url),
+        'The control plane URL must be https://host:port.',
+      ),
+    pin: z.string().min(1).max(1024),
+  })
+  .strict();
+
 /** What `testProxy` takes: a setting and a control plane to try, each defaulting to the saved one. */
 export const TestProxyInputSchema = z
   .object({
     /** Settings to try; the saved ones when absent. */
     proxy: ProxyInputSchema.optional(),
-    /** The control plane to reach; the registered one when absent (e.g. from a pasted key before registration). */
-    target: z
-      .object({
-        // The control plane is only ever https://host:port (as in an auth key); a test must not probe file: or ftp: URLs.
-        endpoint: z
-          .string()
-          .url()
-          .refine(
-            (url) => /^https:\/\/[^/?#@]+\/?$/i.test(url),
-            'The control plane URL must be https://host:port.',
-          ),
-        pin: z.string().min(1).max(1024),
-      })
-      .strict()
-      .optional(),
+    /** The control plane to reach; the registered one when absent. */
+    target: ControlPlaneTargetSchema.optional(),
   })
   .strict();
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ErrorBodySchema } from './errors';
+import { ControlPlaneTargetSchema } from './proxy';
 
 /**
  * The troubleshoot report (`openir diagnose`, Diagnostics › Troubleshoot):
@@ -80,23 +81,7 @@ export const TroubleshootReportSchema = z.object({
 export type TroubleshootReport = z.infer<typeof TroubleshootReportSchema>;
 
 /** `runTroubleshoot`: optionally a control plane to try instead of the registered one (the Register page, from a pasted key). */
-export const RunTroubleshootInputSchema = z
-  .object({
-    target: z
-      .object({
-        endpoint: z
-          .string()
-          .url()
-          .refine(
-            (url) => /^https:\/\/[^/?#@]+\/?$/i.test(url),
-            'The control plane URL must be https://host:port.',
-          ),
-        pin: z.string().min(1).max(1024),
-      })
-      .strict()
-      .optional(),
-  })
-  .strict();
+export const RunTroubleshootInputSchema = z.object({ target: ControlPlaneTargetSchema.optional() }).strict();
 export type RunTroubleshootInput = z.infer<typeof RunTroubleshootInputSchema>;
 
 /** The first failed check, in report order. */
