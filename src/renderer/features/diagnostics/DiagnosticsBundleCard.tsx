@@ -39,8 +39,8 @@ export function DiagnosticsBundleCard() {
     <Card title="Diagnostics bundle" className="card--wide">
       <p className="muted small">
         One zip for support: the logs (current and rotated), the configuration with every secret shown as
-        [redacted], the status, versions, recent jobs, the certificate list (public parts) and the proxy
-        settings without the password. Each bundle has an ID to quote.
+        [redacted], the status, the troubleshoot report, versions, recent jobs, the certificate list (public
+        parts) and the proxy settings without the password. Each bundle has an ID to quote.
       </p>
       <label className="checkbox" htmlFor={ids.send}>
         <input
