@@ -164,6 +164,28 @@ export const MIGRATIONS: readonly Migration[] = [
     },
   },
   {
+    version: 9,
+    name: 'version policy (latest, minimum, expiry dates); nodes report their version and drain',
+    up(db) {
+      // One row or none: no row means no policy (every version accepted, no update offered).
+      db.exec(`
+        CREATE TABLE version_policy (
+          id INTEGER PRIMARY KEY CHECK (id = 1),
+          latest TEXT NOT NULL,
+          minimum TEXT,
+          updated_at INTEGER NOT NULL
+        );
+        CREATE TABLE version_expiries (
+          version TEXT PRIMARY KEY,
+          expires_on TEXT NOT NULL
+        );
+      `);
+      // draining: what the node last reported; drain_requested: `ir drain` asked, until the node says it drains.
+      db.exec('ALTER TABLE nodes ADD COLUMN draining INTEGER NOT NULL DEFAULT 0');
+      db.exec('ALTER TABLE nodes ADD COLUMN drain_requested INTEGER NOT NULL DEFAULT 0');
+    },
+  },
+  {
     version: 10,
     name: 'data factories (tenants) owning IRs, and hashed API tokens for the admin REST API',
     up(db) {
@@ -188,28 +210,6 @@ export const MIGRATIONS: readonly Migration[] = [
       const now = Date.now();
       db.prepare("INSERT INTO factories (id, name, created_at) VALUES ('default', 'default', ?)").run(now);
       db.exec("UPDATE irs SET factory_id = 'default'");
-    },
-  },
-  {
-    version: 9,
-    name: 'version policy (latest, minimum, expiry dates); nodes report their version and drain',
-    up(db) {
-      // One row or none: no row means no policy (every version accepted, no update offered).
-      db.exec(`
-        CREATE TABLE version_policy (
-          id INTEGER PRIMARY KEY CHECK (id = 1),
-          latest TEXT NOT NULL,
-          minimum TEXT,
-          updated_at INTEGER NOT NULL
-        );
-        CREATE TABLE version_expiries (
-          version TEXT PRIMARY KEY,
-          expires_on TEXT NOT NULL
-        );
-      `);
-      // draining: what the node last reported; drain_requested: `ir drain` asked, until the node says it drains.
-      db.exec('ALTER TABLE nodes ADD COLUMN draining INTEGER NOT NULL DEFAULT 0');
-      db.exec('ALTER TABLE nodes ADD COLUMN drain_requested INTEGER NOT NULL DEFAULT 0');
     },
   },
   {

@@ -114,7 +114,7 @@ describe('copy retry', () => {
     const notices: RetryNotice[] = [];
     await expect(
       copy('bad:flaky/busy-once/4.bin', 'out/4.bin', notices).run(new AbortController().signal),
-    ).rejects.toMatchObject({ code: 'DATA_SOURCE_FAILED', message: expect.stringContaining('HTTP 401') });
+    ).rejects.toMatchObject({ code: 'DATA_STORE_AUTH_FAILED', message: expect.stringContaining('HTTP 401') });
     await expect(
       copy('files:nope.bin', 'out/5.bin', notices).run(new AbortController().signal),
     ).rejects.toThrow(/There is no file|Cannot read/);
