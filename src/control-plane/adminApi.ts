@@ -225,14 +225,7 @@ function scopedJob(deps: AdminApiDeps, principal: Principal, id: string): void {
 
 /** A factory's own token may manage its own tokens; the instance admin any factory's. */
 function ownFactory(deps: AdminApiDeps, principal: Principal, name: string): string {
-  const factory = deps.session.factories.byName(name);
-  if (principal.factoryId !== null && principal.factoryId !== factory.id) {
-    throw new OpenIrError(
-      'FACTORY_NOT_FOUND',
-      `No data factory named '${name}' exists on this control plane.`,
-    );
-  }
-  return factory.name;
+  return deps.session.factories.byName(name, principal).name;
 }
 
 function factoryName(deps: AdminApiDeps, factoryId: string): string {

@@ -92,9 +92,15 @@ export class FactoryRegistry {
     }));
   }
 
-  byName(name: string): FactoryRow {
+  /**
+   * The factory of that name; with `seenBy`, only if that principal may see it
+   * (the instance admin sees all, a factory's token its own): another
+   * factory's is "not found", as if it did not exist.
+   */
+  byName(name: string, seenBy?: Principal): FactoryRow {
     const factory = this.store.findByName(name);
-    if (!factory) throw problems.factoryNotFound(name);
+    const hidden = factory && seenBy && seenBy.factoryId !== null && seenBy.factoryId !== factory.id;
+    if (!factory || hidden) throw problems.factoryNotFound(name);
     return factory;
   }
 
