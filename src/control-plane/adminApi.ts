@@ -17,6 +17,8 @@ import {
   type CommandResult,
 } from './admin';
 import { createFactory, factoryTokens, listFactories } from './factoryCommands';
+import { listDiagnostics, readDiagnosticsBundle } from './diagnostics';
+import { drainNode, setVersionPolicy, showVersionPolicy } from './versionCommands';
 import { parseDurationOption } from './duration';
 import type { Principal } from './factories';
 import { cancelJob, jobsTable, showJob, submitJob } from './jobCommands';
@@ -41,6 +43,8 @@ export interface AdminApiDeps {
   session: AdminSession;
   /** A job was queued or a cancel requested: the dispatcher acts on it now. */
   wakeJobs(): void;
+  /** A drain was requested or the version policy changed: connected nodes are told now. */
+  wakeChannels(): void;
   /** An IR's nodes changed (approved, removed): its nodes hear of it. */
   irChanged(irId: string): void;
   nowMs(): number;
@@ -56,14 +60,16 @@ interface Call {
 }
 
 interface AdminRoute {
-  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
   /** OpenAPI form: `/irs/{name}`. */
   path: string;
   summary: string;
-  tag: 'factories' | 'irs' | 'nodes' | 'jobs' | 'sharing' | 'monitoring';
+  tag: 'factories' | 'irs' | 'nodes' | 'jobs' | 'sharing' | 'monitoring' | 'versions' | 'diagnostics';
   body?: z.ZodType;
   query?: z.ZodType;
   response: z.ZodType;
+  /** A file answered as its bytes (the route's handler returns a Download), not JSON. */
+  responseType?: 'application/zip';
   status?: number;
   /** Only the instance-admin token may call it. */
   instanceAdmin?: boolean;
@@ -178,6 +184,16 @@ const JobViewSchema = z
 const AnyObject = z.object({}).loose();
 const TokenSchema = z.object({ id: z.string(), name: z.string(), tokenId: z.string(), token: z.string() });
 const TokenIssueSchema = z.object({ rotate: z.boolean().optional() }).strict();
+const VersionPolicySetSchema = z
+  .object({
+    latest: z.string().min(1).max(40),
+    /** Absent keeps the current minimum; `none` clears it. */
+    minimum: z.string().min(1).max(40).optional(),
+    /** `<version>=<YYYY-MM-DD>` each: that version is refused from that day, 00:00 UTC. */
+    expires: z.array(z.string().max(60)).max(100).optional(),
+  })
+  .strict();
+const DiagnosticsListQuerySchema = z.object({ ir: Name.optional() }).strict();
 
 /** A request's body or query checked against its schema: INVALID_INPUT naming each field at fault. */
 function checked<T>(schema: z.ZodType<T>, value: unknown): T {
@@ -196,6 +212,16 @@ class Rendered {
   constructor(readonly result: CommandResult) {}
 }
 const rendered = (result: CommandResult) => new Rendered(result);
+
+/** An answer that is a file's bytes. */
+class Download {
+  constructor(
+    readonly bytes: Buffer,
+    readonly type: string,
+    readonly fileName: string,
+    readonly sha256: string,
+  ) {}
+}
 
 // ---- Scoping: a factory's token sees its own IRs and their jobs; anything else is "not found".
 
@@ -364,9 +390,10 @@ function routes(deps: AdminApiDeps): AdminRoute[] {
       handle: ({ principal, params, body }) => {
         const ir = scopedIr(deps, principal, params.name ?? '');
         const input = checked(IrUpdateSchema, body);
+        let limited: CommandResult | null = null;
         if (input.maxLinks !== undefined) {
-          const limited = setMaxLinks(session, ir.name, input.maxLinks, principal.factoryId).json;
-          if (Object.keys(input).length === 1) return limited;
+          limited = setMaxLinks(session, ir.name, input.maxLinks, principal.factoryId);
+          if (Object.keys(input).length === 1) return rendered(limited);
         }
         const update = {
           ...(input.maxNodes === undefined ? {} : { maxNodes: input.maxNodes }),
@@ -381,7 +408,8 @@ function routes(deps: AdminApiDeps): AdminRoute[] {
                 ),
               }),
         };
-        return rendered(updateIr(session, ir.name, update));
+        const updated = updateIr(session, ir.name, update);
+        return rendered(limited ? { json: updated.json, text: `${limited.text}\n${updated.text}` } : updated);
       },
     },
     {
@@ -491,7 +519,7 @@ function routes(deps: AdminApiDeps): AdminRoute[] {
       summary:
         'Who an IR is shared with, its linked IRs and their factories, its resource ID and link limit (owner).',
       response: SharesSchema,
-      handle: ({ principal, params }) => irShares(session, params.name ?? '', principal.factoryId).json,
+      handle: ({ principal, params }) => rendered(irShares(session, params.name ?? '', principal.factoryId)),
     },
     {
       method: 'POST',
@@ -502,9 +530,9 @@ function routes(deps: AdminApiDeps): AdminRoute[] {
       response: AnyObject,
       handle: ({ principal, params, body }) => {
         const input = checked(ShareSchema, body);
-        const result = shareIr(session, params.name ?? '', input.factory, principal.factoryId).json;
+        const result = shareIr(session, params.name ?? '', input.factory, principal.factoryId);
         deps.irChanged(scopedIr(deps, principal, params.name ?? '').id);
-        return result;
+        return rendered(result);
       },
     },
     {
@@ -514,9 +542,9 @@ function routes(deps: AdminApiDeps): AdminRoute[] {
       summary: "Revoke a factory's grant: its linked IRs become Unshared and refuse new jobs (owner).",
       response: AnyObject,
       handle: ({ principal, params }) => {
-        const result = unshareIr(session, params.name ?? '', params.factory ?? '', principal.factoryId).json;
+        const result = unshareIr(session, params.name ?? '', params.factory ?? '', principal.factoryId);
         deps.irChanged(scopedIr(deps, principal, params.name ?? '').id);
-        return result;
+        return rendered(result);
       },
     },
     {
@@ -550,7 +578,7 @@ function routes(deps: AdminApiDeps): AdminRoute[] {
             });
           }
         }
-        return linkIr(session, input.name, input.sharedIr, factory).json;
+        return rendered(linkIr(session, input.name, input.sharedIr, factory));
       },
     },
     {
@@ -590,7 +618,7 @@ function routes(deps: AdminApiDeps): AdminRoute[] {
         const next = page.next === null ? null : String(page.next);
         return rendered({
           json: { jobs, next },
-          text: `${jobsTable(jobs)}${next === null ? '' : `\nMore: GET ${ADMIN_API_PREFIX}/jobs?cursor=${next}`}`,
+          text: `${jobsTable(jobs)}${next === null ? '' : `\nMore: --cursor ${next} (GET ${ADMIN_API_PREFIX}/jobs?cursor=${next})`}`,
         });
       },
     },
@@ -616,6 +644,75 @@ function routes(deps: AdminApiDeps): AdminRoute[] {
         const result = cancelJob(session, params.id ?? '');
         deps.wakeJobs();
         return rendered(result);
+      },
+    },
+    {
+      method: 'POST',
+      path: '/irs/{name}/nodes/{node}/drain',
+      tag: 'nodes',
+      summary:
+        'Drain a node before updating it: no new jobs, its running ones finish, then it stops its service (shown as Upgrading).',
+      response: AnyObject,
+      handle: ({ principal, params }) => {
+        const ir = scopedIr(deps, principal, params.name ?? '');
+        const result = drainNode(session, ir.name, params.node ?? '');
+        deps.wakeChannels();
+        deps.wakeJobs();
+        return rendered(result);
+      },
+    },
+    {
+      method: 'GET',
+      path: '/version-policy',
+      tag: 'versions',
+      summary:
+        'The version policy (latest, minimum, expiry dates) and where each node stands (instance admin).',
+      instanceAdmin: true,
+      response: AnyObject,
+      handle: () => rendered(showVersionPolicy(session)),
+    },
+    {
+      method: 'PUT',
+      path: '/version-policy',
+      tag: 'versions',
+      summary:
+        'Set the version policy; connected nodes learn it at once, and expired versions are refused (instance admin).',
+      instanceAdmin: true,
+      body: VersionPolicySetSchema,
+      response: AnyObject,
+      handle: ({ body }) => {
+        const input = checked(VersionPolicySetSchema, body);
+        const result = setVersionPolicy(session, {
+          latest: input.latest,
+          ...(input.minimum === undefined ? {} : { minimum: input.minimum }),
+          ...(input.expires === undefined ? {} : { expires: input.expires }),
+        });
+        deps.wakeChannels();
+        return rendered(result);
+      },
+    },
+    {
+      method: 'GET',
+      path: '/diagnostics',
+      tag: 'diagnostics',
+      summary: 'The diagnostics bundles nodes sent, newest first (instance admin).',
+      instanceAdmin: true,
+      query: DiagnosticsListQuerySchema,
+      response: z.object({ bundles: z.array(AnyObject) }),
+      handle: ({ query }) =>
+        rendered(listDiagnostics(session.dataDir, checked(DiagnosticsListQuerySchema, query).ir)),
+    },
+    {
+      method: 'GET',
+      path: '/diagnostics/{id}',
+      tag: 'diagnostics',
+      summary: 'One diagnostics bundle, as its zip (instance admin).',
+      instanceAdmin: true,
+      response: z.string(),
+      responseType: 'application/zip',
+      handle: ({ params }) => {
+        const { entry, bytes } = readDiagnosticsBundle(session.dataDir, params.id ?? '');
+        return new Download(bytes, 'application/zip', `${entry.id}.zip`, entry.sha256);
       },
     },
     {
@@ -695,8 +792,15 @@ export function registerAdminApi(
           query: (request.query ?? {}) as Record<string, unknown>,
           body: request.body ?? {},
         });
-        const json = answer instanceof Rendered ? answer.result.json : answer;
         reply.status(route.status ?? 200);
+        if (answer instanceof Download) {
+          return reply
+            .type(answer.type)
+            .header('content-disposition', `attachment; filename="${answer.fileName}"`)
+            .header('x-openir-sha256', answer.sha256)
+            .send(answer.bytes);
+        }
+        const json = answer instanceof Rendered ? answer.result.json : answer;
         // The admin CLI asks for the text it prints; everyone else gets JSON.
         if ((request.headers.accept ?? '').startsWith('text/plain')) {
           const text = answer instanceof Rendered ? answer.result.text : JSON.stringify(json, null, 2);
@@ -745,7 +849,9 @@ export function openApiDocument(table: readonly AdminRoute[]): Record<string, un
       responses: {
         [String(route.status ?? 200)]: {
           description: 'Done.',
-          content: { 'application/json': { schema: json(route.response) } },
+          content: route.responseType
+            ? { [route.responseType]: { schema: { type: 'string', contentMediaType: route.responseType } } }
+            : { 'application/json': { schema: json(route.response) } },
         },
         '4XX': errorResponse,
       },

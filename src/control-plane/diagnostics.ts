@@ -1,7 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import {
   closeSync,
-  copyFileSync,
   createWriteStream,
   existsSync,
   fsyncSync,
@@ -11,6 +10,7 @@ import {
   renameSync,
   rmSync,
   statSync,
+  writeSync,
 } from 'node:fs';
 import fs from 'node:fs/promises';
 import * as path from 'node:path';
@@ -202,13 +202,11 @@ export function listDiagnostics(dataDir: string, irName?: string): { json: unkno
   return { json: { bundles }, text };
 }
 
-/** `openir-control-plane diagnostics get <id> [--out F]`: copies the zip out, checked against its SHA-256. */
-export function getDiagnostics(
+/** A received bundle's bytes (GET /api/v1/admin/diagnostics/{id}), checked against the SHA-256 recorded on arrival. */
+export function readDiagnosticsBundle(
   dataDir: string,
   id: string,
-  out: string | undefined,
-  overwrite: boolean,
-): { json: unknown; text: string } {
+): { entry: ReceivedDiagnostics; bytes: Buffer } {
   const entry = readDiagnosticsIndex(dataDir).find((bundle) => bundle.id === id.trim().toUpperCase());
   if (!entry) {
     throw new OpenIrError('NOT_FOUND', `No diagnostics bundle ${id} was received here.`, {
@@ -226,6 +224,21 @@ export function getDiagnostics(
       },
     );
   }
+  return { entry, bytes };
+}
+
+/** `openir-control-plane diagnostics get <id> [--out F]`: the fetched zip, checked again, written atomically. */
+export function writeDiagnosticsBundle(
+  entry: ReceivedDiagnostics,
+  bytes: Buffer,
+  out: string | undefined,
+  overwrite: boolean,
+): { json: unknown; text: string } {
+  if (createHash('sha256').update(bytes).digest('hex') !== entry.sha256) {
+    throw new OpenIrError('CONTROL_PLANE_ERROR', `Bundle ${entry.id} arrived damaged (SHA-256 mismatch).`, {
+      fix: 'Fetch it again.',
+    });
+  }
   const target = path.resolve(out ?? `${entry.id}.zip`);
   const existing = existsSync(target) ? statSync(target) : null;
   if (existing?.isDirectory() || (existing && !overwrite)) {
@@ -235,9 +248,9 @@ export function getDiagnostics(
   }
   const temp = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.tmp`);
   try {
-    copyFileSync(source, temp);
-    const fd = openSync(temp, 'r');
+    const fd = openSync(temp, 'wx', 0o600);
     try {
+      writeSync(fd, bytes);
       fsyncSync(fd);
     } finally {
       closeSync(fd);

@@ -16,7 +16,6 @@ import { problems } from './problems';
 import { assertCanRunJobs } from './sharing';
 
 const CLI = 'openir-control-plane';
-const LIST_LIMIT = 200;
 
 export interface SubmitOptions {
   ir: string;
@@ -94,20 +93,6 @@ export function submitJob(session: AdminSession, options: SubmitOptions): Comman
     session.clock.nowMs(),
   );
   return describe(session, findJob(session, id), 'Queued');
-}
-
-export function listJobs(session: AdminSession, irName: string | undefined): CommandResult {
-  let irId: string | null = null;
-  if (irName !== undefined) {
-    const ir = session.store.findIrByName(irName);
-    if (!ir) throw problems.irNotFoundByName(irName);
-    irId = ir.id;
-  }
-  const names = irNames(session);
-  const jobs = session.store.jobs
-    .list(irId, LIST_LIMIT)
-    .map((job) => jobView(job, names.get(job.irId) ?? '?'));
-  return { json: { jobs }, text: jobsTable(jobs) };
 }
 
 /** Jobs as the table `job list` prints. */
@@ -192,10 +177,6 @@ function describe(session: AdminSession, job: JobRow, headline?: string): Comman
 
 function sinkText(job: JobView): string {
   return job.sink.type === 'staging' ? 'staging' : `${job.sink.credential}:${job.sink.path}`;
-}
-
-function irNames(session: AdminSession): Map<string, string> {
-  return new Map(session.store.listIrs().map((ir) => [ir.id, ir.name]));
 }
 
 /** " [BLOB_AUTH_FAILED, DATA_STORE_AUTH_FAILED]": the store's own code and the generic one it maps to. */

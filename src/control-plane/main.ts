@@ -1,32 +1,19 @@
 import { homedir } from 'node:os';
 import { Command, CommanderError } from 'commander';
+import { z } from 'zod';
 import { OpenIrError, isOpenIrError, type ErrorBody } from '../shared/errors';
-import {
-  approveNode,
-  createIr,
-  listIrs,
-  rejectNode,
-  openAdminSession,
-  removeNode,
-  showKeys,
-  showNodes,
-  updateIr,
-  type AdminSession,
-  type CommandResult,
-} from './admin';
-import { cancelJob, listJobs, showJob, submitJob } from './jobCommands';
-import { createFactory, factoryTokens, listFactories } from './factoryCommands';
-import { getDiagnostics, listDiagnostics } from './diagnostics';
-import { drainNode, setVersionPolicy, showVersionPolicy } from './versionCommands';
-import { localFetch, runMonitor, type FetchIrMetrics } from './monitorCommands';
+import { ReceivedDiagnosticsSchema } from '../shared/diagnosticsBundle';
+import { normalizeSyncKeyFingerprint } from '../shared/syncKey';
+import type { CommandResult } from './admin';
+import { AdminApiClient, type ApiTargetOptions } from './apiClient';
+import { writeDiagnosticsBundle } from './diagnostics';
+import { runMonitor } from './monitorCommands';
+import { IrMetricsSchema } from './monitoring';
 import { parseDurationOption, parseExpireAfter, parseSizeOption } from './duration';
 import { streamLogger } from './log';
-import { irShares, linkIr, setMaxLinks, shareIr, unshareIr } from './sharing';
-import { sendWake } from './wake';
 import { resolveDataDir, type DataDirContext } from './paths';
 import { DEFAULT_MAX_NODES, MAX_NODES_CEILING } from './registry';
 import { JOIN_APPROVALS, type JoinApproval } from './store';
-import { normalizeSyncKeyFingerprint } from '../shared/syncKey';
 import { problems } from './problems';
 import {
   ControlPlaneServer,
@@ -45,6 +32,8 @@ export interface Io {
   env: NodeJS.ProcessEnv;
   /** Resolves when the operator asks `serve` to stop. */
   stopRequested(): Promise<void>;
+  /** All of stdin, for `--token-stdin`. */
+  readStdin(): Promise<string>;
 }
 
 export const processIo: Io = {
@@ -61,12 +50,30 @@ export const processIo: Io = {
       process.on('SIGTERM', stop);
       process.on('SIGINT', stop);
     }),
+  readStdin: async () => {
+    let text = '';
+    for await (const chunk of process.stdin) text += String(chunk);
+    return text;
+  },
 };
 
 interface CommonOptions {
   data?: string;
   json?: boolean;
 }
+
+/** The options of every command that talks to the admin API. */
+type ClientOptions = CommonOptions & ApiTargetOptions;
+
+interface ApiRequest {
+  method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
+  /** Under /api/v1/admin, with its query. */
+  route: string;
+  body?: unknown;
+}
+
+const enc = encodeURIComponent;
+const DiagnosticsListSchema = z.object({ bundles: z.array(ReceivedDiagnosticsSchema) });
 
 interface ServeOptions extends CommonOptions {
   port: string;
@@ -90,14 +97,25 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
   };
   const print = (result: CommandResult, json: boolean | undefined) =>
     io.stdout(json ? `${JSON.stringify(result.json, null, 2)}\n` : `${result.text}\n`);
-  const admin = (options: CommonOptions, work: (session: AdminSession) => CommandResult) => {
-    const session = openAdminSession(resolveDataDir(options.data, contextOf(io)));
-    try {
-      print(work(session), options.json);
-    } finally {
-      session.close();
-    }
-  };
+  // Every command but `serve` is a request to the admin REST API (apiClient.ts); none opens the database.
+  const connect = (options: ClientOptions) =>
+    AdminApiClient.connect(options, {
+      env: io.env,
+      readStdin: io.readStdin,
+      dataDir: () => resolveDataDir(options.data, contextOf(io)),
+    });
+  /** Checks the flags (`request` throws with the flag's name), then sends the request and prints the answer. */
+  const api = (options: ClientOptions, request: () => ApiRequest) =>
+    attemptAsync(fail, async () => {
+      const { method, route, body } = request();
+      const client = await connect(options);
+      if (options.json) {
+        io.stdout(`${JSON.stringify(await client.json(method, route, body), null, 2)}\n`);
+      } else {
+        const text = await client.text(method, route, body);
+        io.stdout(text.endsWith('\n') ? text : `${text}\n`);
+      }
+    });
 
   const program = new Command(CLI)
     .description(
@@ -141,7 +159,7 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     });
 
   const ir = program.command('ir').description('Manage integration runtimes.');
-  withCommon(ir.command('create <name>'))
+  withClient(ir.command('create <name>'))
     .description('Create an integration runtime and print its two auth keys (shown only once).')
     .option(
       '--max-nodes <n>',
@@ -156,19 +174,26 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     .action(
       (
         name: string,
-        options: CommonOptions & { maxNodes: string; joinApproval?: string; factory?: string },
+        options: ClientOptions & { maxNodes: string; joinApproval?: string; factory?: string },
       ) =>
-        attempt(fail, () => {
+        api(options, () => {
           const joinApproval = joinApprovalOption(options.joinApproval);
-          admin(options, (s) =>
-            createIr(s, name, parseWhole('--max-nodes', options.maxNodes), joinApproval, options.factory),
-          );
+          return {
+            method: 'POST',
+            route: '/irs',
+            body: {
+              name,
+              maxNodes: parseWhole('--max-nodes', options.maxNodes),
+              ...(joinApproval === undefined ? {} : { joinApproval }),
+              ...(options.factory === undefined ? {} : { factory: options.factory }),
+            },
+          };
         }),
     );
-  withCommon(ir.command('list'))
+  withClient(ir.command('list'))
     .description('List the integration runtimes and their status.')
-    .action((options: CommonOptions) => attempt(fail, () => admin(options, (s) => listIrs(s))));
-  withCommon(ir.command('keys <name>'))
+    .action((options: ClientOptions) => api(options, () => ({ method: 'GET', route: '/irs' })));
+  withClient(ir.command('keys <name>'))
     .description('Show when the auth keys were made, or replace one with --regenerate.')
     .option('--regenerate <slot>', 'key1 or key2: revoke that key and print its replacement')
     .option(
@@ -179,45 +204,59 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     .action(
       (
         name: string,
-        options: CommonOptions & { regenerate?: string; expiresIn?: string; singleUse?: boolean },
+        options: ClientOptions & { regenerate?: string; expiresIn?: string; singleUse?: boolean },
       ) =>
-        attempt(fail, () => {
-          const expiresInMs =
-            options.expiresIn === undefined
-              ? null
-              : parseDurationOption(
-                  options.expiresIn,
-                  '--expires-in',
-                  'make a key that does not expire (leave --expires-in out)',
-                );
-          admin(options, (s) =>
-            showKeys(s, name, options.regenerate, { expiresInMs, singleUse: options.singleUse === true }),
-          );
+        api(options, () => {
+          if (options.expiresIn !== undefined) {
+            parseDurationOption(
+              options.expiresIn,
+              '--expires-in',
+              'make a key that does not expire (leave --expires-in out)',
+            );
+          }
+          if (options.regenerate === undefined) {
+            if (options.expiresIn !== undefined || options.singleUse) {
+              throw new OpenIrError('INVALID_INPUT', '--expires-in and --single-use apply to a new key.', {
+                fix: `Give the key to replace: ${CLI} ir keys ${name} --regenerate key1 --expires-in 30m --single-use`,
+              });
+            }
+            return { method: 'GET', route: `/irs/${enc(name)}/keys` };
+          }
+          return {
+            method: 'POST',
+            route: `/irs/${enc(name)}/keys/${enc(options.regenerate)}/regenerate`,
+            body: {
+              ...(options.expiresIn === undefined ? {} : { expiresIn: options.expiresIn }),
+              ...(options.singleUse ? { singleUse: true } : {}),
+            },
+          };
         }),
     );
-  withCommon(ir.command('nodes <name>'))
+  withClient(ir.command('nodes <name>'))
     .description('Show the nodes of an integration runtime and their status.')
-    .action((name: string, options: CommonOptions) =>
-      attempt(fail, () => admin(options, (s) => showNodes(s, name))),
+    .action((name: string, options: ClientOptions) =>
+      api(options, () => ({ method: 'GET', route: `/irs/${enc(name)}/nodes` })),
     );
-  withCommon(ir.command('monitor <name>'))
+  withClient(ir.command('monitor <name>'))
     .description(
       "Watch an integration runtime's nodes live: status, CPU, memory, network in/out, jobs; refreshed every heartbeat.",
     )
     .option('--once', 'print one table (or, with --json, one document with the 24 h series) and exit')
-    .action((name: string, options: CommonOptions & { once?: boolean }) =>
-      attemptAsync(fail, () =>
-        runMonitor({
-          fetch: localMetricsFetch(resolveDataDir(options.data, contextOf(io))),
+    .action((name: string, options: ClientOptions & { once?: boolean }) =>
+      attemptAsync(fail, async () => {
+        const client = await connect(options);
+        await runMonitor({
+          fetch: async (irName) =>
+            IrMetricsSchema.parse(await client.json('GET', `/irs/${enc(irName)}/metrics`)),
           ir: name,
           once: options.once === true,
           json: options.json === true,
           write: io.stdout,
           stopped: io.stopRequested(),
-        }),
-      ),
+        });
+      }),
     );
-  withCommon(ir.command('update <name>'))
+  withClient(ir.command('update <name>'))
     .description(
       'Change the most nodes an integration runtime accepts, or how long its nodes may stay Offline.',
     )
@@ -234,47 +273,45 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     .action(
       (
         name: string,
-        options: CommonOptions & {
+        options: ClientOptions & {
           maxNodes?: string;
           expireOfflineAfter?: string;
           joinApproval?: string;
           maxLinks?: string;
         },
       ) =>
-        attempt(fail, () => {
-          if (options.maxLinks !== undefined) {
-            const maxLinks = parseWhole('--max-links', options.maxLinks);
-            admin(options, (s) => setMaxLinks(s, name, maxLinks));
-            if (
-              options.maxNodes === undefined &&
-              options.expireOfflineAfter === undefined &&
-              options.joinApproval === undefined
-            )
-              return;
-          }
+        api(options, () => {
           if (
             options.maxNodes === undefined &&
             options.expireOfflineAfter === undefined &&
-            options.joinApproval === undefined
+            options.joinApproval === undefined &&
+            options.maxLinks === undefined
           ) {
             throw new OpenIrError('INVALID_INPUT', 'Nothing to change.', {
-              fix: 'Give --max-nodes <n>, --expire-offline-after <duration|off> and/or --join-approval required|auto.',
+              fix: 'Give --max-nodes <n>, --expire-offline-after <duration|off>, --join-approval required|auto and/or --max-links <n>.',
             });
           }
           const joinApproval = joinApprovalOption(options.joinApproval);
-          const update = {
-            ...(options.maxNodes === undefined
-              ? {}
-              : { maxNodes: parseWhole('--max-nodes', options.maxNodes) }),
-            ...(options.expireOfflineAfter === undefined
-              ? {}
-              : { expireOfflineAfterMs: parseExpireAfter(options.expireOfflineAfter) }),
-            ...(joinApproval === undefined ? {} : { joinApproval }),
+          if (options.expireOfflineAfter !== undefined) parseExpireAfter(options.expireOfflineAfter);
+          return {
+            method: 'PATCH',
+            route: `/irs/${enc(name)}`,
+            body: {
+              ...(options.maxNodes === undefined
+                ? {}
+                : { maxNodes: parseWhole('--max-nodes', options.maxNodes) }),
+              ...(options.expireOfflineAfter === undefined
+                ? {}
+                : { expireOfflineAfter: options.expireOfflineAfter }),
+              ...(joinApproval === undefined ? {} : { joinApproval }),
+              ...(options.maxLinks === undefined
+                ? {}
+                : { maxLinks: parseWhole('--max-links', options.maxLinks) }),
+            },
           };
-          admin(options, (s) => updateIr(s, name, update));
         }),
     );
-  withCommon(ir.command('approve <name> <node>'))
+  withClient(ir.command('approve <name> <node>'))
     .description(
       'Let a Pending node in (or accept the new sync key of a node whose key changed): it gets jobs and credentials.',
     )
@@ -282,105 +319,117 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
       '--fingerprint <F>',
       "the sync key fingerprint the node shows (SHA256:…); refused if the node's key is another",
     )
-    .action((name: string, node: string, options: CommonOptions & { fingerprint?: string }) =>
-      attemptAsync(fail, async () => {
+    .action((name: string, node: string, options: ClientOptions & { fingerprint?: string }) =>
+      api(options, () => {
         let fingerprint: string | undefined;
         if (options.fingerprint !== undefined) {
           const normal = normalizeSyncKeyFingerprint(options.fingerprint);
           if (!normal) throw problems.invalidFingerprint(options.fingerprint);
           fingerprint = normal;
         }
-        admin(options, (s) => approveNode(s, name, node, fingerprint));
-        // Jobs queued while no approved node had room can go to this one now.
-        await sendWake(resolveDataDir(options.data, contextOf(io)));
+        return {
+          method: 'POST',
+          route: `/irs/${enc(name)}/nodes/${enc(node)}/approve`,
+          body: fingerprint === undefined ? {} : { fingerprint },
+        };
       }),
     );
-  withCommon(ir.command('reject <name> <node>'))
+  withClient(ir.command('reject <name> <node>'))
     .description('Refuse a Pending node: it is removed and never receives credentials.')
-    .action((name: string, node: string, options: CommonOptions) =>
-      attempt(fail, () => admin(options, (s) => rejectNode(s, name, node))),
+    .action((name: string, node: string, options: ClientOptions) =>
+      api(options, () => ({ method: 'POST', route: `/irs/${enc(name)}/nodes/${enc(node)}/reject` })),
     );
-  withCommon(ir.command('remove-node <name> <node>'))
+  withClient(ir.command('remove-node <name> <node>'))
     .description('Remove a node from an integration runtime; its credential stops working.')
-    .action((name: string, node: string, options: CommonOptions) =>
-      attempt(fail, () => admin(options, (s) => removeNode(s, name, node))),
+    .action((name: string, node: string, options: ClientOptions) =>
+      api(options, () => ({ method: 'DELETE', route: `/irs/${enc(name)}/nodes/${enc(node)}` })),
+    );
+  withClient(ir.command('drain <name> <node>'))
+    .description(
+      'Drain a node (before updating it): it takes no new jobs, finishes its running ones, then stops its service; shown as Upgrading.',
+    )
+    .action((name: string, node: string, options: ClientOptions) =>
+      api(options, () => ({ method: 'POST', route: `/irs/${enc(name)}/nodes/${enc(node)}/drain` })),
     );
 
   // Sharing (issue 17): the owner grants another factory; that factory links the IR and runs jobs on its nodes.
-  withCommon(ir.command('share <name>'))
+  withClient(ir.command('share <name>'))
     .description('Let another data factory link this integration runtime and run jobs on its nodes.')
     .requiredOption('--with <factory>', 'the data factory to share it with')
-    .action((name: string, options: CommonOptions & { with: string }) =>
-      attempt(fail, () => admin(options, (s) => shareIr(s, name, options.with))),
+    .action((name: string, options: ClientOptions & { with: string }) =>
+      api(options, () => ({
+        method: 'POST',
+        route: `/irs/${enc(name)}/shares`,
+        body: { factory: options.with },
+      })),
     );
-  withCommon(ir.command('unshare <name>'))
+  withClient(ir.command('unshare <name>'))
     .description("Revoke a factory's grant: its linked IRs become Unshared and refuse new jobs.")
     .requiredOption('--with <factory>', 'the data factory to revoke')
-    .action((name: string, options: CommonOptions & { with: string }) =>
-      attempt(fail, () => admin(options, (s) => unshareIr(s, name, options.with))),
+    .action((name: string, options: ClientOptions & { with: string }) =>
+      api(options, () => ({ method: 'DELETE', route: `/irs/${enc(name)}/shares/${enc(options.with)}` })),
     );
-  withCommon(ir.command('shares <name>'))
+  withClient(ir.command('shares <name>'))
     .description('Show who an integration runtime is shared with, its linked IRs, and its resource ID.')
-    .action((name: string, options: CommonOptions) =>
-      attempt(fail, () => admin(options, (s) => irShares(s, name))),
+    .action((name: string, options: ClientOptions) =>
+      api(options, () => ({ method: 'GET', route: `/irs/${enc(name)}/shares` })),
     );
-  withCommon(ir.command('link <name>'))
+  withClient(ir.command('link <name>'))
     .description("Create a linked IR in a factory: its jobs run on a shared IR's nodes.")
     .requiredOption('--shared <resource-id>', 'the shared IR: factories/<factory>/integrationRuntimes/<ir>')
-    .requiredOption(
+    .option(
       '--factory <name>',
-      'the data factory the linked IR belongs to (the one it was shared with)',
+      "the data factory the linked IR belongs to (the one it was shared with); a factory token's own by default",
     )
-    .action((name: string, options: CommonOptions & { shared: string; factory: string }) =>
-      attempt(fail, () => admin(options, (s) => linkIr(s, name, options.shared, options.factory))),
+    .action((name: string, options: ClientOptions & { shared: string; factory?: string }) =>
+      api(options, () => ({
+        method: 'POST',
+        route: '/linked-irs',
+        body: {
+          name,
+          sharedIr: options.shared,
+          ...(options.factory === undefined ? {} : { factory: options.factory }),
+        },
+      })),
     );
 
   const factory = program
     .command('factory')
     .description('Manage data factories (tenants): each owns IRs and has API tokens for the admin REST API.');
-  withCommon(factory.command('create <name>'))
+  withClient(factory.command('create <name>'))
     .description('Create a data factory and print its API token (shown only once).')
-    .action((name: string, options: CommonOptions) =>
-      attempt(fail, () => admin(options, (s) => createFactory(s, name))),
+    .action((name: string, options: ClientOptions) =>
+      api(options, () => ({ method: 'POST', route: '/factories', body: { name } })),
     );
-  withCommon(factory.command('list'))
+  withClient(factory.command('list'))
     .description('List the data factories, their IRs and active tokens.')
-    .action((options: CommonOptions) => attempt(fail, () => admin(options, (s) => listFactories(s))));
-  withCommon(factory.command('tokens <name>'))
+    .action((options: ClientOptions) => api(options, () => ({ method: 'GET', route: '/factories' })));
+  withClient(factory.command('tokens <name>'))
     .description("List a factory's API tokens, or issue (--rotate, --add) or revoke one.")
     .option('--rotate', 'issue a new token and revoke all its others')
     .option('--add', 'issue one more token; the others keep working (overlap while clients move)')
     .option('--revoke <id>', 'revoke one token by its id')
-    .action((name: string, options: CommonOptions & { rotate?: boolean; add?: boolean; revoke?: string }) =>
-      attempt(fail, () =>
-        admin(options, (s) =>
-          factoryTokens(s, name, {
-            ...(options.rotate ? { rotate: true } : {}),
-            ...(options.add ? { add: true } : {}),
-            ...(options.revoke === undefined ? {} : { revoke: options.revoke }),
-          }),
-        ),
-      ),
-    );
-
-  const job = program.command('job').description('Queue copy jobs and follow them.');
-  // After a change the running server is woken to act on it now; if none runs, the job waits in the queue.
-  const adminAndWake = async (options: CommonOptions, work: (session: AdminSession) => CommandResult) => {
-    admin(options, work);
-    await sendWake(resolveDataDir(options.data, contextOf(io)));
-  };
-  withCommon(ir.command('drain <name> <node>'))
-    .description(
-      'Drain a node (before updating it): it takes no new jobs, finishes its running ones, then stops its service; shown as Upgrading.',
-    )
-    .action((name: string, node: string, options: CommonOptions) =>
-      attemptAsync(fail, () => adminAndWake(options, (s) => drainNode(s, name, node))),
+    .action((name: string, options: ClientOptions & { rotate?: boolean; add?: boolean; revoke?: string }) =>
+      api(options, () => {
+        const chosen = [options.rotate, options.add, options.revoke !== undefined].filter(Boolean).length;
+        if (chosen > 1) {
+          throw new OpenIrError('INVALID_INPUT', 'Give one of --rotate, --add and --revoke.', {
+            fix: `See \`${CLI} factory tokens --help\`.`,
+          });
+        }
+        const tokens = `/factories/${enc(name)}/tokens`;
+        if (options.revoke !== undefined)
+          return { method: 'DELETE', route: `${tokens}/${enc(options.revoke)}` };
+        if (options.rotate) return { method: 'POST', route: tokens, body: { rotate: true } };
+        if (options.add) return { method: 'POST', route: tokens, body: {} };
+        return { method: 'GET', route: tokens };
+      }),
     );
 
   const version = program
     .command('version')
     .description('The version policy: the latest version, the oldest accepted, and expiry dates.');
-  withCommon(version.command('set'))
+  withClient(version.command('set'))
     .description(
       'Set the version policy; nodes learn it with their next heartbeat, and expired versions are refused.',
     )
@@ -390,21 +439,23 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
       '--expires <version=date...>',
       'refuse <version> from <date> (YYYY-MM-DD, 00:00 UTC); nodes warn 90 days before',
     )
-    .action((options: CommonOptions & { latest: string; minimum?: string; expires?: string[] }) =>
-      attemptAsync(fail, () =>
-        adminAndWake(options, (s) =>
-          setVersionPolicy(s, {
-            latest: options.latest,
-            ...(options.minimum !== undefined ? { minimum: options.minimum } : {}),
-            ...(options.expires ? { expires: options.expires } : {}),
-          }),
-        ),
-      ),
+    .action((options: ClientOptions & { latest: string; minimum?: string; expires?: string[] }) =>
+      api(options, () => ({
+        method: 'PUT',
+        route: '/version-policy',
+        body: {
+          latest: options.latest,
+          ...(options.minimum !== undefined ? { minimum: options.minimum } : {}),
+          ...(options.expires ? { expires: options.expires } : {}),
+        },
+      })),
     );
-  withCommon(version.command('show'))
+  withClient(version.command('show'))
     .description('Show the version policy and where each node stands against it.')
-    .action((options: CommonOptions) => attempt(fail, () => admin(options, (s) => showVersionPolicy(s))));
-  withCommon(job.command('submit'))
+    .action((options: ClientOptions) => api(options, () => ({ method: 'GET', route: '/version-policy' })));
+
+  const job = program.command('job').description('Queue copy jobs and follow them.');
+  withClient(job.command('submit'))
     .description(
       'Queue a copy job for an integration runtime; the control plane pushes it to an Online node.',
     )
@@ -424,46 +475,73 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     )
     .action(
       (
-        options: CommonOptions & { ir: string; source: string; sink: string; format: string; mode?: string },
-      ) => attemptAsync(fail, () => adminAndWake(options, (s) => submitJob(s, options))),
+        options: ClientOptions & { ir: string; source: string; sink: string; format: string; mode?: string },
+      ) =>
+        api(options, () => ({
+          method: 'POST',
+          route: '/jobs',
+          body: {
+            ir: options.ir,
+            source: options.source,
+            sink: options.sink,
+            format: options.format,
+            ...(options.mode === undefined ? {} : { mode: options.mode }),
+          },
+        })),
     );
-  withCommon(job.command('list'))
-    .description('List jobs, newest first.')
+  withClient(job.command('list'))
+    .description('List jobs, newest first, a page at a time.')
     .option('--ir <name>', 'only the jobs of this integration runtime')
-    .action((options: CommonOptions & { ir?: string }) =>
-      attempt(fail, () => admin(options, (s) => listJobs(s, options.ir))),
+    .option('--limit <n>', 'how many jobs a page holds (1-500)', '50')
+    .option('--cursor <cursor>', 'the page after the one that printed this cursor')
+    .action((options: ClientOptions & { ir?: string; limit: string; cursor?: string }) =>
+      api(options, () => {
+        const query = new URLSearchParams({ limit: String(parseWhole('--limit', options.limit)) });
+        if (options.ir !== undefined) query.set('ir', options.ir);
+        if (options.cursor !== undefined) query.set('cursor', options.cursor);
+        return { method: 'GET', route: `/jobs?${query.toString()}` };
+      }),
     );
-  withCommon(job.command('show <id>'))
+  withClient(job.command('show <id>'))
     .description('Show a job: state, node, progress, checksum, reason.')
-    .action((id: string, options: CommonOptions) =>
-      attempt(fail, () => admin(options, (s) => showJob(s, id))),
+    .action((id: string, options: ClientOptions) =>
+      api(options, () => ({ method: 'GET', route: `/jobs/${enc(id)}` })),
     );
-  withCommon(job.command('cancel <id>'))
+  withClient(job.command('cancel <id>'))
     .description('Cancel a job: at once if Queued, else its node is told to stop.')
-    .action((id: string, options: CommonOptions) =>
-      attemptAsync(fail, () => adminAndWake(options, (s) => cancelJob(s, id))),
+    .action((id: string, options: ClientOptions) =>
+      api(options, () => ({ method: 'POST', route: `/jobs/${enc(id)}/cancel` })),
     );
 
-  // Bundles are files in the data directory: these read them without opening the database.
-  const files = (options: CommonOptions, work: (dataDir: string) => CommandResult) =>
-    print(work(resolveDataDir(options.data, contextOf(io))), options.json);
   const diagnostics = program
     .command('diagnostics')
     .description('Diagnostics bundles nodes sent (`openir diagnostics-bundle --send`).');
-  withCommon(diagnostics.command('list'))
+  withClient(diagnostics.command('list'))
     .description('List the received bundles: ID, node, IR, size, received at; newest first.')
     .option('--ir <name>', 'only the bundles of this integration runtime')
-    .action((options: CommonOptions & { ir?: string }) =>
-      attempt(fail, () => files(options, (dir) => listDiagnostics(dir, options.ir))),
+    .action((options: ClientOptions & { ir?: string }) =>
+      api(options, () => ({
+        method: 'GET',
+        route: options.ir === undefined ? '/diagnostics' : `/diagnostics?ir=${enc(options.ir)}`,
+      })),
     );
-  withCommon(diagnostics.command('get <id>'))
+  withClient(diagnostics.command('get <id>'))
     .description('Write a received bundle to a file (default ./<id>.zip), checked against its SHA-256.')
     .option('--out <file>', 'where to write the zip')
     .option('--overwrite', 'replace the file if it exists')
-    .action((id: string, options: CommonOptions & { out?: string; overwrite?: boolean }) =>
-      attempt(fail, () =>
-        files(options, (dir) => getDiagnostics(dir, id, options.out, Boolean(options.overwrite))),
-      ),
+    .action((id: string, options: ClientOptions & { out?: string; overwrite?: boolean }) =>
+      attemptAsync(fail, async () => {
+        const client = await connect(options);
+        const { bundles } = DiagnosticsListSchema.parse(await client.json('GET', '/diagnostics'));
+        const entry = bundles.find((bundle) => bundle.id === id.trim().toUpperCase());
+        if (!entry) {
+          throw new OpenIrError('NOT_FOUND', `No diagnostics bundle ${id} was received here.`, {
+            fix: `See \`${CLI} diagnostics list\` for the IDs.`,
+          });
+        }
+        const zip = await client.call('GET', `/diagnostics/${enc(entry.id)}`, { accept: 'any' });
+        print(writeDiagnosticsBundle(entry, zip.body, options.out, Boolean(options.overwrite)), options.json);
+      }),
     );
 
   try {
@@ -546,23 +624,6 @@ function shellQuote(text: string): string {
   return /^[\w@%+=:,./\\-]+$/.test(text) ? text : `"${text}"`;
 }
 
-/** `ir monitor` reads the running server's API (the series is in its memory), found through its data directory. */
-function localMetricsFetch(dataDir: string): FetchIrMetrics {
-  const session = openAdminSession(dataDir);
-  let identity;
-  try {
-    identity = session.store.getServiceIdentity();
-  } finally {
-    session.close();
-  }
-  if (!identity) {
-    throw new OpenIrError('CONTROL_PLANE_UNREACHABLE', `No control plane has served from ${dataDir} yet.`, {
-      fix: 'Start it with `openir-control-plane serve`.',
-    });
-  }
-  return localFetch({ endpoint: identity.endpoint, pin: identity.pin, dataDir });
-}
-
 function withCommon(command: Command): Command {
   return command
     .option(
@@ -572,12 +633,24 @@ function withCommon(command: Command): Command {
     .option('--json', 'print exactly one JSON document on stdout');
 }
 
-function attempt(fail: (error: unknown) => void, work: () => void): void {
-  try {
-    work();
-  } catch (error) {
-    fail(error);
-  }
+/**
+ * The common options and where the admin API is: the local server of --data
+ * by default (its instance-admin token), or --url with a token.
+ */
+function withClient(command: Command): Command {
+  return withCommon(command)
+    .option(
+      '--url <url>',
+      "another machine's control plane, https://host:port (default: $OPENIR_CONTROL_PLANE_URL, else the one running with --data)",
+    )
+    .option(
+      '--token-stdin',
+      'read the API token from stdin (default: $OPENIR_CONTROL_PLANE_TOKEN, else the local instance-admin token)',
+    )
+    .option(
+      '--pin <pin>',
+      'with --url: the TLS public key pin `serve` printed, for a self-signed certificate (default: $OPENIR_CONTROL_PLANE_PIN)',
+    );
 }
 
 async function attemptAsync(fail: (error: unknown) => void, work: () => Promise<void>): Promise<void> {

@@ -1,17 +1,9 @@
-import { get as httpsGet } from 'node:https';
-import { X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import * as path from 'node:path';
-import type { TLSSocket } from 'node:tls';
-import { OpenIrError, isOpenIrError, type ErrorBody } from '../shared/errors';
-import { publicKeyPin } from './tls';
+import { isOpenIrError, type ErrorBody } from '../shared/errors';
 import type { CommandResult } from './admin';
-import { ADMIN_API_PREFIX } from './adminApi';
-import { ADMIN_TOKEN_FILE } from './factories';
 import { table } from './format';
-import { IrMetricsSchema, type IrMetrics } from './monitoring';
+import type { IrMetrics } from './monitoring';
 
-/** Gets an IR's metrics (GET /api/v1/admin/irs/{name}/metrics); injected, so the lead can wire the API client. */
+/** Gets an IR's metrics (GET /api/v1/admin/irs/{name}/metrics); injected: the CLI's API client, or a test's. */
 export type FetchIrMetrics = (ir: string) => Promise<IrMetrics>;
 
 const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
@@ -114,99 +106,4 @@ export async function runMonitor(options: MonitorOptions): Promise<void> {
       options.write(`${body ? `${body.code}: ${body.message}` : String(error)} (retrying)\n`);
     }
   }
-}
-
-export interface LocalServer {
-  /** What the running server recorded (service identity): where it listens and its TLS pin. */
-  endpoint: string;
-  pin: string;
-  dataDir: string;
-}
-
-/**
- * The metrics of an IR from the control plane on this machine, with the
- * instance-admin token from its data directory. The server's certificate is
- * checked against the pin it recorded (it is usually self-signed). Until the
- * admin CLI is an API client throughout (issue 17 item 2), this is how
- * `ir monitor` reaches the server: the series lives in the server's memory.
- */
-export function localFetch(server: LocalServer): FetchIrMetrics {
-  return (ir) =>
-    new Promise((resolve, reject) => {
-      let token: string;
-      try {
-        token = readFileSync(path.join(server.dataDir, ADMIN_TOKEN_FILE), 'utf8').trim();
-      } catch {
-        reject(
-          new OpenIrError(
-            'CONTROL_PLANE_UNREACHABLE',
-            'The control plane has not started in this data directory yet.',
-            {
-              fix: 'Start it with `openir-control-plane serve`.',
-            },
-          ),
-        );
-        return;
-      }
-      const url = new URL(`${ADMIN_API_PREFIX}/irs/${encodeURIComponent(ir)}/metrics`, server.endpoint);
-      const request = httpsGet(
-        url,
-        {
-          rejectUnauthorized: false,
-          agent: false,
-          timeout: 10_000,
-          headers: { authorization: `Bearer ${token}` },
-        },
-        (response) => {
-          const peer = (response.socket as TLSSocket).getPeerCertificate();
-          if (!peer?.raw || publicKeyPin(new X509Certificate(peer.raw).toString()) !== server.pin) {
-            response.destroy();
-            reject(
-              new OpenIrError(
-                'CONTROL_PLANE_TLS_PIN_MISMATCH',
-                `The server at ${server.endpoint} is not this control plane (TLS pin mismatch).`,
-                {
-                  fix: 'Check that the control plane of this data directory is the one running there.',
-                },
-              ),
-            );
-            return;
-          }
-          let text = '';
-          response.setEncoding('utf8');
-          response.on('data', (chunk: string) => (text += chunk));
-          response.on('end', () => {
-            try {
-              const body = JSON.parse(text) as { error?: ErrorBody };
-              if (response.statusCode !== 200) {
-                const error = body.error;
-                reject(
-                  new OpenIrError(
-                    error?.code ?? 'CONTROL_PLANE_ERROR',
-                    error?.message ?? `HTTP ${response.statusCode}`,
-                    error?.fix ? { fix: error.fix } : {},
-                  ),
-                );
-                return;
-              }
-              resolve(IrMetricsSchema.parse(body));
-            } catch (error) {
-              reject(error instanceof Error ? error : new Error(String(error)));
-            }
-          });
-        },
-      );
-      request.on('timeout', () => request.destroy(new Error('timed out')));
-      request.on('error', (error) =>
-        reject(
-          new OpenIrError(
-            'CONTROL_PLANE_UNREACHABLE',
-            `The control plane at ${server.endpoint} did not answer: ${error.message}.`,
-            {
-              fix: 'Start it with `openir-control-plane serve`, or check that it is running.',
-            },
-          ),
-        ),
-      );
-    });
 }

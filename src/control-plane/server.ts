@@ -21,6 +21,7 @@ import { listenForWake, type WakeListener } from './wake';
 import { systemClock, type Clock } from './clock';
 import { formatDuration, formatElapsed } from './duration';
 import { defaultPublicEndpoint, normalizePublicEndpoint } from './endpoint';
+import { localApiUrl, removeLocalApiRecord, writeLocalApiRecord } from './localApi';
 import { silentLogger, type Logger } from './log';
 import { dbPath, ensureDataDir } from './paths';
 import { IrRegistry } from './registry';
@@ -186,6 +187,8 @@ export class ControlPlaneServer {
       const authenticate = registerAdminApi(app, {
         session: adminSession,
         wakeJobs: () => jobsToWake.wake(),
+        // A drain or a new version policy is told to the connected nodes now.
+        wakeChannels: () => channelHub.wake(),
         irChanged: (irId) => channelHub.irChanged(irId),
         nowMs: () => clock.nowMs(),
         irMetrics: (ir, minutes) => irMetrics(monitoring, ir, minutes),
@@ -210,6 +213,13 @@ export class ControlPlaneServer {
       const adminToken = factories.ensureInstanceAdminToken(settings.dataDir);
       if (adminToken.created)
         log.info(`Wrote the instance-admin API token to ${adminToken.file} (owner-only)`);
+      // The admin CLI on this machine finds the API here (it never opens the database).
+      writeLocalApiRecord(settings.dataDir, {
+        url: localApiUrl(host, port),
+        pin: tls.pin,
+        certPem: tls.certPem,
+        pid: process.pid,
+      });
       const jobs = dispatcher;
       wake = await listenForWake(settings.dataDir, () => {
         channels.wake();
@@ -275,6 +285,7 @@ export class ControlPlaneServer {
         this.log.warn(`Saving the metrics of the current minute failed: ${(error as Error).message}`);
       }
       this.store.close();
+      removeLocalApiRecord(this.dataDir);
       this.lock.release();
       this.log.info('Control plane stopped');
     })();

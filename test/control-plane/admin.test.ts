@@ -37,16 +37,15 @@ beforeAll(async () => {
 afterAll(stopAll);
 
 describe('openir-control-plane ir (admin CLI)', () => {
-  it('refuses to work in a data dir the server never started in', async () => {
+  it('refuses to work in a data dir no server runs in, saying how to start one', async () => {
     const dataDir = await makeTempDir();
     const result = await runControlPlaneCli<ErrorDoc>(['ir', 'create', 'prod', '--data', dataDir, '--json']);
     expect(result.code).toBe(1);
-    expect(result.json.error.code).toBe('CONTROL_PLANE_NOT_INITIALIZED');
-    expect(result.json.error.message).toBe(
-      `Start the control plane once first: openir-control-plane serve --data ${dataDir}`,
-    );
+    expect(result.json.error.code).toBe('CONTROL_PLANE_UNREACHABLE');
+    expect(result.json.error.message).toBe(`No control plane is running with the data directory ${dataDir}.`);
+    expect(result.json.error.fix).toContain(`openir-control-plane serve --data ${dataDir}`);
     expect(result.stderr.trimEnd().split('\n')).toEqual([
-      `openir-control-plane: ${result.json.error.message}`,
+      `openir-control-plane: ${result.json.error.message} ${result.json.error.fix}`,
     ]);
   });
 

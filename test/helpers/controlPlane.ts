@@ -202,13 +202,16 @@ export async function startControlPlane(
 export function runControlPlaneCli<T = unknown>(
   args: readonly string[],
   env: NodeJS.ProcessEnv = process.env,
+  /** Written to its stdin (e.g. a token for --token-stdin); stdin is closed when absent. */
+  input?: string,
 ): Promise<CliResult<T>> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CONTROL_PLANE_MAIN, ...args], {
       cwd: REPO_ROOT,
       env,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
+    if (input !== undefined) child.stdin?.end(input);
     running.add(child);
     let stdout = '';
     let stderr = '';
