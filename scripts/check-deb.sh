@@ -139,7 +139,7 @@ done
   fail "the control plane's database is not owned by openir-cp"
 pgrep -u openir-cp -f /usr/lib/openir/node/bin/node >/dev/null || fail "no node process runs as openir-cp"
 
-# Root's admin command runs as openir-cp (no root-owned file in its data directory).
+# Root's admin command goes through the service's API: no root-owned file appears in its data directory.
 created=$(/usr/bin/openir-control-plane ir create ci-ir --json) || fail "openir-control-plane ir create"
 [ -z "$(find /var/lib/openir-control-plane -user root)" ] || fail "root-owned files in /var/lib/openir-control-plane"
 install -m 0640 -g openir /dev/null /etc/openir/auth-key

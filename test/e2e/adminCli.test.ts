@@ -182,39 +182,16 @@ describe('openir-control-plane as an API client', () => {
         'staging',
       ]);
     }
-    const first = await cp.adminOk<{ jobs: { id: string }[]; next: string | null }>([
-      'job',
-      'list',
-      '--ir',
-      'paged',
-      '--limit',
-      '2',
-    ]);
+    type Page = { jobs: { id: string }[]; next: string | null };
+    const page = ['job', 'list', '--ir', 'paged', '--limit', '2'];
+    const first = await cp.adminOk<Page>(page);
     expect(first.jobs).toHaveLength(2);
     expect(first.next).not.toBeNull();
-    const second = await cp.adminOk<{ jobs: { id: string }[]; next: string | null }>([
-      'job',
-      'list',
-      '--ir',
-      'paged',
-      '--limit',
-      '2',
-      '--cursor',
-      first.next ?? '',
-    ]);
+    const second = await cp.adminOk<Page>([...page, '--cursor', first.next ?? '']);
     expect(second.jobs).toHaveLength(1);
     expect(second.next).toBeNull();
     expect(new Set([...first.jobs, ...second.jobs].map((j) => j.id)).size).toBe(3);
-    const text = await runControlPlaneCli([
-      'job',
-      'list',
-      '--ir',
-      'paged',
-      '--limit',
-      '2',
-      '--data',
-      cp.dataDir,
-    ]);
+    const text = await runControlPlaneCli([...page, '--data', cp.dataDir]);
     expect(text.stdout).toContain(`--cursor ${first.next}`);
   });
 
