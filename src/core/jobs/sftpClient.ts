@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { Socket } from 'node:net';
 import path from 'node:path';
 import type { Client, ConnectConfig, SFTPWrapper } from 'ssh2';
 import { OpenIrError } from '../../shared/errors';
@@ -19,6 +20,35 @@ const READY_TIMEOUT_MS = 20_000;
 /** A dead peer (cable pulled, server frozen) is noticed in about half a minute, not at the TCP timeout. */
 const KEEPALIVE_INTERVAL_MS = 10_000;
 const KEEPALIVE_COUNT_MAX = 3;
+
+/**
+ * The TCP connection for ssh2, with every write of one tick sent in one
+ * writev. ssh2 writes each SSH packet (32 KiB at most) to the socket by
+ * itself, so one 128 KiB SFTP write was five send() calls and each burst of
+ * read requests one call per request; a send() on loopback costs this
+ * process the receiving side's work too (the CPU profile of 1 GiB of SFTP
+ * downloads: 1.0 s of 6.6 s in socket writes). Corked until the tick ends,
+ * they go out together; nothing waits longer than the current tick.
+ */
+function coalescingSocket(host: string, port: number): Socket {
+  // connect() first: it puts the prototype's write back on the socket (undoing a write-after-end guard).
+  const socket = new Socket().connect({ host, port });
+  const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    socket.uncork();
+  };
+  socket.write = ((...args: unknown[]) => {
+    if (!corked) {
+      corked = true;
+      socket.cork();
+      process.nextTick(uncork);
+    }
+    return write(...args);
+  }) as Socket['write'];
+  return socket;
+}
 
 /** ssh2, loaded on first use. A CommonJS module: its exports are the default export (Node finds only some by name). */
 export async function loadSsh2(): Promise<typeof import('ssh2')> {
@@ -142,6 +172,7 @@ export async function openSftpSession(
     host: credential.host,
     port: credential.port,
     username: credential.user,
+    sock: coalescingSocket(credential.host, credential.port),
     readyTimeout: READY_TIMEOUT_MS,
     keepaliveInterval: KEEPALIVE_INTERVAL_MS,
     keepaliveCountMax: KEEPALIVE_COUNT_MAX,
