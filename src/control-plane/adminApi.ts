@@ -409,7 +409,14 @@ function routes(deps: AdminApiDeps): AdminRoute[] {
               }),
         };
         const updated = updateIr(session, ir.name, update);
-        return rendered(limited ? { json: updated.json, text: `${limited.text}\n${updated.text}` } : updated);
+        return rendered(
+          limited
+            ? {
+                json: { ...(updated.json as Record<string, unknown>), maxLinks: input.maxLinks },
+                text: `${limited.text}\n${updated.text}`,
+              }
+            : updated,
+        );
       },
     },
     {

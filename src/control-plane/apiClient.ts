@@ -123,6 +123,8 @@ export class AdminApiClient {
     const requestOptions: RequestOptions = {
       method,
       agent: false,
+      // Explicit, so NODE_TLS_REJECT_UNAUTHORIZED=0 in the environment cannot turn off the checks (and the pin's).
+      rejectUnauthorized: true,
       timeout: REQUEST_TIMEOUT_MS,
       headers: {
         authorization: `Bearer ${this.token}`,
@@ -161,7 +163,7 @@ export class AdminApiClient {
       request.on('error', (error) => reject(this.failure(error)));
       request.end(payload ?? undefined);
     });
-    if (answer.status >= 400) throw refusal(answer);
+    if (answer.status < 200 || answer.status >= 300) throw refusal(answer);
     return answer;
   }
 
@@ -172,7 +174,14 @@ export class AdminApiClient {
     body?: unknown,
   ): Promise<unknown> {
     const answer = await this.call(method, route, { body, accept: 'json' });
-    return JSON.parse(answer.body.toString('utf8')) as unknown;
+    try {
+      return JSON.parse(answer.body.toString('utf8')) as unknown;
+    } catch (error) {
+      throw new OpenIrError('CONTROL_PLANE_ERROR', `${this.url} did not answer with JSON.`, {
+        fix: 'Check that the URL names an OpenIR control plane.',
+        cause: error,
+      });
+    }
   }
 
   /** `call`, answering the text the CLI prints (the API renders it for `Accept: text/plain`). */
@@ -231,6 +240,17 @@ export class AdminApiClient {
     if (isOpenIrError(error)) return error;
     const code = (error as NodeJS.ErrnoException).code ?? error.message;
     if (/CERT|SELF_SIGNED|UNABLE_TO|ALTNAME|TLS|SSL/i.test(code)) {
+      // With a pin, the trusted certificate is the pinned one: any other is not this control plane.
+      if (this.trust) {
+        return new OpenIrError(
+          'CONTROL_PLANE_TLS_PIN_MISMATCH',
+          `The server at ${this.url} is not the control plane whose pin this client has (${code}); no token was sent.`,
+          {
+            fix: `Check the URL and the pin (\`serve\` prints its pin); locally, that the control plane of this data directory is the one listening. ${this.unreachableFix}`,
+            cause: error,
+          },
+        );
+      }
       return new OpenIrError(
         'CONTROL_PLANE_TLS_FAILED',
         `The control plane at ${this.url} has a certificate this machine does not trust (${code}).`,
@@ -279,9 +299,18 @@ function checkUrl(text: string): string {
   } catch {
     url = new URL('invalid:');
   }
-  if (url.protocol !== 'https:' || url.pathname.replace(/\/+$/, '') !== '' || url.search || url.username) {
-    throw new OpenIrError('INVALID_INPUT', `--url '${text}' is not https://host[:port].`, {
-      fix: 'Give the control plane\'s address, e.g. --url https://cp.example.com:8443 (the "Endpoint" of its auth keys).',
+  if (
+    url.protocol !== 'https:' ||
+    url.pathname.replace(/\/+$/, '') !== '' ||
+    url.search ||
+    url.username ||
+    url.password
+  ) {
+    // Not echoed whole: a user:password@ part would end up in the terminal and logs.
+    const shown =
+      url.protocol === 'invalid:' ? 'the value given' : `'${url.protocol}//${url.host}${url.pathname}'`;
+    throw new OpenIrError('INVALID_INPUT', `--url ${shown} is not https://host[:port].`, {
+      fix: 'Give the control plane\'s address, e.g. --url https://cp.example.com:8443 (the "Endpoint" of its auth keys), and the token with --token-stdin.',
     });
   }
   return url.origin;

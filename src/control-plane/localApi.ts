@@ -2,6 +2,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { isIP } from 'node:net';
 import * as path from 'node:path';
 import { z } from 'zod';
+import { OpenIrError } from '../shared/errors';
 import { writeFileAtomic } from './atomicFile';
 
 /**
@@ -37,13 +38,28 @@ export function removeLocalApiRecord(dataDir: string): void {
 
 /** The record, or null when no server has written one (never started here, or stopped). */
 export function readLocalApiRecord(dataDir: string): LocalApiRecord | null {
+  const file = path.join(dataDir, LOCAL_API_FILE);
   let text: string;
   try {
-    text = readFileSync(path.join(dataDir, LOCAL_API_FILE), 'utf8');
+    text = readFileSync(file, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return null;
+    throw new OpenIrError('UNAUTHORIZED', `Cannot read ${file} (${code ?? (error as Error).message}).`, {
+      fix: 'Run as the user the control plane runs as (or root), or give --url and a token.',
+      cause: error,
+    });
   }
-  const parsed = LocalApiRecordSchema.safeParse(JSON.parse(text));
-  return parsed.success ? parsed.data : null;
+  let parsed: ReturnType<typeof LocalApiRecordSchema.safeParse> | null = null;
+  try {
+    parsed = LocalApiRecordSchema.safeParse(JSON.parse(text));
+  } catch {
+    parsed = null;
+  }
+  if (!parsed?.success) {
+    throw new OpenIrError('CONTROL_PLANE_ERROR', `${file} is damaged.`, {
+      fix: 'Restart the control plane: it writes the file again when it starts.',
+    });
+  }
+  return parsed.data;
 }

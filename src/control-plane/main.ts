@@ -51,6 +51,16 @@ export const processIo: Io = {
       process.on('SIGINT', stop);
     }),
   readStdin: async () => {
+    // A token typed at a terminal would show on the screen (and stdin would wait for Ctrl+D).
+    if (process.stdin.isTTY) {
+      throw new OpenIrError(
+        'INVALID_INPUT',
+        '--token-stdin reads the token from a pipe or a file, not a terminal.',
+        {
+          fix: 'For example: openir-control-plane ir list --url U --token-stdin < token-file, or set OPENIR_CONTROL_PLANE_TOKEN.',
+        },
+      );
+    }
     let text = '';
     for await (const chunk of process.stdin) text += String(chunk);
     return text;
@@ -72,7 +82,15 @@ interface ApiRequest {
   body?: unknown;
 }
 
-const enc = encodeURIComponent;
+/** A name as one URL path segment: `.` and `..` would be resolved away into another route, so they are refused. */
+function enc(name: string): string {
+  if (name === '.' || name === '..') {
+    throw new OpenIrError('INVALID_INPUT', `'${name}' is not a valid name.`, {
+      fix: 'Give the name of an integration runtime, node, factory or job.',
+    });
+  }
+  return encodeURIComponent(name);
+}
 const DiagnosticsListSchema = z.object({ bundles: z.array(ReceivedDiagnosticsSchema) });
 
 interface ServeOptions extends CommonOptions {
@@ -431,7 +449,7 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     .description('The version policy: the latest version, the oldest accepted, and expiry dates.');
   withClient(version.command('set'))
     .description(
-      'Set the version policy; nodes learn it with their next heartbeat, and expired versions are refused.',
+      'Set the version policy; connected nodes learn it at once, and expired versions are refused.',
     )
     .requiredOption('--latest <version>', 'the version nodes should run (they show "Update available")')
     .option('--minimum <version>', "refuse versions below this one ('none' clears it; absent keeps it)")
@@ -492,11 +510,14 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
   withClient(job.command('list'))
     .description('List jobs, newest first, a page at a time.')
     .option('--ir <name>', 'only the jobs of this integration runtime')
-    .option('--limit <n>', 'how many jobs a page holds (1-500)', '50')
+    .option('--limit <n>', 'how many jobs a page holds (1-500)', '200')
     .option('--cursor <cursor>', 'the page after the one that printed this cursor')
     .action((options: ClientOptions & { ir?: string; limit: string; cursor?: string }) =>
       api(options, () => {
-        const query = new URLSearchParams({ limit: String(parseWhole('--limit', options.limit)) });
+        const limit = parseWhole('--limit', options.limit);
+        if (limit < 1 || limit > 500)
+          throw new OpenIrError('INVALID_INPUT', `--limit must be from 1 to 500, not ${limit}.`);
+        const query = new URLSearchParams({ limit: String(limit) });
         if (options.ir !== undefined) query.set('ir', options.ir);
         if (options.cursor !== undefined) query.set('cursor', options.cursor);
         return { method: 'GET', route: `/jobs?${query.toString()}` };

@@ -4,7 +4,14 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CredentialStore } from '../../src/core/jobs/credentialStore';
 import { isTransient } from '../../src/core/jobs/retry';
-import { fingerprintOf, sftpFailure, sftpPathUnder, SFTP_STATUS } from '../../src/core/jobs/sftpClient';
+import {
+  fingerprintOf,
+  openSftpSession,
+  sftpFailure,
+  sftpPathUnder,
+  SFTP_STATUS,
+} from '../../src/core/jobs/sftpClient';
+import net from 'node:net';
 import { FileVault } from '../../src/core/vault';
 import { CredentialInputSchema } from '../../src/shared/credentials';
 import { OpenIrError } from '../../src/shared/errors';
@@ -156,5 +163,35 @@ describe('sftp paths and errors', () => {
     expect(lost.code).toBe('DATA_SOURCE_FAILED');
     expect(isTransient(lost)).toBe(true);
     expect(notFound.message).not.toContain(PASSWORD);
+  });
+
+  it('a private key ssh2 cannot parse is SFTP_AUTH_FAILED, and its socket is closed (no stray connection or error)', async () => {
+    // A listener that counts connections: the refused config must not leave one behind.
+    let connections = 0;
+    const server = net.createServer((socket) => {
+      connections += 1;
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    const stray: Error[] = [];
+    const onStray = (error: Error) => stray.push(error);
+    process.on('uncaughtException', onStray);
+    try {
+      const attempt = openSftpSession({
+        ...base,
+        host: '127.0.0.1',
+        port,
+        auth: 'privateKey',
+        privateKey: 'not a key',
+      } as Parameters<typeof openSftpSession>[0]);
+      await expect(attempt).rejects.toMatchObject({ code: 'SFTP_AUTH_FAILED' });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(connections).toBe(0);
+      expect(stray).toEqual([]);
+    } finally {
+      process.off('uncaughtException', onStray);
+      server.close();
+    }
   });
 });

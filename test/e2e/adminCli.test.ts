@@ -102,6 +102,13 @@ describe('openir-control-plane as an API client', () => {
     expect(result.code).toBe(1);
     expect(result.json.error.code).toBe('CONTROL_PLANE_TLS_PIN_MISMATCH');
     expect(result.stderr).toContain('no token was sent');
+    // Not even with certificate checks turned off in the environment, as people do for self-signed servers.
+    const unchecked = await runControlPlaneCli<{ error: { code: string } }>(
+      ['ir', 'list', '--url', cp.endpoint, '--pin', wrongPin, '--token-stdin', '--json'],
+      { ...remoteEnv, NODE_TLS_REJECT_UNAUTHORIZED: '0' },
+      factoryToken,
+    );
+    expect(unchecked.json.error.code).toBe('CONTROL_PLANE_TLS_PIN_MISMATCH');
     expect(adminRequests()).toBe(before);
   });
 
@@ -136,6 +143,14 @@ describe('openir-control-plane as an API client', () => {
     expect(http.code).toBe(1);
     expect(http.json.error.code).toBe('INVALID_INPUT');
     expect(http.stderr).toContain('https://host[:port]');
+    const withPassword = await runControlPlaneCli<{ error: { code: string } }>(
+      ['ir', 'list', '--url', 'https://admin:hunter2secret@127.0.0.1:1', '--json'],
+      remoteEnv,
+    );
+    expect(withPassword.json.error.code).toBe('INVALID_INPUT');
+    expect(withPassword.stdout + withPassword.stderr).not.toContain('hunter2secret');
+    const dots = await cp.admin<{ error: { code: string } }>(['ir', 'nodes', '..']);
+    expect(dots.json.error.code).toBe('INVALID_INPUT');
   });
 
   it('a wrong token is refused with UNAUTHORIZED; a factory token cannot do instance-admin work', async () => {

@@ -172,7 +172,6 @@ export async function openSftpSession(
     host: credential.host,
     port: credential.port,
     username: credential.user,
-    sock: coalescingSocket(credential.host, credential.port),
     readyTimeout: READY_TIMEOUT_MS,
     keepaliveInterval: KEEPALIVE_INTERVAL_MS,
     keepaliveCountMax: KEEPALIVE_COUNT_MAX,
@@ -233,12 +232,16 @@ export async function openSftpSession(
         resolve({ client, sftp, broken: () => brokenOff, close });
       });
     });
+    let sock: ReturnType<typeof coalescingSocket> | null = null;
     try {
-      client.connect(config);
+      // Made here, so a config ssh2 refuses (a private key it cannot parse) does not leave it connecting.
+      sock = coalescingSocket(credential.host, credential.port);
+      client.connect({ ...config, sock });
       // ssh2 leaves Nagle on: a small SFTP packet then waits for the peer's delayed ACK (40 ms) while
       // requests queue behind it, which halved the upload rate on loopback.
       client.setNoDelay(true);
     } catch (error) {
+      sock?.destroy();
       fail(error as Error);
     }
   });
