@@ -132,9 +132,10 @@ describe('jobs: retry and resume on transient failures', () => {
   });
 
   it('resumes the staging upload at the offset the control plane kept after the connection is cut', async () => {
-    // The relay cuts the connection that carries the upload once 3 MB have gone up.
+    // The relay cuts the connection that carries the upload once 3 MB have gone up (after a pause
+    // in which the control plane takes in what crossed, so it has kept some of it to resume from).
     const logFrom = node.output().length;
-    relay.arm(3 * 1024 * 1024, { perConnection: true });
+    relay.arm(3 * 1024 * 1024, { perConnection: true, settleMs: 500 });
     const submitted = await submit('files:local.bin');
     const job = await finished(submitted.id);
     expect(relay.cuts()).toBe(1);

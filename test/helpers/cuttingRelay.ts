@@ -9,9 +9,15 @@ export interface CuttingRelay {
   /**
    * Cuts once, in `direction`, the connection that crosses `bytes`: counted on
    * that connection alone (`perConnection`), or over every connection since
-   * this call.
+   * this call. With `settleMs`, the relay stops forwarding at that byte and
+   * cuts only after that pause, so the server has taken in what crossed
+   * before the cut (a cut under CPU load otherwise finds it still in socket
+   * buffers, and the server kept nothing).
    */
-  arm(bytes: number, options?: { direction?: RelayDirection; perConnection?: boolean }): void;
+  arm(
+    bytes: number,
+    options?: { direction?: RelayDirection; perConnection?: boolean; settleMs?: number },
+  ): void;
   /** How many connections were cut. */
   cuts(): number;
   close(): void;
@@ -27,7 +33,12 @@ export async function startCuttingRelay(
   target: () => number,
   observeUp: (chunk: Buffer) => void = () => undefined,
 ): Promise<CuttingRelay> {
-  let armed: { bytes: number; direction: RelayDirection; perConnection: boolean } | null = null;
+  let armed: {
+    bytes: number;
+    direction: RelayDirection;
+    perConnection: boolean;
+    settleMs: number;
+  } | null = null;
   const total = { up: 0, down: 0 };
   let cuts = 0;
   const sockets = new Set<net.Socket>();
@@ -35,9 +46,12 @@ export async function startCuttingRelay(
     const upstream = net.connect(target(), '127.0.0.1');
     sockets.add(client).add(upstream);
     const own = { up: 0, down: 0 };
+    let cutting = false;
     const counter = (direction: RelayDirection) =>
       new Transform({
         transform(chunk: Buffer, _encoding, callback) {
+          // Cut, waiting for the settle pause: nothing more crosses.
+          if (cutting) return callback();
           own[direction] += chunk.length;
           total[direction] += chunk.length;
           if (direction === 'up') observeUp(chunk);
@@ -45,8 +59,11 @@ export async function startCuttingRelay(
           if (cut && (cut.perConnection ? own[direction] : total[direction]) > cut.bytes) {
             armed = null;
             cuts += 1;
-            client.destroy();
-            upstream.destroy();
+            cutting = true;
+            setTimeout(() => {
+              client.destroy();
+              upstream.destroy();
+            }, cut.settleMs);
             return callback();
           }
           callback(null, chunk);
@@ -66,9 +83,9 @@ export async function startCuttingRelay(
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     port: (server.address() as AddressInfo).port,
-    arm(bytes, { direction = 'up', perConnection = false } = {}) {
+    arm(bytes, { direction = 'up', perConnection = false, settleMs = 0 } = {}) {
       total[direction] = 0;
-      armed = { bytes, direction, perConnection };
+      armed = { bytes, direction, perConnection, settleMs };
     },
     cuts: () => cuts,
     close() {
