@@ -7,11 +7,14 @@ import tls from 'node:tls';
 import { ErrorBodySchema, OpenIrError, isOpenIrError } from '../shared/errors';
 import { ADMIN_API_PREFIX } from './adminApi';
 import { ADMIN_TOKEN_FILE } from './factories';
-import { readLocalApiRecord } from './localApi';
+import { readLocalApiRecord, type LocalApiRecord } from './localApi';
+import { serveLockHolder } from './serveLock';
 import { publicKeyPin } from './tls';
 
 const CLI = 'openir-control-plane';
 const REQUEST_TIMEOUT_MS = 30_000;
+/** How long a command waits for a server that is starting (`serve &` then a command at once). */
+const STARTING_WAIT_MS = 20_000;
 /** The most a CLI answer may be (a diagnostics bundle is capped at 32 MiB on upload). */
 const MAX_ANSWER_BYTES = 40 * 1024 * 1024;
 
@@ -92,7 +95,7 @@ export class AdminApiClient {
 
     const dataDir = environment.dataDir();
     const start = `Start it with \`${CLI} serve --data ${dataDir}\`, or give --url (or OPENIR_CONTROL_PLANE_URL) and a token.`;
-    const record = readLocalApiRecord(dataDir);
+    const record = await localRecord(dataDir);
     if (!record) {
       throw new OpenIrError(
         'CONTROL_PLANE_UNREACHABLE',
@@ -265,6 +268,20 @@ export class AdminApiClient {
       `The control plane at ${this.url} did not answer (${code}).`,
       { fix: this.unreachableFix, cause: error },
     );
+  }
+}
+
+/**
+ * The running server's record. A server that holds the data dir's lock but
+ * has not written its record yet is starting (making its certificate,
+ * migrating): wait for it, so `serve &` followed by a command works.
+ */
+async function localRecord(dataDir: string): Promise<LocalApiRecord | null> {
+  const deadline = Date.now() + STARTING_WAIT_MS;
+  for (;;) {
+    const record = readLocalApiRecord(dataDir);
+    if (record || serveLockHolder(dataDir) === null || Date.now() > deadline) return record;
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
 

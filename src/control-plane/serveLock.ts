@@ -59,3 +59,14 @@ export function acquireServeLock(dataDir: string, pid: number = process.pid): Se
     fix: 'Remove it if no control plane is running on this data folder.',
   });
 }
+
+/** The pid of the live server holding the data dir's lock (one starting or serving), else null. */
+export function serveLockHolder(dataDir: string): number | null {
+  let holder: number;
+  try {
+    holder = Number.parseInt(readFileSync(path.join(dataDir, LOCK_FILE), 'utf8').trim(), 10);
+  } catch {
+    return null;
+  }
+  return Number.isInteger(holder) && holder > 0 && isAlive(holder) ? holder : null;
+}

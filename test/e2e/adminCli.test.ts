@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -208,6 +208,36 @@ describe('openir-control-plane as an API client', () => {
     expect(new Set([...first.jobs, ...second.jobs].map((j) => j.id)).size).toBe(3);
     const text = await runControlPlaneCli([...page, '--data', cp.dataDir]);
     expect(text.stdout).toContain(`--cursor ${first.next}`);
+  });
+
+  it('a server that is starting (its lock taken, no API record yet) is waited for; a dead lock is not', async () => {
+    // The lock held by a live process (this test's) stands for a server still starting; the record
+    // then appears (copied from the running server, with its token), as `serve` writes it once listening.
+    const starting = mkdtempSync(path.join(tmpdir(), 'openir-cli-starting-'));
+    writeFileSync(path.join(starting, 'serve.lock'), String(process.pid));
+    const t0 = Date.now();
+    const waiting = runControlPlaneCli<{ irs: unknown[] }>(['ir', 'list', '--data', starting, '--json']);
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    copyFileSync(path.join(cp.dataDir, 'admin-token'), path.join(starting, 'admin-token'));
+    copyFileSync(path.join(cp.dataDir, 'admin-api.json'), path.join(starting, 'admin-api.json'));
+    const listed = await waiting;
+    expect(listed.stderr).toBe('');
+    expect(listed.code).toBe(0);
+    expect(Array.isArray(listed.json.irs)).toBe(true);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(1_500);
+    // A lock left by a dead process: no wait, the one-line error at once.
+    const stale = mkdtempSync(path.join(tmpdir(), 'openir-cli-stale-'));
+    writeFileSync(path.join(stale, 'serve.lock'), '999999');
+    const t1 = Date.now();
+    const refused = await runControlPlaneCli<{ error: { code: string } }>([
+      'ir',
+      'list',
+      '--data',
+      stale,
+      '--json',
+    ]);
+    expect(refused.json.error.code).toBe('CONTROL_PLANE_UNREACHABLE');
+    expect(Date.now() - t1).toBeLessThan(10_000);
   });
 
   it('once the server stops: a clear error that says how to start it, and the API record is gone', async () => {
