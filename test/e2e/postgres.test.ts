@@ -152,11 +152,12 @@ describe.skipIf(found.bin === null)(
       console.log(
         `PostgreSQL → staging: ${(expected.bytes / 1e6).toFixed(1)} MB; host VmHWM ${(before / 1e6).toFixed(1)} → ${(after / 1e6).toFixed(1)} MB (+${(growth / 1e6).toFixed(1)} MB)`,
       );
-      // Loading the result would grow the host by at least the data's size; streaming keeps it to
-      // buffers plus V8's garbage, which V8 lets grow with the allocation rate (after a 10k-row
-      // warm-up, 23–86 MB on 2-core machines; hence the larger warm-up above), so the bound is
-      // half the data, not a tight figure.
-      expect(growth).toBeLessThan(expected.bytes / 2);
+      // Loading the result would grow the host by the 700k rows past the warm-up (~114 MB), and
+      // die first at its 96 MB old-space cap; streaming keeps it to buffers plus V8's garbage,
+      // which V8 lets grow with the allocation rate (23–86 MB after a 10k-row warm-up on 2-core
+      // machines, 45–62 MB after this one, CI included). So the bound sits between: 60 % of the
+      // data (~98 MB), not a tight figure.
+      expect(growth).toBeLessThan(expected.bytes * 0.6);
       fs.rmSync(staged);
     }, 180_000);
 
