@@ -4,7 +4,7 @@ import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { isIP } from 'node:net';
 import * as path from 'node:path';
 import tls from 'node:tls';
-import { ErrorBodySchema, OpenIrError, isOpenIrError } from '../shared/errors';
+import { OpenIrError, errorBodyOf, isOpenIrError } from '../shared/errors';
 import { ADMIN_API_PREFIX } from './adminApi';
 import { ADMIN_TOKEN_FILE } from './factories';
 import { readLocalApiRecord, type LocalApiRecord } from './localApi';
@@ -292,8 +292,8 @@ function refusal(answer: ApiAnswer): OpenIrError {
   } catch {
     parsed = undefined;
   }
-  const body = ErrorBodySchema.safeParse((parsed as { error?: unknown } | undefined)?.error);
-  if (body.success) return OpenIrError.fromBody(body.data);
+  const body = errorBodyOf(parsed);
+  if (body) return OpenIrError.fromBody(body);
   return new OpenIrError('CONTROL_PLANE_ERROR', `The control plane answered HTTP ${answer.status}.`, {
     fix: 'Check that --url names an OpenIR control plane.',
   });

@@ -10,7 +10,8 @@ import {
   type IrSummary,
   type NodeMessage,
 } from '../shared/controlPlaneApi';
-import { ErrorBodySchema, OpenIrError } from '../shared/errors';
+import { OpenIrError, errorBodyOf } from '../shared/errors';
+import { parseJson } from './jsonRequest';
 import type { VersionPolicy } from '../shared/versionPolicy';
 import type { Connector } from './connector';
 import { connectionError } from './endpoint';
@@ -186,14 +187,7 @@ export class ControlChannel {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
         res.on('end', () => {
-          let body: unknown = null;
-          try {
-            body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-          } catch {
-            body = null;
-          }
-          const parsed = ErrorBodySchema.safeParse((body as { error?: unknown } | null)?.error);
-          failure = this.versionExpired(parsed.success ? parsed.data.message : null);
+          failure = this.versionExpired(errorBodyOf(parseJson(Buffer.concat(chunks)))?.message ?? null);
           socket.terminate();
         });
         return;

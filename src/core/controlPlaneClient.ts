@@ -7,7 +7,7 @@ import {
   type RegisterRequest,
   type RegisterResponse,
 } from '../shared/controlPlaneApi';
-import { ErrorBodySchema, OpenIrError } from '../shared/errors';
+import { OpenIrError, errorBodyOf } from '../shared/errors';
 import { requestJson, type JsonResponse } from './jsonRequest';
 import type { Connector } from './connector';
 import { connectionError, endpointTarget } from './endpoint';
@@ -72,8 +72,8 @@ export async function checkAuthKey(
 }
 
 export function errorFromResponse(status: number, body: unknown): OpenIrError {
-  const error = ErrorBodySchema.safeParse((body as { error?: unknown } | null)?.error);
-  if (error.success) return OpenIrError.fromBody(error.data);
+  const error = errorBodyOf(body);
+  if (error) return OpenIrError.fromBody(error);
   return new OpenIrError('CONTROL_PLANE_ERROR', `The control plane answered HTTP ${status}.`, {
     fix: 'Check the control plane log.',
   });

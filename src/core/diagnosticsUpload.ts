@@ -2,6 +2,7 @@ import http from 'node:http';
 import { channelAuthorization } from '../shared/controlPlaneApi';
 import { diagnosticsUploadPath } from '../shared/diagnosticsBundle';
 import { OpenIrError } from '../shared/errors';
+import { parseJson } from './jsonRequest';
 import type { Connector } from './connector';
 import { errorFromResponse, NODE_CREDENTIAL } from './controlPlaneClient';
 import type { Registration } from './config';
@@ -66,13 +67,7 @@ export async function uploadDiagnostics(
       });
       response.once('error', (error) => reject(connectionError(reg.endpoint, error)));
       response.once('end', () => {
-        let parsed: unknown = null;
-        try {
-          parsed = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-        } catch {
-          parsed = null;
-        }
-        resolve({ status: response.statusCode ?? 0, body: parsed });
+        resolve({ status: response.statusCode ?? 0, body: parseJson(Buffer.concat(chunks)) });
       });
     });
     request.end(Buffer.from(zip.buffer, zip.byteOffset, zip.byteLength));

@@ -54,7 +54,8 @@ export function requestJson(
   });
 }
 
-function parseJson(bytes: Buffer): unknown {
+/** A response body as JSON, or null when it is empty or not JSON. */
+export function parseJson(bytes: Buffer): unknown {
   try {
     return JSON.parse(bytes.toString('utf8'));
   } catch {

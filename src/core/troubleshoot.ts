@@ -10,6 +10,7 @@ import { channelAuthorization, CONTROL_PLANE_PATHS, type IrNodeInfo } from '../s
 import type { CredentialTestReport } from '../shared/credentialTest';
 import type { CredentialView } from '../shared/credentials';
 import { OpenIrError, toErrorBody, type ErrorBody } from '../shared/errors';
+import { parseJson } from './jsonRequest';
 import type { ProxyTestReport } from '../shared/proxy';
 import { REMOTE_ACCESS_PATHS } from '../shared/remoteAccess';
 import {
@@ -705,16 +706,10 @@ export class TroubleshootService {
           const chunks: Buffer[] = [];
           res.on('data', (chunk: Buffer) => chunks.push(chunk));
           res.on('end', () => {
-            let body: unknown = null;
-            try {
-              body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-            } catch {
-              body = null;
-            }
             resolve({
               status: res.statusCode ?? 0,
               headers: res.headers,
-              body,
+              body: parseJson(Buffer.concat(chunks)),
               sentAt,
               ms: performance.now() - t0,
             });

@@ -172,6 +172,12 @@ export const ErrorBodySchema = z.object({
 });
 export type ErrorBody = z.infer<typeof ErrorBodySchema>;
 
+/** The `{ error: { code, message, fix } }` an HTTP refusal carries, or null when the body is not one. */
+export function errorBodyOf(body: unknown): ErrorBody | null {
+  const parsed = ErrorBodySchema.safeParse((body as { error?: unknown } | null | undefined)?.error);
+  return parsed.success ? parsed.data : null;
+}
+
 /** An error every face can show: a stable code, a user-facing message, how to fix it, and the cause. */
 export class OpenIrError extends Error {
   readonly code: ErrorCode;

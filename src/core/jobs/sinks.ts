@@ -5,7 +5,8 @@ import http from 'node:http';
 import path from 'node:path';
 import type tls from 'node:tls';
 import { channelAuthorization } from '../../shared/controlPlaneApi';
-import { ErrorBodySchema, OpenIrError } from '../../shared/errors';
+import { OpenIrError, errorBodyOf } from '../../shared/errors';
+import { parseJson } from '../jsonRequest';
 import { STAGED_BYTES_HEADER, stagingPath } from '../../shared/jobs';
 import type { Connector } from '../connector';
 import type { OpenedSink } from './copyEnds';
@@ -149,15 +150,9 @@ export interface StagingTarget {
 
 /** An answer of the staging endpoint that is not a success, as the error it carries. */
 function refusalOf(status: number, chunks: Buffer[]): OpenIrError {
-  let body: unknown = null;
-  try {
-    body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-  } catch {
-    // not JSON
-  }
-  const parsed = ErrorBodySchema.safeParse((body as { error?: unknown } | null)?.error);
-  const error = parsed.success
-    ? OpenIrError.fromBody(parsed.data)
+  const body = errorBodyOf(parseJson(Buffer.concat(chunks)));
+  const error = body
+    ? OpenIrError.fromBody(body)
     : new OpenIrError('DATA_SINK_FAILED', `The staging upload was refused (HTTP ${status}).`, {
         fix: 'Check the control plane log.',
       });
