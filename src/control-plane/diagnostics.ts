@@ -7,10 +7,8 @@ import {
   linkSync,
   openSync,
   readFileSync,
-  renameSync,
   rmSync,
   statSync,
-  writeSync,
 } from 'node:fs';
 import fs from 'node:fs/promises';
 import * as path from 'node:path';
@@ -246,18 +244,9 @@ export function writeDiagnosticsBundle(
       fix: 'Choose another file with --out, or add --overwrite.',
     });
   }
-  const temp = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.tmp`);
   try {
-    const fd = openSync(temp, 'wx', 0o600);
-    try {
-      writeSync(fd, bytes);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(temp, target);
+    writeFileAtomic(target, bytes, 0o600);
   } catch (error) {
-    rmSync(temp, { force: true });
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOSPC') {
       throw new OpenIrError('DISK_FULL', `Could not write ${target}: the disk is full.`, {
