@@ -7,21 +7,28 @@
  * - Blob upload / download MB/s: a job local folder → blob and blob → local
  *   folder (control-plane startedAt → finishedAt) vs the SDK's own
  *   `BlockBlobClient.uploadFile` / `BlobClient.downloadToFile` with their
- *   defaults, in this process, of the same BENCH_BLOB_MB (256) MB file; the
- *   median of BENCH_RUNS (3), job and SDK taking turns.
+ *   defaults, in this process, of the same BENCH_BLOB_MB (256) MB file;
+ *   BENCH_RUNS (3) runs, job and SDK taking turns to go first.
  * - MariaDB → Blob rows/s: BENCH_MY_ROWS (1,000,000) rows of the typed table
  *   (every converted type) as CSV to a blob vs `mariadb --batch --quick` of
- *   the same SELECT to a file.
+ *   the same SELECT to a file; and the same job to a local file, as the
+ *   reference writes. Under the table, where the CPU went on each side (the
+ *   host or the client, mariadbd, Azurite; /proc): on a 2-core machine
+ *   Azurite's share is taken from the copy it receives.
  * - PostgreSQL sink rows/s: a BENCH_PG_ROWS (1,000,000)-row CSV file into a
  *   table (job with --mode truncate) vs `psql \copy … FROM` of the same file
  *   into the same table (truncated first).
  * - The host's RSS growth while a job copies BENCH_RSS_MB (1024) MB local →
  *   blob: VmRSS from /proc every 50 ms, peak less the median of the 2 s idle
  *   before the job.
+ *
+ * Each ratio is the median of the runs' own ratios (stats.ts): the two sides
+ * of a run ran back to back.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
@@ -30,6 +37,7 @@ import { submitJob } from '../src/control-plane/jobCommands';
 import type { JobRow } from '../src/control-plane/jobStore';
 import { sendWake } from '../src/control-plane/wake';
 import { onCleanup, runBench, trackGroup } from './cleanup';
+import { cpuSecondsOf, median, medianRatio } from './stats';
 import { blobCredentialArgs, AZURITE_ACCOUNT, AZURITE_KEY, startAzurite } from '../test/helpers/azurite';
 import { startControlPlane } from '../test/helpers/controlPlane';
 import {
@@ -56,10 +64,14 @@ const json = process.argv.includes('--json');
 const log = (text: string) => {
   if (!json) console.error(text);
 };
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? NaN;
-};
+
+/** One run's wall seconds, and the CPU seconds of the reader (host or client), mariadbd and Azurite. */
+interface CpuRun {
+  wall: number;
+  client: number;
+  server: number;
+  azurite: number;
+}
 
 interface Figure {
   figure: string;
@@ -70,6 +82,8 @@ interface Figure {
   ratioGoal: boolean;
   goal: number;
   note: string;
+  /** The median of the runs' own ratios (stats.ts), for a ratio goal. */
+  ratio?: number;
 }
 
 async function submit(
@@ -156,6 +170,8 @@ function writeRandomFile(file: string, megabytes: number): number {
 async function main(): Promise<void> {
   const figures: Figure[] = [];
   const skipped: string[] = [];
+  /** Where the CPU went in the MariaDB runs (medians), printed under the table. */
+  let mariadbCpu: (CpuRun & { side: string })[] = [];
   const cp = await startControlPlane({ heartbeatIntervalMs: 1000, heartbeatTimeoutMs: 15_000 });
   const key = (await cp.createIr('bench-stores')).key1;
   const dataRoot = tempDir('openir-bench-stores-');
@@ -228,6 +244,7 @@ async function main(): Promise<void> {
       figure: 'Blob upload (local → Blob)',
       openir: median(up.job) / MB,
       reference: median(up.sdk) / MB,
+      ratio: medianRatio(up.job, up.sdk),
       unit: 'MB/s',
       ratioGoal: true,
       goal: 0.9,
@@ -237,6 +254,7 @@ async function main(): Promise<void> {
       figure: 'Blob download (Blob → local)',
       openir: median(down.job) / MB,
       reference: median(down.sdk) / MB,
+      ratio: medianRatio(down.job, down.sdk),
       unit: 'MB/s',
       ratioGoal: true,
       goal: 0.9,
@@ -290,60 +308,104 @@ async function main(): Promise<void> {
     await createTypedTable(db, MY_ROWS, { password });
     await mustCli(node, mysqlCredentialArgs('my', db, { json: false }), `${password}\n`);
     const query = 'SELECT * FROM t ORDER BY id';
-    const jobRates: number[] = [];
-    const nativeRates: number[] = [];
+    const rates = { blob: [] as number[], file: [] as number[], native: [] as number[] };
+    /** Each side's CPU seconds per run: the host (or the mariadb client), mariadbd, Azurite. */
+    const cpu = { blob: [] as CpuRun[], file: [] as CpuRun[], native: [] as CpuRun[] };
+    const cpuNow = () => ({
+      host: cpuSecondsOf(hostPid),
+      client: cpuSecondsOf('self-children'),
+      server: cpuSecondsOf(db.pid),
+      azurite: cpuSecondsOf(azurite.pid),
+    });
+    const cpuSince = (before: ReturnType<typeof cpuNow>, wall: number, native: boolean): CpuRun => {
+      const after = cpuNow();
+      return {
+        wall,
+        client: native ? after.client - before.client : after.host - before.host,
+        server: after.server - before.server,
+        azurite: after.azurite - before.azurite,
+      };
+    };
     for (let run = 0; run < RUNS; run += 1) {
       const jobFirst = run % 2 === 0;
       log(
-        `MariaDB: run ${run + 1}/${RUNS}: ${jobFirst ? 'job → blob, then mariadb --batch --quick → file' : 'mariadb --batch --quick → file, then job → blob'}…`,
+        `MariaDB: run ${run + 1}/${RUNS}: ${jobFirst ? 'job → blob, job → file, mariadb --batch --quick → file' : 'mariadb --batch --quick → file, job → file, job → blob'}…`,
       );
-      const viaJob = async () => {
-        const { job, seconds } = await runJob(session, `my:${query}`, `blob:my-${run}.csv`, {
-          format: 'csv',
-        });
+      const viaJob = (to: 'blob' | 'file') => async () => {
+        const before = cpuNow();
+        const sink = to === 'blob' ? `blob:my-${run}.csv` : `files:my-${run}.csv`;
+        const { job, seconds } = await runJob(session, `my:${query}`, sink, { format: 'csv' });
+        cpu[to].push(cpuSince(before, seconds, false));
         if (job.rows !== MY_ROWS) throw new Error(`MariaDB job copied ${job.rows} rows, not ${MY_ROWS}`);
-        jobRates.push(MY_ROWS / seconds);
-        await container.getBlobClient(`my-${run}.csv`).delete();
+        rates[to].push(MY_ROWS / seconds);
+        if (to === 'blob') await container.getBlobClient(`my-${run}.csv`).delete();
+        else fs.rmSync(path.join(dataRoot, `my-${run}.csv`));
       };
-      if (jobFirst) await viaJob();
-      const out = path.join(dataRoot, 'mariadb.tsv');
-      const native = await timed(
-        'mariadb',
-        [
-          '--no-defaults',
-          '--batch',
-          '--quick',
-          '--skip-ssl',
-          '-h',
-          db.host,
-          '-P',
-          String(db.port),
-          '-u',
-          'reader',
-          'shop',
-          '-e',
-          query,
-        ],
-        { MYSQL_PWD: password },
-        out,
-      );
-      nativeRates.push(MY_ROWS / native);
-      fs.rmSync(out);
-      if (!jobFirst) await viaJob();
+      const viaNative = async () => {
+        const out = path.join(dataRoot, 'mariadb.tsv');
+        const before = cpuNow();
+        const seconds = await timed(
+          'mariadb',
+          [
+            '--no-defaults',
+            '--batch',
+            '--quick',
+            '--skip-ssl',
+            '-h',
+            db.host,
+            '-P',
+            String(db.port),
+            '-u',
+            'reader',
+            'shop',
+            '-e',
+            query,
+          ],
+          { MYSQL_PWD: password },
+          out,
+        );
+        cpu.native.push(cpuSince(before, seconds, true));
+        rates.native.push(MY_ROWS / seconds);
+        fs.rmSync(out);
+      };
+      const steps = [viaJob('blob'), viaJob('file'), viaNative];
+      for (const step of jobFirst ? steps : steps.reverse()) await step();
     }
     log(
-      `MariaDB: every run (rows/s): job ${jobRates.map((r) => Math.round(r)).join(', ')}; mariadb ${nativeRates.map((r) => Math.round(r)).join(', ')}`,
+      `MariaDB: every run (rows/s): job → blob ${rates.blob.map((r) => Math.round(r)).join(', ')}; job → file ${rates.file.map((r) => Math.round(r)).join(', ')}; mariadb ${rates.native.map((r) => Math.round(r)).join(', ')}`,
     );
     await db.stop();
-    figures.push({
-      figure: 'MariaDB → Blob (CSV)',
-      openir: median(jobRates),
-      reference: median(nativeRates),
-      unit: 'rows/s',
-      ratioGoal: true,
-      goal: 0.9,
-      note: `vs mariadb --batch --quick > file; ${MY_ROWS.toLocaleString('en')} typed rows`,
-    });
+    const rowsNote = `${MY_ROWS.toLocaleString('en')} typed rows`;
+    figures.push(
+      {
+        figure: 'MariaDB → Blob (CSV)',
+        openir: median(rates.blob),
+        reference: median(rates.native),
+        ratio: medianRatio(rates.blob, rates.native),
+        unit: 'rows/s',
+        ratioGoal: true,
+        goal: 0.9,
+        note: `vs mariadb --batch --quick > file; ${rowsNote}`,
+      },
+      {
+        figure: 'MariaDB → local file (CSV)',
+        openir: median(rates.file),
+        reference: median(rates.native),
+        ratio: medianRatio(rates.file, rates.native),
+        unit: 'rows/s',
+        ratioGoal: true,
+        goal: 0.9,
+        note: `the same, to a file as the reference writes; ${rowsNote}`,
+      },
+    );
+    const cpuMedian = (runs: CpuRun[], key: keyof CpuRun) => median(runs.map((r) => r[key]));
+    mariadbCpu = (['blob', 'file', 'native'] as const).map((side) => ({
+      side: { blob: 'job → Blob', file: 'job → local file', native: 'mariadb --batch --quick → file' }[side],
+      wall: cpuMedian(cpu[side], 'wall'),
+      client: cpuMedian(cpu[side], 'client'),
+      server: cpuMedian(cpu[side], 'server'),
+      azurite: cpuMedian(cpu[side], 'azurite'),
+    }));
   }
 
   // PostgreSQL sink vs psql \copy … FROM.
@@ -413,6 +475,7 @@ async function main(): Promise<void> {
       figure: 'PostgreSQL sink (CSV file → table)',
       openir: median(jobRates),
       reference: median(nativeRates),
+      ratio: medianRatio(jobRates, nativeRates),
       unit: 'rows/s',
       ratioGoal: true,
       goal: 0.9,
@@ -422,12 +485,12 @@ async function main(): Promise<void> {
 
   await closeSession();
   const rows = figures.map((f) => {
-    const ratio = f.openir / f.reference;
+    const ratio = f.ratio ?? f.openir / f.reference;
     const met = f.ratioGoal ? ratio >= f.goal : f.openir < f.goal;
     return { ...f, ratio: f.ratioGoal ? ratio : null, met };
   });
   if (json) {
-    console.log(JSON.stringify({ figures: rows, skipped }, null, 2));
+    console.log(JSON.stringify({ figures: rows, mariadbCpu, skipped }, null, 2));
     return;
   }
   const number = (v: number, unit: string) =>
@@ -444,6 +507,21 @@ async function main(): Promise<void> {
       note: r.note,
     })),
   );
+  if (mariadbCpu.length > 0) {
+    console.log(
+      `\nMariaDB, ${MY_ROWS.toLocaleString('en')} rows: where the CPU went (seconds, median of ${RUNS} runs; this machine has ${os.availableParallelism()} cores)`,
+    );
+    console.table(
+      mariadbCpu.map((c) => ({
+        side: c.side,
+        'wall s': c.wall.toFixed(2),
+        'host or client': c.client.toFixed(2),
+        mariadbd: c.server.toFixed(2),
+        Azurite: c.azurite.toFixed(2),
+        'CPU total': (c.client + c.server + c.azurite).toFixed(2),
+      })),
+    );
+  }
   for (const reason of skipped) console.log(`skipped: ${reason}`);
 }
 

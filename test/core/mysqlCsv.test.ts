@@ -139,4 +139,40 @@ describe('CSV from whole row packets (no Buffer per field)', () => {
       writer.writePacketRow(packet, 4, packet.length, [FieldKind.Text, FieldKind.Text, FieldKind.Text]),
     ).toThrow(/ended before its column 3/);
   });
+
+  it('writes into a chunk again only once it is released, and never into a larger-than-chunk field', () => {
+    const emitted: Buffer[] = [];
+    const writer = new CsvChunkWriter(64, (chunk) => emitted.push(chunk));
+    // Two 40-byte fields: one row fills a 64-byte chunk, so each row is a chunk of its own.
+    const row = (letter: string) =>
+      writer.writeRow([Buffer.from(letter.repeat(40)), Buffer.from(letter.repeat(40))], kinds2);
+    const kinds2 = [FieldKind.Text, FieldKind.Text];
+    const line = (letter: string) => `${letter.repeat(40)},${letter.repeat(40)}\n`;
+    row('a');
+    row('b');
+    const [first, second] = emitted as [Buffer, Buffer];
+    expect(first.toString()).toBe(line('a'));
+    // Not released: the next chunk is another buffer, so the first keeps its bytes.
+    expect(second.buffer).not.toBe(first.buffer);
+    // Released (twice, as a sink calling back twice would): its buffer is taken again once.
+    writer.release(first);
+    writer.release(first);
+    row('c'); // into the chunk taken when 'b' went out
+    row('d'); // into the first chunk's buffer
+    row('e');
+    const [, , third, fourth, fifth] = emitted as Buffer[];
+    expect(fourth?.buffer).toBe(first.buffer);
+    expect([third?.buffer, fifth?.buffer]).not.toContain(first.buffer);
+    expect(emitted.slice(1).map((c) => c.toString())).toEqual([line('b'), line('c'), line('d'), line('e')]);
+    // A field larger than a chunk gets its own buffer, which never goes back to the pool.
+    writer.writeRow([Buffer.from('e'.repeat(100))], [FieldKind.Text]);
+    writer.flush();
+    const big = emitted[5] as Buffer;
+    expect(big.toString()).toBe(`${'e'.repeat(100)}\n`);
+    writer.release(big);
+    row('f');
+    row('g');
+    expect(emitted.slice(6).map((c) => c.buffer)).not.toContain(big.buffer);
+    expect(emitted.slice(6).map((c) => c.toString())).toEqual([line('f'), line('g')]);
+  });
 });

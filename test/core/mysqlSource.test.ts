@@ -150,7 +150,7 @@ describe.skipIf(!findMariadb().found)('the CSV source against a real MariaDB', (
     const fromPackets = vi.spyOn(CsvChunkWriter.prototype, 'writePacketRow');
     const fromArrays = vi.spyOn(CsvChunkWriter.prototype, 'writeRow');
     try {
-      const stream = await openMysqlSource(
+      const { stream } = await openMysqlSource(
         { ...input(password), host: db.host, port: db.port, ssl: false },
         'SELECT * FROM t ORDER BY id',
         'csv',

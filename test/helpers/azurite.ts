@@ -27,6 +27,8 @@ export interface Azurite {
   /** `http://127.0.0.1:<port>/devstoreaccount1` */
   accountUrl: string;
   location: string;
+  /** Azurite's own process (a bench reads its CPU time). */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -66,6 +68,7 @@ export async function startAzurite(opts: { tls?: { cert: string; key: string } }
     port,
     accountUrl: `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}/${AZURITE_ACCOUNT}`,
     location,
+    pid: child.pid ?? NaN,
     stop: () => stopChild(child),
   };
 }

@@ -45,6 +45,8 @@ export interface RunningMariadb {
   host: string;
   port: number;
   socket: string;
+  /** mariadbd's process (a bench reads its CPU time). */
+  pid: number;
   /** Runs SQL (from stdin) as root over the unix socket; answers `mariadb --batch` output (tab-separated, a header row). */
   sql(text: string, database?: string): Promise<string>;
   stop(): Promise<void>;
@@ -102,6 +104,7 @@ export async function startMariadb(): Promise<RunningMariadb> {
     host: '127.0.0.1',
     port,
     socket,
+    pid: child.pid ?? NaN,
     async sql(text, database) {
       const result = await run(
         'mariadb',

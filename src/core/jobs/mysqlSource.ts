@@ -183,7 +183,7 @@ export async function openMysqlSource(
   location: string,
   format: JobFormat,
   signal: AbortSignal,
-): Promise<Readable> {
+): Promise<{ stream: Readable; release?: (chunk: Buffer) => void }> {
   const select = mysqlSelectFor(location);
   signal.throwIfAborted();
   // Loaded on first use: an idle node does not carry the driver.
@@ -294,7 +294,7 @@ export async function openMysqlSource(
     stream.push(null);
     connection.query('COMMIT', () => connection.end(() => undefined));
   });
-  return stream;
+  return csv ? { stream, release: csv.release } : { stream };
 }
 
 /** What mysql2 hands a row parser: the packet's bytes, its payload being [offset, end). */

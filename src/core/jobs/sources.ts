@@ -81,7 +81,7 @@ export async function openSource(
     // Loaded on first use, like the PostgreSQL driver (mysql2 itself loads when the query starts).
     const { openMysqlSource } = await import('./mysqlSource.js');
     // Like a PostgreSQL query: no seeking, so a retry re-runs it from byte 0.
-    return { stream: await openMysqlSource(credential, source.path, source.format, signal), offset: 0 };
+    return { ...(await openMysqlSource(credential, source.path, source.format, signal)), offset: 0 };
   }
   // Loaded on first use: the PostgreSQL driver is ~15 MB resident that an idle node should not carry.
   const { openPostgresSource } = await import('./postgresSource.js');
