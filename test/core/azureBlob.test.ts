@@ -10,7 +10,9 @@ import {
   blobError,
   blobTuning,
   blockIdFor,
+  blockSizeFor,
   DEFAULT_BLOB_TUNING,
+  MAX_BLOCKS,
   openBlobSink,
   openContainer,
   type BlobCredential,
@@ -118,13 +120,35 @@ describe('azureBlob helpers', () => {
 
   it('takes block size and concurrency from the environment, within bounds', () => {
     expect(blobTuning({})).toEqual(DEFAULT_BLOB_TUNING);
-    expect(blobTuning({ OPENIR_BLOB_BLOCK_MIB: '4', OPENIR_BLOB_CONCURRENCY: '2' })).toMatchObject({
-      blockSize: 4 * 1024 * 1024,
+    expect(blobTuning({ OPENIR_BLOB_BLOCK_MIB: '16', OPENIR_BLOB_CONCURRENCY: '2' })).toMatchObject({
+      blockSize: 16 * 1024 * 1024,
       concurrency: 2,
     });
     expect(blobTuning({ OPENIR_BLOB_BLOCK_MIB: '0', OPENIR_BLOB_CONCURRENCY: 'x' })).toEqual(
       DEFAULT_BLOB_TUNING,
     );
+  });
+
+  it('takes larger blocks only for a source whose size would need more than the blocks left', () => {
+    const MiB = 1024 * 1024;
+    const tuned = DEFAULT_BLOB_TUNING.blockSize;
+    expect(tuned).toBe(4 * MiB);
+    // Unknown size (a query), or a size that fits: the tuned size.
+    expect(blockSizeFor(tuned, undefined, MAX_BLOCKS)).toBe(tuned);
+    expect(blockSizeFor(tuned, 1024 * MiB, MAX_BLOCKS)).toBe(tuned);
+    expect(blockSizeFor(tuned, tuned * MAX_BLOCKS, MAX_BLOCKS)).toBe(tuned);
+    // One byte more than 50,000 blocks of 4 MiB hold: 5 MiB blocks (whole MiB, rounded up).
+    expect(blockSizeFor(tuned, tuned * MAX_BLOCKS + 1, MAX_BLOCKS)).toBe(5 * MiB);
+    // 1 TiB: 21 MiB blocks (50,000 × 21 MiB ≥ 1 TiB > 50,000 × 20 MiB).
+    const tib = 1024 * 1024 * MiB;
+    const big = blockSizeFor(tuned, tib, MAX_BLOCKS);
+    expect(big).toBe(21 * MiB);
+    expect(big * MAX_BLOCKS).toBeGreaterThanOrEqual(tib);
+    // A retry that reuses blocks has fewer left: the rest must still fit.
+    const left = 10;
+    const rest = blockSizeFor(tuned, 100 * MiB, left);
+    expect(rest * left).toBeGreaterThanOrEqual(100 * MiB);
+    expect(rest).toBe(10 * MiB);
   });
 
   it('maps storage answers and network failures to codes; refusals are not retried', () => {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import type { BlobClient, BlockBlobClient } from '@azure/storage-blob';
+import { OpenIrError } from '../../shared/errors';
 import type { Connector } from '../connector';
 import type { OpenedSink, OpenedSource } from './copyEnds';
 import {
@@ -261,12 +262,19 @@ export async function openBlobSink(
       }
       return end;
     },
-    open(offset) {
+    open(offset, size) {
       reused = found.filter((block) => block.offset + block.size <= offset);
       const reusedEnd = reused.reduce((end, block) => end + block.size, 0);
       if (reusedEnd !== offset) throw new Error(`The blob sink cannot start at byte ${offset}.`);
-      writer = new BlockWriter(blob, jobId, offset, tuning, controller.signal, (error) =>
-        blobError(error, credential, what, 'sink'),
+      const blocksLeft = MAX_BLOCKS - reused.length;
+      writer = new BlockWriter(
+        blob,
+        jobId,
+        offset,
+        { ...tuning, blockSize: blockSizeFor(tuning.blockSize, size, blocksLeft) },
+        blocksLeft,
+        controller.signal,
+        (error) => blobError(error, credential, what, 'sink'),
       );
       return writer;
     },
@@ -291,10 +299,24 @@ export async function openBlobSink(
   };
 }
 
+/** Azure's limit of blocks in one block blob. */
+export const MAX_BLOCKS = 50_000;
+const MIB = 1024 * 1024;
+
+/**
+ * The block size for `size` bytes still to come (when the source knows):
+ * the tuned one, or larger (whole MiB) when that many bytes would need more
+ * blocks than the blob has left. Unknown sizes (a query) keep the tuned size.
+ */
+export function blockSizeFor(tuned: number, size: number | undefined, blocksLeft: number): number {
+  if (size === undefined || size <= tuned * blocksLeft) return tuned;
+  return Math.ceil(size / Math.max(1, blocksLeft) / MIB) * MIB;
+}
+
 /**
  * Cuts the stream into blocks and stages them, at most `concurrency` at once
  * (back-pressure beyond). A block's buffer is filled again once its stage has
- * succeeded: a fresh 8 MiB buffer per block cost a page fault per 4 KiB on
+ * succeeded: a fresh buffer per block (8 MiB then) cost a page fault per 4 KiB on
  * the first copy into it, and a full garbage collection every few blocks,
  * more CPU than the copy itself. Each block's MD5 is taken chunk by chunk as
  * the chunk is copied in, while its bytes are still in the CPU's cache.
@@ -308,12 +330,15 @@ class BlockWriter extends Writable {
   private position: number;
   private readonly inFlight = new Set<Promise<void>>();
   private failure: unknown = null;
+  private stagedCount = 0;
 
   constructor(
     private readonly blob: BlockBlobClient,
     private readonly jobId: string,
     start: number,
     private readonly tuning: BlobTuning,
+    /** Blocks the blob may still take (Azure's 50,000 less those reused). */
+    private readonly blocksLeft: number,
     private readonly signal: AbortSignal,
     private readonly mapError: (error: unknown) => unknown,
   ) {
@@ -352,6 +377,17 @@ class BlockWriter extends Writable {
   private async stage(): Promise<void> {
     while (this.inFlight.size >= this.tuning.concurrency) await Promise.race(this.inFlight);
     if (this.failure) throw this.failure;
+    if (this.stagedCount >= this.blocksLeft) {
+      // Azure would refuse only the commit, after the last block: stop at the first block past the limit.
+      throw new OpenIrError(
+        'DATA_SINK_FAILED',
+        `The blob would need more than ${MAX_BLOCKS.toLocaleString('en')} blocks of ${this.tuning.blockSize / MIB} MiB, Azure's limit for a block blob (the source did not say its size).`,
+        {
+          fix: `Set OPENIR_BLOB_BLOCK_MIB on the node to a size that fits the data (up to 4000; 50,000 blocks of 16 MiB hold 781 GiB), restart it, and run the job again.`,
+        },
+      );
+    }
+    this.stagedCount += 1;
     const body = this.filled === this.buffer.length ? this.buffer : this.buffer.subarray(0, this.filled);
     const block: Block = {
       offset: this.position,

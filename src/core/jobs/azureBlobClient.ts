@@ -34,7 +34,11 @@ export interface BlobTuning {
 
 const MIB = 1024 * 1024;
 export const DEFAULT_BLOB_TUNING: BlobTuning = {
-  blockSize: 8 * MIB,
+  // A node's memory holds concurrency + 1 blocks while it uploads: 8 blocks of 8 MiB grew a fresh
+  // host's RSS by 90 MB copying 1 GB (goal < 64 MB); 4 MiB ones by 59 MB, as fast against Azurite
+  // (bench/stores.ts: 99-118 against 98-122 MB/s). Eight in flight keep a WAN link busy. A source
+  // of known size past 50,000 blocks (195 GiB) gets larger blocks (azureBlob.ts blockSizeFor).
+  blockSize: 4 * MIB,
   concurrency: 8,
   // 8 MiB parts ran twice as fast as 4 MiB ones against Azurite (bench/stores.ts: 200 against
   // 100 MB/s, the SDK's downloadToFile 175-190); four in flight keep a WAN link busy.
@@ -51,7 +55,7 @@ export function blobTuning(env: NodeJS.ProcessEnv = process.env): BlobTuning {
     const n = Number(value);
     return value !== undefined && Number.isInteger(n) && n >= min && n <= max ? n : fallback;
   };
-  // Azure takes blocks up to 4000 MiB; 50,000 blocks of 8 MiB is a 390 GiB blob.
+  // Azure takes blocks up to 4000 MiB; 50,000 blocks of 4 MiB is a 195 GiB blob.
   const blockMib = int(env.OPENIR_BLOB_BLOCK_MIB, 1, 4000, DEFAULT_BLOB_TUNING.blockSize / MIB);
   const concurrency = int(env.OPENIR_BLOB_CONCURRENCY, 1, 64, DEFAULT_BLOB_TUNING.concurrency);
   const partMib = int(env.OPENIR_BLOB_READ_MIB, 1, 256, DEFAULT_BLOB_TUNING.partSize / MIB);
