@@ -10,7 +10,9 @@ import {
   blobError,
   blobTuning,
   blockIdFor,
-  blockSizeFor,
+  blockPlan,
+  BlockWriter,
+  concurrencyFor,
   DEFAULT_BLOB_TUNING,
   MAX_BLOCKS,
   openBlobSink,
@@ -129,26 +131,93 @@ describe('azureBlob helpers', () => {
     );
   });
 
-  it('takes larger blocks only for a source whose size would need more than the blocks left', () => {
+  it('plans larger blocks (fewer at once) only for a source whose size needs more than the blocks left', () => {
     const MiB = 1024 * 1024;
-    const tuned = DEFAULT_BLOB_TUNING.blockSize;
-    expect(tuned).toBe(4 * MiB);
-    // Unknown size (a query), or a size that fits: the tuned size.
-    expect(blockSizeFor(tuned, undefined, MAX_BLOCKS)).toBe(tuned);
-    expect(blockSizeFor(tuned, 1024 * MiB, MAX_BLOCKS)).toBe(tuned);
-    expect(blockSizeFor(tuned, tuned * MAX_BLOCKS, MAX_BLOCKS)).toBe(tuned);
-    // One byte more than 50,000 blocks of 4 MiB hold: 5 MiB blocks (whole MiB, rounded up).
-    expect(blockSizeFor(tuned, tuned * MAX_BLOCKS + 1, MAX_BLOCKS)).toBe(5 * MiB);
-    // 1 TiB: 21 MiB blocks (50,000 × 21 MiB ≥ 1 TiB > 50,000 × 20 MiB).
+    const tuned = DEFAULT_BLOB_TUNING;
+    expect(tuned.blockSize).toBe(4 * MiB);
+    const plan = (size: number | undefined, left = MAX_BLOCKS) => blockPlan(tuned, size, left);
+    // A size that fits: the tuned blocks, 8 at once.
+    expect(plan(1024 * MiB)).toEqual({ blockSize: 4 * MiB, concurrency: 8, growEvery: null });
+    expect(plan(tuned.blockSize * MAX_BLOCKS).blockSize).toBe(4 * MiB);
+    // One byte more than 50,000 blocks of 4 MiB hold: 5 MiB blocks (whole MiB, rounded up), 6 at once.
+    expect(plan(tuned.blockSize * MAX_BLOCKS + 1)).toEqual({
+      blockSize: 5 * MiB,
+      concurrency: 6,
+      growEvery: null,
+    });
+    // 1 TiB: 21 MiB blocks, and never fewer than 2 at once; the bytes in flight stay about 32-42 MiB.
     const tib = 1024 * 1024 * MiB;
-    const big = blockSizeFor(tuned, tib, MAX_BLOCKS);
-    expect(big).toBe(21 * MiB);
-    expect(big * MAX_BLOCKS).toBeGreaterThanOrEqual(tib);
+    const big = plan(tib);
+    expect(big.blockSize).toBe(21 * MiB);
+    expect(big.blockSize * MAX_BLOCKS).toBeGreaterThanOrEqual(tib);
+    expect(big.concurrency).toBe(2);
     // A retry that reuses blocks has fewer left: the rest must still fit.
-    const left = 10;
-    const rest = blockSizeFor(tuned, 100 * MiB, left);
-    expect(rest * left).toBeGreaterThanOrEqual(100 * MiB);
-    expect(rest).toBe(10 * MiB);
+    expect(plan(100 * MiB, 10).blockSize).toBe(10 * MiB);
+    // Unknown size: the tuned blocks, doubling every 10,000.
+    expect(plan(undefined)).toEqual({ blockSize: 4 * MiB, concurrency: 8, growEvery: 10_000 });
+    expect([8, 16, 32, 64].map((mib) => concurrencyFor(tuned, mib * MiB))).toEqual([4, 2, 2, 2]);
+  });
+
+  it('a stream of unknown size grows its blocks at each step, every byte staged once, in order', async () => {
+    const staged: { id: string; bytes: Buffer }[] = [];
+    let inFlight = 0;
+    let most = 0;
+    const blob = {
+      stageBlock: async (id: string, body: Buffer) => {
+        inFlight += 1;
+        most = Math.max(most, inFlight);
+        staged.push({ id, bytes: Buffer.from(body) });
+        await new Promise((resolve) => setImmediate(resolve));
+        inFlight -= 1;
+      },
+    };
+    const plan = { blockSize: 1024, concurrency: 4, growEvery: 3 };
+    const writer = new BlockWriter(
+      blob as unknown as ConstructorParameters<typeof BlockWriter>[0],
+      'job-1',
+      0,
+      plan,
+      12,
+      new AbortController().signal,
+      (error) => error,
+    );
+    const data = Buffer.from(
+      Array.from({ length: 1024 * 3 + 2048 * 3 + 4096 * 3 + 8192 * 3 }, (_, i) => i & 255),
+    );
+    for (let at = 0; at < data.length; at += 1000)
+      await new Promise<void>((resolve, reject) =>
+        writer.write(data.subarray(at, at + 1000), (error) => (error ? reject(error) : resolve())),
+      );
+    await new Promise<void>((resolve, reject) =>
+      writer.end((error?: Error | null) => (error ? reject(error) : resolve())),
+    );
+    expect(staged.map((block) => block.bytes.length)).toEqual([
+      1024, 1024, 1024, 2048, 2048, 2048, 4096, 4096, 4096, 8192, 8192, 8192,
+    ]);
+    expect(
+      Buffer.concat(
+        writer.staged.map((b) => staged.find((s) => s.id === b.id)?.bytes ?? Buffer.alloc(0)),
+      ).equals(data),
+    ).toBe(true);
+    expect(most).toBeLessThanOrEqual(4);
+    // One byte more needs a 13th block: refused with the fix, not left to the commit.
+    const over = new BlockWriter(
+      blob as unknown as ConstructorParameters<typeof BlockWriter>[0],
+      'job-2',
+      0,
+      { blockSize: 1024, concurrency: 4, growEvery: null },
+      2,
+      new AbortController().signal,
+      (error) => error,
+    );
+    over.on('error', () => undefined);
+    const refused = await new Promise<unknown>((resolve) => {
+      over.write(Buffer.alloc(2048), () =>
+        over.end(Buffer.alloc(1), (error?: Error | null) => resolve(error)),
+      );
+    });
+    expect(refused).toMatchObject({ code: 'DATA_SINK_FAILED' });
+    expect(String((refused as Error).message)).toContain('50,000 blocks');
   });
 
   it('maps storage answers and network failures to codes; refusals are not retried', () => {

@@ -1,5 +1,12 @@
+import net from 'node:net';
+import { from as copyFrom } from 'pg-copy-streams';
 import { describe, expect, it } from 'vitest';
-import { csvHeaderColumns, openPostgresSink, quotedSinkTable } from '../../src/core/jobs/postgresSink';
+import {
+  csvHeaderColumns,
+  HeaderFirst,
+  openPostgresSink,
+  quotedSinkTable,
+} from '../../src/core/jobs/postgresSink';
 import type { PostgresCredential } from '../../src/core/jobs/postgresSource';
 import { OpenIrError } from '../../src/shared/errors';
 
@@ -67,4 +74,57 @@ describe('PostgreSQL sink: the CSV header line as a column list', () => {
       expect((caught as OpenIrError).message).toContain('Nothing was loaded');
     },
   );
+});
+
+describe('the COPY stream hands chunks back only when the socket is done with them', () => {
+  it('a small chunk still queued in the socket is not overwritten by the source refilling its buffer', async () => {
+    // A server that reads nothing for 300 ms, so the socket's queue fills as a slow PostgreSQL's would.
+    let received: Buffer[] = [];
+    let ended!: () => void;
+    const done = new Promise<void>((resolve) => (ended = resolve));
+    const server = net.createServer((peer) => {
+      peer.pause();
+      setTimeout(() => {
+        peer.on('data', (d: Buffer) => received.push(d));
+        peer.resume();
+      }, 300);
+      peer.on('end', () => ended());
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const socket = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    try {
+      // Fill the kernel's buffers until a write stays queued in this process.
+      const filler = Buffer.alloc(1000, 0x2e);
+      while (socket.writableLength === 0) socket.write(filler);
+      received = [];
+      const copy = copyFrom('COPY t FROM STDIN');
+      // pg's side of the COPY, as pg-copy-streams uses it: the socket, and the server's go-ahead.
+      Object.assign(copy, { connection: { stream: socket, query() {}, sendCopyFail() {} } });
+      (copy as unknown as { handleCopyInResponse(): void }).handleCopyInResponse();
+      const sink = new HeaderFirst(
+        () => copy,
+        () => undefined,
+        () => socket,
+      );
+      // The header line opens the COPY; then a small chunk from the source's one buffer.
+      await new Promise<void>((resolve, reject) =>
+        sink.write(Buffer.from('id,label\n'), (error) => (error ? reject(error) : resolve())),
+      );
+      const buffer = Buffer.from('1,GOOD-DATA\n');
+      await new Promise<void>((resolve, reject) =>
+        sink.write(buffer, (error) => (error ? reject(error) : resolve())),
+      );
+      // The source may now read into its buffer again (CopyMeter's release).
+      buffer.fill(0x58);
+      socket.end();
+      await done;
+      const text = Buffer.concat(received).toString('latin1');
+      expect(text).toContain('1,GOOD-DATA\n');
+      expect(text).not.toContain('XXXXXXXX');
+    } finally {
+      socket.destroy();
+      server.close();
+    }
+  });
 });

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CredentialStore } from '../../src/core/jobs/credentialStore';
 import { isTransient } from '../../src/core/jobs/retry';
+import { SftpWriter } from '../../src/core/jobs/sftp';
 import {
   fingerprintOf,
   openSftpSession,
@@ -194,4 +195,56 @@ describe('sftp paths and errors', () => {
       server.close();
     }
   });
+});
+
+describe('the SFTP writer and the server write limit', () => {
+  /**
+   * ssh2's write() as it behaves: it copies at most `_maxWriteLen` bytes of
+   * the request into its packet at once, and sends the rest, read from the
+   * caller's buffer, only once the server answered the first part.
+   */
+  function fakeSftp(maxWriteLen: number | undefined) {
+    const file = Buffer.alloc(300_000);
+    const requests: number[] = [];
+    const write = (
+      _handle: Buffer,
+      buf: Buffer,
+      off: number,
+      len: number,
+      position: number,
+      cb: (error?: Error) => void,
+    ): void => {
+      const now = Math.min(len, maxWriteLen ?? 31_952);
+      requests.push(now);
+      buf.copy(file, position, off, off + now);
+      setImmediate(() => (now < len ? write(_handle, buf, off + now, len - now, position + now, cb) : cb()));
+    };
+    return { sftp: { _maxWriteLen: maxWriteLen, write }, file, requests };
+  }
+
+  for (const limit of [20_000, undefined]) {
+    it(`sends requests of at most the server's limit (${limit ?? "ssh2's default for non-OpenSSH"}), so a chunk handed back is never read again`, async () => {
+      const fake = fakeSftp(limit);
+      const writer = new SftpWriter(
+        fake.sftp as unknown as ConstructorParameters<typeof SftpWriter>[0],
+        Buffer.from('handle'),
+        (error) => error as Error,
+      );
+      const data = Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 7) & 255));
+      // One reused buffer, refilled as soon as the writer takes a chunk (what a pooled source does).
+      const buffer = Buffer.alloc(100_000);
+      for (let at = 0; at < data.length; at += buffer.length) {
+        data.copy(buffer, 0, at, at + buffer.length);
+        await new Promise<void>((resolve, reject) =>
+          writer.write(buffer, (error) => (error ? reject(error) : resolve())),
+        );
+        buffer.fill(0x58);
+      }
+      await new Promise<void>((resolve, reject) =>
+        writer.end((error?: Error | null) => (error ? reject(error) : resolve())),
+      );
+      expect(Math.max(...fake.requests)).toBeLessThanOrEqual(limit ?? 31_952);
+      expect(fake.file.equals(data)).toBe(true);
+    });
+  }
 });

@@ -271,7 +271,7 @@ export async function openBlobSink(
         blob,
         jobId,
         offset,
-        { ...tuning, blockSize: blockSizeFor(tuning.blockSize, size, blocksLeft) },
+        blockPlan(tuning, size, blocksLeft),
         blocksLeft,
         controller.signal,
         (error) => blobError(error, credential, what, 'sink'),
@@ -299,18 +299,53 @@ export async function openBlobSink(
   };
 }
 
-/** Azure's limit of blocks in one block blob. */
+/** Azure's limits for a block blob: 50,000 blocks of at most 4000 MiB. */
 export const MAX_BLOCKS = 50_000;
 const MIB = 1024 * 1024;
+const MAX_BLOCK_BYTES = 4000 * MIB;
+/** A stream of unknown size doubles its block size this many times, at even steps of the 50,000 blocks. */
+const GROWTH_STEPS = 5;
+
+/** How a writer cuts its blocks: their size, how many at once, and (unknown size) when they grow. */
+export interface BlockPlan {
+  blockSize: number;
+  concurrency: number;
+  /** For a stream of unknown size: the block size doubles after every this many blocks. */
+  growEvery: number | null;
+}
 
 /**
- * The block size for `size` bytes still to come (when the source knows):
- * the tuned one, or larger (whole MiB) when that many bytes would need more
- * blocks than the blob has left. Unknown sizes (a query) keep the tuned size.
+ * Fewer blocks at once when they are larger than tuned, so the bytes in
+ * flight stay those of the tuning (8 blocks of 4 MiB), but never fewer than 2.
  */
-export function blockSizeFor(tuned: number, size: number | undefined, blocksLeft: number): number {
-  if (size === undefined || size <= tuned * blocksLeft) return tuned;
-  return Math.ceil(size / Math.max(1, blocksLeft) / MIB) * MIB;
+export function concurrencyFor(
+  tuning: Pick<BlobTuning, 'blockSize' | 'concurrency'>,
+  blockSize: number,
+): number {
+  const budget = tuning.blockSize * tuning.concurrency;
+  return Math.max(2, Math.min(tuning.concurrency, Math.floor(budget / blockSize)));
+}
+
+/**
+ * The plan for `size` bytes still to come, `blocksLeft` blocks left in the
+ * blob. A size that the tuned blocks hold keeps them; a larger one gets
+ * blocks (whole MiB) that fit it in the blocks left. A stream of unknown size
+ * (a query, HTTP without Content-Length) starts with the tuned blocks and
+ * doubles them at every fifth of the blocks left: 4 MiB blocks hold 195 GiB,
+ * growing ones about 1.2 TiB.
+ */
+export function blockPlan(tuning: BlobTuning, size: number | undefined, blocksLeft: number): BlockPlan {
+  if (size === undefined)
+    return {
+      blockSize: tuning.blockSize,
+      concurrency: tuning.concurrency,
+      growEvery: Math.max(1, Math.floor(blocksLeft / GROWTH_STEPS)),
+    };
+  const blockSize =
+    size <= tuning.blockSize * blocksLeft
+      ? tuning.blockSize
+      : Math.min(MAX_BLOCK_BYTES, Math.ceil(size / Math.max(1, blocksLeft) / MIB) * MIB);
+  return { blockSize, concurrency: concurrencyFor(tuning, blockSize), growEvery: null };
 }
 
 /**
@@ -321,8 +356,10 @@ export function blockSizeFor(tuned: number, size: number | undefined, blocksLeft
  * more CPU than the copy itself. Each block's MD5 is taken chunk by chunk as
  * the chunk is copied in, while its bytes are still in the CPU's cache.
  */
-class BlockWriter extends Writable {
+export class BlockWriter extends Writable {
   readonly staged: Block[] = [];
+  private blockSize: number;
+  private concurrency: number;
   private buffer: Buffer;
   private md5 = createHash('md5');
   private readonly spare: Buffer[] = [];
@@ -336,7 +373,7 @@ class BlockWriter extends Writable {
     private readonly blob: BlockBlobClient,
     private readonly jobId: string,
     start: number,
-    private readonly tuning: BlobTuning,
+    private readonly plan: BlockPlan,
     /** Blocks the blob may still take (Azure's 50,000 less those reused). */
     private readonly blocksLeft: number,
     private readonly signal: AbortSignal,
@@ -344,7 +381,9 @@ class BlockWriter extends Writable {
   ) {
     super({ highWaterMark: 1024 * 1024 });
     this.position = start;
-    this.buffer = Buffer.allocUnsafeSlow(tuning.blockSize);
+    this.blockSize = plan.blockSize;
+    this.concurrency = plan.concurrency;
+    this.buffer = Buffer.allocUnsafeSlow(plan.blockSize);
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
@@ -373,21 +412,31 @@ class BlockWriter extends Writable {
     }
   }
 
+  /** Doubles the block size (a stream of unknown size past a step), with fewer at once; old spares go. */
+  private grow(): void {
+    const next = Math.min(MAX_BLOCK_BYTES, this.blockSize * 2);
+    if (next === this.blockSize) return;
+    this.blockSize = next;
+    this.concurrency = Math.min(this.concurrency, concurrencyFor(this.plan, next));
+    this.spare.length = 0;
+  }
+
   /** Stages the filled buffer; waits first while `concurrency` blocks are on their way. */
   private async stage(): Promise<void> {
-    while (this.inFlight.size >= this.tuning.concurrency) await Promise.race(this.inFlight);
+    while (this.inFlight.size >= this.concurrency) await Promise.race(this.inFlight);
     if (this.failure) throw this.failure;
     if (this.stagedCount >= this.blocksLeft) {
       // Azure would refuse only the commit, after the last block: stop at the first block past the limit.
       throw new OpenIrError(
         'DATA_SINK_FAILED',
-        `The blob would need more than ${MAX_BLOCKS.toLocaleString('en')} blocks of ${this.tuning.blockSize / MIB} MiB, Azure's limit for a block blob (the source did not say its size).`,
+        `The blob would need more than ${MAX_BLOCKS.toLocaleString('en')} blocks (the last ones of ${this.blockSize / MIB} MiB), Azure's limit for a block blob; the source did not say its size.`,
         {
-          fix: `Set OPENIR_BLOB_BLOCK_MIB on the node to a size that fits the data (up to 4000; 50,000 blocks of 16 MiB hold 781 GiB), restart it, and run the job again.`,
+          fix: `Set OPENIR_BLOB_BLOCK_MIB on the node to a larger starting block size (up to 4000), restart it, and run the job again.`,
         },
       );
     }
     this.stagedCount += 1;
+    if (this.plan.growEvery !== null && this.stagedCount % this.plan.growEvery === 0) this.grow();
     const body = this.filled === this.buffer.length ? this.buffer : this.buffer.subarray(0, this.filled);
     const block: Block = {
       offset: this.position,
@@ -396,7 +445,7 @@ class BlockWriter extends Writable {
     };
     this.position += body.length;
     const filledBuffer = this.buffer;
-    this.buffer = this.spare.pop() ?? Buffer.allocUnsafeSlow(this.tuning.blockSize);
+    this.buffer = this.spare.pop() ?? Buffer.allocUnsafeSlow(this.blockSize);
     this.filled = 0;
     const md5 = this.md5.digest();
     this.md5 = createHash('md5');
@@ -406,7 +455,7 @@ class BlockWriter extends Writable {
         () => {
           this.staged.push(block);
           // The SDK is done with the body once the service answered; a failed one is left to the GC.
-          this.spare.push(filledBuffer);
+          if (filledBuffer.length === this.blockSize) this.spare.push(filledBuffer);
         },
         (error: unknown) => {
           this.failure ??= this.mapError(error);

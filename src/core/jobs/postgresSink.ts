@@ -209,9 +209,13 @@ export async function openPostgresSink(
         });
         return started as Writable;
       };
-      return new HeaderFirst(startCopy, (error) => {
-        failure ??= error;
-      });
+      return new HeaderFirst(
+        startCopy,
+        (error) => {
+          failure ??= error;
+        },
+        () => client.connection.stream,
+      );
     },
     async commit() {
       try {
@@ -318,7 +322,7 @@ function sinkError(credential: PostgresCredential, location: string, error: unkn
  * passes everything on, header included (COPY reads the header line itself),
  * with the COPY stream's back-pressure.
  */
-class HeaderFirst extends Writable {
+export class HeaderFirst extends Writable {
   private head: Buffer[] = [];
   private headBytes = 0;
   private copy: Writable | null = null;
@@ -326,6 +330,8 @@ class HeaderFirst extends Writable {
   constructor(
     private readonly start: (header: string | null) => Writable,
     private readonly refused: (error: OpenIrError) => void,
+    /** The connection's socket, whose high-water mark `pass` needs. */
+    private readonly socket: () => { writableHighWaterMark: number },
   ) {
     super();
   }
@@ -390,8 +396,16 @@ class HeaderFirst extends Writable {
     return copy;
   }
 
-  /** Calls back when the COPY stream is done with the chunk, as the copy meter expects of a sink. */
+  /**
+   * Calls back when the COPY stream is done with the chunk, as the copy meter
+   * expects of a sink (the source may then fill its buffer again).
+   * pg-copy-streams calls back as soon as the socket's write() says "more",
+   * which a chunk smaller than the socket's high-water mark can do while it
+   * still waits in the socket's queue: such a chunk is copied first. A larger
+   * one always makes it wait for 'drain', when the kernel has every byte.
+   */
   private pass(chunk: Buffer, callback: (error?: Error | null) => void): void {
-    (this.copy as Writable).write(chunk, (error) => callback(error));
+    const data = chunk.length < this.socket().writableHighWaterMark ? Buffer.from(chunk) : chunk;
+    (this.copy as Writable).write(data, (error) => callback(error));
   }
 }

@@ -26,10 +26,14 @@ import {
 /**
  * Bytes per SFTP write request: under OpenSSH's 255 KiB limit. Fewer,
  * larger requests cost less JavaScript per byte than 64 KiB ones (measured:
- * both directions faster). ssh2 splits a request itself for a server whose
- * limits (limits@openssh.com, else 34,000 bytes for other servers) are lower.
+ * both directions faster). A server whose limit is lower (limits@openssh.com,
+ * else 34,000 bytes less headers for servers other than OpenSSH) gets requests
+ * of its limit: ssh2 would split a larger one itself, sending the rest only
+ * when the first part is answered, from a chunk the writer has handed back.
  */
 const REQUEST_BYTES = 128 * 1024;
+/** When ssh2's limit cannot be read: what ssh2 assumes of a server other than OpenSSH. */
+const FALLBACK_WRITE_BYTES = 34000 - 2 * 1024;
 /**
  * Bytes per read request: 248 KiB, under OpenSSH's 255 KiB read limit and
  * ssh2's own 254 KiB one, so no request is split. Against 128 KiB, 8 reads
@@ -204,7 +208,9 @@ export async function openSftpSource(
  * stays under the SSH channel's (OpenSSH's is 2 MiB): past it ssh2 queues the
  * packets itself and the upload ran at a third of the speed.
  */
-class SftpWriter extends Writable {
+export class SftpWriter extends Writable {
+  /** Bytes per request: REQUEST_BYTES, or the server's lower limit. */
+  private readonly requestBytes: number;
   private position = 0;
   private inFlight = 0;
   private chunk: Buffer | null = null;
@@ -220,6 +226,12 @@ class SftpWriter extends Writable {
     private readonly failure: (error: unknown) => Error,
   ) {
     super({ highWaterMark: REQUEST_BYTES * 4 });
+    // ssh2's own limit for one write request (set from the server's limits@openssh.com answer).
+    const limit: unknown = Reflect.get(sftp, '_maxWriteLen');
+    this.requestBytes = Math.min(
+      REQUEST_BYTES,
+      typeof limit === 'number' && limit > 0 ? limit : FALLBACK_WRITE_BYTES,
+    );
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
@@ -234,7 +246,7 @@ class SftpWriter extends Writable {
     const chunk = this.chunk;
     if (!chunk) return;
     while (this.sent < chunk.length && this.inFlight < WRITE_WINDOW_BYTES && !this.failed) {
-      const length = Math.min(REQUEST_BYTES, chunk.length - this.sent);
+      const length = Math.min(this.requestBytes, chunk.length - this.sent);
       this.inFlight += length;
       this.sftp.write(this.handle, chunk, this.sent, length, this.position, (error) => {
         this.inFlight -= length;
