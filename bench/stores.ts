@@ -271,7 +271,7 @@ async function main(): Promise<void> {
       await container.getBlobClient(name).delete();
     }
   }
-  const blobNote = `${(size / MB).toFixed(0)} MB, median of ${RUNS}, taking turns to go first`;
+  const blobNote = `${(size / MB).toFixed(0)} MB, ${RUNS} runs taking turns to go first`;
   log(
     `blob: every run (MB/s): job up ${up.job.map((v) => (v / MB).toFixed(1)).join(', ')}; SDK up ${up.sdk.map((v) => (v / MB).toFixed(1)).join(', ')}; job down ${down.job.map((v) => (v / MB).toFixed(1)).join(', ')}; SDK down ${down.sdk.map((v) => (v / MB).toFixed(1)).join(', ')}`,
   );
