@@ -11,7 +11,8 @@
  * takes its own default cipher. BENCH_SFTP_RUNS (5) runs, each side going
  * first every other run; the ratio is the median of the runs' own ratios (the
  * two sides of a run ran back to back), the goal ≥ 90 %. The job is polled
- * from this process over the admin API, so polling takes no CPU from it.
+ * submitted and polled from this process over the admin API, so no CLI
+ * process takes CPU from it.
  * Next to each, the CPU seconds per transfer (median): the host's for the
  * job, the sftp and ssh processes' for OpenSSH (the server's are left out:
  * both sides pay them).
@@ -108,17 +109,13 @@ async function main(): Promise<void> {
   };
 
   const job = async (source: string, sink: string): Promise<number> => {
-    const submitted = await cp.adminOk<JobView>([
-      'job',
-      'submit',
-      '--ir',
-      'bench-sftp',
-      '--source',
+    // Submitted and polled from this process over the admin API: no CLI process next to the job.
+    const submitted = await cp.adminApi<JobView>('POST', '/jobs', {
+      ir: 'bench-sftp',
       source,
-      '--sink',
       sink,
-    ]);
-    // Polled from this process over the admin API: a poll is one HTTPS request, not a CLI process.
+      format: 'raw',
+    });
     const done = await cp.waitJob(submitted.id, (j) => FINAL.has(j.state), 600_000, 50);
     if (done.state !== 'Succeeded' || !done.startedAt || !done.finishedAt)
       throw new Error(`job ${done.id} ${done.state}: ${done.reason ?? ''}`);

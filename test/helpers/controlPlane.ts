@@ -59,6 +59,11 @@ export interface RunningControlPlane {
   /** `admin`, answering its JSON; throws (with stderr) when the command fails. */
   adminOk<T = unknown>(args: readonly string[]): Promise<T>;
   /**
+   * One request to the admin API from this process (`/api/v1/admin<route>`), with the
+   * instance-admin token, as the admin CLI sends it; answers the JSON. No CLI process.
+   */
+  adminApi<T = unknown>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', route: string, body?: unknown): Promise<T>;
+  /**
    * `GET /jobs/<id>` of the admin API (what `job show <id>` prints), polled every `pollMs` (100)
    * until `predicate` holds; throws with the last view past `timeoutMs`. The request goes from
    * this process, as the admin CLI would send it: a CLI process per poll took a third of a CPU
@@ -156,6 +161,10 @@ export async function startControlPlane(
     return code;
   };
 
+  // The local server and the instance-admin token, found as the admin CLI finds them (admin-api.json).
+  const localClient = () =>
+    AdminApiClient.connect({}, { env: {}, readStdin: () => Promise.resolve(''), dataDir: () => dataDir });
+
   const adminOk = async <T>(adminArgs: readonly string[]): Promise<T> => {
     const result = await runControlPlaneCli<T>([...adminArgs, '--data', dataDir, '--json']);
     if (result.code !== 0) throw new Error(`${adminArgs.join(' ')} failed: ${result.stderr}`);
@@ -174,13 +183,11 @@ export async function startControlPlane(
     admin: <T>(adminArgs: readonly string[]) =>
       runControlPlaneCli<T>([...adminArgs, '--data', dataDir, '--json']),
     adminOk,
+    adminApi: async <T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', route: string, body?: unknown) =>
+      (await (await localClient()).json(method, route, body)) as T,
     waitJob: async (id, predicate, timeoutMs = 30_000, pollMs = 100) => {
       const deadline = Date.now() + timeoutMs;
-      // The local server and the instance-admin token, found as the admin CLI finds them (admin-api.json).
-      const client = await AdminApiClient.connect(
-        {},
-        { env: {}, readStdin: () => Promise.resolve(''), dataDir: () => dataDir },
-      );
+      const client = await localClient();
       const show = async () => (await client.json('GET', `/jobs/${encodeURIComponent(id)}`)) as JobView;
       let job = await show();
       while (!predicate(job)) {
