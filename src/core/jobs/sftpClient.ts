@@ -5,7 +5,7 @@ import type { Client, ConnectConfig, SFTPWrapper } from 'ssh2';
 import { OpenIrError } from '../../shared/errors';
 import type { ResolvedCredential } from './credentialStore';
 import { markTransient } from './retry';
-import { poolCipherPackets, SshPacketPool } from './sshPacketPool';
+import { poolCipherPackets, reuseSftpReplyBuffer, SshPacketPool } from './sshPacketPool';
 
 /*
  * The SFTP connection of an sftp credential: ssh2 (loaded on first use, by
@@ -102,6 +102,8 @@ export interface SftpSession {
   /** Where the connection's AES-GCM packets come from (sshPacketPool.ts), and whether ssh2 takes them from it. */
   packets: SshPacketPool;
   packetsPooled: boolean;
+  /** Whether the SFTP channel assembles its large replies in one reused buffer (sshPacketPool.ts). */
+  repliesReused: boolean;
 }
 
 function where(credential: Pick<SftpCredential, 'host' | 'port'>): string {
@@ -239,7 +241,8 @@ export async function openSftpSession(
           );
           return;
         }
-        resolve({ client, sftp, broken: () => brokenOff, close, packets, packetsPooled });
+        const repliesReused = reuseSftpReplyBuffer(sftp);
+        resolve({ client, sftp, broken: () => brokenOff, close, packets, packetsPooled, repliesReused });
       });
     });
     let sock: ReturnType<typeof coalescingSocket> | null = null;

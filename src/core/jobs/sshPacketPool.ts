@@ -9,11 +9,17 @@ import { randomFillSync } from 'node:crypto';
  * padding; they now come from a 4 KiB reservoir of the same random bytes,
  * each byte used once.
  *
- * The hook touches two private parts of ssh2 (its Protocol's `_cipher` and
- * the `allocPacket` of the cipher class `AESGCMCipherBinding`), as
- * mysqlSource.ts does with mysql2's row parser. Should ssh2 change either,
- * nothing is hooked and ssh2 allocates as before (test/core/sftp.test.ts
- * checks that uploads take their packets from the pool).
+ * Downloads had the same cost on the way in: ssh2 assembles each SFTP reply
+ * that spans several SSH packets (every 248 KiB read) in a new buffer, then
+ * copies it into the reader's. `reuseSftpReplyBuffer` has it assemble the
+ * large ones in one buffer it reuses.
+ *
+ * The hooks touch private parts of ssh2 (its Protocol's `_cipher`, the
+ * `allocPacket` of the cipher class `AESGCMCipherBinding`, the SFTP
+ * channel's `_pkt` and `_pktLen`), as mysqlSource.ts does with mysql2's row
+ * parser. Should ssh2 change them, nothing is hooked and ssh2 allocates as
+ * before (test/core/sshPacketPool.test.ts checks that both hooks are in
+ * place against a real sshd).
  */
 
 /** An SSH packet of 32 KiB channel data (the channel's maximum) with its headers, padding and tag fits. */
@@ -101,6 +107,42 @@ export function poolCipherPackets(client: object, pool: SshPacketPool): boolean 
         typeof Reflect.get(next, 'allocPacket') === 'function'
       )
         Reflect.set(next, 'allocPacket', (payloadLength: number) => pool.allocPacket(payloadLength));
+    },
+  });
+  return true;
+}
+
+/**
+ * Replies at least this large are assembled in one reusable buffer. Only
+ * DATA replies (a read, copied out into the reader's buffer before the next
+ * reply is taken) and NAME replies of a large folder (decoded into strings)
+ * are this large. A HANDLE reply, whose handle ssh2 hands out as a view into
+ * the reply, is at most 256 bytes of handle (draft-ietf-secsh-filexfer-02).
+ */
+const REUSED_REPLY_MIN_BYTES = 64 * 1024;
+
+/**
+ * Has the SFTP channel assemble its large replies (a 248 KiB read's DATA
+ * spans several SSH packets) in one buffer it reuses, instead of a new one
+ * per reply: ssh2 reads `_pkt`, and allocates it when it is unset. Answers
+ * whether the hook is in place (ssh2's `_pkt` and `_pktLen` as expected).
+ */
+export function reuseSftpReplyBuffer(sftp: object): boolean {
+  if (!Object.hasOwn(sftp, '_pktLen') || typeof Reflect.get(sftp, '_pktLen') !== 'number') return false;
+  let stored: unknown = Reflect.get(sftp, '_pkt');
+  let scratch: Buffer | null = null;
+  Object.defineProperty(sftp, '_pkt', {
+    configurable: true,
+    enumerable: true,
+    get(this: object): unknown {
+      if (stored !== undefined) return stored;
+      const length: unknown = Reflect.get(this, '_pktLen');
+      if (typeof length !== 'number' || length < REUSED_REPLY_MIN_BYTES) return undefined;
+      if (scratch === null || scratch.length < length) scratch = Buffer.allocUnsafeSlow(length);
+      return scratch.subarray(0, length);
+    },
+    set(value: unknown) {
+      stored = value;
     },
   });
   return true;
