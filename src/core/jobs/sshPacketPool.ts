@@ -113,13 +113,16 @@ export function poolCipherPackets(client: object, pool: SshPacketPool): boolean 
 }
 
 /**
- * Replies at least this large are assembled in one reusable buffer. Only
- * DATA replies (a read, copied out into the reader's buffer before the next
- * reply is taken) and NAME replies of a large folder (decoded into strings)
- * are this large. A HANDLE reply, whose handle ssh2 hands out as a view into
- * the reply, is at most 256 bytes of handle (draft-ietf-secsh-filexfer-02).
+ * Replies at least this large are assembled in one reusable buffer. A DATA
+ * reply (a read) is copied out into the reader's buffer before the next
+ * reply comes in; any other reply that large (a big folder's NAME, whose
+ * attributes' extended data ssh2 keeps as views) is copied out of it first.
+ * HANDLE replies, whose handle ssh2 hands out as a view, are far smaller (a
+ * handle is at most 256 bytes, draft-ietf-secsh-filexfer-02).
  */
 const REUSED_REPLY_MIN_BYTES = 64 * 1024;
+/** SSH_FXP_DATA, the reply type the scratch buffer is lent to. */
+const SFTP_DATA_REPLY = 103;
 
 /**
  * Has the SFTP channel assemble its large replies (a 248 KiB read's DATA
@@ -139,7 +142,13 @@ export function reuseSftpReplyBuffer(sftp: object): boolean {
       const length: unknown = Reflect.get(this, '_pktLen');
       if (typeof length !== 'number' || length < REUSED_REPLY_MIN_BYTES) return undefined;
       if (scratch === null || scratch.length < length) scratch = Buffer.allocUnsafeSlow(length);
-      return scratch.subarray(0, length);
+      const view = scratch.subarray(0, length);
+      // Complete (ssh2 is about to hand it to its handler) and not DATA: a copy of its own.
+      if (Reflect.get(this, '_pktPos') === length && view[0] !== SFTP_DATA_REPLY) {
+        stored = Buffer.from(view);
+        return stored;
+      }
+      return view;
     },
     set(value: unknown) {
       stored = value;
