@@ -5,6 +5,7 @@ import { isIP } from 'node:net';
 import * as path from 'node:path';
 import tls from 'node:tls';
 import { OpenIrError, errorBodyOf, isOpenIrError } from '../shared/errors';
+import { parseJsonOrNull } from '../shared/json';
 import { ADMIN_API_PREFIX } from './adminApi';
 import { ADMIN_TOKEN_FILE } from './factories';
 import { readLocalApiRecord, type LocalApiRecord } from './localApi';
@@ -286,13 +287,7 @@ async function localRecord(dataDir: string): Promise<LocalApiRecord | null> {
 }
 
 function refusal(answer: ApiAnswer): OpenIrError {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(answer.body.toString('utf8'));
-  } catch {
-    parsed = undefined;
-  }
-  const body = errorBodyOf(parsed);
+  const body = errorBodyOf(parseJsonOrNull(answer.body.toString('utf8')));
   if (body) return OpenIrError.fromBody(body);
   return new OpenIrError('CONTROL_PLANE_ERROR', `The control plane answered HTTP ${answer.status}.`, {
     fix: 'Check that --url names an OpenIR control plane.',

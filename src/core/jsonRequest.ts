@@ -1,5 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
+import { parseJsonOrNull } from '../shared/json';
 
 export interface JsonResponse {
   status: number;
@@ -56,9 +57,5 @@ export function requestJson(
 
 /** A response body as JSON, or null when it is empty or not JSON. */
 export function parseJson(bytes: Buffer): unknown {
-  try {
-    return JSON.parse(bytes.toString('utf8'));
-  } catch {
-    return null;
-  }
+  return parseJsonOrNull(bytes.toString('utf8'));
 }

@@ -37,7 +37,7 @@ export const DEFAULT_BLOB_TUNING: BlobTuning = {
   // A node's memory holds concurrency + 1 blocks while it uploads: 8 blocks of 8 MiB grew a fresh
   // host's RSS by 90 MB copying 1 GB (goal < 64 MB); 4 MiB ones by 59 MB, as fast against Azurite
   // (bench/stores.ts: 99-118 against 98-122 MB/s). Eight in flight keep a WAN link busy. A source
-  // of known size past 50,000 blocks (195 GiB) gets larger blocks (azureBlob.ts blockSizeFor).
+  // of known size past 50,000 blocks (195 GiB) gets larger blocks (azureBlob.ts blockPlan).
   blockSize: 4 * MIB,
   concurrency: 8,
   // 8 MiB parts ran twice as fast as 4 MiB ones against Azurite (bench/stores.ts: 200 against

@@ -37,6 +37,11 @@ export class ChunkPool {
     if (this.free.length < this.keep) this.free.push(buffer.buffer as ArrayBuffer);
   }
 
+  /** Whether `chunk` is one this pool handed out and has not had back. */
+  lends(chunk: Buffer): boolean {
+    return this.handedOut.has(chunk);
+  }
+
   /** The sink is done with every byte of the chunk: its buffer may be read into again. */
   readonly release = (chunk: Buffer): void => {
     if (this.handedOut.delete(chunk)) this.giveBack(chunk);

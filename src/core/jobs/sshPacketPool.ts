@@ -1,4 +1,5 @@
 import { randomFillSync } from 'node:crypto';
+import { ChunkPool } from './chunkPool';
 
 /*
  * Packet buffers for ssh2's AES-GCM cipher (its native add-on), taken again
@@ -31,8 +32,7 @@ const RANDOM_BYTES = 4096;
 const HOOKED_CIPHER = 'AESGCMCipherBinding';
 
 export class SshPacketPool {
-  private readonly free: ArrayBuffer[] = [];
-  private readonly lent = new WeakSet<Buffer>();
+  private readonly buffers = new ChunkPool(PACKET_BYTES, KEEP);
   private random = Buffer.alloc(0);
   private randomAt = 0;
   /** Packets handed out from the pool, and handed back: for tests. */
@@ -52,8 +52,7 @@ export class SshPacketPool {
     const size = packetLength + 16;
     let packet: Buffer;
     if (size <= PACKET_BYTES) {
-      packet = Buffer.from(this.free.pop() ?? new ArrayBuffer(PACKET_BYTES), 0, size);
-      this.lent.add(packet);
+      packet = this.buffers.handOut(this.buffers.take(), size);
       this.taken += 1;
     } else packet = Buffer.allocUnsafe(size);
     packet.writeUInt32BE(packetLength - 4, 0);
@@ -64,14 +63,14 @@ export class SshPacketPool {
 
   /** Whether the socket should hand `chunk` back once written. */
   owns(chunk: unknown): chunk is Buffer {
-    return Buffer.isBuffer(chunk) && this.lent.has(chunk);
+    return Buffer.isBuffer(chunk) && this.buffers.lends(chunk);
   }
 
   /** The socket wrote every byte of `chunk`: its buffer may take another packet. */
   release(chunk: Buffer): void {
-    if (!this.lent.delete(chunk)) return;
+    if (!this.buffers.lends(chunk)) return;
     this.returned += 1;
-    if (this.free.length < KEEP) this.free.push(chunk.buffer as ArrayBuffer);
+    this.buffers.release(chunk);
   }
 
   private pad(packet: Buffer, at: number, length: number): void {
