@@ -103,7 +103,8 @@ function testUserPassword(): string {
   }
 }
 
-export async function startSshd(): Promise<RunningSshd> {
+/** `extraConfig`: more sshd_config lines, e.g. `RekeyLimit 1M` to have the server rekey often. */
+export async function startSshd(extraConfig: string[] = []): Promise<RunningSshd> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'openir-sshd-'));
   fs.chmodSync(dir, 0o755);
   const password = testUserPassword();
@@ -149,6 +150,7 @@ export async function startSshd(): Promise<RunningSshd> {
       'LogLevel VERBOSE',
       // Many quick connections in a test run are not an attack.
       'MaxStartups 100',
+      ...extraConfig,
       '',
     ].join('\n'),
   );

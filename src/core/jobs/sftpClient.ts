@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
-import { Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import path from 'node:path';
 import type { Client, ConnectConfig, SFTPWrapper } from 'ssh2';
 import { OpenIrError } from '../../shared/errors';
 import type { ResolvedCredential } from './credentialStore';
 import { markTransient } from './retry';
 import { poolCipherPackets, reuseSftpReplyBuffer, SshPacketPool } from './sshPacketPool';
+import { SshReadBuffer } from './sshReadBuffer';
 
 /*
  * The SFTP connection of an sftp credential: ssh2 (loaded on first use, by
@@ -32,9 +33,9 @@ const KEEPALIVE_COUNT_MAX = 3;
  * they go out together; nothing waits longer than the current tick. A
  * packet from `packets` goes back to it once written.
  */
-function coalescingSocket(host: string, port: number, packets: SshPacketPool): Socket {
+function coalescingSocket(host: string, port: number, packets: SshPacketPool, reads: SshReadBuffer): Socket {
   // connect() first: it puts the prototype's write back on the socket (undoing a write-after-end guard).
-  const socket = new Socket().connect({ host, port });
+  const socket: Socket = connect({ host, port, onread: reads.onread(() => socket) });
   const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
   let corked = false;
   const uncork = () => {
@@ -104,6 +105,8 @@ export interface SftpSession {
   packetsPooled: boolean;
   /** Whether the SFTP channel assembles its large replies in one reused buffer (sshPacketPool.ts). */
   repliesReused: boolean;
+  /** The connection's read buffer (sshReadBuffer.ts): reads lent to ssh2, copied, and buffers retired. */
+  reads: SshReadBuffer;
 }
 
 function where(credential: Pick<SftpCredential, 'host' | 'port'>): string {
@@ -169,6 +172,7 @@ export async function openSftpSession(
   const { Client } = await loadSsh2();
   const client = new Client();
   const packets = new SshPacketPool();
+  const reads = new SshReadBuffer();
   let packetsPooled = false;
   let seen: string | null = null;
   let ready = false;
@@ -241,16 +245,27 @@ export async function openSftpSession(
           );
           return;
         }
-        const repliesReused = reuseSftpReplyBuffer(sftp);
-        resolve({ client, sftp, broken: () => brokenOff, close, packets, packetsPooled, repliesReused });
+        const repliesReused = reuseSftpReplyBuffer(sftp, (reply) => reads.sftpReply(reply));
+        if (repliesReused) reads.lend();
+        resolve({
+          client,
+          sftp,
+          broken: () => brokenOff,
+          close,
+          packets,
+          packetsPooled,
+          repliesReused,
+          reads,
+        });
       });
     });
     let sock: ReturnType<typeof coalescingSocket> | null = null;
     try {
       // Made here, so a config ssh2 refuses (a private key it cannot parse) does not leave it connecting.
-      sock = coalescingSocket(credential.host, credential.port, packets);
+      sock = coalescingSocket(credential.host, credential.port, packets, reads);
       client.connect({ ...config, sock });
       packetsPooled = poolCipherPackets(client, packets);
+      reads.watchProtocol(client);
       // ssh2 leaves Nagle on: a small SFTP packet then waits for the peer's delayed ACK (40 ms) while
       // requests queue behind it, which halved the upload rate on loopback.
       client.setNoDelay(true);

@@ -129,7 +129,7 @@ const SFTP_DATA_REPLY = 103;
  * per reply: ssh2 reads `_pkt`, and allocates it when it is unset. Answers
  * whether the hook is in place (ssh2's `_pkt` and `_pktLen` as expected).
  */
-export function reuseSftpReplyBuffer(sftp: object): boolean {
+export function reuseSftpReplyBuffer(sftp: object, onReply?: (reply: unknown) => void): boolean {
   if (!Object.hasOwn(sftp, '_pktLen') || typeof Reflect.get(sftp, '_pktLen') !== 'number') return false;
   let stored: unknown = Reflect.get(sftp, '_pkt');
   let scratch: Buffer | null = null;
@@ -151,6 +151,7 @@ export function reuseSftpReplyBuffer(sftp: object): boolean {
     },
     set(value: unknown) {
       stored = value;
+      onReply?.(value);
     },
   });
   return true;
