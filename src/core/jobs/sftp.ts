@@ -13,6 +13,7 @@ import {
   type SftpCredential,
   type SftpSession,
 } from './sftpClient';
+import { SftpWriteRequests } from './sftpWriteRequest';
 
 /*
  * An SFTP file as a job's source and sink (ssh2, loaded with this module on
@@ -203,8 +204,9 @@ export async function openSftpSource(
 
 /**
  * Writes with up to WRITE_WINDOW_BYTES unanswered, a chunk's requests sent as
- * answers free room. A chunk is taken (its buffer free again: ssh2 copies
- * each request into its packet) once its last request is sent. The window
+ * answers free room. A chunk is taken (its buffer free again: its bytes are
+ * copied into SSH packets as each request is sent) once its last request is
+ * sent. The window
  * stays under the SSH channel's (OpenSSH's is 2 MiB): past it ssh2 queues the
  * packets itself and the upload ran at a third of the speed.
  */
@@ -219,6 +221,8 @@ export class SftpWriter extends Writable {
   private finishing: (() => void) | null = null;
   /** The first write the server failed, as it answered it. */
   failed: Error | null = null;
+  /** Sends each request from the chunk itself when it can (sftpWriteRequest.ts). */
+  readonly requests: SftpWriteRequests;
 
   constructor(
     private readonly sftp: SFTPWrapper,
@@ -232,6 +236,7 @@ export class SftpWriter extends Writable {
       REQUEST_BYTES,
       typeof limit === 'number' && limit > 0 ? limit : FALLBACK_WRITE_BYTES,
     );
+    this.requests = new SftpWriteRequests(sftp);
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
@@ -248,7 +253,7 @@ export class SftpWriter extends Writable {
     while (this.sent < chunk.length && this.inFlight < WRITE_WINDOW_BYTES && !this.failed) {
       const length = Math.min(this.requestBytes, chunk.length - this.sent);
       this.inFlight += length;
-      this.sftp.write(this.handle, chunk, this.sent, length, this.position, (error) => {
+      const answered = (error?: Error | null) => {
         this.inFlight -= length;
         if (error && !this.failed) this.failed = error;
         this.pump();
@@ -257,7 +262,9 @@ export class SftpWriter extends Writable {
           this.finishing = null;
           finish();
         }
-      });
+      };
+      if (!this.requests.send(this.handle, chunk, this.sent, length, this.position, answered))
+        this.sftp.write(this.handle, chunk, this.sent, length, this.position, answered);
       this.sent += length;
       this.position += length;
     }
