@@ -6,9 +6,8 @@ import { pipeline } from 'node:stream/promises';
 import type { SFTPWrapper } from 'ssh2';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { SftpWriter } from '../../src/core/jobs/sftp';
-import { openSftpSession } from '../../src/core/jobs/sftpClient';
 import { SftpWriteRequests } from '../../src/core/jobs/sftpWriteRequest';
-import { findSshd, startSshd, stopAllSshd, type RunningSshd } from '../helpers/sshd';
+import { findSshd, signInSftp, startSshd, stopAllSshd, type RunningSshd } from '../helpers/sshd';
 
 afterAll(() => stopAllSshd());
 
@@ -73,17 +72,7 @@ describe.skipIf(!sshd.found)('SFTP write requests against a real OpenSSH sshd', 
   let server: RunningSshd;
   const signIn = async () => {
     server ??= await startSshd();
-    return openSftpSession({
-      type: 'sftp',
-      name: 'writes',
-      host: server.host,
-      port: server.port,
-      user: server.user,
-      root: server.root,
-      hostKey: server.fingerprint,
-      auth: 'password',
-      password: server.password,
-    } as Parameters<typeof openSftpSession>[0]);
+    return signInSftp(server);
   };
   const call = <T>(fn: (cb: (error: Error | null | undefined, value: T) => void) => void) =>
     new Promise<T>((resolve, reject) => fn((error, value) => (error ? reject(error) : resolve(value))));

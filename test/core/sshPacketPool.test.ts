@@ -2,9 +2,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { openSftpSession } from '../../src/core/jobs/sftpClient';
 import { reuseSftpReplyBuffer, SshPacketPool } from '../../src/core/jobs/sshPacketPool';
-import { findSshd, startSshd, stopAllSshd, type RunningSshd } from '../helpers/sshd';
+import { findSshd, signInSftp, startSshd, stopAllSshd } from '../helpers/sshd';
 
 afterAll(() => stopAllSshd());
 
@@ -91,26 +90,11 @@ describe('the reused SFTP reply buffer', () => {
   });
 });
 
-/** A password session to the test sshd, pinned to its host key. */
-function signIn(server: RunningSshd) {
-  return openSftpSession({
-    name: 'drop',
-    type: 'sftp',
-    host: server.host,
-    port: server.port,
-    user: server.user,
-    root: server.root,
-    hostKey: server.fingerprint,
-    auth: 'password',
-    password: server.password,
-  } as Parameters<typeof openSftpSession>[0]);
-}
-
 const sshd = findSshd();
 describe.skipIf(!sshd.found)('the SSH packet pool against a real OpenSSH sshd', () => {
   it('carries an upload (its packets from the pool, back after each write), byte-exact on the server', async () => {
     const server = await startSshd();
-    const session = await signIn(server);
+    const session = await signInSftp(server);
     try {
       // Should an ssh2 upgrade rename the cipher or its fields, the hook is not in place: this says so.
       expect(session.packetsPooled).toBe(true);
@@ -146,7 +130,7 @@ describe.skipIf(!sshd.found)('the SSH packet pool against a real OpenSSH sshd', 
     const server = await startSshd();
     const data = randomBytes(6 * 1024 * 1024 + 77);
     fs.writeFileSync(path.join(server.root, 'big.bin'), data);
-    const session = await signIn(server);
+    const session = await signInSftp(server);
     const { sftp } = session;
     const call = <T>(fn: (cb: (error: Error | null | undefined, value: T) => void) => void) =>
       new Promise<T>((resolve, reject) => fn((error, value) => (error ? reject(error) : resolve(value))));

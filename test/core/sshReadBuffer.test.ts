@@ -3,9 +3,8 @@ import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openSftpSession } from '../../src/core/jobs/sftpClient';
 import { SshReadBuffer } from '../../src/core/jobs/sshReadBuffer';
-import { findSshd, startSshd, stopAllSshd } from '../helpers/sshd';
+import { findSshd, signInSftp, startSshd, stopAllSshd } from '../helpers/sshd';
 
 afterAll(() => stopAllSshd());
 
@@ -131,17 +130,7 @@ describe.skipIf(!sshd.found)('the SSH read buffer against a real OpenSSH sshd', 
     const server = await startSshd(['RekeyLimit 1M']);
     const data = randomBytes(12 * 1024 * 1024 + 5);
     fs.writeFileSync(path.join(server.root, 'big.bin'), data);
-    const session = await openSftpSession({
-      type: 'sftp',
-      name: 'rekey',
-      host: server.host,
-      port: server.port,
-      user: server.user,
-      root: server.root,
-      hostKey: server.fingerprint,
-      auth: 'password',
-      password: server.password,
-    } as Parameters<typeof openSftpSession>[0]);
+    const session = await signInSftp(server);
     const { sftp } = session;
     let handshakes = 0;
     session.client.on('handshake', () => (handshakes += 1));

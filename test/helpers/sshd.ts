@@ -5,6 +5,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { openSftpSession, type SftpSession } from '../../src/core/jobs/sftpClient';
 import { freePort } from './node';
 
 /**
@@ -228,4 +229,19 @@ export function sftpCredentialArgs(
     server.root,
     ...extra,
   ];
+}
+
+/** A password session to the test sshd, pinned to its host key: the SFTP client the jobs use. */
+export function signInSftp(server: RunningSshd): Promise<SftpSession> {
+  return openSftpSession({
+    name: 'test-sshd',
+    type: 'sftp',
+    host: server.host,
+    port: server.port,
+    user: server.user,
+    root: server.root,
+    hostKey: server.fingerprint,
+    auth: 'password',
+    password: server.password,
+  } as Parameters<typeof openSftpSession>[0]);
 }
