@@ -16,6 +16,7 @@ function fakeSftp(overrides: Record<string, unknown> = {}) {
   const sent: Buffer[] = [];
   const sftp = {
     outgoing: { id: 7, state: 'open', window: 2 * 1024 * 1024, packetSize: 32 * 1024 },
+    _maxWriteLen: 255 * 1024,
     _writeReqid: -1,
     _requests: {} as Record<number, { cb: (error?: Error) => void }>,
     _buffer: [] as unknown[],
@@ -54,6 +55,8 @@ describe('SFTP write requests sent from the chunk', () => {
       { outgoing: { id: 7, state: 'open', window: 526, packetSize: 32768 } }, // the window holds the request but no more
       { outgoing: { id: 7, state: 'eof', window: 2 ** 21, packetSize: 32768 } }, // channel closing
       { _buffer: [Buffer.alloc(10)] }, // requests queued before it
+      { _maxWriteLen: 499 }, // more than the server takes in one request
+      { outgoing: { id: 7, state: 'open', window: 2 ** 21, packetSize: 20 } }, // a header in no packet
       { _writeReqid: undefined }, // an ssh2 upgrade renamed its fields
       { _protocol: {} },
     ];

@@ -34,6 +34,8 @@ interface Ssh2Outgoing {
 
 interface Ssh2SftpInternals {
   outgoing: Ssh2Outgoing;
+  /** The most data one request may carry (the server's limits@openssh.com answer, or ssh2's default). */
+  _maxWriteLen: number;
   _writeReqid: number;
   _requests: Record<number, { cb: (error?: Error) => void }>;
   _buffer: unknown[];
@@ -46,6 +48,7 @@ function internalsOf(sftp: SFTPWrapper): Ssh2SftpInternals | null {
   const outgoing = s.outgoing;
   if (
     typeof s._writeReqid !== 'number' ||
+    typeof s._maxWriteLen !== 'number' ||
     typeof s._requests !== 'object' ||
     s._requests === null ||
     !Array.isArray(s._buffer) ||
@@ -91,6 +94,9 @@ export class SftpWriteRequests {
       sftp._buffer.length > 0 ||
       sftp.outgoing.window <= total ||
       length <= 0 ||
+      // Larger than the server takes in one request, or a header in no packet: ssh2's write() splits those.
+      length > sftp._maxWriteLen ||
+      headerBytes > sftp.outgoing.packetSize ||
       !Number.isSafeInteger(position)
     ) {
       this.deferred += 1;
