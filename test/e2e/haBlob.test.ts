@@ -114,16 +114,19 @@ describe.runIf(azuriteAvailable)('HA pair: failover mid-copy to a blob', () => {
     // The watcher: every sighting of the blob, with its size, for the whole test.
     const sightings: { at: number; size: number }[] = [];
     let watching = true;
+    const look = async () => {
+      for await (const item of container.listBlobsFlat({ prefix: 'ha/' })) {
+        sightings.push({ at: Date.now(), size: item.properties.contentLength ?? -1 });
+      }
+      const props = await container
+        .getBlobClient(name)
+        .getProperties()
+        .catch(() => null);
+      if (props) sightings.push({ at: Date.now(), size: props.contentLength ?? -1 });
+    };
     const watcher = (async () => {
       while (watching) {
-        for await (const item of container.listBlobsFlat({ prefix: 'ha/' })) {
-          sightings.push({ at: Date.now(), size: item.properties.contentLength ?? -1 });
-        }
-        const props = await container
-          .getBlobClient(name)
-          .getProperties()
-          .catch(() => null);
-        if (props) sightings.push({ at: Date.now(), size: props.contentLength ?? -1 });
+        await look();
         await sleep(50);
       }
     })();
@@ -169,6 +172,8 @@ describe.runIf(azuriteAvailable)('HA pair: failover mid-copy to a blob', () => {
     const job = await cp.waitJob(submitted.id, (j) => FINAL.includes(j.state), 60_000);
     watching = false;
     await watcher;
+    // One more look once the job has ended: the commit may have landed after the watcher's last look.
+    await look();
     expect(job.state, job.reason ?? '').toBe('Succeeded');
     expect(job.node?.name).not.toBe(victimName);
     expect(job.attempt).toBeGreaterThanOrEqual(2);
