@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { SFTPWrapper } from 'ssh2';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { SftpWriter } from '../../src/core/jobs/sftp';
+import { sftpCall, SftpWriter } from '../../src/core/jobs/sftp';
 import { SftpWriteRequests } from '../../src/core/jobs/sftpWriteRequest';
 import { findSshd, signInSftp, startSshd, stopAllSshd, type RunningSshd } from '../helpers/sshd';
 
@@ -77,14 +77,14 @@ describe.skipIf(!sshd.found)('SFTP write requests against a real OpenSSH sshd', 
     server ??= await startSshd();
     return signInSftp(server);
   };
-  const call = <T>(fn: (cb: (error: Error | null | undefined, value: T) => void) => void) =>
-    new Promise<T>((resolve, reject) => fn((error, value) => (error ? reject(error) : resolve(value))));
 
   it('puts on the wire what ssh2 write() does, but for the request id', async () => {
     const session = await signIn();
     const { sftp } = session;
     try {
-      const handle = await call<Buffer>((cb) => sftp.open(path.posix.join(server.root, 'same.bin'), 'w', cb));
+      const handle = await sftpCall<Buffer>((cb) =>
+        sftp.open(path.posix.join(server.root, 'same.bin'), 'w', cb),
+      );
       const protocol = Reflect.get(sftp, '_protocol') as { channelData(channel: number, data: Buffer): void };
       const wire: Buffer[] = [];
       const channelData = protocol.channelData.bind(protocol);
@@ -93,10 +93,10 @@ describe.skipIf(!sshd.found)('SFTP write requests against a real OpenSSH sshd', 
         channelData(channel, data);
       });
       const data = randomBytes(70_000);
-      await call<number>((cb) => sftp.write(handle, data, 0, data.length, 0, (error) => cb(error, 0)));
+      await sftpCall<number>((cb) => sftp.write(handle, data, 0, data.length, 0, (error) => cb(error, 0)));
       const theirs = Buffer.concat(wire.splice(0));
       const requests = new SftpWriteRequests(sftp);
-      await call<number>((cb) =>
+      await sftpCall<number>((cb) =>
         expect(requests.send(handle, data, 0, data.length, 0, (error) => cb(error, 0))).toBe(true),
       );
       const ours = Buffer.concat(wire.splice(0));
@@ -107,7 +107,7 @@ describe.skipIf(!sshd.found)('SFTP write requests against a real OpenSSH sshd', 
       expect(Buffer.concat([ours.subarray(0, 5), ours.subarray(9)])).toEqual(
         Buffer.concat([theirs.subarray(0, 5), theirs.subarray(9)]),
       );
-      await call<undefined>((cb) => sftp.close(handle, (error) => cb(error, undefined)));
+      await sftpCall<undefined>((cb) => sftp.close(handle, (error) => cb(error, undefined)));
       expect(fs.readFileSync(path.join(server.root, 'same.bin')).equals(data)).toBe(true);
     } finally {
       session.close();
@@ -119,7 +119,7 @@ describe.skipIf(!sshd.found)('SFTP write requests against a real OpenSSH sshd', 
     const { sftp } = session;
     try {
       const target = path.posix.join(server.root, 'up.bin');
-      const handle = await call<Buffer>((cb) => sftp.open(target, 'w', cb));
+      const handle = await sftpCall<Buffer>((cb) => sftp.open(target, 'w', cb));
       const data = randomBytes(8 * 1024 * 1024 + 77);
       const writer = new SftpWriter(sftp, handle, (error) => error as Error);
       const big = vi.spyOn(Buffer, 'allocUnsafe');
@@ -129,7 +129,7 @@ describe.skipIf(!sshd.found)('SFTP write requests against a real OpenSSH sshd', 
       await pipeline(Readable.from(chunks()), writer);
       const largeAllocations = big.mock.calls.filter(([size]) => Number(size) >= 64 * 1024).length;
       big.mockRestore();
-      await call<undefined>((cb) => sftp.close(handle, (error) => cb(error, undefined)));
+      await sftpCall<undefined>((cb) => sftp.close(handle, (error) => cb(error, undefined)));
       const written = fs.readFileSync(path.join(server.root, 'up.bin'));
       expect(createHash('sha256').update(written).digest('hex')).toBe(
         createHash('sha256').update(data).digest('hex'),
@@ -138,13 +138,13 @@ describe.skipIf(!sshd.found)('SFTP write requests against a real OpenSSH sshd', 
       expect(writer.requests.sent).toBeGreaterThan(60);
       expect(largeAllocations).toBe(0);
       // A file opened for reading: the server refuses the write, and says so to the callback.
-      const readOnly = await call<Buffer>((cb) => sftp.open(target, 'r', cb));
+      const readOnly = await sftpCall<Buffer>((cb) => sftp.open(target, 'r', cb));
       const refused = await new Promise<Error | undefined>((resolve) =>
         expect(new SftpWriteRequests(sftp).send(readOnly, data, 0, 1000, 0, resolve)).toBe(true),
       );
       expect(refused).toBeInstanceOf(Error);
       expect((refused as Error & { code?: number }).code).toBeGreaterThan(0);
-      await call<undefined>((cb) => sftp.close(readOnly, (error) => cb(error, undefined)));
+      await sftpCall<undefined>((cb) => sftp.close(readOnly, (error) => cb(error, undefined)));
     } finally {
       session.close();
     }

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
+import { sftpCall } from '../../src/core/jobs/sftp';
 import { reuseSftpReplyBuffer, SshPacketPool } from '../../src/core/jobs/sshPacketPool';
 import { findSshd, signInSftp, startSshd, stopAllSshd } from '../helpers/sshd';
 
@@ -132,19 +133,19 @@ describe.skipIf(!sshd.found)('the SSH packet pool against a real OpenSSH sshd', 
     fs.writeFileSync(path.join(server.root, 'big.bin'), data);
     const session = await signInSftp(server);
     const { sftp } = session;
-    const call = <T>(fn: (cb: (error: Error | null | undefined, value: T) => void) => void) =>
-      new Promise<T>((resolve, reject) => fn((error, value) => (error ? reject(error) : resolve(value))));
     try {
       // Should an ssh2 upgrade rename its reply fields, the hook is not in place: this says so.
       expect(session.repliesReused).toBe(true);
-      const handle = await call<Buffer>((cb) => sftp.open(path.posix.join(server.root, 'big.bin'), 'r', cb));
+      const handle = await sftpCall<Buffer>((cb) =>
+        sftp.open(path.posix.join(server.root, 'big.bin'), 'r', cb),
+      );
       const handleBytes = Buffer.from(handle);
       const big = vi.spyOn(Buffer, 'allocUnsafe');
       const out = Buffer.alloc(data.length);
       // Reads of 248 KiB, 4 at a time, as the SFTP source makes them: each reply spans several SSH packets.
       const request = 248 * 1024;
       const read = (at: number) =>
-        call<number>((cb) =>
+        sftpCall<number>((cb) =>
           sftp.read(handle, out, at, Math.min(request, data.length - at), at, (error, bytes) =>
             cb(error, bytes),
           ),
@@ -160,9 +161,11 @@ describe.skipIf(!sshd.found)('the SSH packet pool against a real OpenSSH sshd', 
       // The handle ssh2 handed out (a view into its reply) kept its bytes, and still works.
       expect(handle.equals(handleBytes)).toBe(true);
       const again = Buffer.alloc(1000);
-      await call<number>((cb) => sftp.read(handle, again, 0, 1000, 5000, (error, bytes) => cb(error, bytes)));
+      await sftpCall<number>((cb) =>
+        sftp.read(handle, again, 0, 1000, 5000, (error, bytes) => cb(error, bytes)),
+      );
       expect(again.equals(data.subarray(5000, 6000))).toBe(true);
-      await call<undefined>((cb) => sftp.close(handle, (error) => cb(error, undefined)));
+      await sftpCall<undefined>((cb) => sftp.close(handle, (error) => cb(error, undefined)));
     } finally {
       session.close();
     }

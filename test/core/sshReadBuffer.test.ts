@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { sftpCall } from '../../src/core/jobs/sftp';
 import { SshReadBuffer } from '../../src/core/jobs/sshReadBuffer';
 import { findSshd, signInSftp, startSshd, stopAllSshd } from '../helpers/sshd';
 
@@ -134,10 +135,10 @@ describe.skipIf(!sshd.found)('the SSH read buffer against a real OpenSSH sshd', 
     const { sftp } = session;
     let handshakes = 0;
     session.client.on('handshake', () => (handshakes += 1));
-    const call = <T>(fn: (cb: (error: Error | null | undefined, value: T) => void) => void) =>
-      new Promise<T>((resolve, reject) => fn((error, value) => (error ? reject(error) : resolve(value))));
     try {
-      const handle = await call<Buffer>((cb) => sftp.open(path.posix.join(server.root, 'big.bin'), 'r', cb));
+      const handle = await sftpCall<Buffer>((cb) =>
+        sftp.open(path.posix.join(server.root, 'big.bin'), 'r', cb),
+      );
       const handleBytes = Buffer.from(handle);
       const out = Buffer.alloc(data.length);
       const request = 248 * 1024;
@@ -145,7 +146,7 @@ describe.skipIf(!sshd.found)('the SSH read buffer against a real OpenSSH sshd', 
         const starts = [0, 1, 2, 3].map((i) => at + i * request).filter((start) => start < data.length);
         await Promise.all(
           starts.map((start) =>
-            call<number>((cb) =>
+            sftpCall<number>((cb) =>
               sftp.read(handle, out, start, Math.min(request, data.length - start), start, (error, bytes) =>
                 cb(error, bytes),
               ),
@@ -156,7 +157,7 @@ describe.skipIf(!sshd.found)('the SSH read buffer against a real OpenSSH sshd', 
       expect(out.equals(data)).toBe(true);
       // The handle (a view of the read that brought it) kept its bytes through every later read.
       expect(handle.equals(handleBytes)).toBe(true);
-      await call<undefined>((cb) => sftp.close(handle, (error) => cb(error, undefined)));
+      await sftpCall<undefined>((cb) => sftp.close(handle, (error) => cb(error, undefined)));
       expect(handshakes).toBeGreaterThanOrEqual(8);
       // Most reads were lent; each rekey retired a few buffers.
       expect(session.reads.lent).toBeGreaterThan(40);

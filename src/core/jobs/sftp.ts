@@ -50,7 +50,10 @@ const READ_REQUEST_BYTES = 248 * 1024;
 const READS_IN_FLIGHT = 8;
 const WRITE_WINDOW_BYTES = 512 * 1024;
 
-function call<T>(fn: (cb: (error: Error | null | undefined, value: T) => void) => void): Promise<T> {
+/** An ssh2 SFTP call with a Node-style callback, as a promise. */
+export function sftpCall<T>(
+  fn: (cb: (error: Error | null | undefined, value: T) => void) => void,
+): Promise<T> {
   return new Promise((resolve, reject) => fn((error, value) => (error ? reject(error) : resolve(value))));
 }
 
@@ -167,11 +170,11 @@ export async function openSftpSource(
   const { sftp } = session;
   let handle: Buffer | null = null;
   try {
-    handle = await call<Buffer>((cb) => sftp.open(file, 'r', cb)).catch((error: unknown) => {
+    handle = await sftpCall<Buffer>((cb) => sftp.open(file, 'r', cb)).catch((error: unknown) => {
       throw sftpFailure(session, credential, `read ${file}`, error, 'source');
     });
     const opened = handle;
-    const stats = await call<Stats>((cb) => sftp.fstat(opened, cb)).catch((error: unknown) => {
+    const stats = await sftpCall<Stats>((cb) => sftp.fstat(opened, cb)).catch((error: unknown) => {
       throw sftpFailure(session, credential, `read ${file}`, error, 'source');
     });
     if (!stats.isFile()) {
@@ -206,9 +209,8 @@ export async function openSftpSource(
  * Writes with up to WRITE_WINDOW_BYTES unanswered, a chunk's requests sent as
  * answers free room. A chunk is taken (its buffer free again: its bytes are
  * copied into SSH packets as each request is sent) once its last request is
- * sent. The window
- * stays under the SSH channel's (OpenSSH's is 2 MiB): past it ssh2 queues the
- * packets itself and the upload ran at a third of the speed.
+ * sent. The window stays under the SSH channel's (OpenSSH's is 2 MiB): past
+ * it ssh2 queues the packets itself and the upload ran at a third of the speed.
  */
 export class SftpWriter extends Writable {
   /** Bytes per request: REQUEST_BYTES, or the server's lower limit. */
@@ -286,7 +288,7 @@ export class SftpWriter extends Writable {
 /** Makes the folders from the root down to `dir` that are missing. */
 async function ensureFolder(session: SftpSession, credential: SftpCredential, dir: string): Promise<void> {
   const { sftp } = session;
-  const exists = await call<Stats>((cb) => sftp.stat(dir, cb)).then(
+  const exists = await sftpCall<Stats>((cb) => sftp.stat(dir, cb)).then(
     (stats) => stats.isDirectory(),
     () => false,
   );
@@ -296,10 +298,10 @@ async function ensureFolder(session: SftpSession, credential: SftpCredential, di
   let current = root;
   for (const part of below) {
     current = path.posix.join(current, part);
-    await call<undefined>((cb) => sftp.mkdir(current, (error) => cb(error, undefined))).catch(
+    await sftpCall<undefined>((cb) => sftp.mkdir(current, (error) => cb(error, undefined))).catch(
       async (error: unknown) => {
         // Already there (OpenSSH answers FAILURE for EEXIST): fine; anything else says why.
-        const there = await call<Stats>((cb) => sftp.stat(current, cb)).then(
+        const there = await sftpCall<Stats>((cb) => sftp.stat(current, cb)).then(
           (stats) => stats.isDirectory(),
           () => false,
         );
@@ -328,7 +330,7 @@ export async function openSftpSink(credential: SftpCredential, relative: string)
   let handle: Buffer;
   try {
     await ensureFolder(session, credential, dir);
-    handle = await call<Buffer>((cb) => sftp.open(temp, 'wx', { mode: 0o640 }, cb)).catch(
+    handle = await sftpCall<Buffer>((cb) => sftp.open(temp, 'wx', { mode: 0o640 }, cb)).catch(
       fail(`write ${temp}`),
     );
   } catch (error) {
@@ -340,7 +342,7 @@ export async function openSftpSink(credential: SftpCredential, relative: string)
   const closeHandle = async () => {
     if (!handleOpen) return;
     handleOpen = false;
-    await call<undefined>((cb) => sftp.close(handle, (error) => cb(error, undefined)));
+    await sftpCall<undefined>((cb) => sftp.close(handle, (error) => cb(error, undefined)));
   };
   return {
     held: async () => 0,
@@ -354,15 +356,15 @@ export async function openSftpSink(credential: SftpCredential, relative: string)
     async commit() {
       try {
         // On the server's disk before it gets its name, where the server can say so.
-        await call<unknown>((cb) => sftp.ext_openssh_fsync(handle, (error, info) => cb(error, info))).catch(
-          (error: unknown) => {
-            if (!/not support/i.test(String((error as Error)?.message))) throw error;
-          },
-        );
+        await sftpCall<unknown>((cb) =>
+          sftp.ext_openssh_fsync(handle, (error, info) => cb(error, info)),
+        ).catch((error: unknown) => {
+          if (!/not support/i.test(String((error as Error)?.message))) throw error;
+        });
         await closeHandle().catch(fail(`write ${target}`));
         await rename(sftp, temp, target).catch(fail(`rename ${temp} to ${target}`));
       } catch (error) {
-        await call<undefined>((cb) => sftp.unlink(temp, (e) => cb(e, undefined))).catch(() => undefined);
+        await sftpCall<undefined>((cb) => sftp.unlink(temp, (e) => cb(e, undefined))).catch(() => undefined);
         session.close();
         throw error;
       }
@@ -370,7 +372,7 @@ export async function openSftpSink(credential: SftpCredential, relative: string)
     },
     async abort() {
       await closeHandle().catch(() => undefined);
-      await call<undefined>((cb) => sftp.unlink(temp, (error) => cb(error, undefined))).catch(
+      await sftpCall<undefined>((cb) => sftp.unlink(temp, (error) => cb(error, undefined))).catch(
         () => undefined,
       );
       session.close();
@@ -396,7 +398,9 @@ async function diskFull(
   target: string,
   cause: Error,
 ): Promise<OpenIrError> {
-  const free = await call<{ f_bavail: number; f_frsize: number }>((cb) => sftp.ext_openssh_statvfs(dir, cb))
+  const free = await sftpCall<{ f_bavail: number; f_frsize: number }>((cb) =>
+    sftp.ext_openssh_statvfs(dir, cb),
+  )
     .then((info) => Number(info.f_bavail) * Number(info.f_frsize))
     .catch(() => null);
   const full = free !== null && free < WRITE_WINDOW_BYTES;
@@ -411,15 +415,17 @@ async function diskFull(
 
 async function rename(sftp: SFTPWrapper, from: string, to: string): Promise<void> {
   try {
-    await call<undefined>((cb) => sftp.ext_openssh_rename(from, to, (error) => cb(error, undefined)));
+    await sftpCall<undefined>((cb) => sftp.ext_openssh_rename(from, to, (error) => cb(error, undefined)));
     return;
   } catch (error) {
     // ssh2 throws (synchronously, caught here) when the server lacks the extension.
     if (!/not support/i.test(String((error as Error)?.message))) throw error;
   }
   // Plain SFTP rename refuses an existing target: remove it first (a short moment with no file, never a half one).
-  await call<undefined>((cb) => sftp.unlink(to, (error) => cb(error, undefined))).catch((error: unknown) => {
-    if ((error as { code?: unknown }).code !== SFTP_STATUS.NO_SUCH_FILE) throw error;
-  });
-  await call<undefined>((cb) => sftp.rename(from, to, (error) => cb(error, undefined)));
+  await sftpCall<undefined>((cb) => sftp.unlink(to, (error) => cb(error, undefined))).catch(
+    (error: unknown) => {
+      if ((error as { code?: unknown }).code !== SFTP_STATUS.NO_SUCH_FILE) throw error;
+    },
+  );
+  await sftpCall<undefined>((cb) => sftp.rename(from, to, (error) => cb(error, undefined)));
 }

@@ -120,8 +120,8 @@ export function poolCipherPackets(client: object, pool: SshPacketPool): boolean 
  * handle is at most 256 bytes, draft-ietf-secsh-filexfer-02).
  */
 const REUSED_REPLY_MIN_BYTES = 64 * 1024;
-/** SSH_FXP_DATA, the reply type the scratch buffer is lent to. */
-const SFTP_DATA_REPLY = 103;
+/** SSH_FXP_DATA, the reply type the scratch buffer is lent to (and the read buffer lends to, sshReadBuffer.ts). */
+export const SFTP_DATA_REPLY = 103;
 
 /**
  * Has the SFTP channel assemble its large replies (a 248 KiB read's DATA

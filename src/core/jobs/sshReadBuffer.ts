@@ -1,3 +1,5 @@
+import { SFTP_DATA_REPLY } from './sshPacketPool';
+
 /*
  * The SSH connection's incoming bytes, read into one buffer that is reused
  * from one read to the next, instead of the new 64 KiB buffer Node allocates
@@ -32,9 +34,8 @@ const READ_BYTES = 256 * 1024;
 /** SSH_MSG_CHANNEL_WINDOW_ADJUST and SSH_MSG_CHANNEL_DATA (RFC 4254): ssh2 keeps no view of either. */
 const SSH_WINDOW_ADJUST = 93;
 const SSH_CHANNEL_DATA = 94;
-/** SSH_FXP_STATUS and SSH_FXP_DATA: read and dropped (or copied out) before the next reply. */
+/** SSH_FXP_STATUS: read and dropped before the next reply (as DATA is copied out). */
 const SFTP_STATUS_REPLY = 101;
-const SFTP_DATA_REPLY = 103;
 
 type OnRead = { buffer: () => Buffer; callback: (bytes: number, buffer: Buffer) => boolean };
 
@@ -78,7 +79,11 @@ export class SshReadBuffer {
     };
   }
 
-  /** A copy to the 'data' listeners; kept until there is one (ssh2 listens once its crypto is loaded). */
+  /**
+   * A copy to the 'data' listeners, kept until there is one. ssh2 pauses the
+   * socket until it listens, so no read should come first: this only makes
+   * sure such a read would not be lost.
+   */
   private deliver(socket: NodeJS.EventEmitter, copy: Buffer): void {
     if (socket.listenerCount('data') > 0 && this.waiting.length === 0) {
       socket.emit('data', copy);
