@@ -512,8 +512,12 @@ async function main(): Promise<void> {
     })),
   );
   if (mariadbCpu.length > 0) {
+    const cores = os.availableParallelism();
+    const cpuTotal = (c: CpuRun) => c.client + c.server + c.azurite;
+    // No run can be shorter than its CPU seconds spread evenly over every core.
+    const wallAtLeast = (c: CpuRun) => cpuTotal(c) / cores;
     console.log(
-      `\nMariaDB, ${MY_ROWS.toLocaleString('en')} rows: where the CPU went (seconds, median of ${RUNS} runs; this machine has ${os.availableParallelism()} cores)`,
+      `\nMariaDB, ${MY_ROWS.toLocaleString('en')} rows: where the CPU went (seconds, median of ${RUNS} runs; this machine has ${cores} cores)`,
     );
     console.table(
       mariadbCpu.map((c) => ({
@@ -522,15 +526,14 @@ async function main(): Promise<void> {
         'host or client': c.client.toFixed(2),
         mariadbd: c.server.toFixed(2),
         Azurite: c.azurite.toFixed(2),
-        'CPU total': (c.client + c.server + c.azurite).toFixed(2),
-        'wall at least': ((c.client + c.server + c.azurite) / os.availableParallelism()).toFixed(2),
+        'CPU total': cpuTotal(c).toFixed(2),
+        'wall at least': wallAtLeast(c).toFixed(2),
       })),
     );
-    // No run can be shorter than its CPU seconds spread evenly over every core.
     const [blob, , native] = mariadbCpu;
     if (blob && native)
       console.log(
-        `MariaDB → Blob can reach at most ${((native.wall / ((blob.client + blob.server + blob.azurite) / os.availableParallelism())) * 100).toFixed(0)} % of the reference on this machine: the reference's ${native.wall.toFixed(2)} s against the blob run's CPU seconds over ${os.availableParallelism()} cores ("wall at least"), Azurite's included.`,
+        `MariaDB → Blob can reach at most ${((native.wall / wallAtLeast(blob)) * 100).toFixed(0)} % of the reference on this machine: the reference's ${native.wall.toFixed(2)} s against the blob run's CPU seconds over ${cores} cores ("wall at least"), Azurite's included.`,
       );
   }
   for (const reason of skipped) console.log(`skipped: ${reason}`);
